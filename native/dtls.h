@@ -1,0 +1,83 @@
+// DTLS 1.2 with the use_srtp extension (RFC 5764) over memory I/O, on Node's own OpenSSL.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "srtp.h"
+
+namespace halfsec {
+
+// RFC 7983 demultiplexing: a DTLS record starts with a content type in 20..63.
+inline bool LooksLikeDtls(const uint8_t* d, size_t n) { return n >= 13 && d[0] >= 20 && d[0] <= 63; }
+
+// Process-wide identity: an ECDSA P-256 key, a self-signed certificate made at start, and the
+// SSL_CTX every peer's SSL is made from (shared by all workers; OpenSSL allows that).
+class DtlsIdentity {
+ public:
+  static std::unique_ptr<DtlsIdentity> Create(std::string* error);
+  ~DtlsIdentity();
+  // SHA-256 fingerprint of the certificate as SDP writes it: "AB:CD:...", upper-case hex.
+  const std::string& fingerprint() const { return fingerprint_; }
+  SSL_CTX* ctx() const { return ctx_; }
+
+ private:
+  DtlsIdentity() = default;
+  SSL_CTX* ctx_ = nullptr;
+  EVP_PKEY* key_ = nullptr;
+  X509* cert_ = nullptr;
+  std::string fingerprint_;
+};
+
+enum class DtlsRole { kServer, kClient };
+enum class DtlsState { kNew, kConnecting, kConnected, kFailed, kClosed };
+
+struct SrtpKeyMaterial {
+  SrtpProfile profile = SrtpProfile::kAes128CmSha1_80;
+  uint8_t local_key[16] = {};
+  uint8_t local_salt[14] = {};
+  uint8_t remote_key[16] = {};
+  uint8_t remote_salt[14] = {};
+};
+
+class DtlsTransport {
+ public:
+  // Called for every datagram DTLS wants sent (one call, one datagram).
+  using SendFn = std::function<void(const uint8_t* data, size_t len)>;
+
+  // `fingerprint_algorithm` and `fingerprint` come from the remote SDP's a=fingerprint line
+  // ("sha-256", "AB:CD:..."); the peer's certificate must match or the transport fails.
+  DtlsTransport(const DtlsIdentity& identity, DtlsRole role, std::string fingerprint_algorithm,
+                std::string fingerprint, SendFn send);
+  ~DtlsTransport();
+  DtlsTransport(const DtlsTransport&) = delete;
+  DtlsTransport& operator=(const DtlsTransport&) = delete;
+
+  // Client: sends the ClientHello. Server: waits for one.
+  void Start();
+  // One received DTLS datagram. Returns the state after it.
+  DtlsState OnDatagram(const uint8_t* data, size_t len);
+  // Retransmission timers; call when TimeoutMs() has elapsed (or more often).
+  void OnTimer();
+  // Milliseconds until OnTimer is due, or -1 when no timer runs.
+  int TimeoutMs() const;
+  // Sends close_notify and moves to kClosed.
+  void Close();
+
+  DtlsState state() const { return state_; }
+  const std::string& error() const { return error_; }
+  // Valid once connected: the negotiated profile and keys from SSL_export_keying_material.
+  bool GetSrtpKeys(SrtpKeyMaterial* out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  DtlsState state_ = DtlsState::kNew;
+  std::string error_;
+};
+
+}  // namespace halfsec
