@@ -1,13 +1,262 @@
-// Module entry: the Engine class and the test-only exports.
+// Module entry: the Engine class exposed to JS (control calls in, batched events out) and the
+// test-only exports. No media packet ever crosses this boundary.
 #include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "engine.h"
 
 namespace halfsec {
 void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
+
+namespace {
+
+Napi::Value ThrowType(Napi::Env env, const std::string& msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+std::string GetString(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+int64_t GetInt(const Napi::Object& o, const char* key, int64_t dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : dflt;
+}
+
+// Reads [[a, b], ...] pairs of small integers into a 128-entry table.
+bool ReadPtTable(const Napi::Object& o, const char* key, std::array<uint8_t, 128>* table) {
+  table->fill(0xff);
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsArray()) return false;
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsArray()) return false;
+    Napi::Array pair = e.As<Napi::Array>();
+    if (pair.Length() != 2 || !pair.Get(0u).IsNumber() || !pair.Get(1u).IsNumber()) return false;
+    const int64_t a = pair.Get(0u).As<Napi::Number>().Int64Value();
+    const int64_t b = pair.Get(1u).As<Napi::Number>().Int64Value();
+    if (a < 0 || a > 127 || b < 0 || b > 127) return false;
+    (*table)[a] = static_cast<uint8_t>(b);
+  }
+  return true;
+}
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod("createStream", &EngineWrap::CreateStream),
+                        InstanceMethod("closeStream", &EngineWrap::CloseStream),
+                        InstanceMethod("addPeer", &EngineWrap::AddPeer),
+                        InstanceMethod("removePeer", &EngineWrap::RemovePeer),
+                        InstanceMethod("requestKeyframe", &EngineWrap::RequestKeyframe),
+                        InstanceMethod("stats", &EngineWrap::Stats),
+                        InstanceMethod("close", &EngineWrap::Close),
+                        InstanceAccessor("fingerprint", &EngineWrap::Fingerprint, nullptr),
+                        InstanceAccessor("ports", &EngineWrap::Ports, nullptr)});
+  }
+
+  // new Engine({ workers, bindAddress, portBase, portCount }, onEvents)
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      ThrowType(env, "Engine(options, onEvents): options object and event callback required");
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    EngineOptions opts;
+    opts.workers = static_cast<int>(GetInt(o, "workers", 0));
+    const std::string bind = GetString(o, "bindAddress");
+    if (!bind.empty()) opts.bind_ip = bind;
+    const int64_t base = GetInt(o, "portBase", 40000), count = GetInt(o, "portCount", 100);
+    if (base < 1 || base > 65535 || count < 1 || base + count > 65536) {
+      ThrowType(env, "portBase/portCount out of range");
+      return;
+    }
+    opts.port_base = static_cast<uint16_t>(base);
+    opts.port_count = static_cast<uint16_t>(count);
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "halfsec-events", 0, 1);
+    tsfn_.Unref(env);
+    engine_ = std::make_unique<Engine>([this] { Notify(); });
+    std::string err;
+    if (!engine_->Start(opts, &err)) {
+      engine_.reset();
+      tsfn_.Release();
+      Napi::Error::New(env, "halfsec engine failed to start: " + err).ThrowAsJavaScriptException();
+      return;
+    }
+  }
+
+  ~EngineWrap() override { Shutdown(); }
+
+ private:
+  void Notify() {
+    if (scheduled_.exchange(true)) return;
+    tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function cb) { Deliver(env, cb); });
+  }
+
+  void Deliver(Napi::Env env, Napi::Function cb) {
+    scheduled_.store(false);
+    if (!engine_) return;
+    auto events = engine_->TakeEvents();
+    if (events.empty()) return;
+    Napi::Array arr = Napi::Array::New(env, events.size());
+    for (size_t i = 0; i < events.size(); i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("type", events[i].type);
+      e.Set("peerId", events[i].peer_id);
+      if (!events[i].detail.empty()) e.Set("detail", events[i].detail);
+      arr.Set(static_cast<uint32_t>(i), e);
+    }
+    cb.Call({arr});
+  }
+
+  void Shutdown() {
+    if (!engine_) return;
+    engine_->Stop();
+    engine_.reset();
+    tsfn_.Release();
+  }
+
+  bool Alive(Napi::Env env) {
+    if (engine_) return true;
+    Napi::Error::New(env, "engine is closed").ThrowAsJavaScriptException();
+    return false;
+  }
+
+  Napi::Value CreateStream(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), engine_->CreateStream());
+  }
+
+  Napi::Value CloseStream(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber()) return ThrowType(info.Env(), "closeStream(streamId)");
+    return Napi::Boolean::New(info.Env(), engine_->CloseStream(info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  // addPeer({ role, streamId, localUfrag, localPwd, remoteUfrag, fingerprintAlgorithm, fingerprint,
+  //           kindByPt: [[pt, 0|1]], outPtByPt: [[pubPt, viewerPt]], audioSsrc, videoSsrc,
+  //           rtcpSsrc, worker }) -> { peerId, worker, port }
+  Napi::Value AddPeer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    if (!info[0].IsObject()) return ThrowType(env, "addPeer(config)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    PeerConfig cfg;
+    const std::string role = GetString(o, "role");
+    if (role == "publisher") {
+      cfg.role = PeerRole::kPublisher;
+    } else if (role == "viewer") {
+      cfg.role = PeerRole::kViewer;
+    } else {
+      return ThrowType(env, "role must be 'publisher' or 'viewer'");
+    }
+    cfg.stream = engine_->FindStream(static_cast<uint32_t>(GetInt(o, "streamId", 0)));
+    if (!cfg.stream) return ThrowType(env, "unknown streamId");
+    cfg.local_ufrag = GetString(o, "localUfrag");
+    cfg.local_pwd = GetString(o, "localPwd");
+    cfg.remote_ufrag = GetString(o, "remoteUfrag");
+    cfg.fingerprint_algorithm = GetString(o, "fingerprintAlgorithm");
+    cfg.fingerprint = GetString(o, "fingerprint");
+    if (cfg.local_ufrag.size() < 4 || cfg.local_pwd.size() < 22 || cfg.fingerprint.empty() ||
+        cfg.fingerprint_algorithm.empty()) {
+      return ThrowType(env, "localUfrag (>= 4 chars), localPwd (>= 22 chars) and the remote fingerprint are required");
+    }
+    if (!ReadPtTable(o, "kindByPt", &cfg.kind_by_pt) || !ReadPtTable(o, "outPtByPt", &cfg.out_pt_by_pt)) {
+      return ThrowType(env, "kindByPt/outPtByPt must be arrays of [payloadType, value] pairs (0..127)");
+    }
+    cfg.out_ssrc[kAudio] = static_cast<uint32_t>(GetInt(o, "audioSsrc", 0));
+    cfg.out_ssrc[kVideo] = static_cast<uint32_t>(GetInt(o, "videoSsrc", 0));
+    cfg.rtcp_ssrc = static_cast<uint32_t>(GetInt(o, "rtcpSsrc", 1));
+    cfg.id = engine_->NextPeerId();
+    const uint32_t id = cfg.id;
+    const int hint = static_cast<int>(GetInt(o, "worker", -1));
+    const int w = engine_->AddPeer(std::move(cfg), hint);
+    if (w < 0) {
+      Napi::Error::New(env, "engine not running").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("peerId", id);
+    r.Set("worker", w);
+    r.Set("port", engine_->worker(static_cast<size_t>(w)).port());
+    return r;
+  }
+
+  Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber()) return ThrowType(info.Env(), "removePeer(peerId)");
+    return Napi::Boolean::New(info.Env(), engine_->RemovePeer(info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  Napi::Value RequestKeyframe(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber()) return ThrowType(info.Env(), "requestKeyframe(streamId)");
+    return Napi::Boolean::New(info.Env(), engine_->RequestKeyframe(info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    Napi::Array workers = Napi::Array::New(env, engine_->worker_count());
+    for (size_t i = 0; i < engine_->worker_count(); i++) {
+      const Worker& w = engine_->worker(i);
+      const WorkerStats& s = w.stats();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("port", w.port());
+      o.Set("peers", s.peers.load());
+      o.Set("viewers", s.viewers.load());
+      o.Set("rxPackets", static_cast<double>(s.rx_packets.load()));
+      o.Set("rxBytes", static_cast<double>(s.rx_bytes.load()));
+      o.Set("txPackets", static_cast<double>(s.tx_packets.load()));
+      o.Set("txBytes", static_cast<double>(s.tx_bytes.load()));
+      o.Set("dropped", static_cast<double>(s.dropped.load()));
+      o.Set("srtpErrors", static_cast<double>(s.srtp_errors.load()));
+      o.Set("stunRejected", static_cast<double>(s.stun_rejected.load()));
+      workers.Set(static_cast<uint32_t>(i), o);
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("workers", workers);
+    return r;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    return Napi::String::New(info.Env(), engine_->identity().fingerprint());
+  }
+
+  Napi::Value Ports(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    Napi::Array arr = Napi::Array::New(env, engine_->worker_count());
+    for (size_t i = 0; i < engine_->worker_count(); i++) arr.Set(static_cast<uint32_t>(i), engine_->worker(i).port());
+    return arr;
+  }
+
+  std::unique_ptr<Engine> engine_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::atomic<bool> scheduled_{false};
+};
+
+}  // namespace
 }  // namespace halfsec
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", halfsec::EngineWrap::Define(env));
   Napi::Object test = Napi::Object::New(env);
   halfsec::RegisterSrtpTestExports(env, test);
   halfsec::RegisterStunTestExports(env, test);

@@ -1,1 +1,132 @@
-// engine (placeholder)
+#include "engine.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace halfsec {
+
+Engine::Engine(std::function<void()> notify) : notify_(std::move(notify)) {}
+
+Engine::~Engine() { Stop(); }
+
+bool Engine::Start(const EngineOptions& opts, std::string* error) {
+  if (started_) return true;
+  identity_ = DtlsIdentity::Create(error);
+  if (!identity_) return false;
+  int n = opts.workers > 0 ? opts.workers : static_cast<int>(std::thread::hardware_concurrency());
+  n = std::clamp(n, 1, 64);  // the stream's worker mask is 64 bits
+  uint32_t port = opts.port_base;
+  const uint32_t port_end = static_cast<uint32_t>(opts.port_base) + opts.port_count;
+  for (int i = 0; i < n; i++) {
+    auto w = std::make_unique<Worker>(this, i);
+    std::string last;
+    bool ok = false;
+    while (port < port_end && port <= 65535) {
+      if (w->Open(opts.bind_ip, static_cast<uint16_t>(port++), &last)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) {
+      *error = "no free UDP port for worker " + std::to_string(i) + " in " + std::to_string(opts.port_base) +
+               "-" + std::to_string(port_end - 1) + (last.empty() ? "" : ": " + last);
+      workers_.clear();
+      return false;
+    }
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) w->Start();
+  started_ = true;
+  return true;
+}
+
+void Engine::Stop() {
+  if (!started_) return;
+  for (auto& w : workers_) w->StopAndJoin();
+  workers_.clear();
+  started_ = false;
+}
+
+uint32_t Engine::CreateStream() {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  const uint32_t id = next_stream_id_++;
+  streams_[id] = std::make_shared<Stream>(id);
+  return id;
+}
+
+bool Engine::CloseStream(uint32_t stream_id) {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  return streams_.erase(stream_id) > 0;
+}
+
+std::shared_ptr<Stream> Engine::FindStream(uint32_t stream_id) {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+int Engine::AddPeer(PeerConfig cfg, int worker_hint) {
+  if (!started_) return -1;
+  int target = worker_hint;
+  if (target < 0 || target >= static_cast<int>(workers_.size())) {
+    // Least loaded by peer count.
+    target = 0;
+    for (size_t i = 1; i < workers_.size(); i++) {
+      if (workers_[i]->stats().peers.load() < workers_[target]->stats().peers.load()) target = static_cast<int>(i);
+    }
+  }
+  const uint32_t id = cfg.id;
+  auto* peer = new Peer(std::move(cfg), *identity_);
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    peer_worker_[id] = target;
+  }
+  workers_[target]->AddPeer(peer);
+  return target;
+}
+
+bool Engine::RemovePeer(uint32_t peer_id) {
+  int w;
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    auto it = peer_worker_.find(peer_id);
+    if (it == peer_worker_.end()) return false;
+    w = it->second;
+    peer_worker_.erase(it);
+  }
+  workers_[w]->RemovePeer(peer_id);
+  return true;
+}
+
+bool Engine::RequestKeyframe(uint32_t stream_id) {
+  auto s = FindStream(stream_id);
+  if (!s) return false;
+  const int w = s->publisher_worker.load();
+  if (w < 0 || w >= static_cast<int>(workers_.size())) return false;
+  workers_[w]->RequestKeyframe(s->publisher_peer.load());
+  return true;
+}
+
+void Engine::Forget(uint32_t peer_id) {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  peer_worker_.erase(peer_id);
+}
+
+void Engine::PushEvent(EngineEvent ev) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    was_empty = events_.empty();
+    events_.push_back(std::move(ev));
+  }
+  if (was_empty && notify_) notify_();
+}
+
+std::vector<EngineEvent> Engine::TakeEvents() {
+  std::lock_guard<std::mutex> lock(events_mu_);
+  std::vector<EngineEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+}  // namespace halfsec

@@ -1,1 +1,71 @@
-// rtp (placeholder)
+#include "rtp.h"
+
+#include <cstring>
+
+namespace halfsec {
+
+bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out) {
+  if (n < 12 || (d[0] >> 6) != 2) return false;
+  const size_t csrc_count = d[0] & 0x0f;
+  size_t off = 12 + 4 * csrc_count;
+  if (off > n) return false;
+  out->csrc_end = off;
+  if (d[0] & 0x10) {
+    if (off + 4 > n) return false;
+    const size_t words = Load16(d + off + 2);
+    off += 4 + 4 * words;
+    if (off > n) return false;
+  }
+  size_t end = n;
+  if (d[0] & 0x20) {
+    const size_t pad = d[n - 1];
+    if (pad == 0 || pad > n - off) return false;
+    end -= pad;
+  }
+  out->marker = (d[1] & 0x80) != 0;
+  out->payload_type = d[1] & 0x7f;
+  out->sequence = Load16(d + 2);
+  out->timestamp = Load32(d + 4);
+  out->ssrc = Load32(d + 8);
+  out->header_len = off;
+  out->payload_len = end - off;
+  return true;
+}
+
+size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
+                  uint8_t payload_type, uint16_t sequence) {
+  std::memcpy(dst, src, h.csrc_end);
+  dst[0] &= static_cast<uint8_t>(~0x10);  // extension dropped: ids are negotiated per peer
+  dst[1] = static_cast<uint8_t>((src[1] & 0x80) | (payload_type & 0x7f));
+  Store16(dst + 2, sequence);
+  Store32(dst + 8, ssrc);
+  const size_t rest = n - h.header_len;  // payload and padding
+  std::memcpy(dst + h.csrc_end, src + h.header_len, rest);
+  return h.csrc_end + rest;
+}
+
+bool ScanRtcpForKeyframeRequest(const uint8_t* d, size_t n, bool* pli) {
+  *pli = false;
+  size_t off = 0;
+  while (off + 4 <= n) {
+    if ((d[off] >> 6) != 2) return false;
+    const size_t len = (static_cast<size_t>(Load16(d + off + 2)) + 1) * 4;
+    if (off + len > n) return false;
+    const uint8_t fmt = d[off] & 0x1f;
+    const uint8_t pt = d[off + 1];
+    if (pt == 206 && (fmt == 1 || fmt == 4)) *pli = true;
+    off += len;
+  }
+  return off == n;
+}
+
+size_t BuildPli(uint8_t* out, uint32_t sender_ssrc, uint32_t media_ssrc) {
+  out[0] = 0x80 | 1;  // V=2, FMT=1 (PLI)
+  out[1] = 206;       // PSFB
+  Store16(out + 2, 2);
+  Store32(out + 4, sender_ssrc);
+  Store32(out + 8, media_ssrc);
+  return 12;
+}
+
+}  // namespace halfsec

@@ -2,8 +2,65 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
+export interface EngineOptions {
+  workers?: number;
+  bindAddress?: string;
+  portBase?: number;
+  portCount?: number;
+}
+
+export interface EngineEvent {
+  type: 'connected' | 'closed';
+  peerId: number;
+  detail?: string;
+}
+
+export interface PeerConfig {
+  role: 'publisher' | 'viewer';
+  streamId: number;
+  localUfrag: string;
+  localPwd: string;
+  remoteUfrag: string;
+  fingerprintAlgorithm: string;
+  fingerprint: string;
+  /** Publisher: [payloadType, 0 = audio | 1 = video]. */
+  kindByPt?: [number, number][];
+  /** Viewer: [publisher payload type, viewer payload type]. */
+  outPtByPt?: [number, number][];
+  audioSsrc?: number;
+  videoSsrc?: number;
+  rtcpSsrc?: number;
+  worker?: number;
+}
+
+export interface WorkerStats {
+  port: number;
+  peers: number;
+  viewers: number;
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  dropped: number;
+  srtpErrors: number;
+  stunRejected: number;
+}
+
+export interface NativeEngine {
+  readonly fingerprint: string;
+  readonly ports: number[];
+  createStream(): number;
+  closeStream(streamId: number): boolean;
+  addPeer(config: PeerConfig): { peerId: number; worker: number; port: number };
+  removePeer(peerId: number): boolean;
+  requestKeyframe(streamId: number): boolean;
+  stats(): { workers: WorkerStats[] };
+  close(): void;
+}
+
 export interface NativeAddon {
-  _test: Record<string, (...args: unknown[]) => unknown>;
+  Engine: new (options: EngineOptions, onEvents: (events: EngineEvent[]) => void) => NativeEngine;
+  _test: Record<string, (...args: never[]) => unknown>;
 }
 
 export const native: NativeAddon = require('../build/Release/halfsec.node') as NativeAddon;

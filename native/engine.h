@@ -1,0 +1,76 @@
+// The data plane: N workers, the process's DTLS identity, and the event queue toward JS.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dtls.h"
+#include "peer.h"
+#include "stream.h"
+#include "worker.h"
+
+namespace halfsec {
+
+struct EngineEvent {
+  std::string type;  // "connected", "closed"
+  uint32_t peer_id = 0;
+  std::string detail;
+};
+
+struct EngineOptions {
+  int workers = 0;  // 0: one per core
+  std::string bind_ip = "0.0.0.0";
+  uint16_t port_base = 40000;
+  uint16_t port_count = 100;  // workers take the first free ports in [base, base+count)
+};
+
+class Engine {
+ public:
+  // `notify` runs on a worker thread when the event queue goes from empty to non-empty.
+  explicit Engine(std::function<void()> notify);
+  ~Engine();
+
+  bool Start(const EngineOptions& opts, std::string* error);
+  void Stop();
+
+  const DtlsIdentity& identity() const { return *identity_; }
+  size_t worker_count() const { return workers_.size(); }
+  Worker& worker(size_t i) { return *workers_[i]; }
+
+  // JS-thread control calls.
+  uint32_t CreateStream();
+  bool CloseStream(uint32_t stream_id);
+  std::shared_ptr<Stream> FindStream(uint32_t stream_id);
+  // Returns the worker index the peer went to, or -1.
+  int AddPeer(PeerConfig cfg, int worker_hint);
+  bool RemovePeer(uint32_t peer_id);
+  bool RequestKeyframe(uint32_t stream_id);
+  uint32_t NextPeerId() { return next_peer_id_++; }
+
+  // Any thread.
+  void PushEvent(EngineEvent ev);
+  std::vector<EngineEvent> TakeEvents();
+  // Worker threads: a peer left its worker on its own (failure, timeout).
+  void Forget(uint32_t peer_id);
+
+ private:
+  std::function<void()> notify_;
+  std::unique_ptr<DtlsIdentity> identity_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+
+  std::mutex peers_mu_;
+  std::unordered_map<uint32_t, int> peer_worker_;
+  std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;
+  uint32_t next_stream_id_ = 1;
+  uint32_t next_peer_id_ = 1;
+
+  std::mutex events_mu_;
+  std::vector<EngineEvent> events_;
+};
+
+}  // namespace halfsec

@@ -1,0 +1,54 @@
+// RTP/RTCP header parsing and the few rewrites the relay does (RFC 3550, RFC 4585).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace halfsec {
+
+inline uint16_t Load16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint32_t Load32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+         (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+inline void Store16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+inline void Store32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+// RFC 5761 demultiplexing: RTCP packet types 192..223 sit where RTP has marker+PT 64..95.
+inline bool LooksLikeRtcp(const uint8_t* d, size_t n) { return n >= 8 && (d[0] >> 6) == 2 && d[1] >= 192 && d[1] <= 223; }
+inline bool LooksLikeRtp(const uint8_t* d, size_t n) { return n >= 12 && (d[0] >> 6) == 2 && !LooksLikeRtcp(d, n); }
+
+struct RtpHeader {
+  uint8_t payload_type = 0;
+  bool marker = false;
+  uint16_t sequence = 0;
+  uint32_t timestamp = 0;
+  uint32_t ssrc = 0;
+  size_t csrc_end = 0;     // offset after the CSRC list (where an extension would start)
+  size_t header_len = 0;   // offset of the payload
+  size_t payload_len = 0;  // without padding
+};
+
+// Bounds-checked. False when the packet is not a well-formed RTP packet.
+bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out);
+
+// Writes the packet `src` to `dst` with the header extension removed and the SSRC, payload type
+// and sequence number replaced. Returns the new length (at most the old one).
+size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
+                  uint8_t payload_type, uint16_t sequence);
+
+// Walks a compound RTCP packet. Sets *pli when it holds a PLI or FIR (RFC 4585, RFC 5104).
+// False when the compound packet is malformed.
+bool ScanRtcpForKeyframeRequest(const uint8_t* d, size_t n, bool* pli);
+
+// A PLI from `sender_ssrc` about `media_ssrc`; writes 12 bytes.
+size_t BuildPli(uint8_t* out, uint32_t sender_ssrc, uint32_t media_ssrc);
+
+}  // namespace halfsec

@@ -1,0 +1,43 @@
+// A published stream as the data plane sees it, and the reference-counted packets fanned out
+// from its publisher's worker to every worker holding viewers of it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "rtp.h"
+
+namespace halfsec {
+
+enum MediaKind : uint8_t { kAudio = 0, kVideo = 1, kMediaKinds = 2 };
+
+constexpr size_t kMaxPacket = 1500;
+
+// Decrypted once by the publisher's worker, then shared read-only by every worker that has
+// viewers of the stream. The last worker to release it frees it.
+struct MediaPacket {
+  std::atomic<uint32_t> refs{1};
+  MediaKind kind = kVideo;
+  RtpHeader rtp;
+  uint16_t len = 0;
+  uint8_t data[kMaxPacket];
+
+  static MediaPacket* Create();
+  void AddRef(uint32_t n) { refs.fetch_add(n, std::memory_order_relaxed); }
+  void Release();
+};
+
+struct Stream {
+  explicit Stream(uint32_t stream_id) : id(stream_id) {}
+  const uint32_t id;
+  // Bit i set while worker i holds at least one viewer; read by the publisher's worker.
+  std::atomic<uint64_t> worker_mask{0};
+  // Where to send keyframe requests; -1 while no publisher is attached.
+  std::atomic<int> publisher_worker{-1};
+  std::atomic<uint32_t> publisher_peer{0};
+  std::atomic<int64_t> last_keyframe_request_ms{-1000000};
+
+  // Merges keyframe requests: true for at most one caller per `interval_ms`.
+  bool TakeKeyframeRequestSlot(int64_t now_ms, int64_t interval_ms);
+};
+
+}  // namespace halfsec

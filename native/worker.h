@@ -1,0 +1,115 @@
+// A data-plane worker: one thread, one UDP socket, one epoll loop, and every peer assigned to it.
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "peer.h"
+#include "stream.h"
+
+namespace halfsec {
+
+class Engine;
+
+struct WorkerStats {
+  std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
+  std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0};
+  std::atomic<uint32_t> peers{0}, viewers{0};
+};
+
+class Worker {
+ public:
+  Worker(Engine* engine, int index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  bool Open(const std::string& ip, uint16_t port, std::string* error);
+  void Start();
+  void StopAndJoin();
+
+  int index() const { return index_; }
+  uint16_t port() const { return port_; }
+  const WorkerStats& stats() const { return stats_; }
+
+  // Thread-safe entry points.
+  void AddPeer(Peer* peer);
+  void RemovePeer(uint32_t peer_id);
+  void RequestKeyframe(uint32_t publisher_peer_id);
+  void PostMedia(uint32_t stream_id, MediaPacket* pkt);  // takes one reference
+
+  // Worker-thread only: used by peers.
+  uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
+  void BatchCommit(size_t len, const sockaddr_storage& to);
+  void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to);
+  void Publish(Peer& publisher, MediaPacket* pkt);  // fan out; takes one reference
+  void KeyframeWanted(Stream& stream);
+  void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
+  int64_t now_ms() const { return now_ms_; }
+
+ private:
+  struct Command {
+    enum Type : uint8_t { kAdd, kRemove, kPli, kStop } type;
+    Peer* peer;
+    uint32_t peer_id;
+  };
+  struct QueuedPacket {
+    uint32_t stream_id;
+    MediaPacket* pkt;
+  };
+
+  void Run();
+  void Wake();
+  void DrainCommands();
+  void DrainMedia();
+  void ReceiveBatch();
+  void HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from);
+  void HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from);
+  void DeliverLocal(uint32_t stream_id, const MediaPacket& pkt);
+  void Tick();
+  void DestroyPeer(Peer* peer, const char* reason);
+  void Flush();
+
+  Engine* engine_;
+  const int index_;
+  int fd_ = -1, epfd_ = -1, wakefd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  bool running_ = false;
+  int64_t now_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
+  WorkerStats stats_;
+
+  std::mutex mu_;  // guards the two queues below
+  std::vector<Command> commands_;
+  std::vector<QueuedPacket> media_;
+  bool wake_pending_ = false;
+
+  // Worker-thread state.
+  std::unordered_map<uint32_t, Peer*> peers_;
+  std::unordered_map<std::string, Peer*> by_ufrag_;
+  std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
+  std::unordered_map<uint32_t, std::vector<Peer*>> viewers_by_stream_;
+
+  static constexpr int kBatch = 64;
+  struct alignas(64) Slot {
+    uint8_t data[kMaxPacket + 64];
+  };
+  std::vector<Slot> out_slots_;
+  std::vector<sockaddr_storage> out_addrs_;
+  std::vector<size_t> out_lens_;
+  int out_count_ = 0;
+  std::vector<Slot> in_slots_;
+};
+
+std::string AddrKey(const sockaddr_storage& a);
+int64_t MonotonicMs();
+
+}  // namespace halfsec

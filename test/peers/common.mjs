@@ -1,0 +1,76 @@
+// Shared by the node-datachannel peer processes the integration tests spawn.
+import nodeDataChannel from 'node-datachannel';
+
+export const MAGIC = 0x48534543; // "HSEC": marks a test payload
+
+/** A node-datachannel PeerConnection bound to loopback only (see shared/PEERS.md). */
+export function newPeer(name, portBase) {
+  return new nodeDataChannel.PeerConnection(name, {
+    iceServers: [],
+    bindAddress: '127.0.0.1',
+    portRangeBegin: portBase,
+    portRangeEnd: portBase + 999,
+  });
+}
+
+/** Local description once ICE gathering is complete (no trickle: WHIP/WHEP take one offer). */
+export function gatheredOffer(pc) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('ICE gathering timed out')), 5000);
+    pc.onGatheringStateChange((state) => {
+      if (state === 'complete') {
+        clearTimeout(t);
+        resolve(pc.localDescription().sdp);
+      }
+    });
+    pc.setLocalDescription();
+  });
+}
+
+export async function postOffer(url, sdp) {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+  const body = await res.text();
+  if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
+  return { answer: body, location: new URL(res.headers.get('location'), url).toString() };
+}
+
+/** Test payload: magic, kind (0 audio, 1 video), counter, then bytes derived from the counter. */
+export function makePayload(kind, counter, size) {
+  const p = Buffer.alloc(size);
+  p.writeUInt32BE(MAGIC, 0);
+  p.writeUInt8(kind, 4);
+  p.writeUInt32BE(counter, 5);
+  for (let i = 9; i < size; i++) p[i] = (counter * 31 + i) & 0xff;
+  return p;
+}
+
+export function rtpPacket({ pt, seq, ts, ssrc, marker = false, payload }) {
+  const h = Buffer.alloc(12);
+  h[0] = 0x80;
+  h[1] = (marker ? 0x80 : 0) | pt;
+  h.writeUInt16BE(seq & 0xffff, 2);
+  h.writeUInt32BE(ts >>> 0, 4);
+  h.writeUInt32BE(ssrc >>> 0, 8);
+  return Buffer.concat([h, payload]);
+}
+
+export function parseRtp(buf) {
+  if (buf.length < 12 || buf[0] >> 6 !== 2) return null;
+  const pt = buf[1] & 0x7f;
+  if (buf[1] >= 200 && buf[1] <= 206) return null; // RTCP
+  const cc = buf[0] & 0x0f;
+  let off = 12 + 4 * cc;
+  if (buf[0] & 0x10) off += 4 + 4 * buf.readUInt16BE(off + 2);
+  return { pt, seq: buf.readUInt16BE(2), ts: buf.readUInt32BE(4), ssrc: buf.readUInt32BE(8), payload: buf.subarray(off) };
+}
+
+export function send(msg) {
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+}
+
+export function watchdog(ms) {
+  setTimeout(() => {
+    send({ event: 'watchdog' });
+    process.exit(3);
+  }, ms).unref();
+}

@@ -1,0 +1,68 @@
+// A WHIP publisher: node-datachannel sends H.264- and Opus-labelled RTP whose payloads carry
+// counters. Usage: node publisher.mjs <whip-url> <packets> <interval-ms> [video|audio|both] [codec]
+import nodeDataChannel from 'node-datachannel';
+import { gatheredOffer, makePayload, newPeer, postOffer, rtpPacket, send, watchdog } from './common.mjs';
+
+const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'] = process.argv.slice(2);
+const total = Number(countArg);
+const interval = Number(intervalArg);
+watchdog(60000);
+
+const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
+const tracks = [];
+const VIDEO_PT = 102, AUDIO_PT = 111;
+if (kinds !== 'audio') {
+  const v = new nodeDataChannel.Video('0', 'SendOnly');
+  if (codec === 'VP8') v.addVP8Codec(VIDEO_PT);
+  else v.addH264Codec(VIDEO_PT);
+  v.addSSRC(1111, 'pub', 'stream', 'video');
+  tracks.push({ kind: 1, pt: VIDEO_PT, ssrc: 1111, clock: 90000, track: pc.addTrack(v) });
+}
+if (kinds !== 'video') {
+  const a = new nodeDataChannel.Audio('1', 'SendOnly');
+  a.addOpusCodec(AUDIO_PT);
+  a.addSSRC(2222, 'pub', 'stream', 'audio');
+  tracks.push({ kind: 0, pt: AUDIO_PT, ssrc: 2222, clock: 48000, track: pc.addTrack(a) });
+}
+pc.onStateChange((s) => send({ event: 'state', state: s }));
+const offer = await gatheredOffer(pc);
+const { answer, location } = await postOffer(url, offer);
+pc.setRemoteDescription(answer, 'answer');
+send({ event: 'answered', location });
+
+await new Promise((resolve) => {
+  const check = setInterval(() => {
+    if (tracks.every((t) => t.track.isOpen())) {
+      clearInterval(check);
+      resolve();
+    }
+  }, 10);
+});
+send({ event: 'open' });
+
+// Wait for the go signal so that viewers can join first.
+process.stdin.setEncoding('utf8');
+let started = false;
+process.stdin.on('data', async (line) => {
+  for (const cmd of line.split('\n').filter(Boolean)) {
+    if (cmd === 'start' && !started) {
+      started = true;
+      let sent = 0;
+      for (let i = 0; i < total; i++) {
+        for (const t of tracks) {
+          const payload = makePayload(t.kind, i, t.kind === 1 ? 900 : 120);
+          const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: 1000 + i, ts: i * (t.clock / 50), ssrc: t.ssrc, marker: true, payload }));
+          if (ok) sent++;
+        }
+        await new Promise((r) => setTimeout(r, interval));
+      }
+      send({ event: 'sent', count: total, packets: sent });
+    } else if (cmd === 'delete') {
+      const res = await fetch(location, { method: 'DELETE' });
+      send({ event: 'deleted', status: res.status });
+    } else if (cmd === 'exit') {
+      pc.close();
+      process.exit(0);
+    }
+  }
+});

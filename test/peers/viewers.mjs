@@ -1,0 +1,96 @@
+// N WHEP viewers in one process; each records the counters of the RTP payloads it receives.
+// Usage: node viewers.mjs <whep-url> <count> [codec]
+// stdin commands: "report" prints per-viewer results; "leave <i>" DELETEs viewer i; "exit".
+import nodeDataChannel from 'node-datachannel';
+import { MAGIC, gatheredOffer, newPeer, parseRtp, postOffer, send, watchdog } from './common.mjs';
+
+const [url, countArg = '1', codec = 'H264'] = process.argv.slice(2);
+const count = Number(countArg);
+watchdog(60000);
+
+function newViewer(i) {
+  const pc = newPeer(`viewer${i}`, 30000 + (process.pid % 20) * 1000 + i * 40);
+  const v = new nodeDataChannel.Video('0', 'RecvOnly');
+  if (codec === 'VP8') v.addVP8Codec(96);
+  else v.addH264Codec(96);
+  const a = new nodeDataChannel.Audio('1', 'RecvOnly');
+  a.addOpusCodec(111);
+  const r = { index: i, pc, state: 'new', location: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0 };
+  const onMessage = (msg) => {
+    const p = parseRtp(msg);
+    if (!p) return;
+    if (p.payload.length < 9 || p.payload.readUInt32BE(0) !== MAGIC) {
+      r.bad++;
+      return;
+    }
+    const kind = p.payload.readUInt8(4);
+    const counter = p.payload.readUInt32BE(5);
+    // Every byte after the header is derived from the counter: a corrupted payload shows here.
+    for (let j = 9; j < p.payload.length; j++) {
+      if (p.payload[j] !== ((counter * 31 + j) & 0xff)) {
+        r.bad++;
+        return;
+      }
+    }
+    const last = r.lastSeq[kind];
+    if (last !== undefined && ((last + 1) & 0xffff) !== p.seq) r.seqGaps++;
+    r.lastSeq[kind] = p.seq;
+    r.pts.add(p.pt);
+    r.ssrcs.add(p.ssrc);
+    r.received[kind]?.push(counter);
+  };
+  const vt = pc.addTrack(v);
+  const at = pc.addTrack(a);
+  vt.onMessage(onMessage);
+  at.onMessage(onMessage);
+  pc.onStateChange((s) => {
+    r.state = s;
+  });
+  r.tracks = [vt, at];
+  return r;
+}
+
+const viewers = [];
+for (let i = 0; i < count; i++) {
+  const r = newViewer(i);
+  const offer = await gatheredOffer(r.pc);
+  const { answer, location } = await postOffer(url, offer);
+  r.location = location;
+  r.pc.setRemoteDescription(answer, 'answer');
+  viewers.push(r);
+}
+const deadline = Date.now() + 15000;
+while (Date.now() < deadline && !viewers.every((r) => r.tracks.every((t) => t.isOpen()))) {
+  await new Promise((res) => setTimeout(res, 20));
+}
+send({ event: 'ready', open: viewers.filter((r) => r.tracks.every((t) => t.isOpen())).length });
+
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', async (chunk) => {
+  for (const line of chunk.split('\n').filter(Boolean)) {
+    const [cmd, arg] = line.split(' ');
+    if (cmd === 'report') {
+      send({
+        event: 'report',
+        viewers: viewers.map((r) => ({
+          index: r.index,
+          state: r.state,
+          video: r.received[1],
+          audio: r.received[0],
+          bad: r.bad,
+          seqGaps: r.seqGaps,
+          pts: [...r.pts],
+          ssrcs: r.ssrcs.size,
+        })),
+      });
+    } else if (cmd === 'leave') {
+      const r = viewers[Number(arg)];
+      const res = await fetch(r.location, { method: 'DELETE' });
+      r.pc.close();
+      send({ event: 'left', index: r.index, status: res.status });
+    } else if (cmd === 'exit') {
+      for (const r of viewers) r.pc.close();
+      process.exit(0);
+    }
+  }
+});

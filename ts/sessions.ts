@@ -1,0 +1,248 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { HttpError, badRequest } from './errors.js';
+import type { NativeEngine, EngineEvent } from './native.js';
+import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer } from './sdp.js';
+import type { AnswerTrack, Codec, MediaKind } from './sdp.js';
+
+export type SessionRole = 'publisher' | 'viewer';
+
+export interface Session {
+  id: string;
+  role: SessionRole;
+  stream: string;
+  peerId: number;
+  worker: number;
+  connected: boolean;
+  createdAt: number;
+}
+
+interface StreamState {
+  name: string;
+  engineId: number;
+  publisher: Session;
+  /** What the publisher sends, per kind (its payload types). */
+  codecs: Partial<Record<MediaKind, Codec>>;
+  viewers: Map<string, Session>;
+}
+
+export interface RelayEvents {
+  'stream:start': [{ stream: string }];
+  'stream:stop': [{ stream: string; reason: string }];
+  'viewer:join': [{ stream: string; session: string }];
+  'viewer:leave': [{ stream: string; session: string; reason: string }];
+  'peer:connected': [{ stream: string; session: string; role: SessionRole }];
+}
+
+export interface OfferResult {
+  session: Session;
+  answer: string;
+}
+
+const STREAM_NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
+
+export function checkStreamName(name: string): void {
+  if (!STREAM_NAME.test(name)) throw badRequest('stream name must be 1-128 characters of A-Z a-z 0-9 _ . ~ -');
+}
+
+/** Streams, publishers and viewers: the control plane's state, driving the native engine. */
+export class SessionManager extends EventEmitter<RelayEvents> {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly byPeer = new Map<number, Session>();
+
+  constructor(
+    private readonly engine: NativeEngine,
+    private readonly announcedIps: string[],
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  publish(stream: string, sdp: string): OfferResult {
+    checkStreamName(stream);
+    if (this.streams.has(stream)) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    const offer = parseOffer(sdp, 'publisher');
+    const tracks: AnswerTrack[] = [];
+    const codecs: StreamState['codecs'] = {};
+    for (const t of offer.tracks) {
+      const codec = choosePublisherCodec(t);
+      if (!codec) continue;
+      tracks.push({ kind: t.kind, mid: t.mid, codec });
+      codecs[t.kind] = codec;
+    }
+    if (tracks.length === 0) {
+      throw badRequest('offer has no codec the relay supports (video: H264, VP8, VP9, AV1; audio: opus)');
+    }
+    const ice = newIceParams();
+    const engineId = this.engine.createStream();
+    let added: { peerId: number; worker: number; port: number };
+    try {
+      added = this.engine.addPeer({
+        role: 'publisher',
+        streamId: engineId,
+        localUfrag: ice.ufrag,
+        localPwd: ice.pwd,
+        remoteUfrag: offer.iceUfrag,
+        fingerprintAlgorithm: offer.fingerprintAlgorithm,
+        fingerprint: offer.fingerprint,
+        kindByPt: tracks.map((t) => [t.codec.payloadType, t.kind === 'audio' ? 0 : 1]),
+        rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+      });
+    } catch (err) {
+      this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.newSession('publisher', stream, added);
+    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map() });
+    const answer = buildAnswer({
+      role: 'publisher',
+      offer,
+      ice,
+      fingerprint: this.engine.fingerprint,
+      candidates: this.announcedIps.map((ip) => ({ ip, port: added.port })),
+      tracks,
+      streamName: stream,
+    });
+    this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: tracks.map((t) => t.codec.name) }, 'publisher session started');
+    this.emit('stream:start', { stream });
+    return { session, answer };
+  }
+
+  view(stream: string, sdp: string): OfferResult {
+    checkStreamName(stream);
+    const st = this.streams.get(stream);
+    if (!st) throw new HttpError(404, `stream "${stream}" is not live`);
+    const offer = parseOffer(sdp, 'viewer');
+    const tracks: AnswerTrack[] = [];
+    const outPtByPt: [number, number][] = [];
+    const ssrcs: Partial<Record<MediaKind, number>> = {};
+    for (const t of offer.tracks) {
+      const source = st.codecs[t.kind];
+      if (!source) continue;
+      const mine = matchViewerCodec(t, source);
+      if (!mine) continue;
+      const ssrc = randomInt(1, 2 ** 32 - 1);
+      ssrcs[t.kind] = ssrc;
+      tracks.push({ kind: t.kind, mid: t.mid, codec: { ...mine, fmtp: source.fmtp ?? mine.fmtp }, ssrc } as AnswerTrack);
+      outPtByPt.push([source.payloadType, mine.payloadType]);
+    }
+    if (tracks.length === 0) {
+      const have = Object.values(st.codecs).map((c) => c.name).join(', ');
+      throw new HttpError(406, `offer accepts none of the codecs stream "${stream}" carries (${have})`);
+    }
+    const ice = newIceParams();
+    const added = this.engine.addPeer({
+      role: 'viewer',
+      streamId: st.engineId,
+      localUfrag: ice.ufrag,
+      localPwd: ice.pwd,
+      remoteUfrag: offer.iceUfrag,
+      fingerprintAlgorithm: offer.fingerprintAlgorithm,
+      fingerprint: offer.fingerprint,
+      outPtByPt,
+      ...(ssrcs.audio !== undefined ? { audioSsrc: ssrcs.audio } : {}),
+      ...(ssrcs.video !== undefined ? { videoSsrc: ssrcs.video } : {}),
+      rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+    });
+    const session = this.newSession('viewer', stream, added);
+    st.viewers.set(session.id, session);
+    const answer = buildAnswer({
+      role: 'viewer',
+      offer,
+      ice,
+      fingerprint: this.engine.fingerprint,
+      candidates: this.announcedIps.map((ip) => ({ ip, port: added.port })),
+      tracks,
+      streamName: stream,
+    });
+    this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
+    this.emit('viewer:join', { stream, session: session.id });
+    return { session, answer };
+  }
+
+  /** Ends a session by its resource URL parts; false when there is no such session. */
+  end(role: SessionRole, stream: string, id: string): boolean {
+    const st = this.streams.get(stream);
+    if (!st) return false;
+    if (role === 'publisher') {
+      if (st.publisher.id !== id) return false;
+      this.endStream(st, 'publisher left');
+      return true;
+    }
+    const v = st.viewers.get(id);
+    if (!v) return false;
+    this.dropViewer(st, v, 'viewer left');
+    return true;
+  }
+
+  onEngineEvents(events: EngineEvent[]): void {
+    for (const ev of events) {
+      const s = this.byPeer.get(ev.peerId);
+      if (!s) continue;
+      if (ev.type === 'connected') {
+        s.connected = true;
+        this.log.debug({ stream: s.stream, session: s.id, role: s.role }, 'peer connected');
+        this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
+      } else if (ev.type === 'closed') {
+        const st = this.streams.get(s.stream);
+        this.byPeer.delete(ev.peerId);
+        if (!st) continue;
+        const reason = ev.detail ?? 'closed';
+        if (s.role === 'publisher' && st.publisher.id === s.id) this.endStream(st, reason, false);
+        else if (s.role === 'viewer' && st.viewers.has(s.id)) this.dropViewer(st, s, reason, false);
+      }
+    }
+  }
+
+  listStreams(): { name: string; viewers: number; connected: boolean; codecs: string[] }[] {
+    return [...this.streams.values()].map((st) => ({
+      name: st.name,
+      viewers: st.viewers.size,
+      connected: st.publisher.connected,
+      codecs: Object.values(st.codecs).map((c) => c.name),
+    }));
+  }
+
+  counts(): { streams: number; viewers: number } {
+    let viewers = 0;
+    for (const st of this.streams.values()) viewers += st.viewers.size;
+    return { streams: this.streams.size, viewers };
+  }
+
+  closeAll(): void {
+    for (const st of [...this.streams.values()]) this.endStream(st, 'relay closing');
+  }
+
+  private newSession(role: SessionRole, stream: string, added: { peerId: number; worker: number }): Session {
+    const s: Session = {
+      id: randomBytes(12).toString('hex'),
+      role,
+      stream,
+      peerId: added.peerId,
+      worker: added.worker,
+      connected: false,
+      createdAt: Date.now(),
+    };
+    this.byPeer.set(s.peerId, s);
+    return s;
+  }
+
+  private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {
+    st.viewers.delete(v.id);
+    this.byPeer.delete(v.peerId);
+    if (removeNative) this.engine.removePeer(v.peerId);
+    this.log.info({ stream: st.name, session: v.id, reason }, 'viewer session ended');
+    this.emit('viewer:leave', { stream: st.name, session: v.id, reason });
+  }
+
+  private endStream(st: StreamState, reason: string, removeNative = true): void {
+    for (const v of [...st.viewers.values()]) this.dropViewer(st, v, 'stream ended');
+    this.byPeer.delete(st.publisher.peerId);
+    if (removeNative) this.engine.removePeer(st.publisher.peerId);
+    this.engine.closeStream(st.engineId);
+    this.streams.delete(st.name);
+    this.log.info({ stream: st.name, session: st.publisher.id, reason }, 'publisher session ended');
+    this.emit('stream:stop', { stream: st.name, reason });
+  }
+}
