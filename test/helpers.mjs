@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createRelay } from '../dist/index.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** A relay on loopback with its own port range, logging nothing. */
+export async function startRelay(t, options = {}) {
+  const base = 41000 + Math.floor(Math.random() * 200) * 20;
+  const relay = createRelay({
+    host: '127.0.0.1',
+    port: 0,
+    rtcBindAddress: '127.0.0.1',
+    rtcPortMin: base,
+    rtcPortMax: base + 19,
+    workers: 2,
+    logLevel: 'silent',
+    ...options,
+  });
+  const { port } = await relay.listen();
+  t.teardown(() => relay.close());
+  return { relay, port, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * A peer script in its own process (node-datachannel peers of one stream must not share a
+ * process with each other, see shared/PEERS.md), hard-killed after `limitSec`.
+ */
+export function spawnPeer(t, script, args, limitSec = 90) {
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, `${here}peers/${script}`, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const messages = [];
+  const waiters = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return;
+    }
+    messages.push(msg);
+    for (const w of [...waiters]) {
+      if (w.match(msg)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(msg);
+      }
+    }
+  });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+    for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited before "${w.event}"; stderr: ${stderr.slice(-2000)}`));
+  });
+  t.teardown(() => {
+    if (!exited) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    messages,
+    get stderr() {
+      return stderr;
+    },
+    send(cmd) {
+      child.stdin.write(`${cmd}\n`);
+    },
+    waitFor(event, ms = 20000) {
+      const found = messages.find((m) => m.event === event);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { event, match: (m) => m.event === event, resolve, reject };
+        if (exited) {
+          reject(new Error(`${script} already exited; stderr: ${stderr.slice(-2000)}`));
+          return;
+        }
+        waiters.push(w);
+        setTimeout(() => reject(new Error(`timed out waiting for "${event}" from ${script}; stderr: ${stderr.slice(-2000)}`)), ms).unref();
+      });
+    },
+    /** Asks for a fresh message of `event` after sending `cmd`. */
+    async request(cmd, event, ms = 20000) {
+      const before = messages.length;
+      this.send(cmd);
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const m = messages.slice(before).find((x) => x.event === event);
+        if (m) return m;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`timed out waiting for "${event}" after "${cmd}"; stderr: ${stderr.slice(-2000)}`);
+    },
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function until(fn, ms = 10000, step = 50) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return true;
+    await sleep(step);
+  }
+  return false;
+}

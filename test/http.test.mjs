@@ -1,0 +1,109 @@
+import test from 'ava';
+import { startRelay } from './helpers.mjs';
+
+function offer({ video = 'H264', rtcpMux = true, kinds = ['video', 'audio'], direction = 'sendonly', app = false } = {}) {
+  const lines = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0'];
+  const mids = kinds.map((_, i) => String(i));
+  if (app) mids.push(String(kinds.length));
+  lines.push(`a=group:BUNDLE ${mids.join(' ')}`);
+  kinds.forEach((kind, i) => {
+    const [pt, rtpmap, fmtp] =
+      kind === 'audio'
+        ? [111, 'opus/48000/2', 'minptime=10;useinbandfec=1']
+        : video === 'H264'
+          ? [102, 'H264/90000', 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f']
+          : video === 'VP8'
+            ? [96, 'VP8/90000', null]
+            : [31, `${video}/90000`, null];
+    lines.push(`m=${kind} 9 UDP/TLS/RTP/SAVPF ${pt}`, 'c=IN IP4 0.0.0.0', `a=mid:${i}`, `a=${direction}`);
+    lines.push('a=ice-ufrag:abcd', 'a=ice-pwd:0123456789abcdefghijklmn', `a=fingerprint:sha-256 ${Array(32).fill('AB').join(':')}`, 'a=setup:actpass');
+    if (rtcpMux) lines.push('a=rtcp-mux');
+    lines.push(`a=rtpmap:${pt} ${rtpmap}`);
+    if (fmtp) lines.push(`a=fmtp:${pt} ${fmtp}`);
+  });
+  if (app) lines.push(`m=application 9 UDP/DTLS/SCTP webrtc-datachannel`, 'c=IN IP4 0.0.0.0', `a=mid:${kinds.length}`, 'a=sctp-port:5000');
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+async function post(url, body, type = 'application/sdp') {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': type }, body });
+  const text = await res.text();
+  return { status: res.status, text, headers: res.headers };
+}
+
+function errorOf(r) {
+  return JSON.parse(r.text).error;
+}
+
+test('a valid WHIP offer gets 201, a Location and an ICE-lite DTLS-passive answer', async (t) => {
+  const { url } = await startRelay(t);
+  const r = await post(`${url}/whip/cam1`, offer());
+  t.is(r.status, 201);
+  t.regex(r.headers.get('location'), /^\/whip\/cam1\/[0-9a-f]{24}$/);
+  t.is(r.headers.get('content-type'), 'application/sdp');
+  t.regex(r.text, /a=ice-lite/);
+  t.regex(r.text, /a=setup:passive/);
+  t.regex(r.text, /a=rtpmap:102 H264\/90000/);
+  t.regex(r.text, /a=rtpmap:111 opus\/48000\/2/);
+  t.regex(r.text, /a=recvonly/);
+  t.regex(r.text, /a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
+  t.regex(r.text, /a=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+  t.regex(r.text, /a=group:BUNDLE 0 1/);
+
+  const second = await post(`${url}/whip/cam1`, offer());
+  t.is(second.status, 409, 'one publisher per stream');
+
+  const del = await fetch(`${url}${r.headers.get('location')}`, { method: 'DELETE' });
+  t.is(del.status, 200);
+  const again = await fetch(`${url}${r.headers.get('location')}`, { method: 'DELETE' });
+  t.is(again.status, 404);
+});
+
+test('WHEP answers with the publisher codec and the viewer payload types; 404 when not live', async (t) => {
+  const { url } = await startRelay(t);
+  const notLive = await post(`${url}/whep/nobody`, offer({ direction: 'recvonly' }));
+  t.is(notLive.status, 404);
+  t.regex(errorOf(notLive), /not live/);
+
+  t.is((await post(`${url}/whip/vp8cam`, offer({ video: 'VP8', kinds: ['video'] }))).status, 201);
+  const viewerOffer = offer({ direction: 'recvonly' }).replace('m=video 9 UDP/TLS/RTP/SAVPF 102', 'm=video 9 UDP/TLS/RTP/SAVPF 102 98').replace('a=rtpmap:102 H264/90000', 'a=rtpmap:102 H264/90000\r\na=rtpmap:98 VP8/90000');
+  const w = await post(`${url}/whep/vp8cam`, viewerOffer);
+  t.is(w.status, 201, w.text);
+  t.regex(w.text, /m=video 9 UDP\/TLS\/RTP\/SAVPF 98\r\n/);
+  t.regex(w.text, /a=sendonly/);
+  t.regex(w.text, /a=ssrc:\d+ cname:/);
+  t.regex(w.text, /m=audio 0 /, 'the audio section is rejected: the stream has none');
+
+  const h264Only = await post(`${url}/whep/vp8cam`, offer({ direction: 'recvonly', kinds: ['video'] }));
+  t.is(h264Only.status, 406);
+  t.regex(errorOf(h264Only), /VP8/);
+});
+
+test('bad input gets a 4xx with a message and the server keeps serving', async (t) => {
+  const { url } = await startRelay(t);
+  const cases = [
+    ['malformed SDP', await post(`${url}/whip/a`, 'hello world'), 400, /SDP/],
+    ['garbage after v=0', await post(`${url}/whip/a`, 'v=0\r\nm=video x y\r\n\u0000\u0001'), 400, /./],
+    ['no audio or video', await post(`${url}/whip/a`, offer({ kinds: [], app: true })), 400, /no audio or video/],
+    ['unsupported codec only', await post(`${url}/whip/a`, offer({ video: 'H261', kinds: ['video'] })), 400, /no codec the relay supports/],
+    ['no rtcp-mux', await post(`${url}/whip/a`, offer({ rtcpMux: false })), 400, /rtcp-mux/],
+    ['recvonly publish', await post(`${url}/whip/a`, offer({ direction: 'recvonly' })), 400, /sendonly/],
+    ['oversized body', await post(`${url}/whip/a`, `v=0\r\n${'a=x\r\n'.repeat(14000)}`), 413, /larger than 65536/],
+    ['wrong content type', await post(`${url}/whip/a`, offer(), 'text/plain'), 415, /application\/sdp/],
+    ['bad stream name', await post(`${url}/whip/${'x'.repeat(200)}`, offer()), 400, /stream name/],
+    ['empty body', await post(`${url}/whep/a`, ''), 400, /SDP/],
+  ];
+  for (const [name, r, status, msg] of cases) {
+    t.is(r.status, status, `${name}: ${r.text}`);
+    t.regex(errorOf(r), msg, name);
+  }
+  const unknown = await fetch(`${url}/whip/a/0123456789abcdef01234567`, { method: 'DELETE' });
+  t.is(unknown.status, 404);
+  t.regex((await unknown.json()).error, /no publisher session/);
+  const patch = await fetch(`${url}/whip/a/x`, { method: 'PATCH', body: 'a=candidate' });
+  t.is(patch.status, 405);
+  const health = await fetch(`${url}/healthz`);
+  t.is(health.status, 200);
+  const good = await post(`${url}/whip/a`, offer());
+  t.is(good.status, 201, 'still serving after all of that');
+});
