@@ -36,14 +36,25 @@ struct StunMessage {
 };
 
 // Bounds-checked parse of a whole datagram. False on anything malformed.
+// (Malformed includes: an attribute overrunning the message, anything after FINGERPRINT, a
+// USERNAME over 513 bytes, and a wrong-size MESSAGE-INTEGRITY, FINGERPRINT, PRIORITY,
+// USE-CANDIDATE, ICE-CONTROLLING/-CONTROLLED, ERROR-CODE or XOR-MAPPED-ADDRESS. Attributes after
+// MESSAGE-INTEGRITY other than FINGERPRINT are skipped unread; of repeated attributes the first
+// counts. Unknown attributes are skipped.)
 bool ParseStun(const uint8_t* data, size_t len, StunMessage* out);
-// MESSAGE-INTEGRITY (HMAC-SHA1) with a short-term credential key (the password).
+// MESSAGE-INTEGRITY (HMAC-SHA1) with a short-term credential key (the password). False for an
+// empty key.
 bool VerifyStunIntegrity(const uint8_t* data, size_t len, const StunMessage& msg, std::string_view key);
 // FINGERPRINT (CRC-32 XOR 0x5354554e). True when present and right.
 bool VerifyStunFingerprint(const uint8_t* data, size_t len, const StunMessage& msg);
 
 // Builders write into `out` and return the length, or 0 when `cap` is too small.
 // Each adds MESSAGE-INTEGRITY (keyed with `key`) and FINGERPRINT.
+// (Also 0 for arguments they cannot encode: a family other than AF_INET/AF_INET6, an error code
+// outside 300..699, a reason phrase over 763 bytes, a username over 513 bytes. An IPv4-mapped
+// IPv6 address is written as IPv4. An empty `key` leaves MESSAGE-INTEGRITY out, as RFC 5389
+// §10.1.2 wants for 400/401 errors to unauthenticated requests; an empty `username` leaves
+// USERNAME out.)
 size_t BuildStunBindingSuccess(uint8_t* out, size_t cap, const uint8_t transaction_id[12],
                                const sockaddr* mapped, std::string_view key);
 size_t BuildStunBindingError(uint8_t* out, size_t cap, const uint8_t transaction_id[12], uint16_t code,
@@ -51,5 +62,26 @@ size_t BuildStunBindingError(uint8_t* out, size_t cap, const uint8_t transaction
 size_t BuildStunBindingRequest(uint8_t* out, size_t cap, const uint8_t transaction_id[12],
                                std::string_view username, std::string_view key, uint32_t priority,
                                bool controlling, uint64_t tie_breaker, bool use_candidate);
+
+// ---- Helpers (added by the stun module; nothing above depends on them) ----
+
+// Attribute types used here (RFC 5389 §18.2, RFC 8445 §16.1).
+constexpr uint16_t kStunAttrUsername = 0x0006;
+constexpr uint16_t kStunAttrMessageIntegrity = 0x0008;
+constexpr uint16_t kStunAttrErrorCode = 0x0009;
+constexpr uint16_t kStunAttrXorMappedAddress = 0x0020;
+constexpr uint16_t kStunAttrPriority = 0x0024;
+constexpr uint16_t kStunAttrUseCandidate = 0x0025;
+constexpr uint16_t kStunAttrFingerprint = 0x8028;
+constexpr uint16_t kStunAttrIceControlled = 0x8029;
+constexpr uint16_t kStunAttrIceControlling = 0x802A;
+
+constexpr size_t kStunHeaderSize = 20;
+constexpr size_t kStunMaxUsername = 513;      // RFC 5389 §15.3
+constexpr size_t kStunMaxReasonPhrase = 763;  // RFC 5389 §15.6
+
+// CRC-32 (ISO-HDLC: reflected 0x04C11DB7, init and final XOR 0xFFFFFFFF), as FINGERPRINT uses
+// before its XOR with 0x5354554e. `crc` continues an earlier call (0 to start).
+uint32_t StunCrc32(const uint8_t* data, size_t len, uint32_t crc = 0);
 
 }  // namespace halfsec
