@@ -22,6 +22,21 @@ struct SrtpStats {
   uint64_t malformed = 0;
 };
 
+class SrtpContext;
+
+// Test-only hooks (defined in srtp.cc, used by test_srtp.cc for the published test vectors).
+// Not part of the data-plane API.
+namespace srtp_test {
+// RFC 3711 4.3 AES-CM PRF with key derivation rate 0: `out_len` bytes for `label`. `salt_len` is
+// 14, or 12 for a GCM master salt (used as salt * 2^16, RFC 7714 errata 4938).
+bool DeriveKey(const uint8_t* master_key, const uint8_t* master_salt, size_t salt_len,
+               uint8_t label, uint8_t* out, size_t out_len);
+// Installs session keys directly (no KDF), the same for SRTP and SRTCP. `salt` is 14 bytes for
+// AES-CM (then `auth_key` is 20 bytes) or 12 for GCM (then `auth_key` is ignored).
+bool InitWithSessionKeys(SrtpContext& ctx, SrtpProfile profile, const uint8_t* key,
+                         const uint8_t* salt, const uint8_t* auth_key);
+}  // namespace srtp_test
+
 class SrtpContext {
  public:
   SrtpContext();
@@ -44,6 +59,8 @@ class SrtpContext {
   const SrtpStats& stats() const;
 
  private:
+  friend bool srtp_test::InitWithSessionKeys(SrtpContext&, SrtpProfile, const uint8_t*,
+                                             const uint8_t*, const uint8_t*);
   struct Impl;
   Impl* impl_;
 };
