@@ -68,3 +68,20 @@ test.serial('a viewer leaving does not disturb the others; the publisher DELETE 
   const after = relay.stats().workers.reduce((a, w) => a + w.peers, 0);
   t.is(after, 0, 'no native peer is left behind');
 });
+
+test.serial('a viewer whose DTLS certificate does not match its SDP fingerprint is closed and gets nothing', async (t) => {
+  const { relay, url } = await startRelay(t);
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/fp`, '50', '10', 'video']);
+  await pub.waitFor('open');
+  const left = [];
+  relay.on('viewer:leave', (e) => left.push(e));
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/fp`, '1', 'H264', 'badfp']);
+  const ready = await viewers.waitFor('ready', 20000);
+  t.is(ready.open, 0, 'the viewer never gets a working connection');
+  t.true(await until(() => left.length === 1, 15000), 'the relay closed the viewer');
+  t.is(left[0].reason, 'dtls-failed');
+  pub.send('start');
+  await pub.waitFor('sent', 30000);
+  const report = await viewers.request('report', 'report');
+  t.is(report.viewers[0].video.length, 0);
+});

@@ -91,7 +91,7 @@ test('bad input gets a 4xx with a message and the server keeps serving', async (
     ['oversized body', await post(`${url}/whip/a`, `v=0\r\n${'a=x\r\n'.repeat(14000)}`), 413, /larger than 65536/],
     ['wrong content type', await post(`${url}/whip/a`, offer(), 'text/plain'), 415, /application\/sdp/],
     ['bad stream name', await post(`${url}/whip/${'x'.repeat(200)}`, offer()), 400, /stream name/],
-    ['empty body', await post(`${url}/whep/a`, ''), 400, /SDP/],
+    ['empty body', await post(`${url}/whip/a`, ''), 400, /SDP/],
   ];
   for (const [name, r, status, msg] of cases) {
     t.is(r.status, status, `${name}: ${r.text}`);

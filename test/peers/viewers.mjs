@@ -4,7 +4,7 @@
 import nodeDataChannel from 'node-datachannel';
 import { MAGIC, gatheredOffer, newPeer, parseRtp, postOffer, send, watchdog } from './common.mjs';
 
-const [url, countArg = '1', codec = 'H264'] = process.argv.slice(2);
+const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
 const count = Number(countArg);
 watchdog(60000);
 
@@ -53,17 +53,21 @@ function newViewer(i) {
 const viewers = [];
 for (let i = 0; i < count; i++) {
   const r = newViewer(i);
-  const offer = await gatheredOffer(r.pc);
+  let offer = await gatheredOffer(r.pc);
+  // "badfp": announce a certificate fingerprint that is not ours; the relay must refuse DTLS.
+  if (mode === 'badfp') offer = offer.replace(/(a=fingerprint:sha-256 )([0-9A-F]{2})/, (_, p, b) => p + (b === '00' ? '01' : '00'));
   const { answer, location } = await postOffer(url, offer);
   r.location = location;
   r.pc.setRemoteDescription(answer, 'answer');
   viewers.push(r);
 }
-const deadline = Date.now() + 15000;
-while (Date.now() < deadline && !viewers.every((r) => r.tracks.every((t) => t.isOpen()))) {
+const deadline = Date.now() + (mode === 'badfp' ? 3000 : 15000);
+// A track the relay rejected (the stream lacks that kind) never opens: count the video track.
+const isReady = (r) => r.state === 'connected' && r.tracks[0].isOpen();
+while (Date.now() < deadline && !viewers.every(isReady)) {
   await new Promise((res) => setTimeout(res, 20));
 }
-send({ event: 'ready', open: viewers.filter((r) => r.tracks.every((t) => t.isOpen())).length });
+send({ event: 'ready', open: viewers.filter(isReady).length });
 
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', async (chunk) => {
