@@ -12,9 +12,11 @@
         "native/srtp.cc",
         "native/stun.cc",
         "native/rtp.cc",
+        "native/keyframe.cc",
         "native/test_srtp.cc",
         "native/test_stun.cc",
-        "native/test_dtls.cc"
+        "native/test_dtls.cc",
+        "native/test_rtp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

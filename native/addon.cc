@@ -11,6 +11,7 @@ namespace halfsec {
 void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
+void RegisterRtpTestExports(Napi::Env env, Napi::Object obj);
 
 namespace {
 
@@ -174,6 +175,26 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!ReadPtTable(o, "kindByPt", &cfg.kind_by_pt) || !ReadPtTable(o, "outPtByPt", &cfg.out_pt_by_pt)) {
       return ThrowType(env, "kindByPt/outPtByPt must be arrays of [payloadType, value] pairs (0..127)");
     }
+    std::array<uint8_t, 128> codecs;
+    if (!ReadPtTable(o, "codecByPt", &codecs)) return ThrowType(env, "codecByPt must be an array of [payloadType, codecId] pairs");
+    for (size_t i = 0; i < codecs.size(); i++) {
+      cfg.codec_by_pt[i] = codecs[i] <= static_cast<uint8_t>(Codec::kOpus) ? static_cast<Codec>(codecs[i]) : Codec::kUnknown;
+    }
+    const int64_t rid_ext = GetInt(o, "ridExtId", 0);
+    if (rid_ext < 0 || rid_ext > 255) return ThrowType(env, "ridExtId must be 0..255");
+    cfg.rid_ext_id = static_cast<uint8_t>(rid_ext);
+    Napi::Value rids = o.Get("rids");
+    if (rids.IsArray()) {
+      Napi::Array arr = rids.As<Napi::Array>();
+      if (arr.Length() > 4) return ThrowType(env, "at most 4 simulcast rids");
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        Napi::Value r = arr.Get(i);
+        if (!r.IsString()) return ThrowType(env, "rids must be strings");
+        std::string rid = r.As<Napi::String>().Utf8Value();
+        if (rid.empty() || rid.size() > 16) return ThrowType(env, "a rid must be 1-16 characters");
+        cfg.rids.push_back(std::move(rid));
+      }
+    }
     cfg.out_ssrc[kAudio] = static_cast<uint32_t>(GetInt(o, "audioSsrc", 0));
     cfg.out_ssrc[kVideo] = static_cast<uint32_t>(GetInt(o, "videoSsrc", 0));
     cfg.rtcp_ssrc = static_cast<uint32_t>(GetInt(o, "rtcpSsrc", 1));
@@ -222,6 +243,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("dropped", static_cast<double>(s.dropped.load()));
       o.Set("srtpErrors", static_cast<double>(s.srtp_errors.load()));
       o.Set("stunRejected", static_cast<double>(s.stun_rejected.load()));
+      o.Set("queueFull", static_cast<double>(s.queue_full.load()));
+      o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       workers.Set(static_cast<uint32_t>(i), o);
     }
     Napi::Object r = Napi::Object::New(env);
@@ -261,6 +284,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   halfsec::RegisterSrtpTestExports(env, test);
   halfsec::RegisterStunTestExports(env, test);
   halfsec::RegisterDtlsTestExports(env, test);
+  halfsec::RegisterRtpTestExports(env, test);
   exports.Set("_test", test);
   return exports;
 }

@@ -43,6 +43,8 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
 void Engine::Stop() {
   if (!started_) return;
   for (auto& w : workers_) w->StopAndJoin();
+  // Queued packets may come from any worker's pool: release them while every pool still exists.
+  for (auto& w : workers_) w->ReleaseQueued();
   workers_.clear();
   started_ = false;
 }

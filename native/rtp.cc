@@ -33,15 +33,62 @@ bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out) {
 }
 
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence) {
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp) {
   std::memcpy(dst, src, h.csrc_end);
   dst[0] &= static_cast<uint8_t>(~0x10);  // extension dropped: ids are negotiated per peer
   dst[1] = static_cast<uint8_t>((src[1] & 0x80) | (payload_type & 0x7f));
   Store16(dst + 2, sequence);
+  Store32(dst + 4, timestamp);
   Store32(dst + 8, ssrc);
   const size_t rest = n - h.header_len;  // payload and padding
   std::memcpy(dst + h.csrc_end, src + h.header_len, rest);
   return h.csrc_end + rest;
+}
+
+bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const uint8_t** value, size_t* len) {
+  if (id == 0 || h.header_len <= h.csrc_end + 4) return false;
+  const uint16_t profile = Load16(d + h.csrc_end);
+  size_t off = h.csrc_end + 4;
+  const size_t end = h.header_len;
+  if (profile == 0xBEDE) {  // one-byte headers: 4-bit id, 4-bit length-1
+    while (off < end) {
+      const uint8_t b = d[off];
+      if (b == 0) {  // padding
+        off++;
+        continue;
+      }
+      const uint8_t eid = b >> 4;
+      const size_t elen = (b & 0x0f) + 1u;
+      if (eid == 15) return false;
+      if (off + 1 + elen > end) return false;
+      if (eid == id) {
+        *value = d + off + 1;
+        *len = elen;
+        return true;
+      }
+      off += 1 + elen;
+    }
+    return false;
+  }
+  if ((profile & 0xfff0) == 0x1000) {  // two-byte headers: 8-bit id, 8-bit length
+    while (off < end) {
+      const uint8_t eid = d[off];
+      if (eid == 0) {
+        off++;
+        continue;
+      }
+      if (off + 2 > end) return false;
+      const size_t elen = d[off + 1];
+      if (off + 2 + elen > end) return false;
+      if (eid == id) {
+        *value = d + off + 2;
+        *len = elen;
+        return true;
+      }
+      off += 2 + elen;
+    }
+  }
+  return false;
 }
 
 bool ScanRtcpForKeyframeRequest(const uint8_t* d, size_t n, bool* pli) {

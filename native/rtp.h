@@ -39,10 +39,13 @@ struct RtpHeader {
 // Bounds-checked. False when the packet is not a well-formed RTP packet.
 bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out);
 
-// Writes the packet `src` to `dst` with the header extension removed and the SSRC, payload type
-// and sequence number replaced. Returns the new length (at most the old one).
+// Writes the packet `src` to `dst` with the header extension removed and the SSRC, payload type,
+// sequence number and timestamp replaced. Returns the new length (at most the old one).
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence);
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp);
+
+// Finds header extension element `id` (RFC 8285, one- or two-byte form). False when absent.
+bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const uint8_t** value, size_t* len);
 
 // Walks a compound RTCP packet. Sets *pli when it holds a PLI or FIR (RFC 4585, RFC 5104).
 // False when the compound packet is malformed.

@@ -3,7 +3,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
+#include "mpsc_queue.h"
 #include "rtp.h"
 
 namespace halfsec {
@@ -12,18 +14,44 @@ enum MediaKind : uint8_t { kAudio = 0, kVideo = 1, kMediaKinds = 2 };
 
 constexpr size_t kMaxPacket = 1500;
 
+class PacketPool;
+
 // Decrypted once by the publisher's worker, then shared read-only by every worker that has
-// viewers of the stream. The last worker to release it frees it.
+// viewers of the stream. The last worker to release it hands it back to its pool.
 struct MediaPacket {
   std::atomic<uint32_t> refs{1};
+  PacketPool* pool = nullptr;
   MediaKind kind = kVideo;
   RtpHeader rtp;
+  // Stream-level sequence number and timestamp: continuous across the publisher's layer
+  // switches; each viewer adds its own offset.
+  uint16_t seq = 0;
+  uint32_t ts = 0;
   uint16_t len = 0;
   uint8_t data[kMaxPacket];
 
-  static MediaPacket* Create();
   void AddRef(uint32_t n) { refs.fetch_add(n, std::memory_order_relaxed); }
   void Release();
+};
+
+// Per-worker packet pool: the owning worker takes packets without a lock or malloc once warm;
+// any worker may give one back through a lock-free queue.
+class PacketPool {
+ public:
+  explicit PacketPool(size_t max_cached);
+  ~PacketPool();
+  PacketPool(const PacketPool&) = delete;
+  PacketPool& operator=(const PacketPool&) = delete;
+
+  MediaPacket* Get();               // owner thread
+  void Return(MediaPacket* pkt);    // any thread
+  size_t allocated() const { return allocated_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<MediaPacket*> free_;
+  MpscQueue<MediaPacket*> returned_;
+  size_t max_cached_;
+  std::atomic<size_t> allocated_{0};
 };
 
 struct Stream {

@@ -53,7 +53,7 @@ Worker::~Worker() {
   StopAndJoin();
   for (auto& [id, peer] : peers_) delete peer;
   peers_.clear();
-  for (auto& q : media_) q.pkt->Release();
+  ReleaseQueued();
   for (auto& c : commands_) {
     if (c.type == Command::kAdd) delete c.peer;
   }
@@ -148,14 +148,19 @@ void Worker::RequestKeyframe(uint32_t publisher_peer_id) {
 }
 
 void Worker::PostMedia(uint32_t stream_id, MediaPacket* pkt) {
-  bool wake;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    media_.push_back({stream_id, pkt});
-    wake = !wake_pending_;
-    wake_pending_ = true;
+  if (!media_.Push({stream_id, pkt})) {
+    stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
+    pkt->Release();
+    return;
   }
-  if (wake) Wake();
+  // One eventfd write per burst: the consumer clears the flag before it drains, so a push
+  // that sees the flag set is guaranteed to be drained by that pass.
+  if (!wake_pending_.exchange(true, std::memory_order_seq_cst)) Wake();
+}
+
+void Worker::ReleaseQueued() {
+  QueuedPacket q;
+  while (media_.Pop(&q)) q.pkt->Release();
 }
 
 void Worker::Run() {
@@ -234,14 +239,9 @@ void Worker::DrainCommands() {
 }
 
 void Worker::DrainMedia() {
-  std::vector<QueuedPacket> batch;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    wake_pending_ = false;
-    if (media_.empty()) return;
-    batch.swap(media_);
-  }
-  for (auto& q : batch) {
+  wake_pending_.store(false, std::memory_order_seq_cst);
+  QueuedPacket q;
+  while (media_.Pop(&q)) {
     DeliverLocal(q.stream_id, *q.pkt);
     q.pkt->Release();
   }

@@ -20,7 +20,7 @@ class Engine;
 
 struct WorkerStats {
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
-  std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0};
+  std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0}, queue_full{0};
   std::atomic<uint32_t> peers{0}, viewers{0};
 };
 
@@ -38,14 +38,18 @@ class Worker {
   int index() const { return index_; }
   uint16_t port() const { return port_; }
   const WorkerStats& stats() const { return stats_; }
+  size_t pooled_packets() const { return pool_.allocated(); }
 
   // Thread-safe entry points.
   void AddPeer(Peer* peer);
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id);
   void PostMedia(uint32_t stream_id, MediaPacket* pkt);  // takes one reference
+  // After every worker has stopped: releases queued packets (they may belong to other pools).
+  void ReleaseQueued();
 
   // Worker-thread only: used by peers.
+  MediaPacket* NewPacket() { return pool_.Get(); }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
   void BatchCommit(size_t len, const sockaddr_storage& to);
   void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to);
@@ -87,10 +91,11 @@ class Worker {
   int64_t last_tick_ms_ = 0;
   WorkerStats stats_;
 
-  std::mutex mu_;  // guards the two queues below
+  std::mutex mu_;  // guards commands_: control calls are rare, media never takes this lock
   std::vector<Command> commands_;
-  std::vector<QueuedPacket> media_;
-  bool wake_pending_ = false;
+  MpscQueue<QueuedPacket> media_{8192};
+  std::atomic<bool> wake_pending_{false};
+  PacketPool pool_{4096};
 
   // Worker-thread state.
   std::unordered_map<uint32_t, Peer*> peers_;

@@ -25,6 +25,11 @@ export interface PeerConfig {
   fingerprint: string;
   /** Publisher: [payloadType, 0 = audio | 1 = video]. */
   kindByPt?: [number, number][];
+  /** Publisher: [payloadType, codec id] (see CODEC_IDS), so the data plane can find keyframes. */
+  codecByPt?: [number, number][];
+  /** Publisher simulcast: the rtp-stream-id header extension id and the rids, lowest layer first. */
+  ridExtId?: number;
+  rids?: string[];
   /** Viewer: [publisher payload type, viewer payload type]. */
   outPtByPt?: [number, number][];
   audioSsrc?: number;
@@ -32,6 +37,9 @@ export interface PeerConfig {
   rtcpSsrc?: number;
   worker?: number;
 }
+
+/** Codec ids the data plane knows (native/keyframe.h). */
+export const CODEC_IDS: Record<string, number> = { h264: 1, vp8: 2, vp9: 3, av1: 4, opus: 5 };
 
 export interface WorkerStats {
   port: number;
@@ -44,6 +52,8 @@ export interface WorkerStats {
   dropped: number;
   srtpErrors: number;
   stunRejected: number;
+  queueFull: number;
+  packetsPooled: number;
 }
 
 export interface NativeEngine {

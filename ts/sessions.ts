@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { HttpError, badRequest } from './errors.js';
+import { CODEC_IDS } from './native.js';
 import type { NativeEngine, EngineEvent } from './native.js';
 import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer } from './sdp.js';
 import type { AnswerTrack, Codec, MediaKind } from './sdp.js';
@@ -87,6 +88,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         fingerprintAlgorithm: offer.fingerprintAlgorithm,
         fingerprint: offer.fingerprint,
         kindByPt: tracks.map((t) => [t.codec.payloadType, t.kind === 'audio' ? 0 : 1]),
+        codecByPt: tracks.map((t) => [t.codec.payloadType, CODEC_IDS[t.codec.name.toLowerCase()] ?? 0]),
         rtcpSsrc: randomInt(1, 2 ** 32 - 1),
       });
     } catch (err) {
