@@ -13,6 +13,7 @@
         "native/stun.cc",
         "native/rtp.cc",
         "native/keyframe.cc",
+        "native/rtcp.cc",
         "native/test_srtp.cc",
         "native/test_stun.cc",
         "native/test_dtls.cc",

@@ -2,6 +2,7 @@
 // test-only exports. No media packet ever crosses this boundary.
 #include <napi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -59,6 +60,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("addPeer", &EngineWrap::AddPeer),
                         InstanceMethod("removePeer", &EngineWrap::RemovePeer),
                         InstanceMethod("requestKeyframe", &EngineWrap::RequestKeyframe),
+                        InstanceMethod("setViewerLayer", &EngineWrap::SetViewerLayer),
                         InstanceMethod("stats", &EngineWrap::Stats),
                         InstanceMethod("close", &EngineWrap::Close),
                         InstanceAccessor("fingerprint", &EngineWrap::Fingerprint, nullptr),
@@ -115,6 +117,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       e.Set("type", events[i].type);
       e.Set("peerId", events[i].peer_id);
       if (!events[i].detail.empty()) e.Set("detail", events[i].detail);
+      if (events[i].has_feedback) {
+        const ViewerFeedback& f = events[i].feedback;
+        Napi::Object fb = Napi::Object::New(env);
+        fb.Set("loss", f.loss);
+        fb.Set("rttMs", f.rtt_ms);
+        fb.Set("rembBps", f.remb_bps);
+        fb.Set("nacks", f.nacks);
+        fb.Set("retransmits", f.retransmits);
+        fb.Set("layer", f.layer);
+        fb.Set("packets", f.packets);
+        e.Set("feedback", fb);
+      }
       arr.Set(static_cast<uint32_t>(i), e);
     }
     cb.Call({arr});
@@ -180,9 +194,22 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     for (size_t i = 0; i < codecs.size(); i++) {
       cfg.codec_by_pt[i] = codecs[i] <= static_cast<uint8_t>(Codec::kOpus) ? static_cast<Codec>(codecs[i]) : Codec::kUnknown;
     }
-    const int64_t rid_ext = GetInt(o, "ridExtId", 0);
-    if (rid_ext < 0 || rid_ext > 255) return ThrowType(env, "ridExtId must be 0..255");
+    if (!ReadPtTable(o, "rtxApt", &cfg.rtx_apt)) return ThrowType(env, "rtxApt must be an array of [rtxPt, mediaPt] pairs");
+    const int64_t rid_ext = GetInt(o, "ridExtId", 0), rrid_ext = GetInt(o, "repairedRidExtId", 0);
+    if (rid_ext < 0 || rid_ext > 255 || rrid_ext < 0 || rrid_ext > 255) return ThrowType(env, "extension ids must be 0..255");
     cfg.rid_ext_id = static_cast<uint8_t>(rid_ext);
+    cfg.repaired_rid_ext_id = static_cast<uint8_t>(rrid_ext);
+    const int64_t remb = GetInt(o, "rembBps", 0);
+    if (remb < 0 || remb > 1000000000) return ThrowType(env, "rembBps must be 0..1e9");
+    cfg.remb_bps = static_cast<uint64_t>(remb);
+    const int64_t rtx_pt = GetInt(o, "rtxPt", -1);
+    if (rtx_pt < -1 || rtx_pt > 127) return ThrowType(env, "rtxPt must be -1..127");
+    cfg.out_rtx_pt = rtx_pt < 0 ? kNoPt : static_cast<uint8_t>(rtx_pt);
+    cfg.out_rtx_ssrc = static_cast<uint32_t>(GetInt(o, "rtxSsrc", 0));
+    cfg.feedback_interval_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "feedbackIntervalMs", 1000), 0, 60000));
+    const int64_t audio_clock = GetInt(o, "audioClockRate", 48000);
+    if (audio_clock < 8000 || audio_clock > 192000) return ThrowType(env, "audioClockRate out of range");
+    cfg.clock_rate[kAudio] = static_cast<uint32_t>(audio_clock);
     Napi::Value rids = o.Get("rids");
     if (rids.IsArray()) {
       Napi::Array arr = rids.As<Napi::Array>();
@@ -223,6 +250,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!Alive(info.Env())) return info.Env().Undefined();
     if (!info[0].IsNumber()) return ThrowType(info.Env(), "requestKeyframe(streamId)");
     return Napi::Boolean::New(info.Env(), engine_->RequestKeyframe(info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  Napi::Value SetViewerLayer(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(info.Env(), "setViewerLayer(peerId, layer)");
+    const int layer = info[1].As<Napi::Number>().Int32Value();
+    if (layer < -1 || layer >= kMaxLayers) return ThrowType(info.Env(), "layer must be -1 (automatic) or 0..3");
+    return Napi::Boolean::New(info.Env(), engine_->SetViewerLayer(info[0].As<Napi::Number>().Uint32Value(), layer));
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

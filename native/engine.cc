@@ -43,8 +43,13 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
 void Engine::Stop() {
   if (!started_) return;
   for (auto& w : workers_) w->StopAndJoin();
-  // Queued packets may come from any worker's pool: release them while every pool still exists.
-  for (auto& w : workers_) w->ReleaseQueued();
+  // Peers, caches and queues hold packets from any worker's pool: release them all while every
+  // pool still exists.
+  for (auto& w : workers_) w->Teardown();
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    for (auto& [id, s] : streams_) s->keyframes.Clear();
+  }
   workers_.clear();
   started_ = false;
 }
@@ -105,7 +110,19 @@ bool Engine::RequestKeyframe(uint32_t stream_id) {
   if (!s) return false;
   const int w = s->publisher_worker.load();
   if (w < 0 || w >= static_cast<int>(workers_.size())) return false;
-  workers_[w]->RequestKeyframe(s->publisher_peer.load());
+  workers_[w]->RequestKeyframe(s->publisher_peer.load(), std::max(0, s->TopLiveLayer(MonotonicMs(), 1000)));
+  return true;
+}
+
+bool Engine::SetViewerLayer(uint32_t peer_id, int layer) {
+  int w;
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    auto it = peer_worker_.find(peer_id);
+    if (it == peer_worker_.end()) return false;
+    w = it->second;
+  }
+  workers_[w]->SetViewerLayer(peer_id, layer);
   return true;
 }
 

@@ -16,9 +16,11 @@
 namespace halfsec {
 
 struct EngineEvent {
-  std::string type;  // "connected", "closed"
+  std::string type;  // "connected", "closed", "feedback"
   uint32_t peer_id = 0;
   std::string detail;
+  bool has_feedback = false;
+  ViewerFeedback feedback;
 };
 
 struct EngineOptions {
@@ -49,6 +51,7 @@ class Engine {
   int AddPeer(PeerConfig cfg, int worker_hint);
   bool RemovePeer(uint32_t peer_id);
   bool RequestKeyframe(uint32_t stream_id);
+  bool SetViewerLayer(uint32_t peer_id, int layer);
   uint32_t NextPeerId() { return next_peer_id_++; }
 
   // Any thread.

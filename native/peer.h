@@ -21,24 +21,48 @@ class Worker;
 
 enum class PeerRole : uint8_t { kPublisher, kViewer };
 
+constexpr uint8_t kNoPt = 0xff;
+
 struct PeerConfig {
   uint32_t id = 0;
   PeerRole role = PeerRole::kViewer;
   std::shared_ptr<Stream> stream;
   std::string local_ufrag, local_pwd, remote_ufrag;
   std::string fingerprint_algorithm, fingerprint;
-  // Publisher: which kind each payload type carries (0xff: not negotiated), and its codec.
-  std::array<uint8_t, 128> kind_by_pt{};
-  std::array<Codec, 128> codec_by_pt{};
-  // Publisher simulcast: the rtp-stream-id extension id (0: none) and the rids, lowest first.
-  uint8_t rid_ext_id = 0;
-  std::vector<std::string> rids;
-  // Viewer: the payload type to send for each publisher payload type (0xff: do not forward),
-  // and the SSRC announced in the viewer's answer for each kind.
-  std::array<uint8_t, 128> out_pt_by_pt{};
-  uint32_t out_ssrc[kMediaKinds] = {0, 0};
+  uint32_t clock_rate[kMediaKinds] = {48000, 90000};
   // SSRC the relay uses as RTCP sender toward this peer.
   uint32_t rtcp_ssrc = 0;
+
+  // Publisher: the kind each payload type carries (kNoPt: not negotiated) and its codec;
+  // RTX payload types map to the payload type they repair.
+  std::array<uint8_t, 128> kind_by_pt{};
+  std::array<Codec, 128> codec_by_pt{};
+  std::array<uint8_t, 128> rtx_apt{};
+  // Publisher simulcast: rtp-stream-id and repaired-rtp-stream-id extension ids (0: none) and
+  // the rids, lowest layer first.
+  uint8_t rid_ext_id = 0, repaired_rid_ext_id = 0;
+  std::vector<std::string> rids;
+  // Publisher: the bit rate announced upstream with REMB (0: none).
+  uint64_t remb_bps = 0;
+
+  // Viewer: the payload type to send for each publisher payload type (kNoPt: do not forward),
+  // the SSRC announced per kind, and RTX for video when the viewer negotiated it.
+  std::array<uint8_t, 128> out_pt_by_pt{};
+  uint32_t out_ssrc[kMediaKinds] = {0, 0};
+  uint8_t out_rtx_pt = kNoPt;
+  uint32_t out_rtx_ssrc = 0;
+  int feedback_interval_ms = 1000;
+};
+
+// A viewer's periodic feedback summary, reported to the control plane.
+struct ViewerFeedback {
+  double loss = 0;          // fraction lost in the viewer's latest receiver report
+  double rtt_ms = -1;       // from the receiver report's LSR/DLSR, -1 until known
+  double remb_bps = 0;      // the viewer's REMB estimate, 0 until one arrives
+  double nacks = 0;         // sequence numbers NACKed since the previous summary
+  double retransmits = 0;   // packets resent since the previous summary
+  double layer = -1;        // simulcast layer being sent
+  double packets = 0;       // media packets sent since the previous summary
 };
 
 class Peer {
@@ -50,38 +74,80 @@ class Peer {
   Stream* stream() const { return cfg_.stream.get(); }
   const PeerConfig& config() const { return cfg_; }
 
-  // ICE: the address this peer's checks come from, once one has been accepted.
   bool has_address() const { return has_addr_; }
   const sockaddr_storage& address() const { return addr_; }
   void set_address(const sockaddr_storage& a);
 
-  // Wired by the worker once the peer is on its thread.
   void Attach(Worker* worker);
-  // Called on the worker's thread.
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtp(uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtcp(uint8_t* d, size_t n, int64_t now_ms);
-  // Viewer: encrypt one fanned-out packet into the worker's send batch.
-  void Forward(const MediaPacket& pkt);
-  // Publisher: send a PLI for the video layer being forwarded.
-  void SendKeyframeRequest();
-  // Timers. False when the peer should be closed; *reason says why.
+  // Viewer: send one fanned-out packet; `top` is the stream's highest live video layer.
+  void Forward(const MediaPacket& pkt, int top);
+  // Viewer: pin a simulcast layer (-1: follow the highest live layer).
+  void SetLayer(int layer) { pinned_layer_ = layer; }
+  // Publisher: PLI for a video layer.
+  void SendKeyframeRequest(int layer);
+  // Timers (RTCP, NACK retries, timeouts). False when the peer should be closed.
   bool OnTick(int64_t now_ms, const char** reason);
-  void Close();  // close_notify
+  void Close();
 
   bool connected() const { return srtp_ready_; }
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
-  uint64_t rx_packets = 0, tx_packets = 0, srtp_errors = 0;
+  uint64_t srtp_errors = 0;
 
  private:
+  // Publisher side: what arrives on one SSRC (a kind and a layer).
+  struct Inbound {
+    uint32_t ssrc = 0;
+    bool started = false;
+    uint16_t max_seq = 0;
+    uint32_t cycles = 0, base_seq = 0, received = 0;
+    uint32_t expected_prior = 0, received_prior = 0;
+    struct Missing {
+      uint16_t seq;
+      uint8_t tries;
+      int64_t since_ms, next_ms;
+    };
+    std::vector<Missing> missing;
+  };
+  // Viewer side: what goes out for one kind.
+  struct Outbound {
+    bool started = false;
+    int layer = -1;
+    uint16_t seq_delta = 0, last_out_seq = 0, last_in_seq = 0;
+    uint32_t ts_delta = 0, last_out_ts = 0;
+    int64_t last_ms = 0;
+    uint32_t packets = 0, octets = 0;
+    // Where each run of outgoing sequence numbers came from, newest last, for NACKs.
+    struct Segment {
+      uint16_t out_start;
+      uint8_t layer;
+      uint16_t seq_delta;
+      uint32_t ts_delta;
+    };
+    Segment segments[4];
+    int segment_count = 0;
+  };
+
   void OnDtlsConnected();
   void SendPli(uint32_t media_ssrc);
-  // Publisher simulcast: the layer of this packet (-1: unknown, drop), learned from the rid
-  // header extension the first time an SSRC is seen.
-  int LayerOf(const uint8_t* d, const RtpHeader& h, int64_t now_ms);
-  // Which layer to forward; false to drop the packet.
-  bool SelectLayer(const uint8_t* d, const RtpHeader& h, int64_t now_ms);
+  void SendRtcp(uint8_t* buf, size_t len);
+  // Publisher.
+  bool UnwrapRtx(uint8_t* d, int* len, RtpHeader* h);
+  int LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired);
+  // Returns false for a duplicate; sets *recovered for a packet the relay had NACKed.
+  bool TrackInbound(Inbound& in, uint16_t seq, int64_t now_ms, bool* recovered);
+  void SendUpstreamFeedback(int64_t now_ms);
+  void SendNacks(int64_t now_ms);
+  // Viewer.
+  void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
+  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
+  void Retransmit(int kind, uint16_t out_seq);
+  void WantKeyframe(int layer);
+  void SendSenderReports(int64_t now_ms);
+  void ReportFeedback();
 
   PeerConfig cfg_;
   const DtlsIdentity& identity_;
@@ -94,32 +160,23 @@ class Peer {
   int64_t created_ms_ = -1;
   int64_t last_seen_ms_ = 0;
   bool failed_ = false;
-  // Publisher: the SSRC forwarded per kind (without simulcast, the first one seen).
-  uint32_t in_ssrc_[kMediaKinds] = {0, 0};
-  bool in_ssrc_set_[kMediaKinds] = {false, false};
-  // Publisher: stream-level sequence numbers and timestamps stay continuous when the forwarded
-  // SSRC changes (a simulcast switch) by re-basing these offsets.
-  struct Rebase {
-    bool started = false;
-    uint16_t last_seq = 0;
-    uint32_t last_ts = 0;
-    int64_t last_ms = 0;
-    uint16_t seq_delta = 0;
-    uint32_t ts_delta = 0;
-  };
-  Rebase rebase_[kMediaKinds];
-  static constexpr int kMaxLayers = 4;
-  struct Layer {
-    uint32_t ssrc = 0;
-    bool seen = false;
-    int64_t last_ms = -1000000;
-  };
-  Layer layers_[kMaxLayers];
-  int current_layer_ = -1;
-  int64_t last_layer_pli_ms_ = -1000000;
-  // Viewer: sequence number offset per kind, fixed at the first forwarded packet.
-  uint16_t seq_delta_[kMediaKinds] = {0, 0};
-  bool seq_started_[kMediaKinds] = {false, false};
+  int64_t last_rtcp_ms_ = 0;
+
+  // Publisher.
+  Inbound in_[kMediaKinds][kMaxLayers];
+  uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
+
+  // Viewer.
+  Outbound out_[kMediaKinds];
+  int pinned_layer_ = -1;
+  int64_t last_keyframe_ask_ms_ = -1000000;
+  uint16_t rtx_seq_ = 0;
+  double retransmit_tokens_ = 0;
+  int64_t tokens_ms_ = 0;
+  int64_t last_feedback_ms_ = 0;
+  ViewerFeedback fb_;
+  uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;
+
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "mpsc_queue.h"
@@ -13,20 +14,20 @@ namespace halfsec {
 enum MediaKind : uint8_t { kAudio = 0, kVideo = 1, kMediaKinds = 2 };
 
 constexpr size_t kMaxPacket = 1500;
+constexpr int kMaxLayers = 4;
 
 class PacketPool;
 
 // Decrypted once by the publisher's worker, then shared read-only by every worker that has
-// viewers of the stream. The last worker to release it hands it back to its pool.
+// viewers of the stream. The last holder hands it back to its pool.
 struct MediaPacket {
   std::atomic<uint32_t> refs{1};
   PacketPool* pool = nullptr;
   MediaKind kind = kVideo;
-  RtpHeader rtp;
-  // Stream-level sequence number and timestamp: continuous across the publisher's layer
-  // switches; each viewer adds its own offset.
-  uint16_t seq = 0;
-  uint32_t ts = 0;
+  uint8_t layer = 0;        // simulcast layer (0 without simulcast)
+  bool keyframe = false;    // first packet of a keyframe
+  bool recovered = false;   // arrived late, after the relay NACKed the publisher for it
+  RtpHeader rtp;            // the publisher's header: sequence and timestamp of its layer
   uint16_t len = 0;
   uint8_t data[kMaxPacket];
 
@@ -35,7 +36,7 @@ struct MediaPacket {
 };
 
 // Per-worker packet pool: the owning worker takes packets without a lock or malloc once warm;
-// any worker may give one back through a lock-free queue.
+// any thread may give one back through a lock-free queue.
 class PacketPool {
  public:
   explicit PacketPool(size_t max_cached);
@@ -43,8 +44,8 @@ class PacketPool {
   PacketPool(const PacketPool&) = delete;
   PacketPool& operator=(const PacketPool&) = delete;
 
-  MediaPacket* Get();               // owner thread
-  void Return(MediaPacket* pkt);    // any thread
+  MediaPacket* Get();             // owner thread
+  void Return(MediaPacket* pkt);  // any thread
   size_t allocated() const { return allocated_.load(std::memory_order_relaxed); }
 
  private:
@@ -52,6 +53,24 @@ class PacketPool {
   MpscQueue<MediaPacket*> returned_;
   size_t max_cached_;
   std::atomic<size_t> allocated_{0};
+};
+
+// The packets since the latest keyframe of one layer, so that a new viewer starts at once
+// instead of waiting a round trip to the publisher. Written by the publisher's worker, read
+// when a viewer connects; the mutex is never contended on the media path.
+class KeyframeCache {
+ public:
+  static constexpr size_t kMaxPackets = 2048;
+  ~KeyframeCache();
+  void Add(MediaPacket* pkt);  // publisher's worker; takes a reference when caching
+  // Appends referenced packets (caller releases) of `layer`, oldest first.
+  void Snapshot(int layer, std::vector<MediaPacket*>* out);
+  void Clear();
+
+ private:
+  std::mutex mu_;
+  std::vector<MediaPacket*> gop_[kMaxLayers];
+  bool overflow_[kMaxLayers] = {};
 };
 
 struct Stream {
@@ -62,10 +81,37 @@ struct Stream {
   // Where to send keyframe requests; -1 while no publisher is attached.
   std::atomic<int> publisher_worker{-1};
   std::atomic<uint32_t> publisher_peer{0};
-  std::atomic<int64_t> last_keyframe_request_ms{-1000000};
+  // Keyframe requests are merged per layer: at most one upstream per interval.
+  std::atomic<int64_t> last_keyframe_request_ms[kMaxLayers] = {};
+  // When each video layer last carried a packet (publisher's worker writes, viewers read).
+  std::atomic<int64_t> layer_seen_ms[kMaxLayers] = {};
+  std::atomic<int> layer_count{1};
+  KeyframeCache keyframes;
 
-  // Merges keyframe requests: true for at most one caller per `interval_ms`.
-  bool TakeKeyframeRequestSlot(int64_t now_ms, int64_t interval_ms);
+  // The publisher's NTP <-> RTP mapping per kind and layer, from its sender reports, so each
+  // viewer's sender reports keep audio and video in sync. Written about once a second.
+  struct SenderClock {
+    uint64_t ntp = 0;
+    uint32_t rtp = 0;
+    bool valid = false;
+  };
+  void SetSenderClock(int kind, int layer, uint64_t ntp, uint32_t rtp) {
+    std::lock_guard<std::mutex> lock(clock_mu_);
+    clocks_[kind][layer] = {ntp, rtp, true};
+  }
+  SenderClock GetSenderClock(int kind, int layer) {
+    std::lock_guard<std::mutex> lock(clock_mu_);
+    return clocks_[kind][layer];
+  }
+
+  // True for at most one caller per `interval_ms` and layer.
+  bool TakeKeyframeRequestSlot(int layer, int64_t now_ms, int64_t interval_ms);
+  // The highest layer that carried video within `stale_ms`, or -1.
+  int TopLiveLayer(int64_t now_ms, int64_t stale_ms) const;
+
+ private:
+  std::mutex clock_mu_;
+  SenderClock clocks_[kMediaKinds][kMaxLayers];
 };
 
 }  // namespace halfsec

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "engine.h"
@@ -49,11 +50,43 @@ static socklen_t AddrLen(const sockaddr_storage& a) {
 Worker::Worker(Engine* engine, int index)
     : engine_(engine), index_(index), out_slots_(kBatch), out_addrs_(kBatch), out_lens_(kBatch), in_slots_(kRecvBatch) {}
 
-Worker::~Worker() {
-  StopAndJoin();
+Worker::LocalStream::~LocalStream() {
+  for (auto& r : ring) {
+    for (MediaPacket* p : r) {
+      if (p) p->Release();
+    }
+  }
+}
+
+void Worker::LocalStream::Store(MediaPacket* pkt) {
+  auto& r = ring[pkt->kind * kMaxLayers + pkt->layer];
+  if (r.empty()) r.assign(kRing, nullptr);
+  MediaPacket*& slot = r[pkt->rtp.sequence % kRing];
+  if (slot) slot->Release();
+  pkt->AddRef(1);
+  slot = pkt;
+}
+
+const MediaPacket* Worker::LocalStream::Find(int kind, int layer, uint16_t seq) const {
+  if (kind < 0 || kind >= kMediaKinds || layer < 0 || layer >= kMaxLayers) return nullptr;
+  const auto& r = ring[kind * kMaxLayers + layer];
+  if (r.empty()) return nullptr;
+  const MediaPacket* p = r[seq % kRing];
+  return p && p->rtp.sequence == seq ? p : nullptr;
+}
+
+void Worker::Teardown() {
   for (auto& [id, peer] : peers_) delete peer;
   peers_.clear();
+  by_ufrag_.clear();
+  by_addr_.clear();
+  streams_.clear();
   ReleaseQueued();
+}
+
+Worker::~Worker() {
+  StopAndJoin();
+  Teardown();
   for (auto& c : commands_) {
     if (c.type == Command::kAdd) delete c.peer;
   }
@@ -139,10 +172,18 @@ void Worker::RemovePeer(uint32_t peer_id) {
   Wake();
 }
 
-void Worker::RequestKeyframe(uint32_t publisher_peer_id) {
+void Worker::RequestKeyframe(uint32_t publisher_peer_id, int layer) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kPli, nullptr, publisher_peer_id});
+    commands_.push_back({Command::kPli, nullptr, publisher_peer_id, layer});
+  }
+  Wake();
+}
+
+void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back({Command::kSetLayer, nullptr, peer_id, layer});
   }
   Wake();
 }
@@ -208,7 +249,9 @@ void Worker::DrainCommands() {
         stats_.peers.fetch_add(1, std::memory_order_relaxed);
         Stream* s = p->stream();
         if (p->role() == PeerRole::kViewer) {
-          auto& list = viewers_by_stream_[s->id];
+          LocalStream& ls = streams_[s->id];
+          ls.stream = s;
+          auto& list = ls.viewers;
           list.push_back(p);
           stats_.viewers.fetch_add(1, std::memory_order_relaxed);
           if (list.size() == 1) s->worker_mask.fetch_or(uint64_t{1} << index_, std::memory_order_release);
@@ -228,7 +271,12 @@ void Worker::DrainCommands() {
       }
       case Command::kPli: {
         auto it = peers_.find(c.peer_id);
-        if (it != peers_.end()) it->second->SendKeyframeRequest();
+        if (it != peers_.end()) it->second->SendKeyframeRequest(c.value);
+        break;
+      }
+      case Command::kSetLayer: {
+        auto it = peers_.find(c.peer_id);
+        if (it != peers_.end()) it->second->SetLayer(c.value);
         break;
       }
       case Command::kStop:
@@ -348,9 +396,31 @@ void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
 }
 
 void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
-  auto it = viewers_by_stream_.find(stream_id);
-  if (it == viewers_by_stream_.end()) return;
-  for (Peer* v : it->second) v->Forward(pkt);
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  LocalStream& ls = it->second;
+  ls.Store(const_cast<MediaPacket*>(&pkt));
+  const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
+  for (Peer* v : ls.viewers) v->Forward(pkt, top);
+}
+
+const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.Find(kind, layer, seq);
+}
+
+bool Worker::ReplayKeyframe(Peer& viewer) {
+  Stream* s = viewer.stream();
+  const int top = s->TopLiveLayer(now_ms_, 1000);
+  std::vector<MediaPacket*> gop;
+  s->keyframes.Snapshot(std::max(0, top), &gop);
+  if (gop.empty()) return false;
+  for (MediaPacket* p : gop) {
+    viewer.Forward(*p, top);
+    p->Release();
+  }
+  Flush();
+  return true;
 }
 
 void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
@@ -367,17 +437,24 @@ void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
   pkt->Release();
 }
 
-void Worker::KeyframeWanted(Stream& stream) {
-  if (!stream.TakeKeyframeRequestSlot(now_ms_, kKeyframeRequestIntervalMs)) return;
+void Worker::KeyframeWanted(Stream& stream, int layer) {
+  if (!stream.TakeKeyframeRequestSlot(layer, now_ms_, kKeyframeRequestIntervalMs)) return;
   const int w = stream.publisher_worker.load();
   if (w < 0) return;
   const uint32_t pub = stream.publisher_peer.load();
   if (w == index_) {
     auto it = peers_.find(pub);
-    if (it != peers_.end()) it->second->SendKeyframeRequest();
+    if (it != peers_.end()) it->second->SendKeyframeRequest(layer);
   } else {
-    engine_->worker(static_cast<size_t>(w)).RequestKeyframe(pub);
+    engine_->worker(static_cast<size_t>(w)).RequestKeyframe(pub, layer);
   }
+}
+
+void Worker::EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb) {
+  EngineEvent ev{"feedback", peer_id, ""};
+  ev.has_feedback = true;
+  ev.feedback = fb;
+  engine_->PushEvent(std::move(ev));
 }
 
 void Worker::Emit(const char* type, uint32_t peer_id, const char* detail) {
@@ -407,9 +484,9 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
   }
   Stream* s = peer->stream();
   if (peer->role() == PeerRole::kViewer) {
-    auto it = viewers_by_stream_.find(s->id);
-    if (it != viewers_by_stream_.end()) {
-      auto& list = it->second;
+    auto it = streams_.find(s->id);
+    if (it != streams_.end()) {
+      auto& list = it->second.viewers;
       for (size_t i = 0; i < list.size(); i++) {
         if (list[i] == peer) {
           list[i] = list.back();
@@ -418,14 +495,17 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
         }
       }
       if (list.empty()) {
-        viewers_by_stream_.erase(it);
+        streams_.erase(it);
         s->worker_mask.fetch_and(~(uint64_t{1} << index_), std::memory_order_release);
       }
     }
     stats_.viewers.fetch_sub(1, std::memory_order_relaxed);
   } else {
     uint32_t expected = id;
-    if (s->publisher_peer.compare_exchange_strong(expected, 0)) s->publisher_worker.store(-1);
+    if (s->publisher_peer.compare_exchange_strong(expected, 0)) {
+      s->publisher_worker.store(-1);
+      s->keyframes.Clear();  // a returning publisher starts a new picture sequence
+    }
   }
   stats_.peers.fetch_sub(1, std::memory_order_relaxed);
   stats_.srtp_errors.fetch_add(peer->srtp_errors, std::memory_order_relaxed);

@@ -43,7 +43,10 @@ class Worker {
   // Thread-safe entry points.
   void AddPeer(Peer* peer);
   void RemovePeer(uint32_t peer_id);
-  void RequestKeyframe(uint32_t publisher_peer_id);
+  void RequestKeyframe(uint32_t publisher_peer_id, int layer);
+  void SetViewerLayer(uint32_t peer_id, int layer);
+  // After every worker has stopped: destroys peers and drops every cached packet.
+  void Teardown();
   void PostMedia(uint32_t stream_id, MediaPacket* pkt);  // takes one reference
   // After every worker has stopped: releases queued packets (they may belong to other pools).
   void ReleaseQueued();
@@ -54,15 +57,32 @@ class Worker {
   void BatchCommit(size_t len, const sockaddr_storage& to);
   void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to);
   void Publish(Peer& publisher, MediaPacket* pkt);  // fan out; takes one reference
-  void KeyframeWanted(Stream& stream);
+  void KeyframeWanted(Stream& stream, int layer);
+  // Sends the stream's cached keyframe (and what followed it) to a viewer that just connected.
+  bool ReplayKeyframe(Peer& viewer);
+  // A packet this worker forwarded recently, for retransmission; null when gone.
+  const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
+  void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   int64_t now_ms() const { return now_ms_; }
 
  private:
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kStop } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop } type;
     Peer* peer;
     uint32_t peer_id;
+    int value = 0;
+  };
+  // This worker's share of a stream: its viewers and the packets it forwarded lately, which
+  // back retransmissions (references to the shared buffers, not copies).
+  struct LocalStream {
+    static constexpr size_t kRing = 1024;  // per kind and layer: ~4 s at 2.5 Mbit/s
+    Stream* stream = nullptr;
+    std::vector<Peer*> viewers;
+    std::vector<MediaPacket*> ring[kMediaKinds * kMaxLayers];
+    ~LocalStream();
+    void Store(MediaPacket* pkt);
+    const MediaPacket* Find(int kind, int layer, uint16_t seq) const;
   };
   struct QueuedPacket {
     uint32_t stream_id;
@@ -101,7 +121,7 @@ class Worker {
   std::unordered_map<uint32_t, Peer*> peers_;
   std::unordered_map<std::string, Peer*> by_ufrag_;
   std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
-  std::unordered_map<uint32_t, std::vector<Peer*>> viewers_by_stream_;
+  std::unordered_map<uint32_t, LocalStream> streams_;
 
   static constexpr int kBatch = 64;
   struct alignas(64) Slot {

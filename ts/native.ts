@@ -9,10 +9,22 @@ export interface EngineOptions {
   portCount?: number;
 }
 
+/** A viewer's feedback summary, every feedbackIntervalMs (see native/peer.h ViewerFeedback). */
+export interface ViewerFeedback {
+  loss: number;
+  rttMs: number;
+  rembBps: number;
+  nacks: number;
+  retransmits: number;
+  layer: number;
+  packets: number;
+}
+
 export interface EngineEvent {
-  type: 'connected' | 'closed';
+  type: 'connected' | 'closed' | 'feedback';
   peerId: number;
   detail?: string;
+  feedback?: ViewerFeedback;
 }
 
 export interface PeerConfig {
@@ -30,6 +42,16 @@ export interface PeerConfig {
   /** Publisher simulcast: the rtp-stream-id header extension id and the rids, lowest layer first. */
   ridExtId?: number;
   rids?: string[];
+  /** Publisher: [rtxPayloadType, payloadTypeItRepairs]. */
+  rtxApt?: [number, number][];
+  repairedRidExtId?: number;
+  /** Publisher: bit rate announced upstream with REMB (0: none). */
+  rembBps?: number;
+  audioClockRate?: number;
+  /** Viewer: RTX payload type and SSRC for video retransmissions (-1: plain retransmission). */
+  rtxPt?: number;
+  rtxSsrc?: number;
+  feedbackIntervalMs?: number;
   /** Viewer: [publisher payload type, viewer payload type]. */
   outPtByPt?: [number, number][];
   audioSsrc?: number;
@@ -64,6 +86,8 @@ export interface NativeEngine {
   addPeer(config: PeerConfig): { peerId: number; worker: number; port: number };
   removePeer(peerId: number): boolean;
   requestKeyframe(streamId: number): boolean;
+  /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
+  setViewerLayer(peerId: number, layer: number): boolean;
   stats(): { workers: WorkerStats[] };
   close(): void;
 }

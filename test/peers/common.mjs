@@ -34,14 +34,33 @@ export async function postOffer(url, sdp) {
   return { answer: body, location: new URL(res.headers.get('location'), url).toString() };
 }
 
-/** Test payload: magic, kind (0 audio, 1 video), counter, then bytes derived from the counter. */
-export function makePayload(kind, counter, size) {
+export const KEYFRAME_EVERY = 30;
+
+/**
+ * Bytes in front of the test payload so that the relay sees the codec's own keyframe markers:
+ * an IDR or non-IDR NAL header for H.264 (RFC 6184), a payload descriptor and the frame
+ * header's P bit for VP8 (RFC 7741). Viewers start at a keyframe.
+ */
+export function codecPrefix(codec, counter) {
+  const key = counter % KEYFRAME_EVERY === 0;
+  if (codec === 'VP8') return Buffer.from([0x10, key ? 0x00 : 0x01]);
+  if (codec === 'H264') return Buffer.from([key ? 0x65 : 0x41]);
+  return Buffer.alloc(0);
+}
+
+export function prefixLength(codec) {
+  return codec === 'VP8' ? 2 : codec === 'H264' ? 1 : 0;
+}
+
+/** Test payload: codec prefix, magic, kind (0 audio, 1 video), counter, bytes derived from the counter. */
+export function makePayload(kind, counter, size, codec = 'opus') {
+  const prefix = codecPrefix(kind === 1 ? codec : 'opus', counter);
   const p = Buffer.alloc(size);
   p.writeUInt32BE(MAGIC, 0);
   p.writeUInt8(kind, 4);
   p.writeUInt32BE(counter, 5);
   for (let i = 9; i < size; i++) p[i] = (counter * 31 + i) & 0xff;
-  return p;
+  return Buffer.concat([prefix, p]);
 }
 
 export function rtpPacket({ pt, seq, ts, ssrc, marker = false, payload }) {

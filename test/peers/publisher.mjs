@@ -50,7 +50,7 @@ process.stdin.on('data', async (line) => {
       let sent = 0;
       for (let i = 0; i < total; i++) {
         for (const t of tracks) {
-          const payload = makePayload(t.kind, i, t.kind === 1 ? 900 : 120);
+          const payload = makePayload(t.kind, i, t.kind === 1 ? 900 : 120, codec);
           const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: 1000 + i, ts: i * (t.clock / 50), ssrc: t.ssrc, marker: true, payload }));
           if (ok) sent++;
         }

@@ -2,7 +2,7 @@
 // Usage: node viewers.mjs <whep-url> <count> [codec]
 // stdin commands: "report" prints per-viewer results; "leave <i>" DELETEs viewer i; "exit".
 import nodeDataChannel from 'node-datachannel';
-import { MAGIC, gatheredOffer, newPeer, parseRtp, postOffer, send, watchdog } from './common.mjs';
+import { MAGIC, gatheredOffer, newPeer, parseRtp, postOffer, prefixLength, send, watchdog } from './common.mjs';
 
 const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
 const count = Number(countArg);
@@ -19,6 +19,8 @@ function newViewer(i) {
   const onMessage = (msg) => {
     const p = parseRtp(msg);
     if (!p) return;
+    // Video payloads carry a codec prefix (see codecPrefix) before the test payload.
+    if (p.pt === 96) p.payload = p.payload.subarray(prefixLength(codec));
     if (p.payload.length < 9 || p.payload.readUInt32BE(0) !== MAGIC) {
       r.bad++;
       return;
