@@ -174,6 +174,11 @@ export function matchViewerCodec(track: OfferedTrack, source: Codec): Codec | un
   );
 }
 
+/** The RTX format (RFC 4588) the offer pairs with payload type `pt`, if any. */
+export function rtxFor(track: OfferedTrack, pt: number): Codec | undefined {
+  return track.codecs.find((c) => c.name.toLowerCase() === 'rtx' && fmtpParams(c.fmtp).get('apt') === String(pt));
+}
+
 export interface IceParams {
   ufrag: string;
   pwd: string;
@@ -189,6 +194,10 @@ export interface AnswerTrack {
   codec: Codec;
   /** Viewer answers: the SSRC the relay sends this track with. */
   ssrc?: number;
+  /** Retransmission format paired with `codec`, when both sides offered it. */
+  rtx?: Codec;
+  /** Viewer answers: the SSRC of the RTX stream. */
+  rtxSsrc?: number;
 }
 
 export interface AnswerOptions {
@@ -223,19 +232,30 @@ export function buildAnswer(o: AnswerOptions): string {
       };
     }
     const c = track.codec;
+    const rtx = track.rtx;
     const m: MediaDescription = {
       type: track.kind,
       port: 9,
       protocol: 'UDP/TLS/RTP/SAVPF',
-      payloads: String(c.payloadType),
+      payloads: rtx ? `${c.payloadType} ${rtx.payloadType}` : String(c.payloadType),
       connection: { version: 4, ip: '0.0.0.0' },
-      rtp: [{ payload: c.payloadType, codec: c.name, rate: c.clockRate, ...(c.channels ? { encoding: c.channels } : {}) }],
-      fmtp: c.fmtp ? [{ payload: c.payloadType, config: c.fmtp }] : [],
+      rtp: [
+        { payload: c.payloadType, codec: c.name, rate: c.clockRate, ...(c.channels ? { encoding: c.channels } : {}) },
+        ...(rtx ? [{ payload: rtx.payloadType, codec: 'rtx', rate: rtx.clockRate }] : []),
+      ],
+      fmtp: [
+        ...(c.fmtp ? [{ payload: c.payloadType, config: c.fmtp }] : []),
+        ...(rtx ? [{ payload: rtx.payloadType, config: `apt=${c.payloadType}` }] : []),
+      ],
+      // The relay answers NACKs from its packet cache, NACKs the publisher for its own losses,
+      // merges PLI/FIR, and reads (and sends) REMB.
       rtcpFb:
         track.kind === 'video'
           ? [
+              { payload: c.payloadType, type: 'nack' },
               { payload: c.payloadType, type: 'nack', subtype: 'pli' },
               { payload: c.payloadType, type: 'ccm', subtype: 'fir' },
+              { payload: c.payloadType, type: 'goog-remb' },
             ]
           : [],
       mid: s.mid,
@@ -267,6 +287,13 @@ export function buildAnswer(o: AnswerOptions): string {
         { id: track.ssrc, attribute: 'cname', value: cname },
         { id: track.ssrc, attribute: 'msid', value: `${msid.id} ${msid.appdata}` },
       ];
+      if (track.rtx && track.rtxSsrc !== undefined) {
+        m.ssrcGroups = [{ semantics: 'FID', ssrcs: `${track.ssrc} ${track.rtxSsrc}` }];
+        m.ssrcs.push(
+          { id: track.rtxSsrc, attribute: 'cname', value: cname },
+          { id: track.rtxSsrc, attribute: 'msid', value: `${msid.id} ${msid.appdata}` },
+        );
+      }
     }
     return m;
   });

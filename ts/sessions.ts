@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { HttpError, badRequest } from './errors.js';
 import { CODEC_IDS } from './native.js';
 import type { NativeEngine, EngineEvent } from './native.js';
-import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer } from './sdp.js';
+import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, MediaKind } from './sdp.js';
 
 export type SessionRole = 'publisher' | 'viewer';
@@ -41,6 +41,9 @@ export interface OfferResult {
   answer: string;
 }
 
+/** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
+const PUBLISHER_REMB_BPS = 4_000_000;
+
 const STREAM_NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
 
 export function checkStreamName(name: string): void {
@@ -69,7 +72,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     for (const t of offer.tracks) {
       const codec = choosePublisherCodec(t);
       if (!codec) continue;
-      tracks.push({ kind: t.kind, mid: t.mid, codec });
+      const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
+      tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}) });
       codecs[t.kind] = codec;
     }
     if (tracks.length === 0) {
@@ -89,6 +93,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         fingerprint: offer.fingerprint,
         kindByPt: tracks.map((t) => [t.codec.payloadType, t.kind === 'audio' ? 0 : 1]),
         codecByPt: tracks.map((t) => [t.codec.payloadType, CODEC_IDS[t.codec.name.toLowerCase()] ?? 0]),
+        rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
+        rembBps: PUBLISHER_REMB_BPS,
         rtcpSsrc: randomInt(1, 2 ** 32 - 1),
       });
     } catch (err) {
@@ -119,6 +125,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const tracks: AnswerTrack[] = [];
     const outPtByPt: [number, number][] = [];
     const ssrcs: Partial<Record<MediaKind, number>> = {};
+    let rtxOut: { rtxPt: number; rtxSsrc: number } | undefined;
     for (const t of offer.tracks) {
       const source = st.codecs[t.kind];
       if (!source) continue;
@@ -126,7 +133,16 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       if (!mine) continue;
       const ssrc = randomInt(1, 2 ** 32 - 1);
       ssrcs[t.kind] = ssrc;
-      tracks.push({ kind: t.kind, mid: t.mid, codec: { ...mine, fmtp: source.fmtp ?? mine.fmtp }, ssrc } as AnswerTrack);
+      const codec: Codec = { ...mine };
+      if (source.fmtp !== undefined) codec.fmtp = source.fmtp;
+      const track: AnswerTrack = { kind: t.kind, mid: t.mid, codec, ssrc };
+      const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
+      if (rtx) {
+        track.rtx = rtx;
+        track.rtxSsrc = randomInt(1, 2 ** 32 - 1);
+        rtxOut = { rtxPt: rtx.payloadType, rtxSsrc: track.rtxSsrc };
+      }
+      tracks.push(track);
       outPtByPt.push([source.payloadType, mine.payloadType]);
     }
     if (tracks.length === 0) {
@@ -145,6 +161,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       outPtByPt,
       ...(ssrcs.audio !== undefined ? { audioSsrc: ssrcs.audio } : {}),
       ...(ssrcs.video !== undefined ? { videoSsrc: ssrcs.video } : {}),
+      ...(rtxOut ?? {}),
       rtcpSsrc: randomInt(1, 2 ** 32 - 1),
     });
     const session = this.newSession('viewer', stream, added);
