@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { HttpError, badRequest } from './errors.js';
 import { CODEC_IDS } from './native.js';
-import type { NativeEngine, EngineEvent } from './native.js';
+import type { NativeEngine, EngineEvent, ViewerFeedback } from './native.js';
+import { LayerPolicy } from './policy.js';
 import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, MediaKind } from './sdp.js';
 
@@ -17,6 +18,8 @@ export interface Session {
   worker: number;
   connected: boolean;
   createdAt: number;
+  /** Viewers: the latest feedback summary from the data plane. */
+  feedback?: ViewerFeedback;
 }
 
 interface StreamState {
@@ -26,6 +29,8 @@ interface StreamState {
   /** What the publisher sends, per kind (its payload types). */
   codecs: Partial<Record<MediaKind, Codec>>;
   viewers: Map<string, Session>;
+  /** Simulcast layers the publisher sends (1 without simulcast), lowest first, with their rates. */
+  layerBitrates: number[];
 }
 
 export interface RelayEvents {
@@ -34,6 +39,7 @@ export interface RelayEvents {
   'viewer:join': [{ stream: string; session: string }];
   'viewer:leave': [{ stream: string; session: string; reason: string }];
   'peer:connected': [{ stream: string; session: string; role: SessionRole }];
+  'viewer:feedback': [{ stream: string; session: string; feedback: ViewerFeedback; layer: number }];
 }
 
 export interface OfferResult {
@@ -43,6 +49,9 @@ export interface OfferResult {
 
 /** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
 const PUBLISHER_REMB_BPS = 4_000_000;
+
+/** Expected bit rate of a single-layer stream; simulcast layers get their own (see layerRates). */
+const DEFAULT_LAYER_BPS = 2_500_000;
 
 const STREAM_NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
 
@@ -54,6 +63,7 @@ export function checkStreamName(name: string): void {
 export class SessionManager extends EventEmitter<RelayEvents> {
   private readonly streams = new Map<string, StreamState>();
   private readonly byPeer = new Map<number, Session>();
+  private readonly policies = new Map<string, LayerPolicy>();
 
   constructor(
     private readonly engine: NativeEngine,
@@ -102,7 +112,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       throw err;
     }
     const session = this.newSession('publisher', stream, added);
-    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map() });
+    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), layerBitrates: [DEFAULT_LAYER_BPS] });
     const answer = buildAnswer({
       role: 'publisher',
       offer,
@@ -166,6 +176,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     });
     const session = this.newSession('viewer', stream, added);
     st.viewers.set(session.id, session);
+    if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = buildAnswer({
       role: 'viewer',
       offer,
@@ -203,6 +214,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         s.connected = true;
         this.log.debug({ stream: s.stream, session: s.id, role: s.role }, 'peer connected');
         this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
+      } else if (ev.type === 'feedback' && ev.feedback) {
+        this.onFeedback(s, ev.feedback);
       } else if (ev.type === 'closed') {
         const st = this.streams.get(s.stream);
         this.byPeer.delete(ev.peerId);
@@ -212,6 +225,31 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         else if (s.role === 'viewer' && st.viewers.has(s.id)) this.dropViewer(st, s, reason, false);
       }
     }
+  }
+
+  /** Caps a viewer's simulcast layer (0 = lowest); undefined lifts the cap. False: no such viewer. */
+  setViewerCap(stream: string, id: string, layer: number | undefined): boolean {
+    const v = this.streams.get(stream)?.viewers.get(id);
+    const policy = this.policies.get(id);
+    if (!v) return false;
+    if (!policy) return true;  // one layer: nothing to cap
+    this.engine.setViewerLayer(v.peerId, policy.setCap(layer));
+    return true;
+  }
+
+  private onFeedback(s: Session, feedback: ViewerFeedback): void {
+    s.feedback = feedback;
+    let layer = feedback.layer;
+    const policy = this.policies.get(s.id);
+    if (policy) {
+      const before = policy.current;
+      layer = policy.update(feedback);
+      if (layer !== before) {
+        this.log.debug({ stream: s.stream, session: s.id, from: before, to: layer, feedback }, 'viewer layer changed');
+        this.engine.setViewerLayer(s.peerId, layer);
+      }
+    }
+    this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });
   }
 
   listStreams(): { name: string; viewers: number; connected: boolean; codecs: string[] }[] {
@@ -249,6 +287,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
 
   private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {
     st.viewers.delete(v.id);
+    this.policies.delete(v.id);
     this.byPeer.delete(v.peerId);
     if (removeNative) this.engine.removePeer(v.peerId);
     this.log.info({ stream: st.name, session: v.id, reason }, 'viewer session ended');
