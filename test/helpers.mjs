@@ -27,9 +27,10 @@ export async function startRelay(t, options = {}) {
  * A peer script in its own process (node-datachannel peers of one stream must not share a
  * process with each other, see shared/PEERS.md), hard-killed after `limitSec`.
  */
-export function spawnPeer(t, script, args, limitSec = 90) {
+export function spawnPeer(t, script, args, { limitSec = 90, env = {} } = {}) {
   const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, `${here}peers/${script}`, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const messages = [];
   const waiters = [];

@@ -29,12 +29,40 @@ export function gatheredOffer(pc) {
 
 export async function postOffer(url, sdp) {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
-  const body = await res.text();
+  let body = await res.text();
   if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
+  // PROXY_PORT: reach the relay through a test proxy (see test/lossy-proxy.mjs).
+  if (process.env.PROXY_PORT) body = body.replace(/(a=candidate:\S+ 1 udp \d+ )127\.0\.0\.1 \d+/g, `$1127.0.0.1 ${process.env.PROXY_PORT}`);
   return { answer: body, location: new URL(res.headers.get('location'), url).toString() };
 }
 
-export const KEYFRAME_EVERY = 30;
+/** An RTCP packet type 205/206 with one FCI (RFC 4585). */
+export function rtcpFeedback(pt, fmt, senderSsrc, mediaSsrc, fci = Buffer.alloc(0)) {
+  const b = Buffer.alloc(12);
+  b[0] = 0x80 | fmt;
+  b[1] = pt;
+  b.writeUInt16BE((12 + fci.length) / 4 - 1, 2);
+  b.writeUInt32BE(senderSsrc >>> 0, 4);
+  b.writeUInt32BE(mediaSsrc >>> 0, 8);
+  return Buffer.concat([b, fci]);
+}
+
+export function nackPacket(senderSsrc, mediaSsrc, seqs) {
+  const fci = Buffer.alloc(4 * seqs.length);
+  seqs.forEach((s, i) => fci.writeUInt16BE(s & 0xffff, 4 * i));
+  return rtcpFeedback(205, 1, senderSsrc, mediaSsrc, fci);
+}
+
+export function rembPacket(senderSsrc, mediaSsrc, bps) {
+  let exp = 0;
+  while (bps / 2 ** exp > 0x3ffff) exp++;
+  const mantissa = Math.floor(bps / 2 ** exp);
+  const fci = Buffer.from([0x52, 0x45, 0x4d, 0x42, 1, (exp << 2) | (mantissa >> 16), (mantissa >> 8) & 0xff, mantissa & 0xff, 0, 0, 0, 0]);
+  fci.writeUInt32BE(mediaSsrc >>> 0, 8);
+  return rtcpFeedback(206, 15, senderSsrc, 0, fci);
+}
+
+export const KEYFRAME_EVERY = Number(process.env.PUB_KEYFRAME_EVERY ?? 30);
 
 /**
  * Bytes in front of the test payload so that the relay sees the codec's own keyframe markers:

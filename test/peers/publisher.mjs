@@ -24,6 +24,17 @@ if (kinds !== 'video') {
   a.addSSRC(2222, 'pub', 'stream', 'audio');
   tracks.push({ kind: 0, pt: AUDIO_PT, ssrc: 2222, clock: 48000, track: pc.addTrack(a) });
 }
+// PUB_NACK=1: answer the relay's NACKs from libdatachannel's own packet store.
+if (process.env.PUB_NACK === '1') for (const t of tracks) t.track.setMediaHandler(new nodeDataChannel.RtcpNackResponder(2048));
+let plis = 0;
+for (const t of tracks) {
+  t.track.onMessage((msg) => {
+    // RTCP from the relay: count PLIs (PSFB, FMT 1) anywhere in the compound packet.
+    for (let off = 0; off + 4 <= msg.length; off += (msg.readUInt16BE(off + 2) + 1) * 4) {
+      if (msg[off + 1] === 206 && (msg[off] & 0x1f) === 1) plis++;
+    }
+  });
+}
 pc.onStateChange((s) => send({ event: 'state', state: s }));
 const offer = await gatheredOffer(pc);
 const { answer, location } = await postOffer(url, offer);
@@ -57,6 +68,8 @@ process.stdin.on('data', async (line) => {
         await new Promise((r) => setTimeout(r, interval));
       }
       send({ event: 'sent', count: total, packets: sent });
+    } else if (cmd === 'plis') {
+      send({ event: 'plis', count: plis });
     } else if (cmd === 'delete') {
       const res = await fetch(location, { method: 'DELETE' });
       send({ event: 'deleted', status: res.status });

@@ -2,7 +2,7 @@
 // Usage: node viewers.mjs <whep-url> <count> [codec]
 // stdin commands: "report" prints per-viewer results; "leave <i>" DELETEs viewer i; "exit".
 import nodeDataChannel from 'node-datachannel';
-import { MAGIC, gatheredOffer, newPeer, parseRtp, postOffer, prefixLength, send, watchdog } from './common.mjs';
+import { MAGIC, gatheredOffer, nackPacket, newPeer, parseRtp, postOffer, prefixLength, rembPacket, rtcpFeedback, send, watchdog } from './common.mjs';
 
 const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
 const count = Number(countArg);
@@ -15,7 +15,7 @@ function newViewer(i) {
   else v.addH264Codec(96);
   const a = new nodeDataChannel.Audio('1', 'RecvOnly');
   a.addOpusCodec(111);
-  const r = { index: i, pc, state: 'new', location: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0 };
+  const r = { index: i, pc, state: 'new', location: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0 };
   const onMessage = (msg) => {
     const p = parseRtp(msg);
     if (!p) return;
@@ -35,12 +35,31 @@ function newViewer(i) {
       }
     }
     const last = r.lastSeq[kind];
-    if (last !== undefined && ((last + 1) & 0xffff) !== p.seq) r.seqGaps++;
-    r.lastSeq[kind] = p.seq;
+    const ahead = last === undefined ? 1 : (p.seq - last) & 0xffff;
+    if (last !== undefined && ahead !== 1) r.seqGaps++;
+    if (ahead >= 1 && ahead < 0x8000) r.lastSeq[kind] = p.seq;
+    r.mediaSsrc[kind] = p.ssrc;
+    // VIEWER_NACK=1: NACK every hole at once and again while it stays open (libdatachannel
+    // sends no NACKs of its own, see shared/PEERS.md).
+    if (process.env.VIEWER_NACK === '1' && ahead > 1 && ahead < 200) {
+      const missing = [];
+      for (let s = (last + 1) & 0xffff; s !== p.seq; s = (s + 1) & 0xffff) missing.push(s);
+      const track = r.tracks[kind === 1 ? 0 : 1];
+      const ask = (tries) => {
+        const still = missing.filter((s) => !r.seen[kind].has(s));
+        if (still.length === 0 || !track.isOpen()) return;
+        r.nacked += still.length;
+        track.sendMessageBinary(nackPacket(0x5eed, p.ssrc, still));
+        if (tries > 1) setTimeout(() => ask(tries - 1), 60);
+      };
+      ask(4);
+    }
+    r.seen[kind].add(p.seq);
     r.pts.add(p.pt);
     r.ssrcs.add(p.ssrc);
     r.received[kind]?.push(counter);
   };
+  r.seen = { 0: new Set(), 1: new Set() };
   const vt = pc.addTrack(v);
   const at = pc.addTrack(a);
   vt.onMessage(onMessage);
@@ -85,10 +104,22 @@ process.stdin.on('data', async (chunk) => {
           audio: r.received[0],
           bad: r.bad,
           seqGaps: r.seqGaps,
+          nacked: r.nacked,
           pts: [...r.pts],
           ssrcs: r.ssrcs.size,
         })),
       });
+    } else if (cmd === 'pli') {
+      // Every viewer asks for a keyframe at once: the relay must merge these.
+      for (const r of viewers) {
+        if (r.tracks[0].isOpen() && r.mediaSsrc[1] !== undefined) r.tracks[0].sendMessageBinary(rtcpFeedback(206, 1, 0x5eed, r.mediaSsrc[1]));
+      }
+      send({ event: 'pli-sent' });
+    } else if (cmd === 'remb') {
+      const [, idx, bps] = line.split(' ');
+      const r = viewers[Number(idx)];
+      if (r.tracks[0].isOpen() && r.mediaSsrc[1] !== undefined) r.tracks[0].sendMessageBinary(rembPacket(0x5eed, r.mediaSsrc[1], Number(bps)));
+      send({ event: 'remb-sent' });
     } else if (cmd === 'leave') {
       const r = viewers[Number(arg)];
       const res = await fetch(r.location, { method: 'DELETE' });

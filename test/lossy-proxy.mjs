@@ -1,0 +1,65 @@
+import dgram from 'node:dgram';
+
+/** Deterministic PRNG (mulberry32), so a lossy run can be repeated exactly. */
+export function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const isRtpOrRtcp = (msg) => msg.length >= 12 && msg[0] >= 128 && msg[0] <= 191;
+
+/**
+ * A UDP proxy on 127.0.0.1 in front of one relay port: each client address gets its own
+ * upstream socket, so the relay still sees one address per peer. RTP/RTCP are dropped with the
+ * given probabilities (seeded); STUN and DTLS always pass, so handshakes are not what is tested.
+ */
+export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss = 0, seed = 1 }) {
+  const rand = seeded(seed);
+  const front = dgram.createSocket('udp4');
+  const upstreams = new Map();
+  const stats = { toClient: 0, toClientDropped: 0, toRelay: 0, toRelayDropped: 0 };
+  await new Promise((r) => front.bind(0, '127.0.0.1', r));
+  front.on('message', (msg, rinfo) => {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    let up = upstreams.get(key);
+    if (!up) {
+      up = dgram.createSocket('udp4');
+      up.bind(0, '127.0.0.1');
+      up.on('message', (back) => {
+        if (isRtpOrRtcp(back)) {
+          stats.toClient++;
+          if (rand() < toClientLoss) {
+            stats.toClientDropped++;
+            return;
+          }
+        }
+        front.send(back, rinfo.port, rinfo.address);
+      });
+      upstreams.set(key, up);
+    }
+    if (isRtpOrRtcp(msg)) {
+      stats.toRelay++;
+      if (rand() < toRelayLoss) {
+        stats.toRelayDropped++;
+        return;
+      }
+    }
+    up.send(msg, target.port, target.host);
+  });
+  t.teardown(() => {
+    front.close();
+    for (const u of upstreams.values()) u.close();
+  });
+  return { port: front.address().port, stats };
+}
+
+/** Points the answer's host candidates at the proxy. */
+export function viaProxy(answer, port) {
+  return answer.replace(/(a=candidate:\S+ 1 udp \d+ )127\.0\.0\.1 \d+/g, `$1127.0.0.1 ${port}`);
+}

@@ -1,0 +1,87 @@
+import test from 'ava';
+import { startLossyProxy } from './lossy-proxy.mjs';
+import { sleep, spawnPeer, startRelay, until } from './helpers.mjs';
+
+const unique = (arr) => new Set(arr).size;
+
+async function collect(viewers, want, ms = 6000) {
+  let report;
+  await until(async () => {
+    report = await viewers.request('report', 'report');
+    return report.viewers.every((v) => unique(v.video) >= want && unique(v.audio) >= want);
+  }, ms, 250);
+  return report;
+}
+
+test.serial('5 % loss between relay and viewers: NACKs recover at least 99 % from the relay cache', async (t) => {
+  const { relay, url } = await startRelay(t, { workers: 1 });
+  const target = { host: '127.0.0.1', port: relay.stats().workers[0].port };
+  const proxy = await startLossyProxy(t, { target, toClientLoss: 0.05, seed: 7 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/lossy`, '300', '8', 'both']);
+  await pub.waitFor('open');
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/lossy`, '3'], { env: { PROXY_PORT: String(proxy.port), VIEWER_NACK: '1' } });
+  t.is((await viewers.waitFor('ready', 30000)).open, 3);
+  pub.send('start');
+  await pub.waitFor('sent', 30000);
+  const report = await collect(viewers, 300);
+  t.true(proxy.stats.toClientDropped > 20, `the proxy dropped packets (${proxy.stats.toClientDropped} of ${proxy.stats.toClient})`);
+  for (const v of report.viewers) {
+    t.true(v.nacked > 0, `viewer ${v.index} NACKed`);
+    t.true(unique(v.video) >= 297, `viewer ${v.index}: ${unique(v.video)}/300 video packets`);
+    t.true(unique(v.audio) >= 297, `viewer ${v.index}: ${unique(v.audio)}/300 audio packets`);
+    t.is(v.bad, 0);
+  }
+});
+
+test.serial('5 % loss between publisher and relay: the relay NACKs upstream and recovers at least 99 %', async (t) => {
+  const { relay, url } = await startRelay(t, { workers: 1 });
+  const target = { host: '127.0.0.1', port: relay.stats().workers[0].port };
+  const proxy = await startLossyProxy(t, { target, toRelayLoss: 0.05, seed: 11 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/uplossy`, '300', '8', 'both'], { env: { PROXY_PORT: String(proxy.port), PUB_NACK: '1' } });
+  await pub.waitFor('open');
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/uplossy`, '2']);
+  t.is((await viewers.waitFor('ready', 30000)).open, 2);
+  pub.send('start');
+  await pub.waitFor('sent', 30000);
+  const report = await collect(viewers, 300);
+  t.true(proxy.stats.toRelayDropped > 20, `the proxy dropped packets (${proxy.stats.toRelayDropped} of ${proxy.stats.toRelay})`);
+  for (const v of report.viewers) {
+    t.true(unique(v.video) >= 297, `viewer ${v.index}: ${unique(v.video)}/300 video packets`);
+    t.true(unique(v.audio) >= 297, `viewer ${v.index}: ${unique(v.audio)}/300 audio packets`);
+  }
+});
+
+test.serial('a viewer joining mid-stream starts at once from the cached keyframe', async (t) => {
+  const { url } = await startRelay(t);
+  // One keyframe at the very start and none after, and PLIs are not answered: only the relay's
+  // keyframe cache can give a late viewer a picture to start from.
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/mid`, '400', '10', 'video'], { env: { PUB_KEYFRAME_EVERY: '100000' } });
+  await pub.waitFor('open');
+  pub.send('start');
+  await sleep(1000);
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/mid`, '1']);
+  t.is((await viewers.waitFor('ready', 30000)).open, 1);
+  await pub.waitFor('sent', 30000);
+  const report = await collect(viewers, 1, 3000);
+  const video = report.viewers[0].video;
+  t.true(video.length > 0, 'the late viewer got video');
+  t.is(video[0], 0, 'the first packet it got is the cached keyframe');
+  t.deepEqual(video.slice(0, 100), Array.from({ length: 100 }, (_, i) => i), 'followed by everything after it, in order');
+  t.is(unique(video), 400);
+});
+
+test.serial('twenty viewers sending PLI at once produce at most one keyframe request upstream', async (t) => {
+  const { url } = await startRelay(t);
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/storm`, '300', '10', 'video']);
+  await pub.waitFor('open');
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/storm`, '20']);
+  t.is((await viewers.waitFor('ready', 30000)).open, 20);
+  pub.send('start');
+  await until(async () => (await viewers.request('report', 'report')).viewers.every((v) => v.video.length > 10), 5000, 100);
+  await sleep(400); // past the merge window of the joins' own requests
+  const before = (await pub.request('plis', 'plis')).count;
+  await viewers.request('pli', 'pli-sent');
+  await sleep(250);
+  const after = (await pub.request('plis', 'plis')).count;
+  t.is(after - before, 1, `20 PLIs became ${after - before} upstream`);
+});
