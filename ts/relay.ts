@@ -27,6 +27,8 @@ export interface RelayStats {
   /** Publishers whose ICE and DTLS completed. */
   publishers: number;
   viewers: number;
+  /** Sessions the control plane holds (publishers and viewers, connected or not). */
+  sessions: number;
   signalingConnections: number;
   /** Relay-wide, over the last second. Per-stream rates need per-stream counters the data plane does not keep yet. */
   rates: Rates;
@@ -83,7 +85,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
   };
   const router = new Router({
     sessions: sm,

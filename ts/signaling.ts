@@ -134,7 +134,7 @@ export class SignalingConnection {
         // Not live yet: hold the offer and answer it when a publisher arrives.
         this.held.push(held);
         this.server.watch(this, m.stream);
-        return this.send({ type: 'inactive', stream: m.stream });
+        return this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream: m.stream });
       }
       case 'select':
         return this.select(id, m.session, m.layer, m.maxBitrate);

@@ -60,7 +60,7 @@ export type ServerMessage =
   | { type: 'hello'; id?: Id; version: number; server: string }
   | { type: 'answer'; id?: Id; role: 'publisher' | 'viewer'; stream: string; session: string; sdp: string }
   | { type: 'active'; stream: string }
-  | { type: 'inactive'; stream: string }
+  | { type: 'inactive'; id?: Id; stream: string }
   | { type: 'viewercount'; stream: string; viewers: number }
   | { type: 'layers'; stream: string; session: string; layers: LayerInfo[] }
   | { type: 'stopped'; stream: string; session: string | null; reason: string }
