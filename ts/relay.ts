@@ -71,7 +71,9 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   );
   sessions = new SessionManager(engine, opts.announcedIps, log);
   const sm = sessions;
-  const workers = (): WorkerStats[] => engine.stats().workers;
+  let engineClosed = false;
+  // The closed engine throws on stats(); a closed relay simply has no workers.
+  const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
   const rates = new RateSampler(workers);
   const signaling = new Signaling({
     sessions: sm,
@@ -138,6 +140,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       listenSocket = undefined;
       // Let the close_notify datagrams queued above leave before the workers stop.
       await new Promise((r) => setTimeout(r, 20));
+      engineClosed = true;
       engine.close();
     },
     on(event, listener) {
