@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, renderHelp, renderMarkdownTable } from './config.js';
-import { createRelay } from './relay.js';
 import type { Relay } from './relay.js';
 
 const USAGE = `halfsec serve [options]     start a relay (halfsec serve --help lists the options)
@@ -26,6 +25,8 @@ async function serve(argv: string[]): Promise<void> {
   }
   let relay: Relay;
   try {
+    // Loaded only now: a configuration error is reported without loading the native addon.
+    const { createRelay } = await import('./relay.js');
     relay = createRelay(loaded.options);
     await relay.listen();
   } catch (err) {

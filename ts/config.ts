@@ -98,9 +98,12 @@ ${body}`;
 export function renderMarkdownTable(): string {
   const lines = ['| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|'];
   lines.push('| `--config <file>` | `HALFSEC_CONFIG` | | none | JSON file with any of the keys below |');
+  // GitHub tables split cells at every unescaped pipe, code spans included.
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
   for (const e of CONFIG) {
     const env = `\`${envOf(e)}\`${e.repeatable ? ' (comma-separated)' : ''}`;
-    lines.push(`| \`${flagOf(e)} ${e.arg}\`${e.repeatable ? ' (repeatable)' : ''} | ${env} | \`${e.key}\` | ${e.default} | ${e.help} |`);
+    const flag = `\`${cell(`${flagOf(e)} ${e.arg}`)}\`${e.repeatable ? ' (repeatable)' : ''}`;
+    lines.push(`| ${flag} | ${env} | \`${e.key}\` | ${cell(e.default)} | ${cell(e.help)} |`);
   }
   return lines.join('\n');
 }

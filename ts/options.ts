@@ -112,10 +112,17 @@ export function validateOptions(raw: unknown, describe: (key: string) => string 
   const input = (raw ?? {}) as Record<string, unknown>;
   throw new OptionsError(
     r.error.issues.map((iss) => {
-      const key = iss.path[0];
+      const [key, index] = iss.path;
       if (typeof key !== 'string') return iss.message;
-      const got = input[key];
-      return `${describe(key)}: ${iss.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      let got = input[key];
+      let where = describe(key);
+      if (typeof index === 'number') {
+        // A list item: name the item, whether the list came as an array or a comma-separated string.
+        const items = Array.isArray(got) ? got : typeof got === 'string' ? (listish(got) as string[]) : [];
+        got = items[index];
+        where += ` item ${index + 1}`;
+      }
+      return `${where}: ${iss.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
     }),
   );
 }
