@@ -119,3 +119,28 @@ test.serial('nodeHandler and attach() answer exactly like the standalone server'
   t.is((await fetch(`${u}/whip/x`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer() })).status, 503, 'after close() the mounted routes refuse');
   t.like(relay2.stats(), { streams: 0, viewers: 0, sessions: 0, workers: [] }, 'stats after close() report an empty relay');
 });
+
+test.serial('nodeHandler takes a body a parser already read, and passes foreign paths to next()', async (t) => {
+  const base = 44500 + Math.floor(Math.random() * 50) * 10;
+  const relay = createRelay({ host: '127.0.0.1', rtcBindAddress: '127.0.0.1', rtcPortMin: base, rtcPortMax: base + 9, workers: 1, logLevel: 'silent' });
+  t.teardown(() => relay.close());
+  const handle = relay.nodeHandler();
+  const http = await import('node:http');
+  const server = http.createServer(async (req, res) => {
+    // What express.text({ type: 'application/sdp' }) does before the middleware runs.
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    if (req.headers['x-parsed'] === 'string') req.body = Buffer.concat(chunks).toString();
+    else if (req.headers['x-parsed'] === 'object') req.body = {};
+    handle(req, res, () => res.end('next'));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const u = `http://127.0.0.1:${server.address().port}`;
+  const post = (kind) => fetch(`${u}/whip/parsed-${kind}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', 'X-Parsed': kind }, body: offer() });
+  t.is((await post('string')).status, 201);
+  const obj = await post('object');
+  t.is(obj.status, 400, 'a consumed body is an empty offer, not a hang');
+  t.regex((await obj.json()).error, /not an SDP offer/);
+  t.is(await (await fetch(`${u}/elsewhere`)).text(), 'next');
+});

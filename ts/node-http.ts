@@ -29,6 +29,8 @@ function readBody(req: FrameworkRequest, res: ServerResponse, limit: number): Pr
     write(res, payloadTooLarge(limit));
     return Promise.resolve(undefined);
   }
+  // Consumed by something that left no usable body (e.g. a JSON parser): nothing more will come.
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
