@@ -40,6 +40,7 @@ test('bad messages get error frames and the connection stays usable', async (t) 
   await err(JSON.stringify({ type: 'publish', stream: 'a', sdp: `v=0\r\n${'a=x\r\n'.repeat(14000)}` }), 'too_large', /65536/);
   await err({ type: 'publish', stream: 'a', sdp: 'hello' }, 'bad_request', /SDP/);
   await err({ type: 'publish', stream: 'no spaces', sdp: pubOffer }, 'bad_request', /stream name/);
+  await err({ type: 'view', stream: 'later', sdp: pubOffer }, 'bad_request', /recvonly/, 'a held view is checked before it is held');
   await err({ type: 'select', layer: 'h' }, 'not_found', /no viewer session/);
   await err({ type: 'stop', session: 'nope' }, 'not_found');
 

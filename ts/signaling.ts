@@ -3,6 +3,8 @@
 // the sessions it started and ends them when it closes.
 import type { Logger } from 'pino';
 import { HttpError } from './errors.js';
+import { parseOffer } from './sdp.js';
+import { checkStreamName } from './sessions.js';
 import type { SessionManager, SessionRole, ViewerPreferences } from './sessions.js';
 import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, parseClientMessage } from './ws-protocol.js';
 import type { ClientMessage, ErrorCode, LayerInfo, ServerMessage } from './ws-protocol.js';
@@ -131,7 +133,10 @@ export class SignalingConnection {
         this.checkLimit();
         const held: HeldView = { id, stream: m.stream, sdp: m.sdp };
         if (this.server.d.sessions.isLive(m.stream)) return this.startView(held);
-        // Not live yet: hold the offer and answer it when a publisher arrives.
+        // Not live yet: hold the offer and answer it when a publisher arrives. Whatever can be
+        // checked without the publisher's codecs is checked now, so mistakes surface at once.
+        checkStreamName(m.stream);
+        parseOffer(m.sdp, 'viewer');
         this.held.push(held);
         this.server.watch(this, m.stream);
         return this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream: m.stream });
