@@ -59,7 +59,14 @@ export function spawnPeer(t, script, args, { limitSec = 90, env = {} } = {}) {
     for (const w of waiters.splice(0)) w.reject(new Error(`${script} exited before "${w.event}"; stderr: ${stderr.slice(-2000)}`));
   });
   t.teardown(() => {
-    if (!exited) child.kill('SIGKILL');
+    if (exited) return;
+    // GNU timeout leads its own process group: kill the group, or the node peer outlives this
+    // test holding our stdio pipes, and the test file only ends when the peer's watchdog fires.
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
   });
   return {
     child,

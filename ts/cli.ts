@@ -1,79 +1,33 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { createRelay } from './relay.js';
-import { DEFAULTS } from './options.js';
-import type { RelayOptions } from './options.js';
+import { ConfigError, loadConfig, renderHelp, renderMarkdownTable } from './config.js';
+import type { Relay } from './relay.js';
 
-const HELP = `halfsec serve [options]   start a relay (WHIP in, WHEP out)
+const USAGE = `halfsec serve [options]     start a relay (halfsec serve --help lists the options)
+halfsec config-table        print the README's configuration table (Markdown)`;
 
-  --host <ip>             HTTP listen address            (default ${DEFAULTS.host})
-  --port <n>              HTTP port                      (default ${DEFAULTS.port})
-  --rtc-bind <ip>         media UDP bind address         (default ${DEFAULTS.rtcBindAddress})
-  --rtc-ports <min-max>   media UDP port range           (default ${DEFAULTS.rtcPortMin}-${DEFAULTS.rtcPortMax})
-  --announce-ip <ip>      IP put in ICE candidates; repeat for several
-                          (default: the bind address, or every non-internal IPv4 when bound to 0.0.0.0)
-  --workers <n>           data-plane threads, 0 = one per core (default 0)
-  --log-level <level>     fatal|error|warn|info|debug|trace|silent (default ${DEFAULTS.logLevel})
-  -h, --help              this text
-
-Environment: HALFSEC_PORT, HALFSEC_ANNOUNCE_IP (comma-separated) are read when the flags are absent.`;
-
-function fail(msg: string): never {
-  process.stderr.write(`halfsec: ${msg}\n\n${HELP}\n`);
+/** Exit code 2 means "fix your command line or configuration"; 1 means the relay could not start. */
+function configFailure(lines: string[]): never {
+  process.stderr.write(`halfsec: invalid configuration\n${lines.map((l) => `  ${l}`).join('\n')}\n\nRun "halfsec serve --help" for the options.\n`);
   process.exit(2);
 }
 
-function toInt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) fail(`${name} must be an integer (got "${v}")`);
-  return n;
-}
-
 async function serve(argv: string[]): Promise<void> {
-  let values;
+  let loaded;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'rtc-bind': { type: 'string' },
-        'rtc-ports': { type: 'string' },
-        'announce-ip': { type: 'string', multiple: true },
-        workers: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
+    loaded = loadConfig(argv);
   } catch (err) {
-    fail((err as Error).message);
+    if (err instanceof ConfigError) configFailure(err.issues);
+    throw err;
   }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
+  if (loaded.help) {
+    process.stdout.write(`${renderHelp()}\n`);
     return;
   }
-  const opts: RelayOptions = {};
-  if (values.host) opts.host = values.host;
-  const port = toInt(values.port ?? process.env.HALFSEC_PORT, '--port');
-  if (port !== undefined) opts.port = port;
-  if (values['rtc-bind']) opts.rtcBindAddress = values['rtc-bind'];
-  if (values['rtc-ports']) {
-    const m = /^(\d+)-(\d+)$/.exec(values['rtc-ports']);
-    if (!m) fail('--rtc-ports must look like 40000-40099');
-    opts.rtcPortMin = Number(m[1]);
-    opts.rtcPortMax = Number(m[2]);
-  }
-  const announce = values['announce-ip'] ?? process.env.HALFSEC_ANNOUNCE_IP?.split(',').filter(Boolean);
-  if (announce && announce.length > 0) opts.announcedIps = announce;
-  const workers = toInt(values.workers, '--workers');
-  if (workers !== undefined) opts.workers = workers;
-  if (values['log-level']) opts.logLevel = values['log-level'];
-
-  let relay;
+  let relay: Relay;
   try {
-    relay = createRelay(opts);
+    // Loaded only now: a configuration error is reported without loading the native addon.
+    const { createRelay } = await import('./relay.js');
+    relay = createRelay(loaded.options);
     await relay.listen();
   } catch (err) {
     process.stderr.write(`halfsec: ${(err as Error).message}\n`);
@@ -87,10 +41,13 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-if (cmd === 'serve' || cmd === undefined) {
-  await serve(rest);
+if (cmd === 'serve' || cmd === undefined || (cmd.startsWith('--') && cmd !== '--help')) {
+  await serve(cmd === 'serve' || cmd === undefined ? rest : [cmd, ...rest]);
 } else if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-  process.stdout.write(`${HELP}\n`);
+  process.stdout.write(`${USAGE}\n\n${renderHelp()}\n`);
+} else if (cmd === 'config-table') {
+  process.stdout.write(`${renderMarkdownTable()}\n`);
 } else {
-  fail(`unknown command "${cmd}"`);
+  process.stderr.write(`halfsec: unknown command "${cmd}"\n\n${USAGE}\n`);
+  process.exit(2);
 }

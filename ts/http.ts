@@ -1,143 +1,88 @@
+// uWebSockets.js adapter for the routes in ts/routes.ts (and the /ws endpoint of ts/ws.ts).
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { HttpError } from './errors.js';
-import { assertSdpContentType } from './sdp.js';
-import type { SessionManager, SessionRole } from './sessions.js';
+import { MOUNT_PATHS, STATUS_TEXT, payloadTooLarge } from './routes.js';
+import type { Reply, Router } from './routes.js';
+import { mountWebSocket } from './ws.js';
+import type { Signaling } from './signaling.js';
 
-const STATUS: Record<number, string> = {
-  200: '200 OK',
-  201: '201 Created',
-  204: '204 No Content',
-  400: '400 Bad Request',
-  404: '404 Not Found',
-  405: '405 Method Not Allowed',
-  406: '406 Not Acceptable',
-  409: '409 Conflict',
-  413: '413 Payload Too Large',
-  415: '415 Unsupported Media Type',
-  500: '500 Internal Server Error',
-  503: '503 Service Unavailable',
-};
-
-const CORS: [string, string][] = [
-  ['Access-Control-Allow-Origin', '*'],
-  ['Access-Control-Allow-Methods', 'GET, POST, DELETE, PATCH, OPTIONS'],
-  ['Access-Control-Allow-Headers', 'Content-Type, Authorization, If-Match'],
-  ['Access-Control-Expose-Headers', 'Location, ETag, Link'],
-];
-
-interface Reply {
-  status: number;
-  headers?: [string, string][];
-  body?: string;
-  contentType?: string;
+export interface HttpDeps {
+  router: Router;
+  log: Logger;
+  /** WebSocket signaling on /ws; omitted = no WebSocket endpoint. */
+  signaling?: Signaling;
+  maxMessageBytes: number;
 }
 
 /** Aborted-aware response writer: uWS responses must not be touched after the client went away. */
 class Responder {
-  aborted = false;
+  done = false;
   constructor(private readonly res: HttpResponse) {
     res.onAborted(() => {
-      this.aborted = true;
+      this.done = true;
     });
   }
 
   send(r: Reply): void {
-    if (this.aborted) return;
-    this.aborted = true;
+    if (this.done) return;
+    this.done = true;
     this.res.cork(() => {
-      this.res.writeStatus(STATUS[r.status] ?? `${r.status} Status`);
-      for (const [k, v] of CORS) this.res.writeHeader(k, v);
-      for (const [k, v] of r.headers ?? []) this.res.writeHeader(k, v);
-      if (r.body !== undefined) this.res.writeHeader('Content-Type', r.contentType ?? 'application/json');
-      this.res.end(r.body ?? '');
+      this.res.writeStatus(`${r.status} ${STATUS_TEXT[r.status] ?? 'Status'}`);
+      for (const [k, v] of r.headers) this.res.writeHeader(k, v);
+      this.res.end(r.body);
     });
-  }
-
-  error(err: unknown, log: Logger): void {
-    if (err instanceof HttpError) {
-      this.send({ status: err.status, body: JSON.stringify({ error: err.message }) });
-    } else {
-      log.error({ err }, 'request failed');
-      this.send({ status: 500, body: JSON.stringify({ error: 'internal error' }) });
-    }
   }
 }
 
 /** Reads the body with a hard size limit; answers 413 itself when it is exceeded. */
-function readBody(res: HttpResponse, out: Responder, limit: number, declared: number, done: (body: Buffer) => void): void {
-  if (declared > limit) {
-    out.send({ status: 413, body: JSON.stringify({ error: `body larger than ${limit} bytes` }) });
-    return;
-  }
+function readBody(res: HttpResponse, out: Responder, limit: number, done: (body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   res.onData((chunk, isLast) => {
-    if (out.aborted) return;
+    if (out.done) return;
     size += chunk.byteLength;
     if (size > limit) {
-      out.send({ status: 413, body: JSON.stringify({ error: `body larger than ${limit} bytes` }) });
+      out.send(payloadTooLarge(limit));
       return;
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk)));  // uWS reuses the chunk's memory after this call
+    chunks.push(Buffer.from(new Uint8Array(chunk))); // uWS reuses the chunk's memory after this call
     if (isLast) done(Buffer.concat(chunks));
   });
 }
 
-export interface HttpDeps {
-  sessions: SessionManager;
-  log: Logger;
-  maxBodyBytes: number;
-}
-
-function offerRoute(app: TemplatedApp, prefix: 'whip' | 'whep', role: SessionRole, d: HttpDeps): void {
-  app.post(`/${prefix}/:stream`, (res: HttpResponse, req: HttpRequest) => {
+function handler(d: HttpDeps) {
+  return (res: HttpResponse, req: HttpRequest): void => {
     const out = new Responder(res);
-    const stream = decodeURIComponent(req.getParameter(0) ?? '');
-    const contentType = req.getHeader('content-type');
-    const declared = Number(req.getHeader('content-length') || 0);
-    try {
-      assertSdpContentType(contentType);
-    } catch (err) {
-      out.error(err, d.log);
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = v;
+    });
+    const prepared = d.router.prepare({ method: req.getMethod().toUpperCase(), path: req.getUrl(), headers, basePath: '' });
+    const send = (r: Reply): void => out.send(r);
+    if (!prepared.body) {
+      void prepared.reply().then(send);
       return;
     }
-    readBody(res, out, d.maxBodyBytes, declared, (body) => {
-      try {
-        const sdp = body.toString('utf8');
-        const r = role === 'publisher' ? d.sessions.publish(stream, sdp) : d.sessions.view(stream, sdp);
-        const location = `/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;
-        out.send({ status: 201, headers: [['Location', location], ['ETag', `"${r.session.id}"`]], body: r.answer, contentType: 'application/sdp' });
-      } catch (err) {
-        out.error(err, d.log);
-      }
-    });
-  });
-  app.del(`/${prefix}/:stream/:session`, (res, req) => {
-    const out = new Responder(res);
-    const stream = decodeURIComponent(req.getParameter(0) ?? '');
-    const id = req.getParameter(1) ?? '';
-    if (d.sessions.end(role, stream, id)) out.send({ status: 200 });
-    else out.send({ status: 404, body: JSON.stringify({ error: `no ${role} session ${id} on stream "${stream}"` }) });
-  });
-  // Trickle ICE and ICE restarts (PATCH) are not supported: the relay is ICE-lite with all its candidates in the answer.
-  app.patch(`/${prefix}/:stream/:session`, (res) => {
-    new Responder(res).send({ status: 405, headers: [['Allow', 'DELETE']], body: JSON.stringify({ error: 'trickle ICE / ICE restart (PATCH) is not supported' }) });
-  });
+    readBody(res, out, prepared.limit, (body) => void prepared.reply(body).then(send));
+  };
 }
 
+/** Adds the relay's routes (and /ws) to an existing uWS app; the app's other routes stay its own. */
+export function mountRelay(app: TemplatedApp, d: HttpDeps): void {
+  const h = handler(d);
+  for (const p of MOUNT_PATHS) {
+    app.any(p, h);
+    app.any(`${p}/*`, h);
+  }
+  if (d.signaling) mountWebSocket(app, d.signaling, d.maxMessageBytes);
+}
+
+/** The standalone server: the relay's routes plus JSON 404s and CORS preflight for everything else. */
 export function buildApp(d: HttpDeps): TemplatedApp {
   const app = uWS.App();
-  offerRoute(app, 'whip', 'publisher', d);
-  offerRoute(app, 'whep', 'viewer', d);
-  app.options('/*', (res) => new Responder(res).send({ status: 204 }));
-  app.get('/api/streams', (res) => new Responder(res).send({ status: 200, body: JSON.stringify({ streams: d.sessions.listStreams() }) }));
-  app.get('/healthz', (res) => new Responder(res).send({ status: 200, body: JSON.stringify({ ok: true }) }));
-  app.any('/*', (res, req) => {
-    const out = new Responder(res);
-    out.send({ status: 404, body: JSON.stringify({ error: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}` }) });
-  });
+  mountRelay(app, d);
+  app.any('/*', handler(d));
   return app;
 }
 

@@ -1,6 +1,11 @@
 export { createRelay } from './relay.js';
 export type { Relay, RelayStats } from './relay.js';
-export type { RelayOptions } from './options.js';
-export { DEFAULTS } from './options.js';
-export type { RelayEvents, Session, SessionRole } from './sessions.js';
+export type { RelayOptions, ResolvedOptions, LogLevel } from './options.js';
+export { DEFAULTS, OptionsError } from './options.js';
+export type { NodeHandler } from './node-http.js';
+export type { Rates } from './rates.js';
+export type { WorkerStats } from './native.js';
+export type { RelayEvents, Session, SessionRole, ViewerPreferences, StreamSummary, StreamDetail, SessionInfo, CodecInfo } from './sessions.js';
+export type { ClientMessage, ServerMessage, ErrorCode, LayerInfo } from './ws-protocol.js';
+export { PROTOCOL_VERSION } from './ws-protocol.js';
 export { HttpError } from './errors.js';

@@ -1,5 +1,10 @@
 import { networkInterfaces } from 'node:os';
+import { z } from 'zod';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What an embedding application (or the CLI, through ts/config.ts) passes to createRelay. */
 export interface RelayOptions {
   /** HTTP listen address (default 0.0.0.0). */
   host?: string;
@@ -14,13 +19,19 @@ export interface RelayOptions {
   announcedIps?: string[];
   /** Data-plane worker threads (default: one per core). */
   workers?: number;
-  /** Largest accepted HTTP body, bytes (default 64 KiB). */
+  /** Largest accepted HTTP body or WebSocket message, bytes (default 64 KiB). */
   maxBodyBytes?: number;
-  /** pino level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' (default 'info'). */
-  logLevel?: string;
+  /** pino level (default 'info'). */
+  logLevel?: LogLevel;
+  /** When set, /api/* and /metrics require `Authorization: Bearer <adminToken>`. */
+  adminToken?: string;
+  /** Serve Prometheus metrics on /metrics (default true). */
+  metrics?: boolean;
+  /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
+  viewerCountIntervalMs?: number;
 }
 
-export type ResolvedOptions = Required<RelayOptions>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'adminToken'>> & { adminToken: string | undefined };
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -31,7 +42,90 @@ export const DEFAULTS = {
   workers: 0,
   maxBodyBytes: 64 * 1024,
   logLevel: 'info',
-} as const;
+  metrics: true,
+  viewerCountIntervalMs: 1000,
+} as const satisfies RelayOptions;
+
+// Values from the command line, the environment or a config file arrive as strings: the schema
+// turns the unambiguous ones into numbers/booleans/lists so that every source meets one schema.
+const numeric = (v: unknown): unknown => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v);
+const boolish = (v: unknown): unknown => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off'].includes(s)) return false;
+  return v;
+};
+const listish = (v: unknown): unknown =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v;
+
+const intIn = (lo: number, hi: number) => {
+  const error = `must be an integer from ${lo} to ${hi}`;
+  return z.preprocess(numeric, z.number({ error }).int({ error }).min(lo, { error }).max(hi, { error }));
+};
+const ipError = 'must be an IPv4 or IPv6 address';
+const ip = z.union([z.ipv4(), z.ipv6()], { error: ipError });
+
+/** The one schema every source of options is validated against (see ts/config.ts for the sources). */
+export const relayOptionsSchema = z
+  .strictObject(
+    {
+      host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must not be empty' }).optional(),
+      port: intIn(0, 65535).optional(),
+      rtcBindAddress: z.ipv4({ error: 'must be an IPv4 address' }).optional(),
+      rtcPortMin: intIn(1, 65535).optional(),
+      rtcPortMax: intIn(1, 65535).optional(),
+      announcedIps: z.preprocess(listish, z.array(ip, { error: `must be a list of IP addresses` })).optional(),
+      workers: intIn(0, 64).optional(),
+      maxBodyBytes: intIn(1024, 16 * 1024 * 1024).optional(),
+      logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+      adminToken: z.string({ error: 'must be a string' }).min(8, { error: 'must be at least 8 characters' }).optional(),
+      metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      viewerCountIntervalMs: intIn(100, 60000).optional(),
+    },
+    { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
+  );
+
+// The hand-written interface is the documented public type; this keeps it and the schema in step.
+type SchemaOut = z.output<typeof relayOptionsSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesInterface: Same<Required<SchemaOut>, Required<RelayOptions>> = true;
+void schemaMatchesInterface;
+
+/** Thrown for options that fail the schema; `issues` are one line each, naming the option. */
+export class OptionsError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid options:\n  ${issues.join('\n  ')}`);
+    this.name = 'OptionsError';
+  }
+}
+
+/** Validates raw options; `describe` names the source of an option in error messages. */
+export function validateOptions(raw: unknown, describe: (key: string) => string = (k) => `options.${k}`): RelayOptions {
+  const r = relayOptionsSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const input = (raw ?? {}) as Record<string, unknown>;
+  throw new OptionsError(
+    r.error.issues.map((iss) => {
+      const [key, index] = iss.path;
+      if (typeof key !== 'string') return iss.message;
+      let got = input[key];
+      let where = describe(key);
+      if (typeof index === 'number') {
+        // A list item: name the item, whether the list came as an array or a comma-separated string.
+        const items = Array.isArray(got) ? got : typeof got === 'string' ? (listish(got) as string[]) : [];
+        got = items[index];
+        where += ` item ${index + 1}`;
+      }
+      return `${where}: ${iss.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    }),
+  );
+}
 
 function defaultAnnouncedIps(bind: string): string[] {
   if (bind !== '0.0.0.0' && bind !== '::') return [bind];
@@ -42,26 +136,25 @@ function defaultAnnouncedIps(bind: string): string[] {
   return ips.length > 0 ? ips : ['127.0.0.1'];
 }
 
-export function resolveOptions(o: RelayOptions = {}): ResolvedOptions {
-  const r = {
-    host: o.host ?? DEFAULTS.host,
-    port: o.port ?? DEFAULTS.port,
-    rtcBindAddress: o.rtcBindAddress ?? DEFAULTS.rtcBindAddress,
-    rtcPortMin: o.rtcPortMin ?? DEFAULTS.rtcPortMin,
-    rtcPortMax: o.rtcPortMax ?? DEFAULTS.rtcPortMax,
-    announcedIps: o.announcedIps ?? [],
-    workers: o.workers ?? DEFAULTS.workers,
-    maxBodyBytes: o.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    logLevel: o.logLevel ?? DEFAULTS.logLevel,
+export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) => string): ResolvedOptions {
+  const v = validateOptions(o, describe);
+  const rtcPortMin = v.rtcPortMin ?? DEFAULTS.rtcPortMin;
+  const rtcPortMax = v.rtcPortMax ?? DEFAULTS.rtcPortMax;
+  // Checked after defaults: a lone rtcPortMin above the default maximum is an error too.
+  if (rtcPortMin > rtcPortMax) throw new OptionsError([`media port range ${rtcPortMin}-${rtcPortMax} is empty (rtcPortMin above rtcPortMax)`]);
+  const rtcBindAddress = v.rtcBindAddress ?? DEFAULTS.rtcBindAddress;
+  return {
+    host: v.host ?? DEFAULTS.host,
+    port: v.port ?? DEFAULTS.port,
+    rtcBindAddress,
+    rtcPortMin,
+    rtcPortMax,
+    announcedIps: v.announcedIps && v.announcedIps.length > 0 ? v.announcedIps : defaultAnnouncedIps(rtcBindAddress),
+    workers: v.workers ?? DEFAULTS.workers,
+    maxBodyBytes: v.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    logLevel: v.logLevel ?? DEFAULTS.logLevel,
+    adminToken: v.adminToken,
+    metrics: v.metrics ?? DEFAULTS.metrics,
+    viewerCountIntervalMs: v.viewerCountIntervalMs ?? DEFAULTS.viewerCountIntervalMs,
   };
-  if (r.announcedIps.length === 0) r.announcedIps = defaultAnnouncedIps(r.rtcBindAddress);
-  const int = (v: number, lo: number, hi: number, name: string): void => {
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${name} must be an integer in ${lo}..${hi} (got ${v})`);
-  };
-  int(r.port, 0, 65535, 'port');
-  int(r.rtcPortMin, 1, 65535, 'rtcPortMin');
-  int(r.rtcPortMax, r.rtcPortMin, 65535, 'rtcPortMax');
-  int(r.workers, 0, 64, 'workers');
-  int(r.maxBodyBytes, 1024, 16 * 1024 * 1024, 'maxBodyBytes');
-  return r;
 }

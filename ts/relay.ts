@@ -1,28 +1,58 @@
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { us_listen_socket } from 'uWebSockets.js';
-import { buildApp, uWS } from './http.js';
+import type { Registry } from 'prom-client';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { buildApp, mountRelay, uWS } from './http.js';
+import type { HttpDeps } from './http.js';
+import { createMetrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { native } from './native.js';
 import type { NativeEngine, WorkerStats } from './native.js';
+import { createNodeHandler } from './node-http.js';
+import type { NodeHandler } from './node-http.js';
 import { resolveOptions } from './options.js';
 import type { RelayOptions, ResolvedOptions } from './options.js';
+import { RateSampler } from './rates.js';
+import type { Rates } from './rates.js';
+import { Router } from './routes.js';
 import { SessionManager } from './sessions.js';
 import type { RelayEvents } from './sessions.js';
+import { Signaling } from './signaling.js';
+
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface RelayStats {
   streams: number;
+  /** Publishers whose ICE and DTLS completed. */
+  publishers: number;
   viewers: number;
+  /** Sessions the control plane holds (publishers and viewers, connected or not). */
+  sessions: number;
+  signalingConnections: number;
+  /** Relay-wide, over the last second. Per-stream rates need per-stream counters the data plane does not keep yet. */
+  rates: Rates;
   workers: WorkerStats[];
 }
 
 export interface Relay {
   readonly options: ResolvedOptions;
-  /** Starts the HTTP server; resolves with the bound port. */
+  /** The relay's Prometheus registry (undefined with `metrics: false`), e.g. to merge into your own. */
+  readonly registry: Registry | undefined;
+  /** Starts the relay's own HTTP/WebSocket server; resolves with the bound port. */
   listen(): Promise<{ port: number }>;
+  /** Adds WHIP, WHEP, /api, /metrics, /healthz and /ws to an existing uWebSockets.js app. */
+  attach(app: TemplatedApp): void;
+  /**
+   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz (not /ws). As Express
+   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`.
+   */
+  nodeHandler(): NodeHandler;
   stats(): RelayStats;
-  /** Ends every session, stops HTTP and frees the native engine. */
+  /** Ends every session and signaling connection, stops HTTP and frees the native engine. */
   close(): Promise<void>;
   on<K extends keyof RelayEvents>(event: K, listener: (...args: RelayEvents[K]) => void): Relay;
+  once<K extends keyof RelayEvents>(event: K, listener: (...args: RelayEvents[K]) => void): Relay;
   off<K extends keyof RelayEvents>(event: K, listener: (...args: RelayEvents[K]) => void): Relay;
 }
 
@@ -41,13 +71,44 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   );
   sessions = new SessionManager(engine, opts.announcedIps, log);
   const sm = sessions;
-  const app = buildApp({ sessions: sm, log, maxBodyBytes: opts.maxBodyBytes });
-  let listenSocket: us_listen_socket | undefined;
+  let engineClosed = false;
+  // The closed engine throws on stats(); a closed relay simply has no workers.
+  const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
+  const rates = new RateSampler(workers);
+  const signaling = new Signaling({
+    sessions: sm,
+    log,
+    maxMessageBytes: opts.maxBodyBytes,
+    viewerCountIntervalMs: opts.viewerCountIntervalMs,
+    serverName: `halfsec/${VERSION}`,
+  });
+  const metrics: Metrics | undefined = opts.metrics ? createMetrics({ sessions: sm, workers, signalingConnections: () => signaling.size }) : undefined;
   let closed = false;
+
+  const stats = (): RelayStats => {
+    const c = sm.counts();
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
+  };
+  const router = new Router({
+    sessions: sm,
+    log,
+    maxBodyBytes: opts.maxBodyBytes,
+    adminToken: opts.adminToken,
+    metrics: metrics ? () => metrics.scrape() : undefined,
+    stats,
+    isClosed: () => closed,
+  });
+  const httpDeps: HttpDeps = { router, log, signaling, maxMessageBytes: opts.maxBodyBytes };
+  let listenSocket: us_listen_socket | undefined;
+  let ownApp: TemplatedApp | undefined;
 
   const relay: Relay = {
     options: opts,
+    registry: metrics?.registry,
     listen() {
+      if (closed) return Promise.reject(new Error('relay is closed'));
+      if (ownApp) return Promise.reject(new Error('relay is already listening'));
+      const app = (ownApp = buildApp(httpDeps));
       return new Promise((resolve, reject) => {
         app.listen(opts.host, opts.port, (token) => {
           if (!token) {
@@ -61,21 +122,33 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
         });
       });
     },
-    stats() {
-      return { ...sm.counts(), workers: engine.stats().workers };
+    attach(app) {
+      mountRelay(app, httpDeps);
     },
+    nodeHandler() {
+      return createNodeHandler(router);
+    },
+    stats,
     async close() {
       if (closed) return;
       closed = true;
+      rates.stop();
+      signaling.close();
       sm.closeAll();
+      metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);
       listenSocket = undefined;
       // Let the close_notify datagrams queued above leave before the workers stop.
       await new Promise((r) => setTimeout(r, 20));
+      engineClosed = true;
       engine.close();
     },
     on(event, listener) {
       sm.on(event, listener as never);
+      return relay;
+    },
+    once(event, listener) {
+      sm.once(event, listener as never);
       return relay;
     },
     off(event, listener) {

@@ -20,6 +20,46 @@ export interface Session {
   createdAt: number;
   /** Viewers: the latest feedback summary from the data plane. */
   feedback?: ViewerFeedback;
+  /** What a viewer asked for with the WebSocket `select` message (stored; no native layer switching yet). */
+  preferences?: ViewerPreferences;
+}
+
+export interface ViewerPreferences {
+  /** Simulcast layer (rid) to pin; undefined = let the relay choose. */
+  layer?: string;
+  /** Upper bound on what the viewer wants to receive, bits per second. */
+  maxBitrate?: number;
+}
+
+export interface CodecInfo {
+  kind: MediaKind;
+  name: string;
+  payloadType: number;
+  clockRate: number;
+  channels?: number;
+  fmtp?: string;
+}
+
+export interface SessionInfo {
+  session: string;
+  connected: boolean;
+  worker: number;
+  since: string;
+  preferences?: ViewerPreferences;
+}
+
+export interface StreamSummary {
+  name: string;
+  viewers: number;
+  connected: boolean;
+  codecs: string[];
+}
+
+export interface StreamDetail {
+  name: string;
+  publisher: SessionInfo;
+  codecs: CodecInfo[];
+  viewers: SessionInfo[];
 }
 
 interface StreamState {
@@ -34,12 +74,17 @@ interface StreamState {
 }
 
 export interface RelayEvents {
-  'stream:start': [{ stream: string }];
-  'stream:stop': [{ stream: string; reason: string }];
+  'stream:start': [{ stream: string; session: string }];
+  'stream:stop': [{ stream: string; session: string; reason: string }];
   'viewer:join': [{ stream: string; session: string }];
   'viewer:leave': [{ stream: string; session: string; reason: string }];
   'peer:connected': [{ stream: string; session: string; role: SessionRole }];
   'viewer:feedback': [{ stream: string; session: string; feedback: ViewerFeedback; layer: number }];
+  /** A viewer's preferences changed (WebSocket `select`). */
+  'viewer:select': [{ stream: string; session: string; preferences: ViewerPreferences }];
+  /** A WebSocket signaling connection opened or closed. */
+  'signaling:open': [{ connection: number; remoteAddress: string }];
+  'signaling:close': [{ connection: number; sessions: number }];
 }
 
 export interface OfferResult {
@@ -123,7 +168,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       streamName: stream,
     });
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: tracks.map((t) => t.codec.name) }, 'publisher session started');
-    this.emit('stream:start', { stream });
+    this.emit('stream:start', { stream, session: session.id });
     return { session, answer };
   }
 
@@ -252,7 +297,50 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });
   }
 
-  listStreams(): { name: string; viewers: number; connected: boolean; codecs: string[] }[] {
+  isLive(stream: string): boolean {
+    return this.streams.has(stream);
+  }
+
+  viewerCount(stream: string): number {
+    return this.streams.get(stream)?.viewers.size ?? 0;
+  }
+
+  /** Merges into a viewer's stored preferences and returns them; undefined when there is no such viewer. */
+  select(stream: string, id: string, preferences: ViewerPreferences): ViewerPreferences | undefined {
+    const v = this.streams.get(stream)?.viewers.get(id);
+    if (!v) return undefined;
+    v.preferences = { ...v.preferences, ...preferences };
+    this.log.debug({ stream, session: id, preferences: v.preferences }, 'viewer preferences');
+    this.emit('viewer:select', { stream, session: id, preferences: v.preferences });
+    return v.preferences;
+  }
+
+  describeStream(name: string): StreamDetail | undefined {
+    const st = this.streams.get(name);
+    if (!st) return undefined;
+    const info = (s: Session): SessionInfo => ({
+      session: s.id,
+      connected: s.connected,
+      worker: s.worker,
+      since: new Date(s.createdAt).toISOString(),
+      ...(s.preferences ? { preferences: s.preferences } : {}),
+    });
+    return {
+      name,
+      publisher: info(st.publisher),
+      codecs: (Object.entries(st.codecs) as [MediaKind, Codec][]).map(([kind, c]) => ({
+        kind,
+        name: c.name,
+        payloadType: c.payloadType,
+        clockRate: c.clockRate,
+        ...(c.channels !== undefined ? { channels: c.channels } : {}),
+        ...(c.fmtp !== undefined ? { fmtp: c.fmtp } : {}),
+      })),
+      viewers: [...st.viewers.values()].map(info),
+    };
+  }
+
+  listStreams(): StreamSummary[] {
     return [...this.streams.values()].map((st) => ({
       name: st.name,
       viewers: st.viewers.size,
@@ -261,10 +349,15 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     }));
   }
 
-  counts(): { streams: number; viewers: number } {
+  /** `publishers` counts publishers whose ICE and DTLS completed; `sessions` every session held. */
+  counts(): { streams: number; publishers: number; viewers: number; sessions: number } {
     let viewers = 0;
-    for (const st of this.streams.values()) viewers += st.viewers.size;
-    return { streams: this.streams.size, viewers };
+    let publishers = 0;
+    for (const st of this.streams.values()) {
+      viewers += st.viewers.size;
+      if (st.publisher.connected) publishers++;
+    }
+    return { streams: this.streams.size, publishers, viewers, sessions: this.byPeer.size };
   }
 
   closeAll(): void {
@@ -301,6 +394,6 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     this.engine.closeStream(st.engineId);
     this.streams.delete(st.name);
     this.log.info({ stream: st.name, session: st.publisher.id, reason }, 'publisher session ended');
-    this.emit('stream:stop', { stream: st.name, reason });
+    this.emit('stream:stop', { stream: st.name, session: st.publisher.id, reason });
   }
 }

@@ -1,7 +1,9 @@
 // A WHIP publisher: node-datachannel sends H.264- and Opus-labelled RTP whose payloads carry
 // counters. Usage: node publisher.mjs <whip-url> <packets> <interval-ms> [video|audio|both] [codec]
+// (<whip-url> may be ws://host:port/ws?stream=<name> to publish over WebSocket signaling.)
 import nodeDataChannel from 'node-datachannel';
-import { gatheredOffer, makePayload, newPeer, postOffer, rtpPacket, send, watchdog } from './common.mjs';
+import { gatheredOffer, makePayload, newPeer, rtpPacket, send, watchdog } from './common.mjs';
+import { signal } from './signal.mjs';
 
 const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'] = process.argv.slice(2);
 const total = Number(countArg);
@@ -37,9 +39,9 @@ for (const t of tracks) {
 }
 pc.onStateChange((s) => send({ event: 'state', state: s }));
 const offer = await gatheredOffer(pc);
-const { answer, location } = await postOffer(url, offer);
-pc.setRemoteDescription(answer, 'answer');
-send({ event: 'answered', location });
+const signaled = await signal(url, offer, 'publisher');
+pc.setRemoteDescription(signaled.answer, 'answer');
+send({ event: 'answered' });
 
 await new Promise((resolve) => {
   const check = setInterval(() => {
@@ -71,8 +73,7 @@ process.stdin.on('data', async (line) => {
     } else if (cmd === 'plis') {
       send({ event: 'plis', count: plis });
     } else if (cmd === 'delete') {
-      const res = await fetch(location, { method: 'DELETE' });
-      send({ event: 'deleted', status: res.status });
+      send({ event: 'deleted', status: await signaled.stop() });
     } else if (cmd === 'exit') {
       pc.close();
       process.exit(0);

@@ -1,8 +1,9 @@
 // N WHEP viewers in one process; each records the counters of the RTP payloads it receives.
-// Usage: node viewers.mjs <whep-url> <count> [codec]
+// Usage: node viewers.mjs <whep-url> <count> [codec]  (<whep-url> may be ws://host:port/ws?stream=<name>)
 // stdin commands: "report" prints per-viewer results; "leave <i>" DELETEs viewer i; "exit".
 import nodeDataChannel from 'node-datachannel';
-import { MAGIC, gatheredOffer, nackPacket, newPeer, parseRtp, postOffer, prefixLength, rembPacket, rtcpFeedback, send, watchdog } from './common.mjs';
+import { MAGIC, gatheredOffer, nackPacket, newPeer, parseRtp, prefixLength, rembPacket, rtcpFeedback, send, watchdog } from './common.mjs';
+import { signal } from './signal.mjs';
 
 const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
 const count = Number(countArg);
@@ -15,7 +16,7 @@ function newViewer(i) {
   else v.addH264Codec(96);
   const a = new nodeDataChannel.Audio('1', 'RecvOnly');
   a.addOpusCodec(111);
-  const r = { index: i, pc, state: 'new', location: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0 };
+  const r = { index: i, pc, state: 'new', stop: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0 };
   const onMessage = (msg) => {
     const p = parseRtp(msg);
     if (!p) return;
@@ -77,9 +78,9 @@ for (let i = 0; i < count; i++) {
   let offer = await gatheredOffer(r.pc);
   // "badfp": announce a certificate fingerprint that is not ours; the relay must refuse DTLS.
   if (mode === 'badfp') offer = offer.replace(/(a=fingerprint:sha-256 )([0-9A-F]{2})/, (_, p, b) => p + (b === '00' ? '01' : '00'));
-  const { answer, location } = await postOffer(url, offer);
-  r.location = location;
-  r.pc.setRemoteDescription(answer, 'answer');
+  const signaled = await signal(url, offer, 'viewer');
+  r.stop = signaled.stop;
+  r.pc.setRemoteDescription(signaled.answer, 'answer');
   viewers.push(r);
 }
 const deadline = Date.now() + (mode === 'badfp' ? 3000 : 15000);
@@ -122,9 +123,9 @@ process.stdin.on('data', async (chunk) => {
       send({ event: 'remb-sent' });
     } else if (cmd === 'leave') {
       const r = viewers[Number(arg)];
-      const res = await fetch(r.location, { method: 'DELETE' });
+      const status = await r.stop();
       r.pc.close();
-      send({ event: 'left', index: r.index, status: res.status });
+      send({ event: 'left', index: r.index, status });
     } else if (cmd === 'exit') {
       for (const r of viewers) r.pc.close();
       process.exit(0);

@@ -1,0 +1,184 @@
+// Where `halfsec serve` gets its options: flags > HALFSEC_* environment > JSON config file >
+// defaults. One table drives parsing, --help and the README table, so they cannot drift apart.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, LOG_LEVELS, OptionsError, resolveOptions } from './options.js';
+import type { RelayOptions, ResolvedOptions } from './options.js';
+
+type OptionKey = keyof RelayOptions;
+
+export interface ConfigEntry {
+  /** Key in a config file; the flag (--kebab-case) and variable (HALFSEC_SNAKE_CASE) derive from it. */
+  key: string;
+  arg: string;
+  default: string;
+  help: string;
+  /** Flag may be given several times; the variable is comma-separated. */
+  repeatable?: boolean;
+  /** RelayOptions fields this entry sets (for naming the source in error messages). */
+  sets: OptionKey[];
+  /** Maps a raw value onto RelayOptions fields; throws an Error whose message says what is expected. */
+  to?: (raw: unknown) => Partial<Record<OptionKey, unknown>>;
+}
+
+export const CONFIG: readonly ConfigEntry[] = [
+  { key: 'host', arg: '<ip>', default: DEFAULTS.host, help: 'HTTP listen address', sets: ['host'] },
+  { key: 'port', arg: '<n>', default: String(DEFAULTS.port), help: 'HTTP port; 0 picks a free one', sets: ['port'] },
+  { key: 'rtcBind', arg: '<ip>', default: DEFAULTS.rtcBindAddress, help: 'media UDP bind address', sets: ['rtcBindAddress'] },
+  {
+    key: 'rtcPorts',
+    arg: '<min-max>',
+    default: `${DEFAULTS.rtcPortMin}-${DEFAULTS.rtcPortMax}`,
+    help: 'media UDP port range; each worker takes one port',
+    sets: ['rtcPortMin', 'rtcPortMax'],
+    to: (raw) => {
+      const m = typeof raw === 'string' ? /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(raw) : null;
+      if (!m) throw new Error('must look like 40000-40099');
+      return { rtcPortMin: m[1], rtcPortMax: m[2] };
+    },
+  },
+  {
+    key: 'announceIp',
+    arg: '<ip>',
+    default: 'bind address, or every non-internal IPv4',
+    help: 'IP written into ICE candidates, e.g. a public IP behind 1:1 NAT',
+    repeatable: true,
+    sets: ['announcedIps'],
+  },
+  { key: 'workers', arg: '<n>', default: `${DEFAULTS.workers} = one per core`, help: 'data-plane worker threads', sets: ['workers'] },
+  { key: 'maxBodyBytes', arg: '<n>', default: String(DEFAULTS.maxBodyBytes), help: 'largest HTTP body or WebSocket message', sets: ['maxBodyBytes'] },
+  { key: 'logLevel', arg: '<level>', default: DEFAULTS.logLevel, help: `log level: ${LOG_LEVELS.join('|')}`, sets: ['logLevel'] },
+  { key: 'adminToken', arg: '<token>', default: 'none (open)', help: 'bearer token required by /api/* and /metrics', sets: ['adminToken'] },
+  { key: 'metrics', arg: '<true|false>', default: String(DEFAULTS.metrics), help: 'serve Prometheus metrics on /metrics', sets: ['metrics'] },
+  {
+    key: 'viewerCountIntervalMs',
+    arg: '<ms>',
+    default: String(DEFAULTS.viewerCountIntervalMs),
+    help: 'least time between two WebSocket viewercount events of a stream',
+    sets: ['viewerCountIntervalMs'],
+  },
+];
+
+// The entries whose key is not the RelayOptions field they set.
+const FIELD: Record<string, OptionKey> = { rtcBind: 'rtcBindAddress', announceIp: 'announcedIps' };
+
+const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const flagOf = (e: ConfigEntry): string => `--${kebab(e.key)}`;
+export const envOf = (e: ConfigEntry): string => `HALFSEC_${kebab(e.key).replace(/-/g, '_').toUpperCase()}`;
+
+/** A configuration problem worth exit code 2: wrong flag, unreadable file, invalid value. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(issues.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function renderHelp(): string {
+  const rows: [string, string, string][] = [
+    ['--config <file>', 'JSON config file with any of the keys below', 'env HALFSEC_CONFIG'],
+    ...CONFIG.map((e): [string, string, string] => [
+      `${flagOf(e)} ${e.arg}`,
+      `${e.help}${e.repeatable ? ' (repeatable)' : ''}`,
+      `default ${e.default} · env ${envOf(e)}${e.repeatable ? ' (comma-separated)' : ''} · file "${e.key}"`,
+    ]),
+    ['-h, --help', 'this text', ''],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  const pad = ' '.repeat(width + 2);
+  const body = rows.map(([flag, help, more]) => `  ${flag.padEnd(width)}${help}${more ? `\n${pad}${more}` : ''}`).join('\n');
+  return `halfsec serve [options]   start a relay: WHIP in, WHEP and WebSocket signaling out
+
+Flags win over HALFSEC_* environment variables, which win over the config file.
+
+${body}`;
+}
+
+/** The README's configuration table (a test checks that the README holds exactly this). */
+export function renderMarkdownTable(): string {
+  const lines = ['| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|'];
+  lines.push('| `--config <file>` | `HALFSEC_CONFIG` | | none | JSON file with any of the keys below |');
+  // GitHub tables split cells at every unescaped pipe, code spans included.
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  for (const e of CONFIG) {
+    const env = `\`${envOf(e)}\`${e.repeatable ? ' (comma-separated)' : ''}`;
+    const flag = `\`${cell(`${flagOf(e)} ${e.arg}`)}\`${e.repeatable ? ' (repeatable)' : ''}`;
+    lines.push(`| ${flag} | ${env} | \`${e.key}\` | ${cell(e.default)} | ${cell(e.help)} |`);
+  }
+  return lines.join('\n');
+}
+
+export type LoadedConfig = { help: true } | { help: false; options: ResolvedOptions };
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new ConfigError([`cannot read config file "${path}": ${why}`]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`config file "${path}" is not valid JSON: ${(err as Error).message}`]);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError([`config file "${path}" must hold a JSON object`]);
+  const known = new Set(CONFIG.map((e) => e.key));
+  const unknown = Object.keys(data).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw new ConfigError([`config file "${path}": unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known: ${[...known].join(', ')})`]);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** Reads flags, environment and config file; throws ConfigError with one line per problem. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const flagSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const e of CONFIG) flagSpec[kebab(e.key)] = { type: 'string', ...(e.repeatable ? { multiple: true } : {}) };
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
+  if (values.help === true) return { help: true };
+
+  const configPath = typeof values.config === 'string' ? values.config : env.HALFSEC_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+
+  const raw: Partial<Record<OptionKey, unknown>> = {};
+  const source = new Map<OptionKey, string>();
+  const problems: string[] = [];
+  const apply = (e: ConfigEntry, value: unknown, label: string): void => {
+    try {
+      const mapped = e.to ? e.to(value) : { [FIELD[e.key] ?? (e.key as OptionKey)]: value };
+      for (const [k, v] of Object.entries(mapped)) {
+        raw[k as OptionKey] = v;
+        source.set(k as OptionKey, label);
+      }
+    } catch (err) {
+      problems.push(`${label}: ${(err as Error).message} (got ${JSON.stringify(value)})`);
+    }
+  };
+  for (const e of CONFIG) {
+    const fromFlag = values[kebab(e.key)];
+    const fromEnv = env[envOf(e)];
+    if (fromFlag !== undefined) apply(e, fromFlag, flagOf(e));
+    else if (fromEnv !== undefined && fromEnv !== '') apply(e, fromEnv, envOf(e));
+    else if (e.key in file) apply(e, file[e.key], `"${e.key}" in ${configPath}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  try {
+    // The schema coerces the strings that flags and variables carry.
+    return { help: false, options: resolveOptions(raw as RelayOptions, (k) => source.get(k as OptionKey) ?? k) };
+  } catch (err) {
+    if (err instanceof OptionsError) throw new ConfigError(err.issues);
+    throw err;
+  }
+}

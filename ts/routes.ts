@@ -1,0 +1,206 @@
+// The relay's HTTP routes, independent of the server that carries them: ts/http.ts adapts them
+// to uWebSockets.js and ts/node-http.ts to node:http, so each route is written once.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { HttpError } from './errors.js';
+import { assertSdpContentType } from './sdp.js';
+import type { SessionManager, SessionRole } from './sessions.js';
+
+export interface RouteRequest {
+  /** Upper-case method. */
+  method: string;
+  /** Path without the query string, still percent-encoded, relative to where the relay is mounted. */
+  path: string;
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>;
+  /** Prefix the relay is mounted under (e.g. '/relay' behind Express), for Location headers. */
+  basePath: string;
+}
+
+export interface Reply {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+/** What a route needs next: nothing (here is the reply) or the request body. */
+export type Prepared =
+  | { readonly body: false; reply(): Promise<Reply> }
+  | { readonly body: true; readonly limit: number; reply(body: Buffer): Promise<Reply> };
+
+export interface RouteDeps {
+  sessions: SessionManager;
+  log: Logger;
+  maxBodyBytes: number;
+  adminToken: string | undefined;
+  /** Prometheus text and its content type; undefined when metrics are off. */
+  metrics: (() => Promise<{ contentType: string; text: string }>) | undefined;
+  stats: () => unknown;
+  /** After relay.close(), routes mounted on a foreign app answer 503 instead of touching freed state. */
+  isClosed: () => boolean;
+}
+
+const CORS: [string, string][] = [
+  ['Access-Control-Allow-Origin', '*'],
+  ['Access-Control-Allow-Methods', 'GET, POST, DELETE, PATCH, OPTIONS'],
+  ['Access-Control-Allow-Headers', 'Content-Type, Authorization, If-Match'],
+  ['Access-Control-Expose-Headers', 'Location, ETag, Link'],
+];
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Path prefixes the relay answers; adapters register (uWS) or claim (node:http) only these. */
+export const MOUNT_PATHS = ['/whip', '/whep', '/api', '/metrics', '/healthz'] as const;
+
+function reply(status: number, body: unknown = undefined, headers: [string, string][] = []): Reply {
+  if (body === undefined) return { status, headers: [...CORS, ...headers], body: '' };
+  if (typeof body === 'string') return { status, headers: [...CORS, ...headers], body };
+  return { status, headers: [...CORS, ['Content-Type', 'application/json'], ...headers], body: JSON.stringify(body) };
+}
+
+const jsonError = (status: number, message: string, headers: [string, string][] = []): Reply => reply(status, { error: message }, headers);
+
+export function payloadTooLarge(limit: number): Reply {
+  return jsonError(413, `body larger than ${limit} bytes`);
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+export class Router {
+  private readonly adminDigest: Buffer | undefined;
+
+  constructor(private readonly d: RouteDeps) {
+    this.adminDigest = d.adminToken === undefined ? undefined : digest(d.adminToken);
+  }
+
+  /** True when `path` is one the relay answers (so an embedding server can route the rest itself). */
+  static owns(path: string): boolean {
+    return MOUNT_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
+  }
+
+  /**
+   * Reads everything it needs from `req` before returning (uWS request objects die when the
+   * handler returns), then says whether the body is needed.
+   */
+  prepare(req: RouteRequest): Prepared {
+    let parts: string[];
+    try {
+      parts = req.path.split('/').slice(1).map(decodeURIComponent);
+    } catch {
+      return this.now(() => jsonError(400, 'malformed percent-encoding in the path'));
+    }
+    const [top, a, b, ...extra] = parts;
+    const m = req.method;
+    if (m === 'OPTIONS') return this.now(() => reply(204));
+    if (this.d.isClosed()) return this.now(() => jsonError(503, 'relay is closed'));
+
+    if ((top === 'whip' || top === 'whep') && a !== undefined && extra.length === 0) {
+      const role: SessionRole = top === 'whip' ? 'publisher' : 'viewer';
+      if (b === undefined && m === 'POST') return this.offer(req, top, role, a);
+      if (b !== undefined && m === 'DELETE') return this.now(() => this.endSession(role, a, b));
+      // The relay is ICE-lite with every candidate in its answer: no trickle ICE, no ICE restart.
+      if (b !== undefined && m === 'PATCH') return this.now(() => jsonError(405, 'trickle ICE / ICE restart (PATCH) is not supported', [['Allow', 'DELETE']]));
+      return this.now(() => jsonError(405, `${m} is not allowed here`, [['Allow', b === undefined ? 'POST' : 'DELETE']]));
+    }
+    if (top === 'healthz' && a === undefined) return this.get(m, () => reply(200, { ok: true }));
+    if (top === 'metrics' && a === undefined && this.d.metrics) {
+      const metrics = this.d.metrics;
+      return this.admin(req, () =>
+        this.get(m, async () => {
+          const r = await metrics();
+          return reply(200, r.text, [['Content-Type', r.contentType]]);
+        }),
+      );
+    }
+    if (top === 'api' && a === 'streams' && extra.length === 0) {
+      if (b === undefined) return this.admin(req, () => this.get(m, () => reply(200, { streams: this.d.sessions.listStreams() })));
+      return this.admin(req, () =>
+        this.get(m, () => {
+          const detail = this.d.sessions.describeStream(b);
+          if (!detail) return jsonError(404, `stream "${b}" is not live`);
+          // Per-stream byte counters do not exist in the data plane yet: say so rather than guess.
+          return reply(200, { ...detail, bitrate: null });
+        }),
+      );
+    }
+    if (top === 'api' && a === 'stats' && b === undefined) return this.admin(req, () => this.get(m, () => reply(200, this.d.stats())));
+    return this.now(() => jsonError(404, `no route for ${m} ${req.path}`));
+  }
+
+  private now(fn: () => Reply | Promise<Reply>): Prepared {
+    return { body: false, reply: () => this.guard(fn) };
+  }
+
+  private get(method: string, fn: () => Reply | Promise<Reply>): Prepared {
+    if (method !== 'GET') return this.now(() => jsonError(405, `${method} is not allowed here`, [['Allow', 'GET']]));
+    return this.now(fn);
+  }
+
+  /** Runs `next` when no admin token is configured or the request carries it. */
+  private admin(req: RouteRequest, next: () => Prepared): Prepared {
+    if (!this.adminDigest) return next();
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    // Compare digests: equal length, so timingSafeEqual applies and the token length does not leak.
+    if (m && timingSafeEqual(digest(m[1]!), this.adminDigest)) return next();
+    return this.now(() => jsonError(401, 'this endpoint needs Authorization: Bearer <admin token>', [['WWW-Authenticate', 'Bearer realm="halfsec"']]));
+  }
+
+  private offer(req: RouteRequest, prefix: string, role: SessionRole, stream: string): Prepared {
+    try {
+      assertSdpContentType(req.headers['content-type']);
+    } catch (err) {
+      return this.now(() => {
+        throw err;
+      });
+    }
+    const declared = Number(req.headers['content-length'] || 0);
+    const limit = this.d.maxBodyBytes;
+    if (declared > limit) return this.now(() => payloadTooLarge(limit));
+    const base = req.basePath;
+    return {
+      body: true,
+      limit,
+      reply: (body) =>
+        this.guard(() => {
+          const sdp = body.toString('utf8');
+          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp) : this.d.sessions.view(stream, sdp);
+          const location = `${base}/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;
+          return reply(201, r.answer, [
+            ['Content-Type', 'application/sdp'],
+            ['Location', location],
+            ['ETag', `"${r.session.id}"`],
+          ]);
+        }),
+    };
+  }
+
+  private endSession(role: SessionRole, stream: string, id: string): Reply {
+    if (this.d.sessions.end(role, stream, id)) return reply(200);
+    return jsonError(404, `no ${role} session ${id} on stream "${stream}"`);
+  }
+
+  /** Every route's errors end here: HttpError becomes its status, anything else a logged 500. */
+  private async guard(fn: () => Reply | Promise<Reply>): Promise<Reply> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof HttpError) return jsonError(err.status, err.message);
+      this.d.log.error({ err }, 'request failed');
+      return jsonError(500, 'internal error');
+    }
+  }
+}
