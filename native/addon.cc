@@ -11,6 +11,7 @@ namespace halfsec {
 void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
+void RegisterBenchExports(Napi::Env env, Napi::Object exports);  // bench_client_napi.cc
 
 namespace {
 
@@ -262,6 +263,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   halfsec::RegisterStunTestExports(env, test);
   halfsec::RegisterDtlsTestExports(env, test);
   exports.Set("_test", test);
+  halfsec::RegisterBenchExports(env, exports);
   return exports;
 }
 
