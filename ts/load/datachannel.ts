@@ -25,6 +25,8 @@ interface DcViewer {
   bad: number;
   firstNs: number;
   error?: string;
+  /** Held so that the tracks (and their onMessage callbacks) are not garbage-collected. */
+  tracks: unknown[];
 }
 
 export class DatachannelViewers implements ViewerPool {
@@ -51,7 +53,7 @@ export class DatachannelViewers implements ViewerPool {
     const base = this.portBase;
     this.portBase += 4;
     const pc = new PeerConnection(`load${key}`, { iceServers: [], bindAddress: '127.0.0.1', portRangeBegin: base, portRangeEnd: base + 3 });
-    const v: DcViewer = { key, pc, postNs: 0, state: 'joining', rx: 0, checked: 0, bad: 0, firstNs: 0 };
+    const v: DcViewer = { key, pc, postNs: 0, state: 'joining', rx: 0, checked: 0, bad: 0, firstNs: 0, tracks: [] };
     this.viewers.push(v);
     const video = new Video('0', 'RecvOnly');
     video.addH264Codec(VIDEO_PT);
@@ -73,6 +75,7 @@ export class DatachannelViewers implements ViewerPool {
     };
     const vt = pc.addTrack(video);
     const at = pc.addTrack(audio);
+    v.tracks.push(vt, at);
     vt.onMessage(onMessage);
     at.onMessage(() => undefined);
     pc.onStateChange((s) => {
