@@ -252,6 +252,10 @@ void Client::OnMedia(uint8_t* d, size_t n, int64_t rx_ns) {
 
 int64_t Client::SendDue(int64_t now_ns) {
   if (!p_.publisher || !srtp_ready_) return 0;
+  if (stats_->paused.load(std::memory_order_relaxed)) {
+    next_send_ns_ = 0;
+    return 0;  // the loop's tick checks again
+  }
   if (next_send_ns_ == 0 || now_ns - next_send_ns_ > kMaxPacingLagNs) next_send_ns_ = now_ns;
   while (next_send_ns_ <= now_ns) {
     SendPacket(now_ns);
@@ -557,6 +561,13 @@ bool LoadEngine::Connect(uint32_t id, ClientParams params, std::string* error) {
   stats_[id] = stats;
   loop_of_[id] = slot.loop;
   loops_[static_cast<size_t>(slot.loop)]->Add(std::make_unique<Client>(id, slot.ip, std::move(params), stats));
+  return true;
+}
+
+bool LoadEngine::SetPaused(uint32_t id, bool paused) {
+  auto it = stats_.find(id);
+  if (it == stats_.end()) return false;
+  it->second->paused.store(paused, std::memory_order_relaxed);
   return true;
 }
 

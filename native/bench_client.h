@@ -59,6 +59,8 @@ struct ClientStats {
   std::atomic<uint64_t> tx_packets{0}, tx_bytes{0}, rtcp_in{0}, stun_in{0};
   // CLOCK_MONOTONIC ns; 0 until it happened.
   std::atomic<int64_t> ice_ns{0}, connected_ns{0}, first_media_ns{0};
+  // Written by JS: a publisher holding its media (so that viewers can join an idle relay).
+  std::atomic<bool> paused{false};
   std::string error;  // written once, before state becomes kFailed (release), read after (acquire)
 };
 
@@ -208,6 +210,7 @@ class LoadEngine {
   bool Allocate(bool publisher, Slot* out, std::string* error);
   bool Connect(uint32_t id, ClientParams params, std::string* error);
   bool Remove(uint32_t id);
+  bool SetPaused(uint32_t id, bool paused);
   const std::unordered_map<uint32_t, std::shared_ptr<ClientStats>>& stats() const { return stats_; }
 
  private:

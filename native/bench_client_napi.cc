@@ -67,6 +67,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
                        {InstanceMethod("allocate", &LoadEngineWrap::Allocate),
                         InstanceMethod("connect", &LoadEngineWrap::Connect),
                         InstanceMethod("remove", &LoadEngineWrap::Remove),
+                        InstanceMethod("pause", &LoadEngineWrap::Pause),
                         InstanceMethod("clientStats", &LoadEngineWrap::ClientStatsJs),
                         InstanceMethod("latencyBuckets", &LoadEngineWrap::LatencyBuckets),
                         InstanceMethod("close", &LoadEngineWrap::Close),
@@ -174,6 +175,14 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     if (!Alive(env)) return env.Undefined();
     if (!info[0].IsNumber()) return Throw(env, "remove(id)");
     return Napi::Boolean::New(env, engine_->Remove(info[0].As<Napi::Number>().Uint32Value()));
+  }
+
+  // pause(id, paused): a publisher stops (true) or resumes (false) sending media.
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    if (!info[0].IsNumber() || !info[1].IsBoolean()) return Throw(env, "pause(id, paused)");
+    return Napi::Boolean::New(env, engine_->SetPaused(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Boolean>().Value()));
   }
 
   Napi::Value ClientStatsJs(const Napi::CallbackInfo& info) {

@@ -17,6 +17,7 @@ const HELP = `halfsec load [options]   load a relay with WHEP viewers (and a WHI
   --fps <n>              publisher frame rate              (default 30)
   --packet-size <n>      RTP packet size, bytes            (default 1200)
   --publish              also run the native publisher (else the stream must be live)
+  --hold                 the publisher holds its media until every viewer has joined
   --peer native|datachannel   viewer implementation        (default native)
   --concurrency <n>      WHEP POSTs in flight              (default 20)
   --threads <n>          native viewer threads             (default 1)
@@ -49,6 +50,7 @@ export async function runLoad(argv: string[]): Promise<number> {
         fps: { type: 'string' },
         'packet-size': { type: 'string' },
         publish: { type: 'boolean' },
+        hold: { type: 'boolean' },
         peer: { type: 'string' },
         concurrency: { type: 'string' },
         threads: { type: 'string' },
@@ -78,6 +80,7 @@ export async function runLoad(argv: string[]): Promise<number> {
       fps: intFlag(values.fps, '--fps', 30, 1, 240),
       packetSize: intFlag(values['packet-size'], '--packet-size', 1200, 28, 1400),
       publish: values.publish ?? false,
+      holdWhileJoining: values.hold ?? false,
       peer,
       concurrency: intFlag(values.concurrency, '--concurrency', 20, 1, 500),
       threads: intFlag(values.threads, '--threads', 1, 1, 16),

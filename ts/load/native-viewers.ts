@@ -69,6 +69,10 @@ export class NativeClients implements ViewerPool {
     }
   }
 
+  setPublisherPaused(paused: boolean): void {
+    if (this.publisherId !== undefined) this.engine.pause(this.publisherId, paused);
+  }
+
   publisherStats(): { state: string; txPackets: number; error?: string } | undefined {
     if (this.publisherId === undefined) return undefined;
     return this.engine.clientStats().find((c) => c.id === this.publisherId);

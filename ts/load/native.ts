@@ -48,6 +48,8 @@ export interface NativeLoadEngine {
   allocate(role: 'viewer' | 'publisher'): { id: number; ip: string; port: number };
   connect(id: number, params: ClientParams): void;
   remove(id: number): boolean;
+  /** A publisher holds (true) or resumes (false) its media. */
+  pause(id: number, paused: boolean): boolean;
   clientStats(): ClientStats[];
   /** Latency counts (ns), every thread merged; bucket i covers [bounds[i], bounds[i+1]). */
   latencyBuckets(): Float64Array;

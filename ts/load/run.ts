@@ -24,6 +24,8 @@ export interface LoadConfig {
   /** Clients get 127.<ipOctet>.x.y; default derived from the pid so that parallel runs differ. */
   ipOctet?: number;
   joinTimeoutMs: number;
+  /** The publisher holds its media while viewers join (joins then measure an idle relay). */
+  holdWhileJoining?: boolean;
   /** Called about twice a second with a one-line status. */
   onProgress?: (line: string) => void;
 }
@@ -83,6 +85,7 @@ export class LoadRun {
   async joinAll(): Promise<void> {
     const whep = `${this.cfg.url}/whep/${encodeURIComponent(this.cfg.stream)}`;
     let posted = 0;
+    if (this.cfg.holdWhileJoining) this.clients.setPublisherPaused(true);
     const tick = setInterval(() => this.progress(`joining: posted ${posted}/${this.cfg.viewers}`), 500);
     try {
       await pool(this.cfg.viewers, this.cfg.concurrency, async () => {
@@ -102,6 +105,7 @@ export class LoadRun {
       }
     } finally {
       clearInterval(tick);
+      if (this.cfg.holdWhileJoining) this.clients.setPublisherPaused(false);
     }
     this.progress('');
   }
