@@ -36,7 +36,7 @@ export async function startRelayProcess(script, args = [], limitSec = 1200) {
     port: listening.port,
     url: `http://127.0.0.1:${listening.port}`,
     async stats() {
-      const p = next('stats');
+      const p = next('stats', 60000); // a saturated relay answers late
       child.stdin.write('stats\n');
       return p;
     },
