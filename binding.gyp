@@ -17,7 +17,10 @@
         "native/test_srtp.cc",
         "native/test_stun.cc",
         "native/test_dtls.cc",
-        "native/test_rtp.cc"
+        "native/test_rtp.cc",
+        "native/bench_client.cc",
+        "native/bench_raw.cc",
+        "native/bench_client_napi.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -13,6 +13,7 @@ void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
 void RegisterRtpTestExports(Napi::Env env, Napi::Object obj);
+void RegisterBenchExports(Napi::Env env, Napi::Object exports);  // bench_client_napi.cc
 
 namespace {
 
@@ -321,6 +322,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   halfsec::RegisterDtlsTestExports(env, test);
   halfsec::RegisterRtpTestExports(env, test);
   exports.Set("_test", test);
+  halfsec::RegisterBenchExports(env, exports);
   return exports;
 }
 

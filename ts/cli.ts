@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, renderHelp, renderMarkdownTable } from './conf
 import type { Relay } from './relay.js';
 
 const USAGE = `halfsec serve [options]     start a relay (halfsec serve --help lists the options)
+halfsec load [options]      load generator: native WebRTC viewers (and publisher) against a relay
 halfsec config-table        print the README's configuration table (Markdown)`;
 
 /** Exit code 2 means "fix your command line or configuration"; 1 means the relay could not start. */
@@ -45,6 +46,9 @@ if (cmd === 'serve' || cmd === undefined || (cmd.startsWith('--') && cmd !== '--
   await serve(cmd === 'serve' || cmd === undefined ? rest : [cmd, ...rest]);
 } else if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
   process.stdout.write(`${USAGE}\n\n${renderHelp()}\n`);
+} else if (cmd === 'load') {
+  // The load generator lives apart: it loads only when asked for.
+  process.exit(await (await import('./load/cli.js')).runLoad(rest));
 } else if (cmd === 'config-table') {
   process.stdout.write(`${renderMarkdownTable()}\n`);
 } else {

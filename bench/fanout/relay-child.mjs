@@ -1,0 +1,43 @@
+// A halfsec relay in its own process, for the fan-out benchmark. Prints one JSON line
+// {"event":"listening","port":...}; on stdin "stats" prints {"event":"stats",...} with the relay's
+// packet counters, process CPU time and RSS; "exit" (or stdin closing) stops it.
+// Usage: node relay-child.mjs [workers]
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
+import { createRelay } from '../../dist/index.js';
+
+const workers = Number(process.argv[2] ?? 0) || availableParallelism();
+setTimeout(() => process.exit(3), 30 * 60 * 1000).unref(); // no benchmark run lasts this long
+const base = 42000 + (process.pid % 300) * 10;
+const relay = createRelay({
+  host: '127.0.0.1',
+  port: 0,
+  rtcBindAddress: '127.0.0.1',
+  rtcPortMin: base,
+  rtcPortMax: base + 9,
+  workers,
+  logLevel: 'silent',
+});
+const { port } = await relay.listen();
+const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
+out({ event: 'listening', port, workers });
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    if (line === 'stats') {
+      const s = relay.stats();
+      const cpu = process.cpuUsage();
+      out({
+        event: 'stats',
+        viewers: s.viewers,
+        txPackets: s.workers.reduce((a, w) => a + w.txPackets, 0),
+        rxPackets: s.workers.reduce((a, w) => a + w.rxPackets, 0),
+        dropped: s.workers.reduce((a, w) => a + w.dropped, 0),
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        rss: process.memoryUsage.rss(),
+      });
+    } else if (line === 'exit') {
+      relay.close().then(() => process.exit(0));
+    }
+  })
+  .on('close', () => relay.close().then(() => process.exit(0)));

@@ -1,0 +1,58 @@
+// Starts a relay script in its own process and talks to it over stdin/stdout (JSON lines).
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export async function startRelayProcess(script, args = [], limitSec = 1200) {
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const waiting = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let m;
+    try {
+      m = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const w = waiting.findIndex((x) => x.event === m.event);
+    if (w >= 0) waiting.splice(w, 1)[0].resolve(m);
+  });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+    for (const w of waiting.splice(0)) w.reject(new Error(`relay process exited; stderr: ${stderr}`));
+  });
+  const next = (event, ms = 15000) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(new Error(`relay process exited; stderr: ${stderr}`));
+      const w = { event, resolve, reject };
+      waiting.push(w);
+      setTimeout(() => reject(new Error(`relay process: no "${event}" within ${ms} ms; stderr: ${stderr}`)), ms).unref();
+    });
+  const listening = await next('listening');
+  return {
+    port: listening.port,
+    url: `http://127.0.0.1:${listening.port}`,
+    async stats() {
+      const p = next('stats', 60000); // a saturated relay answers late
+      child.stdin.write('stats\n');
+      return p;
+    },
+    async stop() {
+      if (exited) return;
+      child.stdin.write('exit\n');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 3000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    },
+  };
+}

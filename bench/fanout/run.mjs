@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// Fan-out benchmark: for each viewer count N, a relay in its own process, one native publisher
+// and N native viewers in this process; relay CPU per packet against the kernel's own sendmmsg
+// cost (measured in the same run), delivery, relay-added latency, memory, viewers per core.
+// Then the same load against the node-datachannel relay in ../peers/. Prints figures; asserts none.
+// Usage: node bench/fanout/run.mjs [--quick] [--sizes 100,500] [--runs 3] [--seconds 10]
+//        [--rate-kbps 2500] [--peers halfsec,ndc] [--ndc-max 500] [--threads 1] [--workers N]
+import { execSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LoadRun } from '../../dist/load/run.js';
+import { loadNative } from '../../dist/load/native.js';
+import { startRelayProcess } from './relay-process.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const { values: a } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    sizes: { type: 'string' },
+    runs: { type: 'string' },
+    seconds: { type: 'string' },
+    'rate-kbps': { type: 'string' },
+    peers: { type: 'string' },
+    'ndc-max': { type: 'string' },
+    threads: { type: 'string' },
+    workers: { type: 'string' },
+    out: { type: 'string' },
+    'no-hold': { type: 'boolean' },
+  },
+});
+const cfg = {
+  sizes: (a.sizes ?? (a.quick ? '100,500' : '100,500,1000,2000,5000')).split(',').map(Number),
+  runs: Number(a.runs ?? (a.quick ? 1 : 3)),
+  seconds: Number(a.seconds ?? (a.quick ? 5 : 10)),
+  rateKbps: Number(a['rate-kbps'] ?? 2500),
+  packetSize: 1200,
+  fps: 30,
+  peers: (a.peers ?? 'halfsec,ndc').split(','),
+  ndcMax: Number(a['ndc-max'] ?? 500),
+  threads: Number(a.threads ?? 1),
+  workers: Number(a.workers ?? availableParallelism()),
+  // Viewers join while the publisher holds its media: on a small machine, joining under full
+  // load measures the machine's saturation rather than the fan-out.
+  hold: !a['no-hold'],
+};
+if (cfg.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
+const pps = (cfg.rateKbps * 1000) / 8 / cfg.packetSize;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((x, y) => x - y);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
+};
+const log = (m) => process.stderr.write(`${m}\n`);
+
+const RELAYS = {
+  halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
+  ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
+};
+
+async function measure(peer, n, runIndex) {
+  const relay = await startRelayProcess(RELAYS[peer].script, RELAYS[peer].args);
+  let run;
+  try {
+    const s0 = await relay.stats();
+    run = await LoadRun.start({
+      url: relay.url,
+      stream: 'bench',
+      viewers: n,
+      rateKbps: cfg.rateKbps,
+      fps: cfg.fps,
+      packetSize: cfg.packetSize,
+      publish: true,
+      peer: 'native',
+      concurrency: 20,
+      threads: cfg.threads,
+      ipOctet: 100 + ((process.pid + runIndex) % 100),
+      joinTimeoutMs: 30000,
+      holdWhileJoining: cfg.hold,
+      onProgress: (line) => line && process.stderr.isTTY && process.stderr.write(`\r\x1b[K  ${peer} N=${n} run ${runIndex + 1}: ${line}`),
+    });
+    await sleep(500);
+    const sPub = await relay.stats();
+    const joinStart = Date.now();
+    await run.joinAll();
+    const joinSeconds = (Date.now() - joinStart) / 1000;
+    await sleep(1000);
+    const sA = await relay.stats();
+    const [ma, mb] = await run.window(cfg.seconds);
+    const sB = await relay.stats();
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    const s = run.summarize(ma, mb);
+    const tx = sB.txPackets - sA.txPackets;
+    const cpu = (sB.cpuUserUs + sB.cpuSystemUs - sA.cpuUserUs - sA.cpuSystemUs) / 1e6;
+    const joined = s.viewers.joined;
+    return {
+      viewers: n,
+      joined,
+      failed: s.viewers.failed,
+      errors: s.viewers.errors,
+      joinSeconds,
+      windowSeconds: s.window.seconds,
+      relayTxPackets: tx,
+      relayCpuSeconds: cpu,
+      relayCoresUsed: cpu / s.window.seconds,
+      relayCpuSecPerMpkt: tx > 0 ? cpu / (tx / 1e6) : undefined,
+      relayUsPerPacket: tx > 0 ? (cpu * 1e6) / tx : undefined,
+      expectedPerViewer: s.window.expectedPackets,
+      perViewerMin: s.window.perViewerMin,
+      perViewerMedian: s.window.perViewerMedian,
+      deliveredMin: s.window.deliveredMin,
+      deliveredTotal: s.window.deliveredTotal,
+      authChecked: s.auth.checked,
+      authFailed: s.auth.failed,
+      badPayload: s.auth.badPayload,
+      latencyUs: s.latencyUs,
+      joinMs: s.joinMs,
+      rssBaseMiB: s0.rss / 2 ** 20,
+      rssMiB: sB.rss / 2 ** 20,
+      rssKiBPerViewer: joined > 0 ? (sB.rss - sPub.rss) / 1024 / joined : undefined,
+      viewersPerCore: tx > 0 ? 1 / (((cpu * 1e6) / tx) * 1e-6 * pps) : undefined,
+    };
+  } finally {
+    await run?.close(false).catch(() => undefined);
+    await relay.stop();
+  }
+}
+
+async function raw(n) {
+  // SRTP (AEAD_AES_128_GCM) adds a 16-byte tag to each 1,200-byte packet the relay sends.
+  const r = await loadNative.rawSend({ destinations: n, roundsPerSecond: pps, packetSize: cfg.packetSize + 16, seconds: Math.min(cfg.seconds, 5), ipOctet: 250 });
+  const cpu = r.userSeconds + r.systemSeconds;
+  return { ...r, cpuSecPerMpkt: r.sent > 0 ? cpu / (r.sent / 1e6) : undefined, usPerPacket: r.sent > 0 ? (cpu * 1e6) / r.sent : undefined };
+}
+
+function machine() {
+  let kernel = release();
+  try {
+    kernel = execSync('uname -sr').toString().trim();
+  } catch {
+    // keep os.release()
+  }
+  let model = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) model = m[1];
+  } catch {
+    // keep os.cpus()
+  }
+  return { cpu: model, cores: availableParallelism(), kernel, node: process.version, date: new Date().toISOString() };
+}
+
+const results = [];
+for (const peer of cfg.peers) {
+  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, ndc)`);
+  for (const n of cfg.sizes) {
+    if (peer === 'ndc' && n > cfg.ndcMax) {
+      results.push({ peer, viewers: n, skipped: `above --ndc-max ${cfg.ndcMax}` });
+      continue;
+    }
+    const runs = [];
+    for (let i = 0; i < cfg.runs; i++) {
+      log(`${peer} N=${n} run ${i + 1}/${cfg.runs}`);
+      try {
+        const m = await measure(peer, n, i);
+        const r = await raw(n);
+        m.raw = r;
+        m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
+        runs.push(m);
+        log(`  relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, joined ${m.joined}/${n}`);
+      } catch (err) {
+        log(`  failed: ${err.message}`);
+        runs.push({ viewers: n, error: err.message });
+      }
+    }
+    const ok = runs.filter((r) => !r.error);
+    const pick = (f) => median(ok.map(f));
+    results.push({
+      peer,
+      viewers: n,
+      runs,
+      median: ok.length
+        ? {
+            joined: pick((r) => r.joined),
+            relayCpuSecPerMpkt: pick((r) => r.relayCpuSecPerMpkt),
+            relayUsPerPacket: pick((r) => r.relayUsPerPacket),
+            rawCpuSecPerMpkt: pick((r) => r.raw.cpuSecPerMpkt),
+            rawUsPerPacket: pick((r) => r.raw.usPerPacket),
+            relayOverRaw: pick((r) => r.relayOverRaw),
+            relayCoresUsed: pick((r) => r.relayCoresUsed),
+            deliveredMin: pick((r) => r.deliveredMin),
+            deliveredTotal: pick((r) => r.deliveredTotal),
+            latencyP50Us: pick((r) => r.latencyUs.p50),
+            latencyP99Us: pick((r) => r.latencyUs.p99),
+            latencyMaxUs: pick((r) => r.latencyUs.max),
+            joinP50Ms: pick((r) => r.joinMs.p50),
+            joinP99Ms: pick((r) => r.joinMs.p99),
+            rssMiB: pick((r) => r.rssMiB),
+            rssKiBPerViewer: pick((r) => r.rssKiBPerViewer),
+            viewersPerCore: pick((r) => r.viewersPerCore),
+            authFailed: Math.max(...ok.map((r) => r.authFailed)),
+          }
+        : undefined,
+    });
+  }
+}
+
+const f = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
+const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
+const rows = results.map((r) => {
+  const m = r.median;
+  if (!m) return [r.peer, String(r.viewers), r.skipped ?? 'failed', ...header.slice(3).map(() => '')];
+  return [
+    r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayCoresUsed, 2),
+    `${f(m.deliveredMin * 100, 1)}%`, `${f(m.deliveredTotal * 100, 1)}%`, f(m.latencyP50Us), f(m.latencyP99Us), f(m.latencyMaxUs),
+    `${f(m.joinP50Ms, 0)}/${f(m.joinP99Ms, 0)}`, f(m.rssMiB, 0), f(m.rssKiBPerViewer, 1), f(m.viewersPerCore, 0),
+  ];
+});
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+const table = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+const m = machine();
+const doc = { machine: m, config: { ...cfg, packetsPerSecond: pps }, results };
+mkdirSync(`${here}../results`, { recursive: true });
+const out = a.out ?? `${here}../results/fanout-${m.date.replace(/[:.]/g, '-')}.json`;
+writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+writeFileSync(`${here}../results/latest.md`, `Machine: ${m.cpu}, ${m.cores} cores, ${m.kernel}, Node ${m.node}, ${m.date}\nLoad: ${cfg.rateKbps} kbit/s, ${cfg.packetSize}-byte packets (${pps.toFixed(0)} packets/s), ${cfg.seconds} s window, median of ${cfg.runs} run(s), relay workers ${cfg.workers}\n\n${table}\n`);
+process.stdout.write(`\nMachine: ${m.cpu}, ${m.cores} cores, ${m.kernel}, Node ${m.node}\n${table}\n\nJSON: ${out}\n`);
+process.exit(0);

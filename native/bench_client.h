@@ -1,0 +1,232 @@
+// Load generator data plane: many WebRTC client peers (viewers and a publisher) hosted on a few
+// threads of the LOAD-GENERATOR process, so that the relay can be driven to its limit by
+// something cheaper than the relay itself. Signaling stays in TypeScript (ts/load/).
+//
+// Addressing: the relay tells peers apart by source address, so every client owns one loopback
+// IP (127.B.x.y) and shares its thread's UDP socket (bound to 0.0.0.0:<ephemeral>). The source IP
+// is chosen per datagram with IP_PKTINFO; received datagrams are routed by their destination IP.
+#pragma once
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "dtls.h"
+
+namespace halfsec::bench {
+
+// First bytes of every synthetic media payload: magic, counter, CLOCK_MONOTONIC send time (ns).
+constexpr uint32_t kPayloadMagic = 0x4853424E;  // "HSBN"
+constexpr size_t kPayloadHeader = 16;
+// One packet in this many is authenticated and decrypted by a viewer.
+constexpr uint64_t kCheckEvery = 64;
+
+int64_t MonotonicNs();
+
+// Latency histogram, log-linear: exact below 64 ns, then 32 buckets per power of two (~3 %).
+// One writer (the owning thread); readers see relaxed snapshots.
+class Histogram {
+ public:
+  static constexpr size_t kBuckets = 64 + 36 * 32;
+  static size_t BucketOf(uint64_t v);
+  static uint64_t LowerBound(size_t bucket);
+  void Add(uint64_t v) {
+    auto& b = buckets_[BucketOf(v)];
+    b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  uint64_t Count(size_t bucket) const { return buckets_[bucket].load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> buckets_[kBuckets] = {};
+};
+
+enum class ClientState : int { kNew = 0, kChecking, kDtls, kConnected, kFailed, kClosed };
+
+// Written by the client's thread only, read by JS at any time.
+struct ClientStats {
+  template <typename T>
+  static void Bump(std::atomic<T>& a, T by = 1) {
+    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  std::atomic<int> state{0};
+  std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, auth_checked{0}, auth_failed{0}, bad_payload{0};
+  std::atomic<uint64_t> tx_packets{0}, tx_bytes{0}, rtcp_in{0}, stun_in{0};
+  // CLOCK_MONOTONIC ns; 0 until it happened.
+  std::atomic<int64_t> ice_ns{0}, connected_ns{0}, first_media_ns{0};
+  // Written by JS: a publisher holding its media (so that viewers can join an idle relay).
+  std::atomic<bool> paused{false};
+  std::string error;  // written once, before state becomes kFailed (release), read after (acquire)
+};
+
+struct ClientParams {
+  bool publisher = false;
+  std::string local_ufrag, local_pwd, remote_ufrag, remote_pwd;
+  std::string fingerprint_algorithm, fingerprint;
+  DtlsRole dtls_role = DtlsRole::kClient;
+  sockaddr_in remote{};
+  // Publisher only.
+  uint8_t payload_type = 102;
+  uint32_t ssrc = 0;
+  uint32_t rate_kbps = 2500;
+  uint32_t fps = 30;
+  uint32_t packet_size = 1200;
+};
+
+class Loop;
+
+// One client peer: ICE (controlling, full agent), DTLS, SRTP, and media counting or sending.
+class Client {
+ public:
+  Client(uint32_t id, uint32_t ip, ClientParams params, std::shared_ptr<ClientStats> stats);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  uint32_t id() const { return id_; }
+  uint32_t ip() const { return ip_; }
+  bool publisher() const { return p_.publisher; }
+
+  // Loop thread only from here on.
+  void Attach(Loop* loop, const DtlsIdentity& identity, int64_t now_ns);
+  void OnDatagram(uint8_t* d, size_t n, const sockaddr_in& from, int64_t rx_ns);
+  void OnTick(int64_t now_ns);
+  // Publisher: sends every packet due by `now_ns`; returns when the next one is due (0: idle).
+  int64_t SendDue(int64_t now_ns);
+  void Close();
+
+ private:
+  void SendCheck(int64_t now_ns);
+  void OnStun(uint8_t* d, size_t n, const sockaddr_in& from, int64_t now_ns);
+  void OnMedia(uint8_t* d, size_t n, int64_t rx_ns);
+  void OnDtls(const uint8_t* d, size_t n, int64_t now_ns);
+  void Fail(const std::string& why);
+  void SendPacket(int64_t now_ns);
+
+  const uint32_t id_;
+  const uint32_t ip_;  // network byte order
+  ClientParams p_;
+  std::shared_ptr<ClientStats> stats_;
+  Loop* loop_ = nullptr;
+  std::unique_ptr<DtlsTransport> dtls_;
+  SrtpContext srtp_in_, srtp_out_;
+  bool srtp_ready_ = false;
+  bool ice_ok_ = false;
+  bool controlling_ = true;
+  uint64_t tie_breaker_ = 0;
+  uint8_t tids_[4][12] = {};
+  unsigned tid_next_ = 0;
+  int64_t created_ns_ = 0, next_check_ns_ = 0;
+  uint64_t rx_count_ = 0;
+  // Publisher.
+  std::vector<uint8_t> packet_;
+  uint16_t seq_ = 0;
+  uint32_t rtp_ts_ = 0, counter_ = 0, in_frame_ = 0, per_frame_ = 1;
+  int64_t interval_ns_ = 0, next_send_ns_ = 0;
+};
+
+// One thread, one UDP socket, an epoll loop, and the clients assigned to it.
+class Loop {
+ public:
+  Loop(Histogram* latency, const DtlsIdentity* identity, bool pacing);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  bool Open(std::string* error);
+  void Start();
+  void StopAndJoin();
+  uint16_t port() const { return port_; }
+
+  // Any thread: ownership of `c` passes to the loop.
+  void Add(std::unique_ptr<Client> c);
+  void Remove(uint32_t id);
+
+  // Loop thread.
+  void SendFrom(uint32_t src_ip, const sockaddr_in& to, const uint8_t* d, size_t n);
+  Histogram& latency() { return *latency_; }
+
+ private:
+  void Run();
+  void Wake();
+  void DrainCommands();
+  void Receive();
+  void Tick(int64_t now);
+  void Pace(int64_t now);
+
+  static constexpr int kRxBatch = 64;
+  struct RxSlot {
+    uint8_t data[2048];
+    alignas(8) uint8_t control[128];
+    sockaddr_in from;
+  };
+
+  Histogram* latency_;
+  const DtlsIdentity* identity_;
+  std::vector<RxSlot> rx_;
+  const bool pacing_;
+  int fd_ = -1, epfd_ = -1, wakefd_ = -1, tickfd_ = -1, pacefd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  bool running_ = false;
+
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Client>> adds_;
+  std::vector<uint32_t> removes_;
+  bool stop_ = false;
+
+  std::unordered_map<uint32_t, std::unique_ptr<Client>> by_ip_;  // key: IP, network order
+  std::unordered_map<uint32_t, uint32_t> ip_of_id_;
+};
+
+struct LoadOptions {
+  int threads = 1;          // viewer threads; the publisher gets a thread of its own
+  uint8_t ip_octet = 100;   // clients get 127.<ip_octet>.x.y
+};
+
+class LoadEngine {
+ public:
+  LoadEngine() = default;
+  ~LoadEngine();
+  bool Start(const LoadOptions& opts, std::string* error);
+  void Stop();
+
+  const DtlsIdentity& identity() const { return *identity_; }
+  size_t thread_count() const { return loops_.size(); }
+  const Histogram& latency(size_t loop) const { return *histograms_[loop]; }
+
+  // JS thread. Allocate picks the client's IP and thread; Connect hands it the signaled
+  // parameters. False when `id` is unknown or already connected.
+  struct Slot {
+    uint32_t id, ip;  // ip in network order
+    uint16_t port;
+    int loop;
+  };
+  bool Allocate(bool publisher, Slot* out, std::string* error);
+  bool Connect(uint32_t id, ClientParams params, std::string* error);
+  bool Remove(uint32_t id);
+  bool SetPaused(uint32_t id, bool paused);
+  const std::unordered_map<uint32_t, std::shared_ptr<ClientStats>>& stats() const { return stats_; }
+
+ private:
+  std::unique_ptr<DtlsIdentity> identity_;
+  std::vector<std::unique_ptr<Histogram>> histograms_;
+  std::vector<std::unique_ptr<Loop>> loops_;  // last one: the publisher's
+  LoadOptions opts_;
+  uint32_t next_index_ = 0;
+  uint32_t next_id_ = 1;
+  int next_loop_ = 0;
+  std::unordered_map<uint32_t, Slot> pending_;
+  std::unordered_map<uint32_t, std::shared_ptr<ClientStats>> stats_;
+  std::unordered_map<uint32_t, int> loop_of_;
+};
+
+// 127.<octet>.<hi>.<lo> for client `index`; no host part ends in .0 or .255.
+uint32_t ClientIp(uint8_t octet, uint32_t index);
+
+}  // namespace halfsec::bench

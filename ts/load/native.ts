@@ -1,0 +1,87 @@
+// Typed access to the load generator's native half (native/bench_client*.cc, bench_raw.cc).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export type ClientState = 'new' | 'checking' | 'dtls' | 'connected' | 'failed' | 'closed';
+
+export interface ClientParams {
+  localUfrag: string;
+  localPwd: string;
+  remoteUfrag: string;
+  remotePwd: string;
+  fingerprintAlgorithm: string;
+  fingerprint: string;
+  /** Ours, from the answer's a=setup: 'passive' there makes us the DTLS client. */
+  dtlsRole: 'client' | 'server';
+  remoteIp: string;
+  remotePort: number;
+  /** Publisher only. */
+  payloadType?: number;
+  ssrc?: number;
+  rateKbps?: number;
+  fps?: number;
+  packetSize?: number;
+}
+
+export interface ClientStats {
+  id: number;
+  state: ClientState;
+  rxPackets: number;
+  rxBytes: number;
+  authChecked: number;
+  authFailed: number;
+  badPayload: number;
+  txPackets: number;
+  txBytes: number;
+  rtcpIn: number;
+  stunIn: number;
+  /** CLOCK_MONOTONIC ns (same clock as nowNs()); 0 until it happened. */
+  iceNs: number;
+  connectedNs: number;
+  firstMediaNs: number;
+  error?: string;
+}
+
+export interface NativeLoadEngine {
+  readonly fingerprint: string;
+  allocate(role: 'viewer' | 'publisher'): { id: number; ip: string; port: number };
+  connect(id: number, params: ClientParams): void;
+  remove(id: number): boolean;
+  /** A publisher holds (true) or resumes (false) its media. */
+  pause(id: number, paused: boolean): boolean;
+  clientStats(): ClientStats[];
+  /** Latency counts (ns), every thread merged; bucket i covers [bounds[i], bounds[i+1]). */
+  latencyBuckets(): Float64Array;
+  close(): void;
+}
+
+export interface RawSendOptions {
+  destinations: number;
+  /** Rounds per second; a round is one datagram to every destination. */
+  roundsPerSecond: number;
+  packetSize: number;
+  seconds: number;
+  ipOctet?: number;
+}
+
+export interface RawSendResult {
+  sent: number;
+  received: number;
+  skippedRounds: number;
+  sendErrors: number;
+  userSeconds: number;
+  systemSeconds: number;
+  elapsedSeconds: number;
+}
+
+interface LoadAddon {
+  LoadEngine: {
+    new (options: { threads?: number; ipOctet?: number }): NativeLoadEngine;
+    histogramBounds(): Float64Array;
+    nowNs(): number;
+  };
+  rawSend(options: RawSendOptions): Promise<RawSendResult>;
+}
+
+export const loadNative: LoadAddon = require('../../build/Release/halfsec.node') as LoadAddon;
