@@ -242,11 +242,11 @@ void Client::OnMedia(uint8_t* d, size_t n, int64_t rx_ns) {
   }
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h) || h.payload_len < kPayloadHeader ||
-      Load32(d + h.header_len) != kPayloadMagic) {
+      Load32(d + h.header_len + 1) != kPayloadMagic) {
     ClientStats::Bump(stats_->bad_payload);
     return;
   }
-  const int64_t sent = static_cast<int64_t>(Load64(d + h.header_len + 8));
+  const int64_t sent = static_cast<int64_t>(Load64(d + h.header_len + 9));
   if (rx_ns >= sent) loop_->latency().Add(static_cast<uint64_t>(rx_ns - sent));
 }
 
@@ -269,19 +269,22 @@ void Client::SendPacket(int64_t) {
   const size_t len = p_.packet_size;
   if (len + kSrtpMaxTrailer > sizeof buf || len < 12 + kPayloadHeader) return;
   std::memcpy(buf, packet_.data(), len);
+  const bool frame_start = in_frame_ == 0;
   const bool marker = ++in_frame_ == per_frame_;
   buf[0] = 0x80;
   buf[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (p_.payload_type & 0x7f));
   Store16(buf + 2, seq_++);
   Store32(buf + 4, rtp_ts_);
   Store32(buf + 8, p_.ssrc);
-  Store32(buf + 12, kPayloadMagic);
-  Store32(buf + 16, counter_++);
+  buf[12] = frame_start && frame_ % kKeyframeEveryFrames == 0 ? 0x65 : 0x41;  // IDR or non-IDR slice
+  Store32(buf + 13, kPayloadMagic);
+  Store32(buf + 17, counter_++);
   if (marker) {
     in_frame_ = 0;
+    frame_++;
     rtp_ts_ += 90000 / (p_.fps ? p_.fps : 30);
   }
-  Store64(buf + 20, static_cast<uint64_t>(MonotonicNs()));  // as late as possible
+  Store64(buf + 21, static_cast<uint64_t>(MonotonicNs()));  // as late as possible
   const int out = srtp_out_.ProtectRtp(buf, len);
   if (out < 0) return;
   loop_->SendFrom(ip_, p_.remote, buf, static_cast<size_t>(out));

@@ -23,7 +23,10 @@ namespace halfsec::bench {
 
 // First bytes of every synthetic media payload: magic, counter, CLOCK_MONOTONIC send time (ns).
 constexpr uint32_t kPayloadMagic = 0x4853424E;  // "HSBN"
-constexpr size_t kPayloadHeader = 16;
+// Payload: an H.264 NAL header byte (IDR at the start of each keyframe, so a relay that starts
+// viewers at keyframes can), magic, counter, send time in ns.
+constexpr size_t kPayloadHeader = 17;
+constexpr uint32_t kKeyframeEveryFrames = 60;
 // One packet in this many is authenticated and decrypted by a viewer.
 constexpr uint64_t kCheckEvery = 64;
 
@@ -126,7 +129,7 @@ class Client {
   // Publisher.
   std::vector<uint8_t> packet_;
   uint16_t seq_ = 0;
-  uint32_t rtp_ts_ = 0, counter_ = 0, in_frame_ = 0, per_frame_ = 1;
+  uint32_t rtp_ts_ = 0, counter_ = 0, in_frame_ = 0, per_frame_ = 1, frame_ = 0;
   int64_t interval_ns_ = 0, next_send_ns_ = 0;
 };
 

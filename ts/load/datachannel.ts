@@ -66,11 +66,12 @@ export class DatachannelViewers implements ViewerPool {
       if ((v.rx - 1) % CHECK_EVERY !== 0) return;
       v.checked++;
       const off = 12 + 4 * (msg[0]! & 0x0f) + (msg[0]! & 0x10 ? 4 + 4 * msg.readUInt16BE(12 + 4 * (msg[0]! & 0x0f) + 2) : 0);
-      if (msg.length < off + 16 || msg.readUInt32BE(off) !== MAGIC) {
+      // The payload leads with an H.264 NAL header byte (see native/bench_client.h).
+      if (msg.length < off + 17 || msg.readUInt32BE(off + 1) !== MAGIC) {
         v.bad++;
         return;
       }
-      const sent = Number(msg.readBigUInt64BE(off + 8));
+      const sent = Number(msg.readBigUInt64BE(off + 9));
       if (now >= sent) this.samples.push((now - sent) / 1000);
     };
     const vt = pc.addTrack(video);
