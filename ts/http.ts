@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { HttpError } from './errors.js';
 import { assertSdpContentType } from './sdp.js';
 import type { SessionManager, SessionRole } from './sessions.js';
+import { mountWeb } from './web.js';
 
 const STATUS: Record<number, string> = {
   200: '200 OK',
@@ -134,6 +135,7 @@ export function buildApp(d: HttpDeps): TemplatedApp {
   app.options('/*', (res) => new Responder(res).send({ status: 204 }));
   app.get('/api/streams', (res) => new Responder(res).send({ status: 200, body: JSON.stringify({ streams: d.sessions.listStreams() }) }));
   app.get('/healthz', (res) => new Responder(res).send({ status: 200, body: JSON.stringify({ ok: true }) }));
+  mountWeb(app, d.log);
   app.any('/*', (res, req) => {
     const out = new Responder(res);
     out.send({ status: 404, body: JSON.stringify({ error: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}` }) });
