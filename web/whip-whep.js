@@ -77,8 +77,9 @@ export function iceGatheringDone(pc, timeoutMs = 3000) {
 export async function negotiate(pc, endpoint, { signal } = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await iceGatheringDone(pc);
+  const url = new URL(endpoint, globalThis.location?.href);
   const postedAt = performance.now();
-  const res = await fetch(endpoint, {
+  const res = await fetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/sdp' },
     body: pc.localDescription.sdp,
@@ -97,7 +98,7 @@ export async function negotiate(pc, endpoint, { signal } = {}) {
   const location = res.headers.get('Location');
   if (!location) throw new RelayError(res.status, 'the relay answered without a Location');
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  return { resource: new URL(location, endpoint).toString(), postedAt };
+  return { resource: new URL(location, url).toString(), postedAt };
 }
 
 /** Ends a session on the relay. `keepalive` lets it complete while the page unloads. */
