@@ -138,6 +138,8 @@ async function run() {
     const ended = session;
     session = null;
     setState('reconnecting');
+    // No frame of the old session may count as the new session's first one (join time).
+    video.srcObject = null;
     await ended.stop();
   }
 }

@@ -80,11 +80,13 @@ try {
   }
   const end = Date.now() + seconds * 1000;
   let size = null;
+  let codec = null;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, 2000));
     for (const v of viewers) {
       const s = await viewerStatus(v.page, 900);
       size = `${s.width}x${s.height}`;
+      codec = s.codec;
       for (const x of s.latencies) {
         // Clocks increase (mod 2^32, which a bench run never wraps): keep only the new ones.
         if (x.clock > v.lastClock) {
@@ -109,12 +111,13 @@ try {
       chromiumPackage: debianVersion('chromium'),
     },
     receivedSize: size,
+    receivedCodec: codec,
     glassToGlassMs: summary(latencies),
     joinMs: summary(joins),
   };
   const fmt = (s) => `p50 ${s.p50} ms  p95 ${s.p95} ms  (min ${s.min}, max ${s.max}, n=${s.n})`;
   console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, node ${result.machine.node}, chromium ${result.machine.chromium}`);
-  console.log(`stream: ${args.codec} ${args.size}${args.simulcast ? ' simulcast' : ''}, received ${size}; ${viewerCount} viewer(s) for ${seconds} s`);
+  console.log(`stream: ${args.codec} ${args.size}${args.simulcast ? ' simulcast' : ''}, received ${codec} ${size}; ${viewerCount} viewer(s) for ${seconds} s`);
   console.log(`glass-to-glass: ${fmt(result.glassToGlassMs)}`);
   console.log(`join (WHEP POST -> first frame): ${fmt(result.joinMs)}`);
   const out = args.out ?? new URL(`../results/latency-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url).pathname;
