@@ -103,9 +103,9 @@ test.serial('simulcast: a three-layer VP8 publisher is accepted and viewers deco
     (await publisherStatus(pub)).layers.map((l) => l.rid),
     ['f', 'h', 'q'],
   );
-  // Today the data plane forwards the first video SSRC it sees (one layer, whichever came first);
-  // layer selection ("viewers get the highest layer") is native work in progress, so any layer
-  // size is accepted here.
+  // Today the data plane forwards the first video SSRC it sees (one layer, whichever came first).
+  // TODO(native layer selection): expect 640x360 (the highest layer) once the data plane picks
+  // layers by rid; until then any layer size is accepted here.
   const pages = await watchers(t, context, url, 'sim');
   for (const [i, page] of pages.entries()) {
     const s = await viewerStatus(page);

@@ -53,7 +53,9 @@ function debianVersion(pkg) {
   }
 }
 
-const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: 43000, rtcPortMax: 43099, workers: Number(args.workers), logLevel: 'warn' });
+// A random media port block, like the tests, so that a run beside other relays still binds.
+const rtcBase = 45000 + Math.floor(Math.random() * 200) * 20;
+const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: rtcBase, rtcPortMax: rtcBase + 19, workers: Number(args.workers), logLevel: 'warn' });
 const { port } = await relay.listen();
 const base = `http://127.0.0.1:${port}`;
 const chromium = await launchChromium({ limitMs: (seconds + 60 + joinCount * 10) * 1000 });
