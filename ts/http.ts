@@ -6,6 +6,7 @@ import { MOUNT_PATHS, STATUS_TEXT, payloadTooLarge } from './routes.js';
 import type { Reply, Router } from './routes.js';
 import { mountWebSocket } from './ws.js';
 import type { Signaling } from './signaling.js';
+import { mountWeb } from './web.js';
 
 export interface HttpDeps {
   router: Router;
@@ -82,6 +83,7 @@ export function mountRelay(app: TemplatedApp, d: HttpDeps): void {
 export function buildApp(d: HttpDeps): TemplatedApp {
   const app = uWS.App();
   mountRelay(app, d);
+  mountWeb(app, d.log);
   app.any('/*', handler(d));
   return app;
 }

@@ -22,6 +22,11 @@ export interface OfferedTrack {
   codecs: Codec[];
   rtcpFb: { payload: number | string; type: string; subtype?: string }[];
   extensions: { id: number; uri: string }[];
+  /** Simulcast layers the publisher sends (`a=simulcast:send`), in its order; empty without simulcast. */
+  rids: string[];
+  /** Header extension ids the data plane needs to tell simulcast layers apart. */
+  ridExtensionId?: number;
+  repairedRidExtensionId?: number;
 }
 
 export interface ParsedOffer {
@@ -40,8 +45,11 @@ export interface ParsedOffer {
 export const SUPPORTED_VIDEO = ['H264', 'VP8', 'VP9', 'AV1'] as const;
 export const SUPPORTED_AUDIO = ['opus'] as const;
 
+export const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
+export const REPAIRED_RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
+
 /** Header extensions the relay accepts from a publisher (the data plane strips them on the way out). */
-const ACCEPTED_EXTENSIONS = new Set(['urn:ietf:params:rtp-hdrext:sdes:mid']);
+const ACCEPTED_EXTENSIONS = new Set(['urn:ietf:params:rtp-hdrext:sdes:mid', RID_EXTENSION, REPAIRED_RID_EXTENSION]);
 
 const MAX_SDP_LINES = 2000;
 const ICE_CHARS = /^[A-Za-z0-9+/]+$/;
@@ -88,14 +96,14 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
     fp ??= m.fingerprint ?? raw.fingerprint;
     const setup = m.setup ?? raw.setup ?? 'actpass';
     if (setup === 'passive') fail('a=setup:passive is not supported; offer actpass or active (the relay is the DTLS server)');
-    tracks.push({
-      kind,
-      mid,
-      index,
-      codecs: codecsOf(m),
-      rtcpFb: m.rtcpFb ?? [],
-      extensions: (m.ext ?? []).map((e) => ({ id: e.value, uri: e.uri })),
-    });
+    const extensions = (m.ext ?? []).map((e) => ({ id: e.value, uri: e.uri }));
+    const track: OfferedTrack = { kind, mid, index, codecs: codecsOf(m), rtcpFb: m.rtcpFb ?? [], extensions, rids: role === 'publisher' ? simulcastSendRids(m) : [] };
+    const ridExt = extensions.find((e) => e.uri === RID_EXTENSION);
+    const repairedExt = extensions.find((e) => e.uri === REPAIRED_RID_EXTENSION);
+    if (ridExt) track.ridExtensionId = ridExt.id;
+    if (repairedExt) track.repairedRidExtensionId = repairedExt.id;
+    if (track.rids.length > 0 && !ridExt) fail(`m=${m.type} (mid ${mid}) offers simulcast without the ${RID_EXTENSION} header extension`);
+    tracks.push(track);
     sections[index]!.accepted = true;
   });
 
@@ -110,6 +118,26 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (!['sha-1', 'sha-256', 'sha-384', 'sha-512'].includes(alg)) fail(`unsupported fingerprint algorithm ${fp.type}`);
   if (!/^([0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/.test(fp.hash)) fail('a=fingerprint is not colon-separated hex');
   return { iceUfrag: ufrag, icePwd: pwd, fingerprintAlgorithm: alg, fingerprint: fp.hash.toUpperCase(), tracks, sections, raw };
+}
+
+/**
+ * The rids of `a=simulcast:send` (RFC 8853), first alternative of each layer, '~' (paused) removed,
+ * keeping only rids declared with `a=rid:<id> send`. A lone `a=rid` without `a=simulcast` is not
+ * simulcast, so it yields none.
+ */
+function simulcastSendRids(m: MediaDescription): string[] {
+  const sc = m.simulcast;
+  if (!sc) return [];
+  const list = sc.dir1 === 'send' ? sc.list1 : sc.dir2 === 'send' ? sc.list2 : undefined;
+  if (!list) return [];
+  const declared = new Set((m.rids ?? []).filter((r) => r.direction === 'send').map((r) => String(r.id)));
+  const rids: string[] = [];
+  for (const layer of list.split(';')) {
+    const first = layer.split(',')[0]!.trim().replace(/^~/, '');
+    if (first && declared.has(first) && !rids.includes(first)) rids.push(first);
+  }
+  if (rids.length > 8) fail('offer has more than 8 simulcast layers');
+  return rids;
 }
 
 function codecsOf(m: MediaDescription): Codec[] {
@@ -277,8 +305,15 @@ export function buildAnswer(o: AnswerOptions): string {
       endOfCandidates: 'end-of-candidates',
     };
     if (o.role === 'publisher') {
-      const ext = o.offer.tracks.find((t) => t.mid === s.mid)?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri)) ?? [];
+      const offeredTrack = o.offer.tracks.find((t) => t.mid === s.mid);
+      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri)) ?? [];
       if (ext.length > 0) m.ext = ext.map((e) => ({ value: e.id, uri: e.uri }));
+      // Browsers send no simulcast layer at all unless the answer receives every one of them.
+      const rids = offeredTrack?.rids ?? [];
+      if (rids.length > 0) {
+        m.rids = rids.map((id) => ({ id, direction: 'recv' }));
+        m.simulcast = { dir1: 'recv', list1: rids.join(';') };
+      }
     }
     if (o.role === 'viewer' && track.ssrc !== undefined) {
       const msid = { id: o.streamName, appdata: `${o.streamName}-${track.kind}` };

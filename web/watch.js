@@ -1,0 +1,154 @@
+// /watch/<stream>: WHEP player. Starts muted (browsers only autoplay muted video), waits for the
+// stream while it is not live, reconnects when it stalls or comes back, and shows glass-to-glass
+// latency when the publisher stamps its clock into the video (see clock-code.js).
+import { RelayError, watch } from './whip-whep.js';
+import { ClockReader, latencyOf } from './clock-code.js';
+
+const streamName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const endpoint = `/whep/${encodeURIComponent(streamName)}`;
+const $ = (id) => document.getElementById(id);
+const video = $('player');
+
+const RETRY_MS = 1000;
+const STALL_MS = 4000; // nothing received for this long: the stream ended or the path broke
+const CONNECT_MS = 10000;
+const KEEP_SAMPLES = 900;
+
+/** What the player is doing, for people (rendered) and for tests/bench (read through page.evaluate). */
+const status = {
+  state: 'starting',
+  error: null,
+  connects: 0,
+  joinMs: null,
+  joins: [],
+  latencyMs: null,
+  latencies: [], // { clock, latency } per decoded frame carrying a new stamp
+  width: 0,
+  height: 0,
+  fps: 0,
+  framesDecoded: 0,
+  codec: null,
+};
+window.halfsecWatch = status;
+
+let session = null;
+const reader = new ClockReader();
+let lastClock = null;
+
+$('stream').textContent = streamName;
+
+function setState(state, error = null) {
+  status.state = state;
+  status.error = error;
+  $('status').textContent = error ? `${state}: ${error}` : state;
+  $('status').classList.toggle('error', Boolean(error));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function median(values) {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Called for every frame the player presents: join time, resolution, the stamped clock. */
+function onFrame() {
+  const now = performance.now();
+  if (session && !session.firstFrameAt) {
+    session.firstFrameAt = now;
+    status.joinMs = Math.round(now - session.postedAt);
+    status.joins.push(status.joinMs);
+    $('join').textContent = `${status.joinMs} ms`;
+    setState('playing');
+  }
+  status.width = video.videoWidth;
+  status.height = video.videoHeight;
+  const clock = reader.read(video);
+  if (clock !== null && clock !== lastClock) {
+    lastClock = clock;
+    const latency = latencyOf(clock);
+    status.latencies.push({ clock, latency });
+    if (status.latencies.length > KEEP_SAMPLES) status.latencies.splice(0, status.latencies.length - KEEP_SAMPLES);
+    status.latencyMs = median(status.latencies.slice(-30).map((s) => s.latency));
+  }
+  scheduleFrame();
+}
+
+function scheduleFrame() {
+  if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(onFrame);
+  else setTimeout(onFrame, 33);
+}
+
+/** Polls receiver stats; resolves when the session should be replaced (stalled or never started). */
+async function superviseSession(s) {
+  let lastBytes = -1;
+  let lastProgress = performance.now();
+  for (;;) {
+    await sleep(1000);
+    if (session !== s) return;
+    const state = s.pc.connectionState;
+    if (state === 'failed' || state === 'closed') return;
+    let bytes = 0;
+    const report = await s.pc.getStats();
+    for (const r of report.values()) {
+      if (r.type !== 'inbound-rtp') continue;
+      bytes += r.bytesReceived ?? 0;
+      if (r.kind !== 'video') continue;
+      status.framesDecoded = r.framesDecoded ?? 0;
+      status.fps = Math.round(r.framesPerSecond ?? 0);
+      status.codec = report.get(r.codecId)?.mimeType?.replace('video/', '') ?? status.codec;
+    }
+    render();
+    const t = performance.now();
+    if (bytes !== lastBytes) {
+      lastBytes = bytes;
+      lastProgress = t;
+    }
+    const limit = s.firstFrameAt ? STALL_MS : CONNECT_MS;
+    if (t - lastProgress > limit) return;
+  }
+}
+
+function render() {
+  $('latency').textContent = status.latencyMs === null ? 'no clock stamp' : `${status.latencyMs} ms`;
+  $('resolution').textContent = status.width ? `${status.width}×${status.height}` : '–';
+  $('fps').textContent = String(status.fps);
+  $('frames').textContent = String(status.framesDecoded);
+  $('codec').textContent = status.codec ?? '–';
+}
+
+async function run() {
+  scheduleFrame();
+  for (;;) {
+    setState('connecting');
+    try {
+      session = await watch(endpoint);
+    } catch (err) {
+      session = null;
+      if (err instanceof RelayError && err.status === 404) setState('waiting for the stream');
+      else setState('retrying', err.message ?? String(err));
+      await sleep(RETRY_MS);
+      continue;
+    }
+    status.connects++;
+    video.srcObject = session.stream;
+    video.play().catch(() => {});
+    await superviseSession(session);
+    const ended = session;
+    session = null;
+    setState('reconnecting');
+    // No frame of the old session may count as the new session's first one (join time).
+    video.srcObject = null;
+    await ended.stop();
+  }
+}
+
+$('unmute').addEventListener('click', () => {
+  video.muted = !video.muted;
+  $('unmute').textContent = video.muted ? 'Unmute' : 'Mute';
+  video.play().catch(() => {});
+});
+addEventListener('pagehide', () => session?.stop());
+setInterval(render, 1000);
+run();
