@@ -85,6 +85,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       ThrowType(env, "portBase/portCount out of range");
       return;
     }
+    opts.keyframe_cache_max_age_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "keyframeCacheMaxAgeMs", 1000), 0, 60000));
     opts.port_base = static_cast<uint16_t>(base);
     opts.port_count = static_cast<uint16_t>(count);
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "halfsec-events", 0, 1);
@@ -129,6 +130,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         fb.Set("layer", f.layer);
         fb.Set("packets", f.packets);
         e.Set("feedback", fb);
+      }
+      if (events[i].layer_count > 0) {
+        Napi::Array bps = Napi::Array::New(env, static_cast<size_t>(events[i].layer_count));
+        for (int l = 0; l < events[i].layer_count; l++) bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
+        e.Set("layerBps", bps);
       }
       arr.Set(static_cast<uint32_t>(i), e);
     }

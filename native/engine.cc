@@ -11,6 +11,7 @@ Engine::~Engine() { Stop(); }
 
 bool Engine::Start(const EngineOptions& opts, std::string* error) {
   if (started_) return true;
+  keyframe_max_age_ms_ = opts.keyframe_cache_max_age_ms;
   identity_ = DtlsIdentity::Create(error);
   if (!identity_) return false;
   int n = opts.workers > 0 ? opts.workers : static_cast<int>(std::thread::hardware_concurrency());

@@ -16,11 +16,15 @@
 namespace halfsec {
 
 struct EngineEvent {
-  std::string type;  // "connected", "closed", "feedback"
+  EngineEvent(std::string t, uint32_t id, std::string d = "") : type(std::move(t)), peer_id(id), detail(std::move(d)) {}
+  std::string type;  // "connected", "closed", "feedback", "layers"
   uint32_t peer_id = 0;
   std::string detail;
   bool has_feedback = false;
   ViewerFeedback feedback;
+  // "layers": a publisher's video bit rate per simulcast layer over the last interval.
+  int layer_count = 0;
+  double layer_bps[kMaxLayers] = {};
 };
 
 struct EngineOptions {
@@ -28,6 +32,7 @@ struct EngineOptions {
   std::string bind_ip = "0.0.0.0";
   uint16_t port_base = 40000;
   uint16_t port_count = 100;  // workers take the first free ports in [base, base+count)
+  int keyframe_cache_max_age_ms = 1000;
 };
 
 class Engine {
@@ -40,6 +45,7 @@ class Engine {
   void Stop();
 
   const DtlsIdentity& identity() const { return *identity_; }
+  int keyframe_cache_max_age_ms() const { return keyframe_max_age_ms_; }
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
 
@@ -65,6 +71,7 @@ class Engine {
   std::unique_ptr<DtlsIdentity> identity_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
+  int keyframe_max_age_ms_ = 1000;
 
   std::mutex peers_mu_;
   std::unordered_map<uint32_t, int> peer_worker_;

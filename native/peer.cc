@@ -186,7 +186,10 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   bool recovered;
   if (!TrackInbound(in, h.sequence, now_ms, &recovered)) return;
   Stream* s = cfg_.stream.get();
-  if (kind == kVideo) s->layer_seen_ms[layer].store(now_ms, std::memory_order_relaxed);
+  if (kind == kVideo) {
+    s->layer_seen_ms[layer].store(now_ms, std::memory_order_relaxed);
+    layer_bytes_[layer] += static_cast<uint64_t>(len);
+  }
   MediaPacket* pkt = worker_->NewPacket();
   if (!pkt) return;
   std::memcpy(pkt->data, d, static_cast<size_t>(len));
@@ -196,7 +199,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   pkt->layer = static_cast<uint8_t>(layer);
   pkt->recovered = recovered;
   pkt->keyframe = kind == kVideo && IsKeyframeStart(cfg_.codec_by_pt[media_pt], d + h.header_len, h.payload_len);
-  s->keyframes.Add(pkt);
+  s->keyframes.Add(pkt, now_ms);
   worker_->Publish(*this, pkt);
 }
 
@@ -479,8 +482,18 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   if (cfg_.role == PeerRole::kPublisher) {
     SendNacks(now_ms);
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {
+      // Measured layer rates let the control plane's policy compare a viewer's estimate with
+      // what each layer really costs.
+      const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
       last_rtcp_ms_ = now_ms;
       SendUpstreamFeedback(now_ms);
+      const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
+      double bps[kMaxLayers] = {};
+      for (int i = 0; i < layers; i++) {
+        bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
+        layer_bytes_[i] = 0;
+      }
+      if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
     }
   } else {
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {

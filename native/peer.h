@@ -165,6 +165,7 @@ class Peer {
   // Publisher.
   Inbound in_[kMediaKinds][kMaxLayers];
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
+  uint64_t layer_bytes_[kMaxLayers] = {};     // video bytes per layer since the last report
 
   // Viewer.
   Outbound out_[kMediaKinds];

@@ -53,7 +53,7 @@ void PacketPool::Return(MediaPacket* pkt) {
 
 KeyframeCache::~KeyframeCache() { Clear(); }
 
-void KeyframeCache::Add(MediaPacket* pkt) {
+void KeyframeCache::Add(MediaPacket* pkt, int64_t now_ms) {
   if (pkt->kind != kVideo || pkt->layer >= kMaxLayers || pkt->recovered) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto& gop = gop_[pkt->layer];
@@ -61,6 +61,7 @@ void KeyframeCache::Add(MediaPacket* pkt) {
     for (MediaPacket* p : gop) p->Release();
     gop.clear();
     overflow_[pkt->layer] = false;
+    keyframe_ms_[pkt->layer] = now_ms;
   } else if (gop.empty() || overflow_[pkt->layer]) {
     return;  // no keyframe yet, or this group of pictures outgrew the cache
   }
@@ -74,9 +75,11 @@ void KeyframeCache::Add(MediaPacket* pkt) {
   gop.push_back(pkt);
 }
 
-void KeyframeCache::Snapshot(int layer, std::vector<MediaPacket*>* out) {
+void KeyframeCache::Snapshot(int layer, int64_t now_ms, int64_t max_age_ms, std::vector<MediaPacket*>* out) {
   if (layer < 0 || layer >= kMaxLayers) return;
   std::lock_guard<std::mutex> lock(mu_);
+  // Replaying a long group of pictures would start the viewer seconds behind live.
+  if (now_ms - keyframe_ms_[layer] > max_age_ms) return;
   for (MediaPacket* p : gop_[layer]) {
     p->AddRef(1);
     out->push_back(p);

@@ -62,15 +62,17 @@ class KeyframeCache {
  public:
   static constexpr size_t kMaxPackets = 2048;
   ~KeyframeCache();
-  void Add(MediaPacket* pkt);  // publisher's worker; takes a reference when caching
-  // Appends referenced packets (caller releases) of `layer`, oldest first.
-  void Snapshot(int layer, std::vector<MediaPacket*>* out);
+  void Add(MediaPacket* pkt, int64_t now_ms);  // publisher's worker; takes a reference when caching
+  // Appends referenced packets (caller releases) of `layer`, oldest first, when its keyframe
+  // arrived at most `max_age_ms` ago.
+  void Snapshot(int layer, int64_t now_ms, int64_t max_age_ms, std::vector<MediaPacket*>* out);
   void Clear();
 
  private:
   std::mutex mu_;
   std::vector<MediaPacket*> gop_[kMaxLayers];
   bool overflow_[kMaxLayers] = {};
+  int64_t keyframe_ms_[kMaxLayers] = {};
 };
 
 struct Stream {

@@ -413,7 +413,7 @@ bool Worker::ReplayKeyframe(Peer& viewer) {
   Stream* s = viewer.stream();
   const int top = s->TopLiveLayer(now_ms_, 1000);
   std::vector<MediaPacket*> gop;
-  s->keyframes.Snapshot(std::max(0, top), &gop);
+  s->keyframes.Snapshot(std::max(0, top), now_ms_, engine_->keyframe_cache_max_age_ms(), &gop);
   if (gop.empty()) return false;
   for (MediaPacket* p : gop) {
     viewer.Forward(*p, top);
@@ -450,6 +450,13 @@ void Worker::KeyframeWanted(Stream& stream, int layer) {
   }
 }
 
+void Worker::EmitLayers(uint32_t peer_id, const double* bps, int count) {
+  EngineEvent ev{"layers", peer_id, ""};
+  ev.layer_count = count;
+  for (int i = 0; i < count && i < kMaxLayers; i++) ev.layer_bps[i] = bps[i];
+  engine_->PushEvent(std::move(ev));
+}
+
 void Worker::EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb) {
   EngineEvent ev{"feedback", peer_id, ""};
   ev.has_feedback = true;
@@ -458,7 +465,7 @@ void Worker::EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb) {
 }
 
 void Worker::Emit(const char* type, uint32_t peer_id, const char* detail) {
-  engine_->PushEvent({type, peer_id, detail ? detail : ""});
+  engine_->PushEvent(EngineEvent(type, peer_id, detail ? detail : ""));
 }
 
 void Worker::Tick() {

@@ -64,6 +64,7 @@ class Worker {
   const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
+  void EmitLayers(uint32_t peer_id, const double* bps, int count);
   int64_t now_ms() const { return now_ms_; }
 
  private:

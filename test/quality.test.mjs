@@ -52,7 +52,8 @@ test.serial('5 % loss between publisher and relay: the relay NACKs upstream and 
 });
 
 test.serial('a viewer joining mid-stream starts at once from the cached keyframe', async (t) => {
-  const { url } = await startRelay(t);
+  // The cache serves keyframes up to 1 s old by default; this publisher's only keyframe is older.
+  const { url } = await startRelay(t, { keyframeCacheMaxAgeMs: 10000 });
   // One keyframe at the very start and none after, and PLIs are not answered: only the relay's
   // keyframe cache can give a late viewer a picture to start from.
   const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/mid`, '400', '10', 'video'], { env: { PUB_KEYFRAME_EVERY: '100000' } });

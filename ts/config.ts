@@ -57,6 +57,13 @@ export const CONFIG: readonly ConfigEntry[] = [
     help: 'least time between two WebSocket viewercount events of a stream',
     sets: ['viewerCountIntervalMs'],
   },
+  {
+    key: 'keyframeCacheMaxAgeMs',
+    arg: '<ms>',
+    default: String(DEFAULTS.keyframeCacheMaxAgeMs),
+    help: 'a joining viewer starts from the cached keyframe only if it is this recent (0 = never)',
+    sets: ['keyframeCacheMaxAgeMs'],
+  },
 ];
 
 // The entries whose key is not the RelayOptions field they set.

@@ -7,6 +7,7 @@ export interface EngineOptions {
   bindAddress?: string;
   portBase?: number;
   portCount?: number;
+  keyframeCacheMaxAgeMs?: number;
 }
 
 /** A viewer's feedback summary, every feedbackIntervalMs (see native/peer.h ViewerFeedback). */
@@ -21,10 +22,12 @@ export interface ViewerFeedback {
 }
 
 export interface EngineEvent {
-  type: 'connected' | 'closed' | 'feedback';
+  type: 'connected' | 'closed' | 'feedback' | 'layers';
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
+  /** 'layers' (publishers, once a second): video bit/s per simulcast layer, lowest first. */
+  layerBps?: number[];
 }
 
 export interface PeerConfig {

@@ -29,6 +29,11 @@ export interface RelayOptions {
   metrics?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
+  /**
+   * A new viewer starts from the cached keyframe (and what followed) when it is at most this old,
+   * ms (default 1000); an older one would play late, so the publisher is asked for a fresh one.
+   */
+  keyframeCacheMaxAgeMs?: number;
 }
 
 export type ResolvedOptions = Required<Omit<RelayOptions, 'adminToken'>> & { adminToken: string | undefined };
@@ -44,6 +49,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   metrics: true,
   viewerCountIntervalMs: 1000,
+  keyframeCacheMaxAgeMs: 1000,
 } as const satisfies RelayOptions;
 
 // Values from the command line, the environment or a config file arrive as strings: the schema
@@ -87,6 +93,7 @@ export const relayOptionsSchema = z
       adminToken: z.string({ error: 'must be a string' }).min(8, { error: 'must be at least 8 characters' }).optional(),
       metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
+      keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
   );
@@ -156,5 +163,6 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     adminToken: v.adminToken,
     metrics: v.metrics ?? DEFAULTS.metrics,
     viewerCountIntervalMs: v.viewerCountIntervalMs ?? DEFAULTS.viewerCountIntervalMs,
+    keyframeCacheMaxAgeMs: v.keyframeCacheMaxAgeMs ?? DEFAULTS.keyframeCacheMaxAgeMs,
   };
 }

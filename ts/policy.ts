@@ -30,7 +30,7 @@ export interface LayerPolicyOptions {
 }
 
 export class LayerPolicy {
-  private readonly o: Required<LayerPolicyOptions>;
+  private o: Required<LayerPolicyOptions>;
   private layer: number;
   private cap: number;
   private good = 0;
@@ -57,6 +57,11 @@ export class LayerPolicy {
     this.cap = layer === undefined ? this.top : Math.max(0, Math.min(this.top, Math.floor(layer)));
     if (this.layer > this.cap) this.layer = this.cap;
     return this.layer;
+  }
+
+  /** New rates per layer (measured); the layer count stays. */
+  setLayerBitrates(rates: number[]): void {
+    if (rates.length === this.o.layerBitrates.length) this.o.layerBitrates = [...rates];
   }
 
   private fits(layer: number, estimate: number, margin = 1): boolean {

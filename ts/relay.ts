@@ -63,6 +63,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const engine: NativeEngine = new native.Engine(
     {
       workers: opts.workers,
+      keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
       bindAddress: opts.rtcBindAddress,
       portBase: opts.rtcPortMin,
       portCount: opts.rtcPortMax - opts.rtcPortMin + 1,

@@ -69,8 +69,13 @@ interface StreamState {
   /** What the publisher sends, per kind (its payload types). */
   codecs: Partial<Record<MediaKind, Codec>>;
   viewers: Map<string, Session>;
-  /** Simulcast layers the publisher sends (1 without simulcast), lowest first, with their rates. */
+  /** Simulcast rids, lowest layer first (empty without simulcast). */
+  rids: string[];
+  /** Bit rate of each layer, lowest first: measured by the data plane once media flows. */
   layerBitrates: number[];
+  /** The latest measurement (0 for a layer that is not flowing). */
+  measured?: number[];
+  measuredOnce?: boolean;
 }
 
 export interface RelayEvents {
@@ -95,8 +100,12 @@ export interface OfferResult {
 /** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
 const PUBLISHER_REMB_BPS = 4_000_000;
 
-/** Expected bit rate of a single-layer stream; simulcast layers get their own (see layerRates). */
-const DEFAULT_LAYER_BPS = 2_500_000;
+const MAX_LAYERS = 4;
+
+/** Layer rates assumed until the data plane has measured them: each layer ~3x the one below. */
+function defaultLayerRates(layers: number): number[] {
+  return Array.from({ length: layers }, (_, i) => Math.round(1_500_000 / 3 ** (layers - 1 - i)));
+}
 
 const STREAM_NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
 
@@ -134,6 +143,11 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     if (tracks.length === 0) {
       throw badRequest('offer has no codec the relay supports (video: H264, VP8, VP9, AV1; audio: opus)');
     }
+    const video = offer.tracks.find((t) => t.kind === 'video' && codecs.video);
+    const rids = video && video.rids.length > 1 ? video.rids.slice(0, MAX_LAYERS) : [];
+    const simulcast = rids.length > 1 && video?.ridExtensionId !== undefined
+      ? { rids, ridExtId: video.ridExtensionId, ...(video.repairedRidExtensionId !== undefined ? { repairedRidExtId: video.repairedRidExtensionId } : {}) }
+      : {};
     const ice = newIceParams();
     const engineId = this.engine.createStream();
     let added: { peerId: number; worker: number; port: number };
@@ -151,13 +165,14 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
         rembBps: PUBLISHER_REMB_BPS,
         rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+        ...simulcast,
       });
     } catch (err) {
       this.engine.closeStream(engineId);
       throw err;
     }
     const session = this.newSession('publisher', stream, added);
-    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), layerBitrates: [DEFAULT_LAYER_BPS] });
+    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
     const answer = buildAnswer({
       role: 'publisher',
       offer,
@@ -261,6 +276,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
       } else if (ev.type === 'feedback' && ev.feedback) {
         this.onFeedback(s, ev.feedback);
+      } else if (ev.type === 'layers' && ev.layerBps) {
+        this.onLayerRates(s, ev.layerBps);
       } else if (ev.type === 'closed') {
         const st = this.streams.get(s.stream);
         this.byPeer.delete(ev.peerId);
@@ -280,6 +297,43 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     if (!policy) return true;  // one layer: nothing to cap
     this.engine.setViewerLayer(v.peerId, policy.setCap(layer));
     return true;
+  }
+
+  /** A pinned layer (by rid) or a bit-rate ceiling becomes the policy's cap. */
+  private applyPreferences(stream: string, id: string, p: ViewerPreferences): void {
+    const st = this.streams.get(stream);
+    if (!st || st.rids.length < 2) return;
+    let cap: number | undefined;
+    if (p.layer !== undefined && st.rids.includes(p.layer)) cap = st.rids.indexOf(p.layer);
+    if (p.maxBitrate !== undefined) {
+      let fit = 0;
+      st.layerBitrates.forEach((rate, i) => {
+        if (rate <= p.maxBitrate!) fit = i;
+      });
+      cap = cap === undefined ? fit : Math.min(cap, fit);
+    }
+    this.setViewerCap(stream, id, cap);
+  }
+
+  /** The layers a viewer can choose from, with their measured rates. */
+  layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
+    const st = this.streams.get(stream);
+    if (!st) return [];
+    const ids = st.rids.length > 0 ? st.rids : ['default'];
+    return ids.map((id, i) => ({ id, bitrate: Math.round(st.layerBitrates[i] ?? 0), active: (st.measured?.[i] ?? 1) > 0 }));
+  }
+
+  private onLayerRates(s: Session, bps: number[]): void {
+    const st = this.streams.get(s.stream);
+    if (!st || st.publisher.id !== s.id) return;
+    st.measured = bps;
+    // Smoothed, and a silent layer keeps its last rate: the policy needs a price for every layer.
+    st.layerBitrates = st.layerBitrates.map((old, i) => {
+      const now = bps[i] ?? 0;
+      return now > 0 ? (st.measuredOnce ? old * 0.7 + now * 0.3 : now) : old;
+    });
+    if (bps.some((b) => b > 0)) st.measuredOnce = true;
+    for (const v of st.viewers.values()) this.policies.get(v.id)?.setLayerBitrates(st.layerBitrates);
   }
 
   private onFeedback(s: Session, feedback: ViewerFeedback): void {
@@ -310,6 +364,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const v = this.streams.get(stream)?.viewers.get(id);
     if (!v) return undefined;
     v.preferences = { ...v.preferences, ...preferences };
+    this.applyPreferences(stream, id, v.preferences);
     this.log.debug({ stream, session: id, preferences: v.preferences }, 'viewer preferences');
     this.emit('viewer:select', { stream, session: id, preferences: v.preferences });
     return v.preferences;

@@ -342,10 +342,11 @@ export class Signaling {
     this.d.sessions.emit('signaling:close', { connection: c.id, sessions });
   }
 
-  /** What a viewer of `stream` can choose from; one layer until simulcast reaches the data plane. */
+  /** What a viewer of `stream` can choose from: its simulcast layers ('default' without simulcast). */
   layers(stream: string): LayerInfo[] {
-    const codecs = this.d.sessions.describeStream(stream)?.codecs ?? [];
-    return codecs.filter((c) => c.kind === 'video').map((c) => ({ id: 'default', codec: c.name, active: true }));
+    const codec = this.d.sessions.describeStream(stream)?.codecs.find((c) => c.kind === 'video');
+    if (!codec) return [];
+    return this.d.sessions.layers(stream).map((l) => ({ id: l.id, codec: codec.name, active: l.active, bitrate: l.bitrate }));
   }
 
   private each(stream: string, fn: (c: SignalingConnection) => void): void {

@@ -53,6 +53,8 @@ export interface LayerInfo {
   id: string;
   codec: string;
   active: boolean;
+  /** Measured bit/s of the layer (an assumed figure until media has flowed). */
+  bitrate: number;
 }
 
 /** Every message the server sends. */
