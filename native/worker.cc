@@ -256,6 +256,7 @@ void Worker::DrainCommands() {
           stats_.viewers.fetch_add(1, std::memory_order_relaxed);
           if (list.size() == 1) s->worker_mask.fetch_or(uint64_t{1} << index_, std::memory_order_release);
         } else {
+          s->layer_count.store(static_cast<int>(std::clamp<size_t>(p->config().rids.size(), 1, kMaxLayers)));
           s->publisher_peer.store(p->id());
           s->publisher_worker.store(index_);
         }

@@ -86,3 +86,31 @@ test.serial('twenty viewers sending PLI at once produce at most one keyframe req
   const after = (await pub.request('plis', 'plis')).count;
   t.is(after - before, 1, `20 PLIs became ${after - before} upstream`);
 });
+
+test.serial('simulcast: a viewer whose bandwidth drops moves to the low layer at a keyframe and back up when it recovers, with continuous sequence numbers', async (t) => {
+  const { relay, url } = await startRelay(t, { workers: 1 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/sim`, '1600', '10', 'video'], { env: { PUB_SIMULCAST: '1' } });
+  await pub.waitFor('open');
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/sim`, '1']);
+  t.is((await viewers.waitFor('ready', 30000)).open, 1);
+  const layerOf = (c) => (c >= 1_000_000 ? 'l' : 'h');
+  const layersSeen = async () => (await viewers.request('report', 'report')).viewers[0].video.map(layerOf);
+  pub.send('start');
+  t.true(await until(async () => (await layersSeen()).includes('h'), 5000, 200), 'starts on the high layer');
+  // The viewer's estimate falls below the high layer's measured rate (~720 kbit/s) but not the
+  // low layer's (~240 kbit/s).
+  await viewers.request('remb 0 400000', 'remb-sent');
+  t.true(await until(async () => (await layersSeen()).at(-1) === 'l', 6000, 200), 'moved down to the low layer');
+  await viewers.request('remb 0 5000000', 'remb-sent');
+  t.true(await until(async () => (await layersSeen()).at(-1) === 'h', 12000, 200), 'moved back up to the high layer');
+
+  const v = (await viewers.request('report', 'report')).viewers[0];
+  const switches = [];
+  for (let i = 1; i < v.video.length; i++) if (layerOf(v.video[i]) !== layerOf(v.video[i - 1])) switches.push(v.video[i]);
+  t.true(switches.length >= 2, `switched down and up (${switches.length} switches)`);
+  for (const c of switches) t.is((c % 1_000_000) % 30, 0, `the switch to counter ${c} happened at a keyframe`);
+  t.is(v.seqGaps, 0, 'sequence numbers stay continuous across the switches');
+  t.is(v.ssrcs, 1, 'one SSRC for the viewer whatever the layer');
+  t.is(v.bad, 0);
+  t.deepEqual(relay.stats().streams, 1);
+});

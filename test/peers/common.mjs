@@ -91,14 +91,22 @@ export function makePayload(kind, counter, size, codec = 'opus') {
   return Buffer.concat([prefix, p]);
 }
 
-export function rtpPacket({ pt, seq, ts, ssrc, marker = false, payload }) {
+export function rtpPacket({ pt, seq, ts, ssrc, marker = false, payload, rid }) {
   const h = Buffer.alloc(12);
-  h[0] = 0x80;
+  h[0] = rid ? 0x90 : 0x80;
   h[1] = (marker ? 0x80 : 0) | pt;
   h.writeUInt16BE(seq & 0xffff, 2);
   h.writeUInt32BE(ts >>> 0, 4);
   h.writeUInt32BE(ssrc >>> 0, 8);
-  return Buffer.concat([h, payload]);
+  if (!rid) return Buffer.concat([h, payload]);
+  // RFC 8285 one-byte header extension carrying the rid (RFC 8852), padded to a word.
+  const [id, value] = rid;
+  const body = Buffer.concat([Buffer.from([(id << 4) | (value.length - 1)]), Buffer.from(value)]);
+  const ext = Buffer.alloc(4 + Math.ceil(body.length / 4) * 4);
+  ext.writeUInt16BE(0xbede, 0);
+  ext.writeUInt16BE((ext.length - 4) / 4, 2);
+  body.copy(ext, 4);
+  return Buffer.concat([h, ext, payload]);
 }
 
 export function parseRtp(buf) {

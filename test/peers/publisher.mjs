@@ -1,8 +1,10 @@
 // A WHIP publisher: node-datachannel sends H.264- and Opus-labelled RTP whose payloads carry
 // counters. Usage: node publisher.mjs <whip-url> <packets> <interval-ms> [video|audio|both] [codec]
 // (<whip-url> may be ws://host:port/ws?stream=<name> to publish over WebSocket signaling.)
+// PUB_SIMULCAST=1: video goes out as two simulcast layers, rid "l" (SSRC 1112, small packets,
+// counters + 1e6) and rid "h" (SSRC 1111), each tagged with the rtp-stream-id extension.
 import nodeDataChannel from 'node-datachannel';
-import { gatheredOffer, makePayload, newPeer, rtpPacket, send, watchdog } from './common.mjs';
+import { codecPrefix, gatheredOffer, makePayload, newPeer, rtpPacket, send, watchdog } from './common.mjs';
 import { signal } from './signal.mjs';
 
 const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'] = process.argv.slice(2);
@@ -38,7 +40,14 @@ for (const t of tracks) {
   });
 }
 pc.onStateChange((s) => send({ event: 'state', state: s }));
-const offer = await gatheredOffer(pc);
+const SIMULCAST = process.env.PUB_SIMULCAST === '1';
+const RID_EXT = 4;
+let offer = await gatheredOffer(pc);
+if (SIMULCAST) {
+  // libdatachannel cannot offer simulcast itself: add what a browser's offer would say.
+  offer = offer.replace(/(m=video[^\r\n]*\r?\n(?:(?!m=)[^\r\n]*\r?\n)*?)(a=mid:0\r?\n)/, (_, head, mid) =>
+    `${head}${mid}a=extmap:${RID_EXT} urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\na=rid:l send\r\na=rid:h send\r\na=simulcast:send l;h\r\n`);
+}
 const signaled = await signal(url, offer, 'publisher');
 pc.setRemoteDescription(signaled.answer, 'answer');
 send({ event: 'answered' });
@@ -63,6 +72,14 @@ process.stdin.on('data', async (line) => {
       let sent = 0;
       for (let i = 0; i < total; i++) {
         for (const t of tracks) {
+          if (SIMULCAST && t.kind === 1) {
+            for (const [rid, ssrc, base, size] of [['l', 1112, 1_000_000, 300], ['h', 1111, 0, 900]]) {
+              const payload = Buffer.concat([codecPrefix(codec, i), makePayload(1, base + i, size, 'none')]);
+              const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: 3000 + i, ts: i * 1800, ssrc, marker: true, payload, rid: [RID_EXT, rid] }));
+              if (ok) sent++;
+            }
+            continue;
+          }
           const payload = makePayload(t.kind, i, t.kind === 1 ? 900 : 120, codec);
           const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: 1000 + i, ts: i * (t.clock / 50), ssrc: t.ssrc, marker: true, payload }));
           if (ok) sent++;
