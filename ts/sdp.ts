@@ -120,7 +120,7 @@ function codecsOf(m: MediaDescription): Codec[] {
     // sdp-transform turns numeric-looking tokens into numbers and leaves others ("00096", "")
     // as strings, whatever the type declarations say: normalize before the native side sees them.
     const pt: unknown = r.payload;
-    if (typeof pt !== 'number' || !Number.isInteger(pt) || pt < 0 || pt > 127) fail(`a=rtpmap payload type ${String(pt)} is not 0-127`);
+    if (typeof pt !== 'number' || !Number.isInteger(pt) || pt < 0 || pt > 127) fail(`a=rtpmap payload type ${String(pt).slice(0, 20)} is not 0-127`);
     const rate: unknown = r.rate ?? 90000;
     if (typeof rate !== 'number' || !Number.isSafeInteger(rate) || rate <= 0) fail(`a=rtpmap:${pt} clock rate ${String(rate).slice(0, 20)} is not a positive integer`);
     const fmtp = m.fmtp?.find((f) => f.payload === r.payload)?.config;

@@ -32,7 +32,9 @@ const outFile = opt('out', join(root, 'bench', 'results', `soak-${new Date().toI
 // PEERS.md: peers must see only loopback, or they gather and try every address of the machine.
 // As root, re-run inside a fresh network namespace holding just `lo`.
 if (!args.includes('--no-netns') && !process.env.HALFSEC_SOAK_NETNS && process.getuid?.() === 0) {
-  const r = spawnSync('unshare', ['-n', '--', 'bash', '-c', 'ip link set lo up && exec "$@"', 'soak', process.execPath, fileURLToPath(import.meta.url), ...args], {
+  // --expose-gc: a collection before the final figures separates garbage not yet collected from
+  // memory still held.
+  const r = spawnSync('unshare', ['-n', '--', 'bash', '-c', 'ip link set lo up && exec "$@"', 'soak', process.execPath, '--expose-gc', fileURLToPath(import.meta.url), ...args], {
     stdio: 'inherit',
     env: { ...process.env, HALFSEC_SOAK_NETNS: '1' },
   });
@@ -80,20 +82,30 @@ function fdKinds() {
   }
   return kinds;
 }
+let liveChildren = 0;
+const mb = (n) => Math.round((n / 2 ** 20) * 10) / 10;
 function sample() {
   const w = relay.stats().workers;
+  const mem = process.memoryUsage();
+  const fdk = fdKinds();
   return {
-    rssMB: Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10,
+    rssMB: mb(mem.rss),
+    heapMB: mb(mem.heapUsed),
+    externalMB: mb(mem.external),
     peers: w.reduce((n, x) => n + x.peers, 0),
     viewersNative: w.reduce((n, x) => n + x.viewers, 0),
     fds: readdirSync('/proc/self/fd').length,
-    fdKinds: fdKinds(),
+    fdKinds: fdk,
+    // Node gives children their stdio as socketpairs: 3 sockets per live child are not the relay's.
+    relaySockets: fdk.socket - 3 * liveChildren,
     txPackets: w.reduce((n, x) => n + x.txPackets, 0),
     srtpErrors: w.reduce((n, x) => n + x.srtpErrors, 0),
   };
 }
-const peak = { rssMB: 0, peers: 0, fds: 0 };
+const peak = { rssMB: 0, heapMB: 0, peers: 0, fds: 0, relaySockets: 0 };
 const notePeak = (s) => {
+  peak.heapMB = Math.max(peak.heapMB, s.heapMB ?? 0);
+  peak.relaySockets = Math.max(peak.relaySockets, s.relaySockets ?? 0);
   peak.rssMB = Math.max(peak.rssMB, s.rssMB);
   peak.peers = Math.max(peak.peers, s.peers);
   peak.fds = Math.max(peak.fds, s.fds);
@@ -102,6 +114,8 @@ const notePeak = (s) => {
 // ---- child processes ----
 function child(script, childArgs) {
   const p = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, join(here, script), ...childArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
+  liveChildren++;
+  p.on('close', () => liveChildren--);
   const handlers = [];
   let stderr = '';
   p.stderr.on('data', (d) => {
@@ -242,11 +256,13 @@ const drainBy = performance.now() + 20000;
 while (performance.now() < drainBy && (results.left < nextId || sample().peers > 1)) {
   await new Promise((r) => setTimeout(r, 200));
 }
-await new Promise((r) => setTimeout(r, 1000)); // let closes and the GC settle before measuring
+await new Promise((r) => setTimeout(r, 1000)); // let closes settle before measuring
+globalThis.gc?.();
 const afterViewers = sample();
 publisher.send('stop');
 await publisher.waitFor('stopped', 10000).catch(() => null);
 await new Promise((r) => setTimeout(r, 1500));
+globalThis.gc?.();
 const afterAll = sample();
 for (const h of hosts) h.send('exit');
 await new Promise((r) => setTimeout(r, 500));
@@ -291,10 +307,10 @@ const ok = results.failed === 0 && results.stayedWithoutMedia === 0 && results.b
 console.log('\n== soak summary ==');
 console.log(`duration ${cfg.seconds}s, ${nextId} viewers started (${cfg.rate}/s, cap ${cfg.concurrent}), ${results.joined} joined, ${results.withMedia} got media, ${results.failed} failed, ${results.stayedWithoutMedia} stayed >= ${cfg.minStaySec}s without media`);
 console.log(`join p50/p95 ${summary.viewers.joinMs.p50}/${summary.viewers.joinMs.p95} ms, first media p50/p95 ${summary.viewers.firstMediaMs.p50}/${summary.viewers.firstMediaMs.p95} ms`);
-console.log('                      rss MB   peers   fds (sockets/pipes/other)');
+console.log('                      rss MB  heap MB   peers   fds  relay sockets');
 for (const [name, s] of [['start', atStart], ['publisher up', withPublisher], ['peak', peak], ['viewers left', afterViewers], ['publisher left', afterAll]]) {
-  const k = s.fdKinds ? ` (${s.fdKinds.socket}/${s.fdKinds.pipe}/${s.fdKinds.other})` : '';
-  console.log(`${name.padEnd(20)} ${String(s.rssMB).padStart(7)} ${String(s.peers).padStart(7)} ${String(s.fds).padStart(5)}${k}`);
+  const col = (v, w) => String(v ?? '-').padStart(w);
+  console.log(`${name.padEnd(20)} ${col(s.rssMB, 7)} ${col(s.heapMB, 8)} ${col(s.peers, 7)} ${col(s.fds, 5)} ${col(s.relaySockets, 14)}`);
 }
 console.log(ok ? 'result: OK' : 'result: PROBLEMS (see JSON)');
 mkdirSync(dirname(outFile), { recursive: true });
