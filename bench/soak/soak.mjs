@@ -176,7 +176,8 @@ const viewers = new Map(); // id -> { host, joinedAt, plannedLeave, media, media
 const results = { joined: 0, left: 0, failed: 0, withMedia: 0, stayedWithoutMedia: 0, badPayloads: 0, deleteNot200: 0, failures: [] };
 const joinMs = [];
 const mediaMs = [];
-let nextId = 0;
+let nextId = 0; // join slots elapsed (skipped ones at the cap included): ids and pacing
+let started = 0;
 const meanLifeMs = (cfg.concurrent / cfg.rate) * 1000;
 
 for (const h of hosts) {
@@ -231,6 +232,7 @@ await new Promise((resolve) => {
       host.load++;
       // Lifetimes spread over 0.5..1.5 of the mean that keeps `concurrent` viewers at `rate` joins/s.
       viewers.set(id, { host, joinedAt: now, plannedLeave: now + meanLifeMs * (0.5 + Math.random()), media: false });
+      started++;
       host.send(`join ${id}`);
     }
     if (viewers.size >= cfg.concurrent) nextId = Math.max(nextId, Math.floor(((now - t0) / 1000) * cfg.rate));
@@ -253,20 +255,24 @@ await new Promise((resolve) => {
 // ---- drain: everyone leaves, then the publisher ----
 for (const id of [...viewers.keys()]) leave(id);
 const drainBy = performance.now() + 20000;
-while (performance.now() < drainBy && (results.left < nextId || sample().peers > 1)) {
+while (performance.now() < drainBy && (results.left < started || sample().peers > 1)) {
   await new Promise((r) => setTimeout(r, 200));
 }
+// The viewer hosts exit too: their idle keep-alive HTTP connections to the relay (hundreds after
+// a burst of DELETEs) would otherwise count as open relay sockets.
+const exited = (c) => new Promise((r) => (c.proc.exitCode !== null ? r() : c.proc.on('close', r)));
+for (const h of hosts) h.send('exit');
+await Promise.race([Promise.all(hosts.map(exited)), new Promise((r) => setTimeout(r, 5000))]);
 await new Promise((r) => setTimeout(r, 1000)); // let closes settle before measuring
 globalThis.gc?.();
 const afterViewers = sample();
 publisher.send('stop');
 await publisher.waitFor('stopped', 10000).catch(() => null);
-await new Promise((r) => setTimeout(r, 1500));
+await Promise.race([exited(publisher), new Promise((r) => setTimeout(r, 5000))]);
+await new Promise((r) => setTimeout(r, 1000));
 globalThis.gc?.();
 const afterAll = sample();
-for (const h of hosts) h.send('exit');
-await new Promise((r) => setTimeout(r, 500));
-for (const h of [...hosts, publisher]) h.proc.kill('SIGKILL');
+for (const h of [...hosts, publisher]) if (h.proc.exitCode === null) h.proc.kill('SIGKILL');
 await relay.close();
 
 const pct = (arr, p) => {
@@ -278,7 +284,7 @@ const summary = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version },
   config: cfg,
   viewers: {
-    started: nextId,
+    started,
     joined: results.joined,
     failed: results.failed,
     gotMedia: results.withMedia,
@@ -302,10 +308,18 @@ const summary = {
   },
   timeline,
 };
-const ok = results.failed === 0 && results.stayedWithoutMedia === 0 && results.badPayloads === 0 && afterViewers.peers <= 1 && afterAll.peers === 0;
+// Sockets back to where they were with only the publisher (its HTTP connection may be gone by then).
+const ok =
+  results.failed === 0 &&
+  results.stayedWithoutMedia === 0 &&
+  results.badPayloads === 0 &&
+  afterViewers.peers <= 1 &&
+  afterAll.peers === 0 &&
+  afterViewers.relaySockets <= withPublisher.relaySockets &&
+  afterAll.relaySockets <= atStart.relaySockets;
 
 console.log('\n== soak summary ==');
-console.log(`duration ${cfg.seconds}s, ${nextId} viewers started (${cfg.rate}/s, cap ${cfg.concurrent}), ${results.joined} joined, ${results.withMedia} got media, ${results.failed} failed, ${results.stayedWithoutMedia} stayed >= ${cfg.minStaySec}s without media`);
+console.log(`duration ${cfg.seconds}s, ${started} viewers started (${cfg.rate}/s, cap ${cfg.concurrent}), ${results.joined} joined, ${results.withMedia} got media, ${results.failed} failed, ${results.stayedWithoutMedia} stayed >= ${cfg.minStaySec}s without media`);
 console.log(`join p50/p95 ${summary.viewers.joinMs.p50}/${summary.viewers.joinMs.p95} ms, first media p50/p95 ${summary.viewers.firstMediaMs.p50}/${summary.viewers.firstMediaMs.p95} ms`);
 console.log('                      rss MB  heap MB   peers   fds  relay sockets');
 for (const [name, s] of [['start', atStart], ['publisher up', withPublisher], ['peak', peak], ['viewers left', afterViewers], ['publisher left', afterAll]]) {
