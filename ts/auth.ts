@@ -85,6 +85,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorizer {
       try {
         ({ payload } = await jwtVerify(
           token,
+          // jose checks `algorithms` before asking for the key, so the fallback is never used.
           (header) => (header.alg === 'HS256' ? secret : publicKey) ?? new Uint8Array(),
           now ? { ...verifyOptions, currentDate: now() } : verifyOptions,
         ));
