@@ -110,13 +110,16 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (tracks.length === 0) {
     fail(role === 'publisher' ? 'offer has no audio or video section the relay can receive (sendonly or sendrecv)' : 'offer has no audio or video section the relay can send to (recvonly or sendrecv)');
   }
-  if (!ufrag || !pwd) fail('offer lacks a=ice-ufrag / a=ice-pwd');
+  if (ufrag === undefined || pwd === undefined || ufrag === '' || pwd === '') fail('offer lacks a=ice-ufrag / a=ice-pwd');
+  // A numeric ufrag ("1234" is valid ICE) arrives as a number from sdp-transform.
+  ufrag = String(ufrag);
+  pwd = String(pwd);
   if (ufrag.length < 4 || ufrag.length > 256 || !ICE_CHARS.test(ufrag)) fail('a=ice-ufrag must be 4-256 ice-chars');
   if (pwd.length < 22 || pwd.length > 256 || !ICE_CHARS.test(pwd)) fail('a=ice-pwd must be 22-256 ice-chars');
   if (!fp) fail('offer lacks a=fingerprint; DTLS-SRTP needs it');
-  const alg = fp.type.toLowerCase();
+  const alg = String(fp.type).toLowerCase();
   if (!['sha-1', 'sha-256', 'sha-384', 'sha-512'].includes(alg)) fail(`unsupported fingerprint algorithm ${fp.type}`);
-  if (!/^([0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/.test(fp.hash)) fail('a=fingerprint is not colon-separated hex');
+  if (!/^([0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/.test(String(fp.hash))) fail('a=fingerprint is not colon-separated hex');
   return { iceUfrag: ufrag, icePwd: pwd, fingerprintAlgorithm: alg, fingerprint: fp.hash.toUpperCase(), tracks, sections, raw };
 }
 
@@ -142,8 +145,14 @@ function simulcastSendRids(m: MediaDescription): string[] {
 
 function codecsOf(m: MediaDescription): Codec[] {
   return (m.rtp ?? []).map((r) => {
+    // sdp-transform turns numeric-looking tokens into numbers and leaves others ("00096", "")
+    // as strings, whatever the type declarations say: normalize before the native side sees them.
+    const pt: unknown = r.payload;
+    if (typeof pt !== 'number' || !Number.isInteger(pt) || pt < 0 || pt > 127) fail(`a=rtpmap payload type ${String(pt).slice(0, 20)} is not 0-127`);
+    const rate: unknown = r.rate ?? 90000;
+    if (typeof rate !== 'number' || !Number.isSafeInteger(rate) || rate <= 0) fail(`a=rtpmap:${pt} clock rate ${String(rate).slice(0, 20)} is not a positive integer`);
     const fmtp = m.fmtp?.find((f) => f.payload === r.payload)?.config;
-    const c: Codec = { payloadType: r.payload, name: r.codec, clockRate: r.rate ?? 90000 };
+    const c: Codec = { payloadType: pt, name: String(r.codec), clockRate: rate };
     if (r.encoding !== undefined) c.channels = Number(r.encoding);
     if (fmtp !== undefined) c.fmtp = fmtp;
     return c;
