@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
+#include "rtcp.h"
 #include "rtp.h"
 
 using namespace halfsec;
@@ -37,6 +39,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool ref_ok = Reference(buf.get(), size, &ref_pli);
   Check(ok == ref_ok);
   if (ok) Check(pli == ref_pli);
+
+  // The full parser (NACK, reports, REMB) agrees on well-formedness, and a NACK FCI yields at
+  // most 17 sequence numbers per 4 bytes.
+  RtcpSummary sum;
+  size_t nacks = 0;
+  const bool full_ok = ParseRtcp(buf.get(), size, &sum, [&](uint32_t, uint16_t) { nacks++; });
+  Check(full_ok == ref_ok);
+  Check(nacks <= (size / 4) * 17);
+  // It may ignore a PLI/FIR too short to name its SSRC; it never invents one.
+  if (full_ok && sum.keyframe_request) Check(ref_pli);
+
+  // What the relay builds parses back to what it meant.
+  {
+    uint8_t out[128];
+    const uint16_t seqs[3] = {static_cast<uint16_t>(size), static_cast<uint16_t>(size + 3), static_cast<uint16_t>(size + 40)};
+    size_t len = BuildNack(out, 1, 0xabcdef01u, seqs, 3);
+    const uint32_t remb_ssrcs[1] = {0x01020304u};
+    len += BuildRemb(out + len, 1, 123456789ull + size, remb_ssrcs, 1);
+    RtcpSummary s2;
+    std::vector<uint16_t> got;
+    Check(ParseRtcp(out, len, &s2, [&](uint32_t media, uint16_t q) {
+      Check(media == 0xabcdef01u);
+      got.push_back(q);
+    }));
+    Check(got.size() == 3 && got[0] == seqs[0] && got[1] == seqs[1] && got[2] == seqs[2]);
+    Check(s2.has_remb && s2.remb_bps <= 123456789ull + size && s2.remb_bps >= (123456789ull + size) * 99 / 100);
+  }
 
   // A well-formed compound packet with the relay's own PLI appended stays well-formed and
   // now asks for a keyframe.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "keyframe.h"
 #include "rtp.h"
 
 using namespace halfsec;
@@ -33,15 +34,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t ssrc = h.ssrc ^ 0x5a5a5a5au;
   const uint8_t pt = static_cast<uint8_t>((h.payload_type + 1) & 0x7f);
   const uint16_t seq = static_cast<uint16_t>(h.sequence + 7);
-  const size_t n = RewriteRtp(d, size, h, dst.get(), ssrc, pt, seq);
+  const uint32_t ts = h.timestamp + 3000;
+  const size_t n = RewriteRtp(d, size, h, dst.get(), ssrc, pt, seq, ts);
   Check(n <= size);
 
   RtpHeader r;
   Check(ParseRtp(dst.get(), n, &r));
   Check((dst[0] & 0x10) == 0);  // extension gone
   Check(r.ssrc == ssrc && r.payload_type == pt && r.sequence == seq && r.marker == h.marker &&
-        r.timestamp == h.timestamp);
+        r.timestamp == ts);
   Check(r.payload_len == h.payload_len);
   Check(std::memcmp(dst.get() + r.header_len, d + h.header_len, h.payload_len) == 0);
+
+  // Header extension lookup stays inside the extension block for every id.
+  for (int id = 0; id < 256; id += 17) {
+    const uint8_t* v = nullptr;
+    size_t vlen = 0;
+    if (FindRtpExtension(d, h, static_cast<uint8_t>(id), &v, &vlen)) {
+      Check(v >= d + h.csrc_end + 4 && v + vlen <= d + h.header_len);
+    }
+  }
+  // Keyframe detection reads only the payload, whatever the codec.
+  for (int c = 0; c <= 5; c++) (void)IsKeyframeStart(static_cast<Codec>(c), d + h.header_len, h.payload_len);
   return 0;
 }

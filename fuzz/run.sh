@@ -21,8 +21,8 @@ mkdir -p "$OUT/bin"
 # Which native sources each target links (only the parser under test and what it needs).
 declare -A SOURCES=(
   [stun]="native/stun.cc"
-  [rtp]="native/rtp.cc"
-  [rtcp]="native/rtp.cc"
+  [rtp]="native/rtp.cc native/keyframe.cc"
+  [rtcp]="native/rtp.cc native/rtcp.cc"
   [srtp]="native/srtp.cc"
 )
 declare -A EXTRA=([srtp]="-max_len=8192")
@@ -39,11 +39,12 @@ need_toolchain() {
 }
 
 build() {
-  local t="$1" bin="$OUT/bin/$1"
+  local t="$1" bin="$OUT/bin/$1" srcs=()
+  for s in ${SOURCES[$t]}; do srcs+=("$ROOT/$s"); done
   # -O1 -g: fast enough to fuzz, precise enough stacks; -fno-sanitize-recover: UB is a finding.
   "$CXX" -std=c++20 -g -O1 -fno-exceptions -Wall -Wextra \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$ROOT/native" "$FUZZ/${t}_fuzz.cc" ${SOURCES[$t]/#/$ROOT/} -lcrypto -o "$bin"
+    -I"$ROOT/native" "$FUZZ/${t}_fuzz.cc" "${srcs[@]}" -lcrypto -o "$bin"
 }
 
 declare -A EXECS FINDINGS STATUS
