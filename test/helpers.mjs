@@ -16,6 +16,8 @@ export async function startRelay(t, options = {}) {
     rtcPortMax: base + 19,
     workers: 2,
     logLevel: 'silent',
+    // Every test peer connects from 127.0.0.1; tests of the limit set it themselves.
+    sessionsPerIpPerSecond: 0,
     ...options,
   });
   const { port } = await relay.listen();

@@ -64,6 +64,17 @@ export const CONFIG: readonly ConfigEntry[] = [
     help: 'a joining viewer starts from the cached keyframe only if it is this recent (0 = never)',
     sets: ['keyframeCacheMaxAgeMs'],
   },
+  { key: 'tokenSecret', arg: '<secret>', default: 'none (streams open)', help: 'HS256 secret (>= 32 chars) for publish/view JWTs', sets: ['tokenSecret'] },
+  { key: 'tokenPublicKey', arg: '<pem>', default: 'none (streams open)', help: 'ES256 public key (PEM) for publish/view JWTs', sets: ['tokenPublicKey'] },
+  {
+    key: 'sessionsPerIpPerSecond',
+    arg: '<n>',
+    default: String(DEFAULTS.sessionsPerIpPerSecond),
+    help: 'new sessions per client address per second (0 = unlimited)',
+    sets: ['sessionsPerIpPerSecond'],
+  },
+  { key: 'maxViewersPerStream', arg: '<n>', default: '0 = unlimited', help: 'viewers one stream may have', sets: ['maxViewersPerStream'] },
+  { key: 'maxViewers', arg: '<n>', default: '0 = unlimited', help: 'viewers this node takes in all', sets: ['maxViewers'] },
 ];
 
 // The entries whose key is not the RelayOptions field they set.

@@ -59,7 +59,8 @@ function handler(d: HttpDeps) {
     req.forEach((k, v) => {
       headers[k] = v;
     });
-    const prepared = d.router.prepare({ method: req.getMethod().toUpperCase(), path: req.getUrl(), headers, basePath: '' });
+    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const prepared = d.router.prepare({ method: req.getMethod().toUpperCase(), path: req.getUrl(), headers, basePath: '', remoteAddress });
     const send = (r: Reply): void => out.send(r);
     if (!prepared.body) {
       void prepared.reply().then(send);

@@ -66,7 +66,13 @@ export function createNodeHandler(router: Router): NodeHandler {
     const basePath = full.endsWith(path) ? full.slice(0, full.length - path.length).replace(/\/$/, '') : '';
     const headers: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const prepared = router.prepare({ method: (req.method ?? 'GET').toUpperCase(), path, headers, basePath });
+    const prepared = router.prepare({
+      method: (req.method ?? 'GET').toUpperCase(),
+      path,
+      headers,
+      basePath,
+      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
+    });
     const send = (r: Reply): void => write(res, r);
     if (!prepared.body) {
       void prepared.reply().then(send);

@@ -34,9 +34,20 @@ export interface RelayOptions {
    * ms (default 1000); an older one would play late, so the publisher is asked for a fresh one.
    */
   keyframeCacheMaxAgeMs?: number;
+  /** HS256 secret for publish/view tokens (>= 32 bytes); with neither this nor tokenPublicKey, streams are open. */
+  tokenSecret?: string;
+  /** ES256 public key (PEM) for publish/view tokens. */
+  tokenPublicKey?: string;
+  /** New sessions per client address per second, 0 = unlimited (default 20; bursts of twice that pass). */
+  sessionsPerIpPerSecond?: number;
+  /** Viewers one stream may have, 0 = unlimited (default 0). */
+  maxViewersPerStream?: number;
+  /** Viewers this node takes in all, 0 = unlimited (default 0). */
+  maxViewers?: number;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'adminToken'>> & { adminToken: string | undefined };
+type OptionalKeys = 'adminToken' | 'tokenSecret' | 'tokenPublicKey';
+export type ResolvedOptions = Required<Omit<RelayOptions, OptionalKeys>> & { [K in OptionalKeys]: string | undefined };
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -50,6 +61,9 @@ export const DEFAULTS = {
   metrics: true,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
+  sessionsPerIpPerSecond: 20,
+  maxViewersPerStream: 0,
+  maxViewers: 0,
 } as const satisfies RelayOptions;
 
 // Values from the command line, the environment or a config file arrive as strings: the schema
@@ -94,6 +108,11 @@ export const relayOptionsSchema = z
       metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
+      tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
+      tokenPublicKey: z.string({ error: 'must be a PEM string' }).includes('PUBLIC KEY', { error: 'must be a PEM public key' }).optional(),
+      sessionsPerIpPerSecond: intIn(0, 100000).optional(),
+      maxViewersPerStream: intIn(0, 10000000).optional(),
+      maxViewers: intIn(0, 10000000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
   );
@@ -164,5 +183,10 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     metrics: v.metrics ?? DEFAULTS.metrics,
     viewerCountIntervalMs: v.viewerCountIntervalMs ?? DEFAULTS.viewerCountIntervalMs,
     keyframeCacheMaxAgeMs: v.keyframeCacheMaxAgeMs ?? DEFAULTS.keyframeCacheMaxAgeMs,
+    tokenSecret: v.tokenSecret,
+    tokenPublicKey: v.tokenPublicKey,
+    sessionsPerIpPerSecond: v.sessionsPerIpPerSecond ?? DEFAULTS.sessionsPerIpPerSecond,
+    maxViewersPerStream: v.maxViewersPerStream ?? DEFAULTS.maxViewersPerStream,
+    maxViewers: v.maxViewers ?? DEFAULTS.maxViewers,
   };
 }

@@ -17,6 +17,7 @@ import { RateSampler } from './rates.js';
 import type { Rates } from './rates.js';
 import { Router } from './routes.js';
 import { SessionManager } from './sessions.js';
+import { Access } from './access.js';
 import type { RelayEvents } from './sessions.js';
 import { Signaling } from './signaling.js';
 
@@ -72,6 +73,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   );
   sessions = new SessionManager(engine, opts.announcedIps, log);
   const sm = sessions;
+  const access = new Access(opts, sm);
+  access.warnIfOpen(log);
   let engineClosed = false;
   // The closed engine throws on stats(); a closed relay simply has no workers.
   const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
@@ -82,6 +85,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     maxMessageBytes: opts.maxBodyBytes,
     viewerCountIntervalMs: opts.viewerCountIntervalMs,
     serverName: `halfsec/${VERSION}`,
+    access,
   });
   const metrics: Metrics | undefined = opts.metrics ? createMetrics({ sessions: sm, workers, signalingConnections: () => signaling.size }) : undefined;
   let closed = false;
@@ -92,6 +96,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   };
   const router = new Router({
     sessions: sm,
+    access,
     log,
     maxBodyBytes: opts.maxBodyBytes,
     adminToken: opts.adminToken,

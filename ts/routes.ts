@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { HttpError } from './errors.js';
 import { assertSdpContentType } from './sdp.js';
 import type { SessionManager, SessionRole } from './sessions.js';
+import type { Access } from './access.js';
+import { RateLimitError } from './limits.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -15,6 +17,8 @@ export interface RouteRequest {
   headers: Record<string, string | undefined>;
   /** Prefix the relay is mounted under (e.g. '/relay' behind Express), for Location headers. */
   basePath: string;
+  /** The client's IP address, for per-address limits. */
+  remoteAddress?: string;
 }
 
 export interface Reply {
@@ -30,6 +34,7 @@ export type Prepared =
 
 export interface RouteDeps {
   sessions: SessionManager;
+  access: Access;
   log: Logger;
   maxBodyBytes: number;
   adminToken: string | undefined;
@@ -53,12 +58,14 @@ export const STATUS_TEXT: Record<number, string> = {
   204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -171,13 +178,15 @@ export class Router {
     const limit = this.d.maxBodyBytes;
     if (declared > limit) return this.now(() => payloadTooLarge(limit));
     const base = req.basePath;
+    const admit = { authorization: req.headers.authorization, origin: req.headers.origin, remoteAddress: req.remoteAddress };
     return {
       body: true,
       limit,
       reply: (body) =>
-        this.guard(() => {
+        this.guard(async () => {
           const sdp = body.toString('utf8');
-          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp) : this.d.sessions.view(stream, sdp);
+          const ok = await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
+          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp);
           const location = `${base}/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;
           return reply(201, r.answer, [
             ['Content-Type', 'application/sdp'],
@@ -198,7 +207,10 @@ export class Router {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof HttpError) return jsonError(err.status, err.message);
+      if (err instanceof RateLimitError) return jsonError(err.status, err.message, [['Retry-After', String(err.retryAfterSec)]]);
+      if (err instanceof HttpError) {
+        return jsonError(err.status, err.message, err.status === 401 ? [['WWW-Authenticate', 'Bearer realm="halfsec"']] : []);
+      }
       this.d.log.error({ err }, 'request failed');
       return jsonError(500, 'internal error');
     }

@@ -127,10 +127,13 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     super();
   }
 
-  publish(stream: string, sdp: string): OfferResult {
+  /** `takeover`: replace a live publisher (its viewers stay and get the new one) instead of a 409. */
+  publish(stream: string, sdp: string, takeover = false): OfferResult {
     checkStreamName(stream);
-    if (this.streams.has(stream)) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    if (this.streams.has(stream) && !takeover) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
+    const live = this.streams.get(stream);
+    if (live) this.endStream(live, 'taken over by a new publisher');
     const tracks: AnswerTrack[] = [];
     const codecs: StreamState['codecs'] = {};
     for (const t of offer.tracks) {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { HttpError } from './errors.js';
 import { parseOffer } from './sdp.js';
 import { checkStreamName } from './sessions.js';
+import type { Access, Admission } from './access.js';
 import type { SessionManager, SessionRole, ViewerPreferences } from './sessions.js';
 import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, parseClientMessage } from './ws-protocol.js';
 import type { ClientMessage, ErrorCode, LayerInfo, ServerMessage } from './ws-protocol.js';
@@ -17,6 +18,8 @@ export interface SignalingTransport {
 
 export interface SignalingDeps {
   sessions: SessionManager;
+  /** Tokens and limits, checked before a publish or view. */
+  access: Access;
   log: Logger;
   maxMessageBytes: number;
   viewerCountIntervalMs: number;
@@ -46,7 +49,12 @@ function codeFor(err: HttpError): ErrorCode {
     case 413:
       return 'too_large';
     case 429:
+    case 503:
       return 'limit';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
     default:
       return err.status < 500 ? 'bad_request' : 'internal';
   }
@@ -54,6 +62,7 @@ function codeFor(err: HttpError): ErrorCode {
 
 export class SignalingConnection {
   private greeted = false;
+  private token: string | undefined;
   private isClosed = false;
   private readonly owned = new Map<string, { role: SessionRole; stream: string }>();
   private held: HeldView[] = [];
@@ -64,6 +73,7 @@ export class SignalingConnection {
     readonly id: number,
     private readonly server: Signaling,
     private readonly transport: SignalingTransport,
+    private readonly remoteAddress: string,
   ) {}
 
   /** Number of sessions this connection owns (for leak checks and logs). */
@@ -119,33 +129,66 @@ export class SignalingConnection {
         return this.error(id, 'unsupported_version', `protocol version ${m.version} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
       }
       this.greeted = true;
+      // A token in hello covers every publish/view on this connection that brings none of its own.
+      if (m.token !== undefined) this.token = m.token;
       return this.send({ type: 'hello', ...(id !== undefined ? { id } : {}), version: PROTOCOL_VERSION, server: this.server.d.serverName });
     }
     if (!this.greeted) return this.error(id, 'hello_required', 'send {"type":"hello","version":1} first');
     switch (m.type) {
       case 'publish': {
         this.checkLimit();
-        const r = this.server.d.sessions.publish(m.stream, m.sdp);
-        this.own(r.session.id, 'publisher', m.stream);
-        return this.send({ type: 'answer', ...(id !== undefined ? { id } : {}), role: 'publisher', stream: m.stream, session: r.session.id, sdp: r.answer });
+        return this.afterAdmission(id, 'publish', m.stream, m.token, (ok) => {
+          const r = this.server.d.sessions.publish(m.stream, m.sdp, ok.takeover);
+          this.own(r.session.id, 'publisher', m.stream);
+          this.send({ type: 'answer', ...(id !== undefined ? { id } : {}), role: 'publisher', stream: m.stream, session: r.session.id, sdp: r.answer });
+        });
       }
       case 'view': {
         this.checkLimit();
-        const held: HeldView = { id, stream: m.stream, sdp: m.sdp };
-        if (this.server.d.sessions.isLive(m.stream)) return this.startView(held);
-        // Not live yet: hold the offer and answer it when a publisher arrives. Whatever can be
-        // checked without the publisher's codecs is checked now, so mistakes surface at once.
-        checkStreamName(m.stream);
-        parseOffer(m.sdp, 'viewer');
-        this.held.push(held);
-        this.server.watch(this, m.stream);
-        return this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream: m.stream });
+        return this.afterAdmission(id, 'view', m.stream, m.token, () => this.view(id, m.stream, m.sdp));
       }
       case 'select':
         return this.select(id, m.session, m.layer, m.maxBitrate);
       case 'stop':
         return this.stop(id, m.session);
     }
+  }
+
+  /**
+   * Token and limit checks are asynchronous (JWT verification); the message's work runs after
+   * them, and its errors become error frames like those of any other message.
+   */
+  private afterAdmission(id: Id, action: 'publish' | 'view', stream: string, token: string | undefined, then: (ok: Admission) => void): void {
+    const req = { authorization: token ?? this.token, origin: undefined, remoteAddress: this.remoteAddress };
+    this.server.d.access.admit(action, stream, req).then(
+      (ok) => {
+        if (this.isClosed) return;
+        try {
+          then(ok);
+        } catch (err) {
+          this.fail(id, err);
+        }
+      },
+      (err: unknown) => this.fail(id, err),
+    );
+  }
+
+  private fail(id: Id, err: unknown): void {
+    if (err instanceof HttpError) return this.error(id, codeFor(err), err.message);
+    this.server.d.log.error({ err, connection: this.id }, 'signaling message failed');
+    this.error(id, 'internal', 'internal error');
+  }
+
+  private view(id: Id, stream: string, sdp: string): void {
+    const held: HeldView = { id, stream, sdp };
+    if (this.server.d.sessions.isLive(stream)) return this.startView(held);
+    // Not live yet: hold the offer and answer it when a publisher arrives. Whatever can be
+    // checked without the publisher's codecs is checked now, so mistakes surface at once.
+    checkStreamName(stream);
+    parseOffer(sdp, 'viewer');
+    this.held.push(held);
+    this.server.watch(this, stream);
+    this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream });
   }
 
   private checkLimit(): void {
@@ -301,7 +344,7 @@ export class Signaling {
   }
 
   connect(transport: SignalingTransport, remoteAddress: string): SignalingConnection {
-    const c = new SignalingConnection(this.nextId++, this, transport);
+    const c = new SignalingConnection(this.nextId++, this, transport, remoteAddress);
     if (this.isClosed) {
       // A foreign uWS app may still accept /ws after relay.close(): turn the connection away.
       transport.end(1001, 'relay closed');

@@ -13,7 +13,7 @@ const token = z.string({ error: 'must be a string' }).max(4096).optional();
 const session = z.string({ error: 'must be a session id string' }).max(64).optional();
 
 export const CLIENT_MESSAGES = {
-  hello: z.object({ type: z.literal('hello'), id, version: z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }) }),
+  hello: z.object({ type: z.literal('hello'), id, version: z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }), token }),
   publish: z.object({ type: z.literal('publish'), id, stream, sdp, token }),
   view: z.object({ type: z.literal('view'), id, stream, sdp, token }),
   select: z
@@ -44,6 +44,8 @@ export type ErrorCode =
   | 'conflict'
   | 'not_acceptable'
   | 'limit'
+  | 'unauthorized'
+  | 'forbidden'
   | 'internal';
 
 type Id = string | number | undefined;

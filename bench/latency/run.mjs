@@ -55,7 +55,7 @@ function debianVersion(pkg) {
 
 // A random media port block, like the tests, so that a run beside other relays still binds.
 const rtcBase = 45000 + Math.floor(Math.random() * 200) * 20;
-const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: rtcBase, rtcPortMax: rtcBase + 19, workers: Number(args.workers), logLevel: 'warn' });
+const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: rtcBase, rtcPortMax: rtcBase + 19, workers: Number(args.workers), logLevel: 'warn', sessionsPerIpPerSecond: 0 });
 const { port } = await relay.listen();
 const base = `http://127.0.0.1:${port}`;
 const chromium = await launchChromium({ limitMs: (seconds + 60 + joinCount * 10) * 1000 });
