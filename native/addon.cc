@@ -86,6 +86,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       return;
     }
     opts.keyframe_cache_max_age_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "keyframeCacheMaxAgeMs", 1000), 0, 60000));
+    opts.connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
+    opts.consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
     opts.port_base = static_cast<uint16_t>(base);
     opts.port_count = static_cast<uint16_t>(count);
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "halfsec-events", 0, 1);

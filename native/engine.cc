@@ -12,6 +12,8 @@ Engine::~Engine() { Stop(); }
 bool Engine::Start(const EngineOptions& opts, std::string* error) {
   if (started_) return true;
   keyframe_max_age_ms_ = opts.keyframe_cache_max_age_ms;
+  connect_timeout_ms_ = opts.connect_timeout_ms;
+  consent_timeout_ms_ = opts.consent_timeout_ms;
   identity_ = DtlsIdentity::Create(error);
   if (!identity_) return false;
   int n = opts.workers > 0 ? opts.workers : static_cast<int>(std::thread::hardware_concurrency());

@@ -33,6 +33,8 @@ struct EngineOptions {
   uint16_t port_base = 40000;
   uint16_t port_count = 100;  // workers take the first free ports in [base, base+count)
   int keyframe_cache_max_age_ms = 1000;
+  int connect_timeout_ms = 10000;   // ICE + DTLS must finish within this
+  int consent_timeout_ms = 30000;   // RFC 7675: silence after which a peer is gone
 };
 
 class Engine {
@@ -46,6 +48,8 @@ class Engine {
 
   const DtlsIdentity& identity() const { return *identity_; }
   int keyframe_cache_max_age_ms() const { return keyframe_max_age_ms_; }
+  int connect_timeout_ms() const { return connect_timeout_ms_; }
+  int consent_timeout_ms() const { return consent_timeout_ms_; }
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
 
@@ -72,6 +76,8 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
   int keyframe_max_age_ms_ = 1000;
+  int connect_timeout_ms_ = 10000;
+  int consent_timeout_ms_ = 30000;
 
   std::mutex peers_mu_;
   std::unordered_map<uint32_t, int> peer_worker_;

@@ -11,9 +11,6 @@
 namespace halfsec {
 
 namespace {
-constexpr int64_t kConnectTimeoutMs = 10000;
-// RFC 7675: consent expires 30 s after the last authenticated packet from the peer.
-constexpr int64_t kConsentTimeoutMs = 30000;
 constexpr int64_t kRtcpIntervalMs = 1000;
 constexpr int64_t kLayerStaleMs = 1000;
 constexpr int64_t kKeyframeAskIntervalMs = 300;
@@ -469,13 +466,14 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       *reason = "dtls-failed";
       return false;
     }
-    if (now_ms - created_ms_ > kConnectTimeoutMs) {
+    if (now_ms - created_ms_ > worker_->connect_timeout_ms()) {
       *reason = "connect-timeout";
       return false;
     }
     return true;
   }
-  if (now_ms - last_seen_ms_ > kConsentTimeoutMs) {
+  // RFC 7675: consent expires after a spell without any authenticated packet from the peer.
+  if (now_ms - last_seen_ms_ > worker_->consent_timeout_ms()) {
     *reason = "consent-expired";
     return false;
   }

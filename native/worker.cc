@@ -135,6 +135,9 @@ bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   return true;
 }
 
+int Worker::connect_timeout_ms() const { return engine_->connect_timeout_ms(); }
+int Worker::consent_timeout_ms() const { return engine_->consent_timeout_ms(); }
+
 void Worker::Start() {
   running_ = true;
   thread_ = std::thread([this] { Run(); });

@@ -66,6 +66,8 @@ class Worker {
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, int count);
   int64_t now_ms() const { return now_ms_; }
+  int connect_timeout_ms() const;
+  int consent_timeout_ms() const;
 
  private:
   struct Command {

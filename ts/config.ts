@@ -75,6 +75,14 @@ export const CONFIG: readonly ConfigEntry[] = [
   },
   { key: 'maxViewersPerStream', arg: '<n>', default: '0 = unlimited', help: 'viewers one stream may have', sets: ['maxViewersPerStream'] },
   { key: 'maxViewers', arg: '<n>', default: '0 = unlimited', help: 'viewers this node takes in all', sets: ['maxViewers'] },
+  { key: 'connectTimeoutMs', arg: '<ms>', default: String(DEFAULTS.connectTimeoutMs), help: 'drop a peer that has not finished ICE + DTLS by then', sets: ['connectTimeoutMs'] },
+  {
+    key: 'consentTimeoutMs',
+    arg: '<ms>',
+    default: String(DEFAULTS.consentTimeoutMs),
+    help: 'drop a connected peer silent this long (RFC 7675 consent)',
+    sets: ['consentTimeoutMs'],
+  },
 ];
 
 // The entries whose key is not the RelayOptions field they set.

@@ -8,6 +8,8 @@ export interface EngineOptions {
   portBase?: number;
   portCount?: number;
   keyframeCacheMaxAgeMs?: number;
+  connectTimeoutMs?: number;
+  consentTimeoutMs?: number;
 }
 
 /** A viewer's feedback summary, every feedbackIntervalMs (see native/peer.h ViewerFeedback). */

@@ -44,6 +44,10 @@ export interface RelayOptions {
   maxViewersPerStream?: number;
   /** Viewers this node takes in all, 0 = unlimited (default 0). */
   maxViewers?: number;
+  /** A peer that has not finished ICE and DTLS after this many ms is dropped (default 10000). */
+  connectTimeoutMs?: number;
+  /** A connected peer silent (no authenticated STUN/SRTP/SRTCP) this long is gone, ms (default 30000, RFC 7675). */
+  consentTimeoutMs?: number;
 }
 
 type OptionalKeys = 'adminToken' | 'tokenSecret' | 'tokenPublicKey';
@@ -64,6 +68,8 @@ export const DEFAULTS = {
   sessionsPerIpPerSecond: 20,
   maxViewersPerStream: 0,
   maxViewers: 0,
+  connectTimeoutMs: 10000,
+  consentTimeoutMs: 30000,
 } as const satisfies RelayOptions;
 
 // Values from the command line, the environment or a config file arrive as strings: the schema
@@ -113,6 +119,8 @@ export const relayOptionsSchema = z
       sessionsPerIpPerSecond: intIn(0, 100000).optional(),
       maxViewersPerStream: intIn(0, 10000000).optional(),
       maxViewers: intIn(0, 10000000).optional(),
+      connectTimeoutMs: intIn(500, 120000).optional(),
+      consentTimeoutMs: intIn(1000, 300000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
   );
@@ -188,5 +196,7 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     sessionsPerIpPerSecond: v.sessionsPerIpPerSecond ?? DEFAULTS.sessionsPerIpPerSecond,
     maxViewersPerStream: v.maxViewersPerStream ?? DEFAULTS.maxViewersPerStream,
     maxViewers: v.maxViewers ?? DEFAULTS.maxViewers,
+    connectTimeoutMs: v.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    consentTimeoutMs: v.consentTimeoutMs ?? DEFAULTS.consentTimeoutMs,
   };
 }

@@ -65,6 +65,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     {
       workers: opts.workers,
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      consentTimeoutMs: opts.consentTimeoutMs,
       bindAddress: opts.rtcBindAddress,
       portBase: opts.rtcPortMin,
       portCount: opts.rtcPortMax - opts.rtcPortMin + 1,
