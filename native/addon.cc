@@ -288,6 +288,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("srtpErrors", static_cast<double>(s.srtp_errors.load()));
       o.Set("stunRejected", static_cast<double>(s.stun_rejected.load()));
       o.Set("queueFull", static_cast<double>(s.queue_full.load()));
+      o.Set("nacksReceived", static_cast<double>(s.nacks_received.load()));
+      o.Set("retransmits", static_cast<double>(s.retransmits.load()));
+      o.Set("keyframeRequests", static_cast<double>(s.keyframe_requests.load()));
+      o.Set("nacksSent", static_cast<double>(s.nacks_sent.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       workers.Set(static_cast<uint32_t>(i), o);
     }

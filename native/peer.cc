@@ -149,7 +149,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   if (!srtp_ready_ || cfg_.role != PeerRole::kPublisher) return;
   int len = srtp_in_.UnprotectRtp(d, n);
   if (len < 0) {
-    srtp_errors++;
+    WorkerStats::Bump(worker_->counters().srtp_errors);
     return;
   }
   last_seen_ms_ = now_ms;
@@ -220,6 +220,7 @@ void Peer::SendNacks(int64_t now_ms) {
       std::sort(seqs, seqs + count, [&](uint16_t a, uint16_t b) { return static_cast<int16_t>(a - b) < 0; });
       const size_t len = BuildNack(scratch_, cfg_.rtcp_ssrc, in.ssrc, seqs, count);
       SendRtcp(scratch_, len);
+      WorkerStats::Bump(worker_->counters().nacks_sent, static_cast<uint64_t>(count));
     }
   }
 }
@@ -333,6 +334,7 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
 
 void Peer::Retransmit(int kind, uint16_t out_seq) {
   nacks_++;
+  WorkerStats::Bump(worker_->counters().nacks_received);
   Outbound& o = out_[kind];
   if (!o.started) return;
   const Outbound::Segment* seg = nullptr;
@@ -371,6 +373,7 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_);
   retransmits_++;
+  WorkerStats::Bump(worker_->counters().retransmits);
 }
 
 void Peer::SendSenderReports(int64_t now_ms) {
@@ -407,7 +410,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
   if (!srtp_ready_) return;
   const int len = srtp_in_.UnprotectRtcp(d, n);
   if (len < 0) {
-    srtp_errors++;
+    WorkerStats::Bump(worker_->counters().srtp_errors);
     return;
   }
   last_seen_ms_ = now_ms;
@@ -445,6 +448,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
 }
 
 void Peer::SendPli(uint32_t media_ssrc) {
+  if (srtp_ready_) WorkerStats::Bump(worker_->counters().keyframe_requests);
   const size_t len = BuildPli(scratch_, cfg_.rtcp_ssrc, media_ssrc);
   SendRtcp(scratch_, len);
 }

@@ -95,8 +95,6 @@ class Peer {
   bool connected() const { return srtp_ready_; }
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
-  uint64_t srtp_errors = 0;
-
  private:
   // Publisher side: what arrives on one SSRC (a kind and a layer).
   struct Inbound {

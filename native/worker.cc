@@ -519,7 +519,6 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
     }
   }
   stats_.peers.fetch_sub(1, std::memory_order_relaxed);
-  stats_.srtp_errors.fetch_add(peer->srtp_errors, std::memory_order_relaxed);
   Emit("closed", id, reason);
   delete peer;
 }

@@ -21,6 +21,11 @@ class Engine;
 struct WorkerStats {
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
   std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0}, queue_full{0};
+  // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
+  // and NACKed sequence numbers sent to publishers.
+  std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};
+  // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
+  static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0};
 };
 
@@ -38,6 +43,7 @@ class Worker {
   int index() const { return index_; }
   uint16_t port() const { return port_; }
   const WorkerStats& stats() const { return stats_; }
+  WorkerStats& counters() { return stats_; }  // worker thread
   size_t pooled_packets() const { return pool_.allocated(); }
 
   // Thread-safe entry points.

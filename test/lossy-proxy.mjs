@@ -1,16 +1,6 @@
 import dgram from 'node:dgram';
+import { seeded } from './prng.mjs';
 
-/** Deterministic PRNG (mulberry32), so a lossy run can be repeated exactly. */
-export function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const isRtpOrRtcp = (msg) => msg.length >= 12 && msg[0] >= 128 && msg[0] <= 191;
 

@@ -25,6 +25,8 @@ test.serial('5 % loss between relay and viewers: NACKs recover at least 99 % fro
   await pub.waitFor('sent', 30000);
   const report = await collect(viewers, 300);
   t.true(proxy.stats.toClientDropped > 20, `the proxy dropped packets (${proxy.stats.toClientDropped} of ${proxy.stats.toClient})`);
+  const w = relay.stats().workers[0];
+  t.true(w.nacksReceived > 0 && w.retransmits > 0, `the relay counted NACKs (${w.nacksReceived}) and retransmissions (${w.retransmits})`);
   for (const v of report.viewers) {
     t.true(v.nacked > 0, `viewer ${v.index} NACKed`);
     t.true(unique(v.video) >= 297, `viewer ${v.index}: ${unique(v.video)}/300 video packets`);
@@ -45,6 +47,7 @@ test.serial('5 % loss between publisher and relay: the relay NACKs upstream and 
   await pub.waitFor('sent', 30000);
   const report = await collect(viewers, 300);
   t.true(proxy.stats.toRelayDropped > 20, `the proxy dropped packets (${proxy.stats.toRelayDropped} of ${proxy.stats.toRelay})`);
+  t.true(relay.stats().workers[0].nacksSent >= proxy.stats.toRelayDropped * 0.8, 'the relay NACKed upstream for its losses');
   for (const v of report.viewers) {
     t.true(unique(v.video) >= 297, `viewer ${v.index}: ${unique(v.video)}/300 video packets`);
     t.true(unique(v.audio) >= 297, `viewer ${v.index}: ${unique(v.audio)}/300 audio packets`);

@@ -2,6 +2,7 @@
 // hostile input. MESSAGE-INTEGRITY and FINGERPRINT are also recomputed here with node:crypto and
 // node:zlib, so the native code is checked against an independent implementation.
 import test from 'ava';
+import { seeded } from './prng.mjs';
 import { createHash, createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { native } from '../dist/native.js';
@@ -133,17 +134,7 @@ function addFingerprint(buf) {
   return m;
 }
 
-// Deterministic PRNG (mulberry32) so every run sees the same "random" inputs.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seeded;
 const randInt = (r, n) => Math.floor(r() * n);
 const randBytes = (r, n) => Buffer.from(Array.from({ length: n }, () => randInt(r, 256)));
 

@@ -1,6 +1,5 @@
 // Prometheus metrics. The data plane's counters are read at scrape time (collect()), so the
-// per-packet path never touches JavaScript. NACK, retransmission and keyframe-request counts do
-// not exist in the data plane yet and are deliberately absent rather than reported as zero.
+// per-packet path never touches JavaScript.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerStats } from './native.js';
 import type { SessionManager } from './sessions.js';
@@ -17,7 +16,19 @@ export interface Metrics {
   close(): void;
 }
 
-type Counted = 'rxPackets' | 'rxBytes' | 'txPackets' | 'txBytes' | 'dropped' | 'srtpErrors' | 'stunRejected';
+type Counted =
+  | 'rxPackets'
+  | 'rxBytes'
+  | 'txPackets'
+  | 'txBytes'
+  | 'dropped'
+  | 'srtpErrors'
+  | 'stunRejected'
+  | 'queueFull'
+  | 'nacksReceived'
+  | 'retransmits'
+  | 'keyframeRequests'
+  | 'nacksSent';
 
 const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_packets_total', 'rxPackets', 'UDP datagrams received by a data-plane worker (media, RTCP, STUN, DTLS)'],
@@ -27,6 +38,11 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_dropped_packets_total', 'dropped', 'datagrams a worker dropped (unknown sender, full queue, malformed)'],
   ['halfsec_srtp_errors_total', 'srtpErrors', 'SRTP/SRTCP packets that failed authentication or replay checks'],
   ['halfsec_stun_rejected_total', 'stunRejected', 'STUN requests rejected (bad credentials or integrity)'],
+  ['halfsec_fanout_queue_full_total', 'queueFull', 'packets dropped because a worker\'s fan-out queue was full'],
+  ['halfsec_nacks_received_total', 'nacksReceived', 'sequence numbers viewers NACKed'],
+  ['halfsec_retransmits_total', 'retransmits', 'packets resent to viewers from the packet cache (RTX or plain)'],
+  ['halfsec_keyframe_requests_total', 'keyframeRequests', 'PLIs sent to publishers after merging viewers\' requests'],
+  ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
 ];
 
 export function createMetrics(src: MetricsSources): Metrics {

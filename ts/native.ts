@@ -81,6 +81,12 @@ export interface WorkerStats {
   stunRejected: number;
   queueFull: number;
   packetsPooled: number;
+  /** Sequence numbers viewers NACKed, packets resent to them. */
+  nacksReceived: number;
+  retransmits: number;
+  /** PLIs sent to publishers (after merging), sequence numbers NACKed upstream. */
+  keyframeRequests: number;
+  nacksSent: number;
 }
 
 export interface NativeEngine {

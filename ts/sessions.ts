@@ -6,7 +6,7 @@ import { CODEC_IDS } from './native.js';
 import type { NativeEngine, EngineEvent, ViewerFeedback } from './native.js';
 import { LayerPolicy } from './policy.js';
 import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer, rtxFor } from './sdp.js';
-import type { AnswerTrack, Codec, MediaKind } from './sdp.js';
+import type { AnswerTrack, Codec, IceParams, MediaKind, ParsedOffer } from './sdp.js';
 
 export type SessionRole = 'publisher' | 'viewer';
 
@@ -176,15 +176,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     }
     const session = this.newSession('publisher', stream, added);
     this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
-    const answer = buildAnswer({
-      role: 'publisher',
-      offer,
-      ice,
-      fingerprint: this.engine.fingerprint,
-      candidates: this.announcedIps.map((ip) => ({ ip, port: added.port })),
-      tracks,
-      streamName: stream,
-    });
+    const answer = this.answer('publisher', offer, ice, added.port, tracks, stream);
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: tracks.map((t) => t.codec.name) }, 'publisher session started');
     this.emit('stream:start', { stream, session: session.id });
     return { session, answer };
@@ -240,15 +232,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const session = this.newSession('viewer', stream, added);
     st.viewers.set(session.id, session);
     if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
-    const answer = buildAnswer({
-      role: 'viewer',
-      offer,
-      ice,
-      fingerprint: this.engine.fingerprint,
-      candidates: this.announcedIps.map((ip) => ({ ip, port: added.port })),
-      tracks,
-      streamName: stream,
-    });
+    const answer = this.answer('viewer', offer, ice, added.port, tracks, stream);
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
     this.emit('viewer:join', { stream, session: session.id });
     return { session, answer };
@@ -420,6 +404,11 @@ export class SessionManager extends EventEmitter<RelayEvents> {
 
   closeAll(): void {
     for (const st of [...this.streams.values()]) this.endStream(st, 'relay closing');
+  }
+
+  private answer(role: SessionRole, offer: ParsedOffer, ice: IceParams, port: number, tracks: AnswerTrack[], stream: string): string {
+    const candidates = this.announcedIps.map((ip) => ({ ip, port }));
+    return buildAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
   }
 
   private newSession(role: SessionRole, stream: string, added: { peerId: number; worker: number }): Session {
