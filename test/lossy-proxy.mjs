@@ -9,12 +9,12 @@ const isRtpOrRtcp = (msg) => msg.length >= 12 && msg[0] >= 128 && msg[0] <= 191;
  * upstream socket, so the relay still sees one address per peer. RTP/RTCP are dropped with the
  * given probabilities (seeded); STUN and DTLS always pass, so handshakes are not what is tested.
  */
-export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss = 0, seed = 1 }) {
+export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss = 0, seed = 1, host = '127.0.0.1', port = 0 }) {
   const rand = seeded(seed);
   const front = dgram.createSocket('udp4');
   const upstreams = new Map();
   const stats = { toClient: 0, toClientDropped: 0, toRelay: 0, toRelayDropped: 0 };
-  await new Promise((r) => front.bind(0, '127.0.0.1', r));
+  await new Promise((r) => front.bind(port, host, r));
   front.on('message', (msg, rinfo) => {
     const key = `${rinfo.address}:${rinfo.port}`;
     let up = upstreams.get(key);
@@ -42,11 +42,12 @@ export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss
     }
     up.send(msg, target.port, target.host);
   });
-  t.teardown(() => {
+  const close = () => {
     front.close();
     for (const u of upstreams.values()) u.close();
-  });
-  return { port: front.address().port, stats };
+  };
+  t?.teardown(close);
+  return { port: front.address().port, stats, close };
 }
 
 /** Points the answer's host candidates at the proxy. */

@@ -27,6 +27,10 @@ const status = {
   height: 0,
   fps: 0,
   framesDecoded: 0,
+  // Loss recovery as the browser sees it (inbound-rtp): freezes, NACKs sent, packets lost.
+  freezeCount: 0,
+  nackCount: 0,
+  packetsLost: 0,
   codec: null,
 };
 window.halfsecWatch = status;
@@ -96,6 +100,9 @@ async function superviseSession(s) {
       bytes += r.bytesReceived ?? 0;
       if (r.kind !== 'video') continue;
       status.framesDecoded = r.framesDecoded ?? 0;
+      status.freezeCount = r.freezeCount ?? 0;
+      status.nackCount = r.nackCount ?? 0;
+      status.packetsLost = r.packetsLost ?? 0;
       status.fps = Math.round(r.framesPerSecond ?? 0);
       status.codec = report.get(r.codecId)?.mimeType?.replace('video/', '') ?? status.codec;
     }

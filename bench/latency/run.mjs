@@ -5,12 +5,13 @@
 // Prints figures and writes a JSON file; asserts nothing.
 //
 //   node bench/latency/run.mjs [--seconds 30] [--viewers 1] [--joins 10] [--codec h264-cb]
-//                              [--size 640x360] [--simulcast] [--workers 2] [--out file.json]
+//                              [--size 640x360] [--simulcast] [--workers 2] [--loss 3] [--out file.json]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createRelay } from '../../dist/index.js';
+import { startLossyProxy } from '../../test/lossy-proxy.mjs';
 import { launchChromium, openPublisher, openViewer, viewerStatus, waitForPlayback } from '../../test/browser-helpers.mjs';
 
 const { values: args } = parseArgs({
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '640x360' },
     simulcast: { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
+    loss: { type: 'string', default: '0' },
     out: { type: 'string' },
   },
 });
@@ -55,8 +57,27 @@ function debianVersion(pkg) {
 
 // A random media port block, like the tests, so that a run beside other relays still binds.
 const rtcBase = 45000 + Math.floor(Math.random() * 200) * 20;
-const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: rtcBase, rtcPortMax: rtcBase + 19, workers: Number(args.workers), logLevel: 'warn', sessionsPerIpPerSecond: 0 });
+// --loss P: media reaches the browsers through a shim on 127.0.0.2 that drops P % of the relay's
+// RTP/RTCP toward them (seeded), so NACK recovery is what keeps the picture smooth.
+const lossPct = Number(args.loss ?? 0);
+const relay = createRelay({
+  host: '127.0.0.1',
+  port: 0,
+  rtcBindAddress: '127.0.0.1',
+  rtcPortMin: rtcBase,
+  rtcPortMax: rtcBase + 19,
+  workers: Number(args.workers),
+  logLevel: 'warn',
+  sessionsPerIpPerSecond: 0,
+  ...(lossPct > 0 ? { announcedIps: ['127.0.0.2'] } : {}),
+});
 const { port } = await relay.listen();
+const shims = [];
+if (lossPct > 0) {
+  for (const w of relay.stats().workers) {
+    shims.push(await startLossyProxy(undefined, { target: { host: '127.0.0.1', port: w.port }, host: '127.0.0.2', port: w.port, toClientLoss: lossPct / 100, seed: 3 }));
+  }
+}
 const base = `http://127.0.0.1:${port}`;
 const chromium = await launchChromium({ limitMs: (seconds + 60 + joinCount * 10) * 1000 });
 const stream = 'bench';
@@ -88,6 +109,7 @@ try {
     for (const v of viewers) {
       const s = await viewerStatus(v.page, 900);
       size = `${s.width}x${s.height}`;
+      v.loss = { freezeCount: s.freezeCount, nackCount: s.nackCount, packetsLost: s.packetsLost, framesDecoded: s.framesDecoded };
       codec = s.codec;
       for (const x of s.latencies) {
         // Clocks increase (mod 2^32, which a bench run never wraps): keep only the new ones.
@@ -112,6 +134,9 @@ try {
       chromium: chromium.version,
       chromiumPackage: debianVersion('chromium'),
     },
+    lossPercent: lossPct,
+    viewerLoss: viewers.map((v) => v.loss),
+    relayRetransmits: relay.stats().workers.reduce((a, w) => a + w.retransmits, 0),
     receivedSize: size,
     receivedCodec: codec,
     glassToGlassMs: summary(latencies),
@@ -122,11 +147,17 @@ try {
   console.log(`stream: ${args.codec} ${args.size}${args.simulcast ? ' simulcast' : ''}, received ${codec} ${size}; ${viewerCount} viewer(s) for ${seconds} s`);
   console.log(`glass-to-glass: ${fmt(result.glassToGlassMs)}`);
   console.log(`join (WHEP POST -> first frame): ${fmt(result.joinMs)}`);
+  if (lossPct > 0) {
+    const dropped = shims.reduce((a, p) => a + p.stats.toClientDropped, 0);
+    console.log(`loss ${lossPct} % relay -> browsers (${dropped} packets dropped by the shim), relay retransmits ${result.relayRetransmits}`);
+    for (const [i, l] of result.viewerLoss.entries()) console.log(`  viewer ${i}: freezes ${l.freezeCount}, NACKs sent ${l.nackCount}, packets lost ${l.packetsLost}, frames decoded ${l.framesDecoded}`);
+  }
   const out = args.out ?? new URL(`../results/latency-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url).pathname;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`wrote ${out}`);
 } finally {
+  for (const p of shims) p.close();
   await chromium.close();
   await relay.close();
 }
