@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { HttpError } from './errors.js';
 import { assertSdpContentType } from './sdp.js';
 import type { SessionManager, SessionRole } from './sessions.js';
+import type { ClusterRoutes } from './cluster/routes.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -38,6 +39,8 @@ export interface RouteDeps {
   stats: () => unknown;
   /** After relay.close(), routes mounted on a foreign app answer 503 instead of touching freed state. */
   isClosed: () => boolean;
+  /** Cluster hooks (ts/cluster/): the WHEP/WHIP gate, the director, cluster stats. */
+  cluster?: ClusterRoutes;
 }
 
 const CORS: [string, string][] = [
@@ -51,6 +54,7 @@ export const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   201: 'Created',
   204: 'No Content',
+  307: 'Temporary Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
@@ -60,6 +64,8 @@ export const STATUS_TEXT: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  508: 'Loop Detected',
   503: 'Service Unavailable',
 };
 
@@ -138,6 +144,15 @@ export class Router {
       );
     }
     if (top === 'api' && a === 'stats' && b === undefined) return this.admin(req, () => this.get(m, () => reply(200, this.d.stats())));
+    const cluster = this.d.cluster;
+    // Open like WHEP: it answers with a node's public URL, what a player needs before its offer.
+    if (top === 'api' && a === 'director' && b !== undefined && extra.length === 0 && cluster) {
+      return this.get(m, async () => {
+        const choice = await cluster.director(b);
+        return choice ? reply(200, choice) : jsonError(503, 'no node can take viewers');
+      });
+    }
+    if (top === 'api' && a === 'cluster' && b === undefined && cluster) return this.admin(req, () => this.get(m, async () => reply(200, await cluster.describe())));
     return this.now(() => jsonError(404, `no route for ${m} ${req.path}`));
   }
 
@@ -171,11 +186,14 @@ export class Router {
     const limit = this.d.maxBodyBytes;
     if (declared > limit) return this.now(() => payloadTooLarge(limit));
     const base = req.basePath;
+    const headers = { ...req.headers };
     return {
       body: true,
       limit,
       reply: (body) =>
-        this.guard(() => {
+        this.guard(async () => {
+          const gated = await this.d.cluster?.gate(role, stream, headers);
+          if (gated) return jsonError(gated.status, gated.message, gated.headers ?? []);
           const sdp = body.toString('utf8');
           const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp) : this.d.sessions.view(stream, sdp);
           const location = `${base}/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;

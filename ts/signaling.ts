@@ -139,6 +139,7 @@ export class SignalingConnection {
         parseOffer(m.sdp, 'viewer');
         this.held.push(held);
         this.server.watch(this, m.stream);
+        this.server.d.sessions.want(m.stream);
         return this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream: m.stream });
       }
       case 'select':
