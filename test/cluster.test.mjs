@@ -55,3 +55,66 @@ test.serial('origin → two edges: 10 viewers on each edge get every packet; eac
   t.is(b.relay.stats().streams, 0);
   t.is(pullsOf(c.relay).length, 1);
 });
+
+test.serial('the origin publisher leaves and returns: the edge keeps its viewers and re-pulls; redirect when full; drain', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startNode(t, redis.url, 'node-a');
+  const c = await startNode(t, redis.url, 'node-c', { capacityViewers: 3, whepRedirect: true });
+
+  const pub1 = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/back`, '60', '10', 'both']);
+  await pub1.waitFor('open');
+  const v = spawnPeer(t, 'viewers.mjs', [`${c.url}/whep/back`, '3']);
+  t.is((await v.waitFor('ready', 30000)).open, 3);
+  t.true(await until(() => c.relay.stats().publishers === 1, 10000));
+  pub1.send('start');
+  await pub1.waitFor('sent', 30000);
+  t.true(await until(async () => (await v.request('report', 'report')).viewers.every((x) => x.video.length >= 60), 5000, 200));
+
+  // C is full (3 viewers, capacity 3): a new viewer is sent to A, per the WHEP redirect.
+  const redirected = await fetch(`${c.url}/whep/back`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n', redirect: 'manual' });
+  t.is(redirected.status, 307);
+  t.is(redirected.headers.get('location'), `${a.url}/whep/back`);
+
+  // The publisher leaves: C's pull loses its source, C's viewers stay.
+  t.is((await pub1.request('delete', 'deleted')).status, 200);
+  t.true(await until(() => c.relay.clusterStats().pulls[0]?.lost === true, 5000), 'the edge noticed the source is gone');
+  t.is(c.relay.stats().viewers, 3, 'viewers stay on the edge meanwhile');
+
+  // It comes back: the edge re-pulls by itself, and the same viewer sessions get the new media.
+  const pub2 = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/back`, '100', '10', 'both']);
+  await pub2.waitFor('open');
+  t.true(await until(() => c.relay.clusterStats().pulls[0]?.lost === false && c.relay.stats().publishers === 1, 10000), 'the edge re-pulled');
+  pub2.send('start');
+  await pub2.waitFor('sent', 30000);
+  let report;
+  await until(async () => {
+    report = await v.request('report', 'report');
+    return report.viewers.every((x) => x.video.length >= 160 && x.audio.length >= 160);
+  }, 5000, 200);
+  for (const x of report.viewers) {
+    t.deepEqual(x.video.slice(60), range(100), `viewer ${x.index}: every video packet after the return`);
+    t.deepEqual(x.audio.slice(60), range(100), `viewer ${x.index}: every audio packet after the return`);
+    t.is(x.seqGaps, 0, 'the sequence numbers carry on across the source change');
+    t.is(x.ssrcs, 2, 'and so does the SSRC');
+  }
+
+  // Drain: no new viewers (503 + Retry-After), the registry says so, the node closes at the timeout.
+  const drained = c.relay.drain(800);
+  const refused = await fetch(`${c.url}/whep/back`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n' });
+  t.is(refused.status, 503);
+  t.is(refused.headers.get('retry-after'), '5');
+  const cluster = await (await fetch(`${a.url}/api/cluster`)).json();
+  t.true(cluster.nodes.find((n) => n.id === 'node-c')?.draining, 'the registry shows C draining');
+  const director = await (await fetch(`${a.url}/api/director/back`)).json();
+  t.is(director.node, 'node-a', 'the director sends no one to a draining node');
+  await drained;
+  t.is(c.relay.stats().viewers, 0, 'closed after the drain timeout');
+});
+
+test.serial('a pull that would loop is refused', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startNode(t, redis.url, 'node-a');
+  const res = await fetch(`${a.url}/whep/x`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', 'X-Halfsec-Path': 'node-b,node-a,node-c' }, body: 'v=0\r\n' });
+  t.is(res.status, 508);
+  t.regex((await res.json()).error, /loop/);
+});
