@@ -118,3 +118,23 @@ test.serial('a pull that would loop is refused', async (t) => {
   t.is(res.status, 508);
   t.regex((await res.json()).error, /loop/);
 });
+
+test.serial('a WebSocket view on an edge pulls the stream too', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startNode(t, redis.url, 'node-a');
+  const b = await startNode(t, redis.url, 'node-b');
+  const pub = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/wsv`, '50', '10', 'video']);
+  await pub.waitFor('open');
+  const v = spawnPeer(t, 'viewers.mjs', [`ws://127.0.0.1:${new URL(b.url).port}/ws?stream=wsv`, '1']);
+  t.is((await v.waitFor('ready', 30000)).open, 1);
+  t.deepEqual(b.relay.clusterStats().pulls.map((p) => p.upstream), ['node-a']);
+  t.true(await until(() => b.relay.stats().publishers === 1, 10000));
+  pub.send('start');
+  await pub.waitFor('sent', 30000);
+  let report;
+  await until(async () => {
+    report = await v.request('report', 'report');
+    return report.viewers[0].video.length >= 50;
+  }, 5000, 200);
+  t.deepEqual(report.viewers[0].video, range(50));
+});
