@@ -1,5 +1,6 @@
 // Module entry: the Engine class exposed to JS (control calls in, batched events out) and the
 // test-only exports. No media packet ever crosses this boundary.
+#include <arpa/inet.h>
 #include <napi.h>
 
 #include <algorithm>
@@ -181,8 +182,29 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       cfg.role = PeerRole::kPublisher;
     } else if (role == "viewer") {
       cfg.role = PeerRole::kViewer;
+    } else if (role == "pull") {
+      // Feeds the stream like a publisher; the transport is the client side of another relay.
+      cfg.role = PeerRole::kPublisher;
+      cfg.pull = true;
+      cfg.remote_pwd = GetString(o, "remotePwd");
+      const std::string ip = GetString(o, "remoteIp");
+      const int64_t port = GetInt(o, "remotePort", 0);
+      if (cfg.remote_pwd.size() < 22 || cfg.remote_pwd.size() > 256 || port < 1 || port > 65535) {
+        return ThrowType(env, "pull: remotePwd (22-256 chars) and remotePort (1-65535) are required");
+      }
+      auto* s4 = reinterpret_cast<sockaddr_in*>(&cfg.remote_addr);
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&cfg.remote_addr);
+      if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(static_cast<uint16_t>(port));
+      } else if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(static_cast<uint16_t>(port));
+      } else {
+        return ThrowType(env, "pull: remoteIp must be an IP address");
+      }
     } else {
-      return ThrowType(env, "role must be 'publisher' or 'viewer'");
+      return ThrowType(env, "role must be 'publisher', 'viewer' or 'pull'");
     }
     cfg.stream = engine_->FindStream(static_cast<uint32_t>(GetInt(o, "streamId", 0)));
     if (!cfg.stream) return ThrowType(env, "unknown streamId");
@@ -191,7 +213,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.remote_ufrag = GetString(o, "remoteUfrag");
     cfg.fingerprint_algorithm = GetString(o, "fingerprintAlgorithm");
     cfg.fingerprint = GetString(o, "fingerprint");
-    if (cfg.local_ufrag.size() < 4 || cfg.local_pwd.size() < 22 || cfg.fingerprint.empty() ||
+    if (cfg.local_ufrag.size() < 4 || cfg.local_ufrag.size() > 256 || cfg.remote_ufrag.size() > 256 || cfg.local_pwd.size() < 22 || cfg.fingerprint.empty() ||
         cfg.fingerprint_algorithm.empty()) {
       return ThrowType(env, "localUfrag (>= 4 chars), localPwd (>= 22 chars) and the remote fingerprint are required");
     }

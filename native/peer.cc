@@ -1,6 +1,7 @@
 #include "peer.h"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -23,6 +24,11 @@ constexpr size_t kMaxMissing = 256;
 // turn the relay into an amplifier.
 constexpr double kRetransmitPerSecond = 300;
 constexpr double kRetransmitBurst = 150;
+// Pull: connectivity checks every 50 ms until one succeeds, then a consent check every ~2 s
+// (RFC 7675 wants one every 4-6 s at most; the ICE-lite side refreshes its consent from them).
+constexpr int64_t kCheckIntervalMs = 50;
+constexpr int64_t kConsentIntervalMs = 2000;
+constexpr uint32_t kPullPriority = 0x6e0001ff;  // host-type priority; only one pair exists
 
 uint32_t Random32() {
   uint32_t v = 0;
@@ -32,6 +38,14 @@ uint32_t Random32() {
 }  // namespace
 
 Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {}
+
+Peer::~Peer() {
+  if (sock_ >= 0) ::close(sock_);
+}
+
+void Peer::SendRaw(const uint8_t* d, size_t n) {
+  if (has_addr_) worker_->SendNow(d, n, addr_, sock_);
+}
 
 void Peer::set_address(const sockaddr_storage& a) {
   addr_ = a;
@@ -45,11 +59,44 @@ void Peer::Attach(Worker* worker) {
   tokens_ms_ = created_ms_;
   retransmit_tokens_ = kRetransmitBurst;
   rtx_seq_ = static_cast<uint16_t>(Random32());
-  dtls_ = std::make_unique<DtlsTransport>(identity_, DtlsRole::kServer, cfg_.fingerprint_algorithm, cfg_.fingerprint,
-                                          [this](const uint8_t* d, size_t n) {
-                                            if (has_addr_) worker_->SendNow(d, n, addr_);
-                                          });
-  dtls_->Start();
+  const DtlsRole role = cfg_.pull ? DtlsRole::kClient : DtlsRole::kServer;
+  dtls_ = std::make_unique<DtlsTransport>(identity_, role, cfg_.fingerprint_algorithm, cfg_.fingerprint,
+                                          [this](const uint8_t* d, size_t n) { SendRaw(d, n); });
+  if (cfg_.pull) {
+    // The client's ClientHello waits for a successful check: the ICE-lite side drops datagrams
+    // from an address it has not seen a check from.
+    set_address(cfg_.remote_addr);
+    RAND_bytes(reinterpret_cast<uint8_t*>(&tie_breaker_), sizeof(tie_breaker_));
+    next_check_ms_ = created_ms_;
+  } else {
+    dtls_->Start();
+  }
+}
+
+void Peer::PullChecks(int64_t now_ms) {
+  if (now_ms < next_check_ms_ || sock_ < 0) return;
+  uint8_t* tid = check_tids_[check_next_++ % 4];
+  RAND_bytes(tid, 12);
+  const std::string username = cfg_.remote_ufrag + ":" + cfg_.local_ufrag;
+  uint8_t out[512];
+  const size_t len = BuildStunBindingRequest(out, sizeof out, tid, username, cfg_.remote_pwd, kPullPriority, true,
+                                             tie_breaker_, true);
+  if (len > 0) SendRaw(out, len);
+  next_check_ms_ = now_ms + (ice_ok_ ? kConsentIntervalMs : kCheckIntervalMs);
+}
+
+void Peer::OnStunResponse(const uint8_t* d, size_t n, const StunMessage& m, int64_t now_ms) {
+  if (!cfg_.pull || failed_) return;
+  bool ours = false;
+  for (const auto& tid : check_tids_) ours = ours || std::memcmp(tid, m.transaction_id, 12) == 0;
+  if (!ours || !m.has_integrity || !VerifyStunIntegrity(d, n, m, cfg_.remote_pwd)) return;
+  if (m.type != kStunBindingSuccess) return;  // an error leaves the checks running until the timeout
+  last_seen_ms_ = now_ms;
+  if (!ice_ok_) {
+    ice_ok_ = true;
+    next_check_ms_ = now_ms + kConsentIntervalMs;
+  }
+  if (dtls_ && dtls_->state() == DtlsState::kNew) dtls_->Start();
 }
 
 void Peer::OnDtls(const uint8_t* d, size_t n, int64_t now_ms) {
@@ -195,6 +242,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   pkt->kind = static_cast<MediaKind>(kind);
   pkt->layer = static_cast<uint8_t>(layer);
   pkt->recovered = recovered;
+  pkt->epoch = epoch_;
   pkt->keyframe = kind == kVideo && IsKeyframeStart(cfg_.codec_by_pt[media_pt], d + h.header_len, h.payload_len);
   s->keyframes.Add(pkt, now_ms);
   worker_->Publish(*this, pkt);
@@ -278,6 +326,7 @@ void Peer::StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms) {
     o.ts_delta = o.last_out_ts + static_cast<uint32_t>(elapsed) - pkt.rtp.timestamp;
   }
   o.layer = pkt.layer;
+  o.epoch = pkt.epoch;
   o.last_in_seq = static_cast<uint16_t>(seq - 1);
   if (o.segment_count == 4) {
     std::memmove(o.segments, o.segments + 1, sizeof(o.segments[0]) * 3);
@@ -292,6 +341,10 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (out_pt >= 128) return;
   Outbound& o = out_[pkt.kind];
   const int64_t now = worker_->now_ms();
+  // A new source (a relayed stream re-pulled): its sequence numbers say nothing about the old
+  // ones, so the line restarts as on a layer switch, at a keyframe for video.
+  const bool new_source = o.started && pkt.epoch != o.epoch;
+  if (new_source && pkt.kind == kVideo) o.layer = -1;
   if (pkt.kind == kVideo) {
     int target = top < 0 ? pkt.layer : top;
     if (pinned_layer_ >= 0) target = std::min(pinned_layer_, target);
@@ -305,7 +358,7 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
     } else if (target != o.layer) {
       WantKeyframe(target);
     }
-  } else if (!o.started) {
+  } else if (!o.started || new_source) {
     StartOrSwitch(o, pkt, now);
   }
   // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
@@ -456,10 +509,11 @@ void Peer::SendPli(uint32_t media_ssrc) {
 void Peer::SendRtcp(uint8_t* buf, size_t len) {
   if (!srtp_ready_ || !has_addr_) return;
   const int out = srtp_out_.ProtectRtcp(buf, len);
-  if (out > 0) worker_->SendNow(buf, static_cast<size_t>(out), addr_);
+  if (out > 0) SendRaw(buf, static_cast<size_t>(out));
 }
 
 bool Peer::OnTick(int64_t now_ms, const char** reason) {
+  if (cfg_.pull && !failed_) PullChecks(now_ms);
   if (failed_) {
     *reason = "dtls-failed";
     return false;

@@ -1,5 +1,5 @@
-// One WebRTC peer (a publisher or a viewer) as its worker thread sees it. Created on the JS
-// thread, then owned and touched only by the worker it was handed to.
+// One WebRTC peer (a publisher, a viewer, or a pull from another relay) as its worker thread
+// sees it. Created on the JS thread, then owned and touched only by the worker it was handed to.
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +14,7 @@
 #include "keyframe.h"
 #include "srtp.h"
 #include "stream.h"
+#include "stun.h"
 
 namespace halfsec {
 
@@ -52,6 +53,13 @@ struct PeerConfig {
   uint8_t out_rtx_pt = kNoPt;
   uint32_t out_rtx_ssrc = 0;
   int feedback_interval_ms = 1000;
+
+  // Pull (relay-to-relay): a publisher-role peer that is itself the ICE-controlling agent and
+  // the DTLS client toward another relay's ICE-lite viewer session. It owns a UDP socket of its
+  // own, so two pulls between the same pair of workers never share a 5-tuple.
+  bool pull = false;
+  std::string remote_pwd;
+  sockaddr_storage remote_addr{};
 };
 
 // A viewer's periodic feedback summary, reported to the control plane.
@@ -68,6 +76,9 @@ struct ViewerFeedback {
 class Peer {
  public:
   Peer(PeerConfig config, const DtlsIdentity& identity);
+  ~Peer();
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
 
   uint32_t id() const { return cfg_.id; }
   PeerRole role() const { return cfg_.role; }
@@ -79,6 +90,15 @@ class Peer {
   void set_address(const sockaddr_storage& a);
 
   void Attach(Worker* worker);
+  bool is_pull() const { return cfg_.pull; }
+  // Pull: the peer's own UDP socket (owned from here on; -1 when none could be opened).
+  void set_socket(int fd) { sock_ = fd; }
+  int socket_fd() const { return sock_; }
+  // Pull: a STUN response that arrived on the peer's socket from its remote address.
+  void OnStunResponse(const uint8_t* d, size_t n, const StunMessage& m, int64_t now_ms);
+  // Which publisher attachment of the stream this peer is (see Stream::source_epoch).
+  void set_epoch(uint32_t e) { epoch_ = e; }
+  void Fail() { failed_ = true; }
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtp(uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtcp(uint8_t* d, size_t n, int64_t now_ms);
@@ -114,6 +134,7 @@ class Peer {
   struct Outbound {
     bool started = false;
     int layer = -1;
+    uint32_t epoch = 0;  // the stream's source attachment the line currently follows
     uint16_t seq_delta = 0, last_out_seq = 0, last_in_seq = 0;
     uint32_t ts_delta = 0, last_out_ts = 0;
     int64_t last_ms = 0;
@@ -130,6 +151,8 @@ class Peer {
   };
 
   void OnDtlsConnected();
+  void SendRaw(const uint8_t* d, size_t n);
+  void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
   void SendRtcp(uint8_t* buf, size_t len);
   // Publisher.
@@ -158,6 +181,15 @@ class Peer {
   int64_t created_ms_ = -1;
   int64_t last_seen_ms_ = 0;
   bool failed_ = false;
+  uint32_t epoch_ = 0;
+  int sock_ = -1;
+
+  // Pull: ICE connectivity checks and consent (RFC 7675) as the controlling agent.
+  bool ice_ok_ = false;
+  int64_t next_check_ms_ = 0;
+  uint8_t check_tids_[4][12] = {};
+  int check_next_ = 0;
+  uint64_t tie_breaker_ = 0;
   int64_t last_rtcp_ms_ = 0;
 
   // Publisher.

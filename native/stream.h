@@ -27,6 +27,7 @@ struct MediaPacket {
   uint8_t layer = 0;        // simulcast layer (0 without simulcast)
   bool keyframe = false;    // first packet of a keyframe
   bool recovered = false;   // arrived late, after the relay NACKed the publisher for it
+  uint32_t epoch = 0;       // the stream's source attachment that produced it
   RtpHeader rtp;            // the publisher's header: sequence and timestamp of its layer
   uint16_t len = 0;
   uint8_t data[kMaxPacket];
@@ -83,6 +84,9 @@ struct Stream {
   // Where to send keyframe requests; -1 while no publisher is attached.
   std::atomic<int> publisher_worker{-1};
   std::atomic<uint32_t> publisher_peer{0};
+  // Bumped each time a publisher (or a pull) attaches: a relayed stream may change its source
+  // under viewers that stay, and their sequence/timestamp lines must restart at a keyframe.
+  std::atomic<uint32_t> source_epoch{0};
   // Keyframe requests are merged per layer: at most one upstream per interval.
   std::atomic<int64_t> last_keyframe_request_ms[kMaxLayers] = {};
   // When each video layer last carried a packet (publisher's worker writes, viewers read).

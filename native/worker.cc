@@ -76,6 +76,7 @@ const MediaPacket* Worker::LocalStream::Find(int kind, int layer, uint16_t seq) 
 }
 
 void Worker::Teardown() {
+  by_fd_.clear();
   for (auto& [id, peer] : peers_) delete peer;
   peers_.clear();
   by_ufrag_.clear();
@@ -123,6 +124,7 @@ bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   }
   fd_ = fd;
   port_ = port;
+  bind_addr_ = ss;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epfd_ < 0 || wakefd_ < 0) return *error = std::string("epoll/eventfd: ") + strerror(errno), false;
@@ -208,11 +210,11 @@ void Worker::ReleaseQueued() {
 }
 
 void Worker::Run() {
-  epoll_event evs[4];
+  epoll_event evs[16];
   now_ms_ = MonotonicMs();
   last_tick_ms_ = now_ms_;
   while (running_) {
-    const int n = epoll_wait(epfd_, evs, 4, static_cast<int>(kTickMs));
+    const int n = epoll_wait(epfd_, evs, 16, static_cast<int>(kTickMs));
     now_ms_ = MonotonicMs();
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == fd_) {
@@ -221,6 +223,8 @@ void Worker::Run() {
         uint64_t v;
         ssize_t r = read(wakefd_, &v, sizeof(v));
         (void)r;
+      } else {
+        ReceivePull(evs[i].data.fd);
       }
     }
     DrainCommands();
@@ -246,6 +250,7 @@ void Worker::DrainCommands() {
     switch (c.type) {
       case Command::kAdd: {
         Peer* p = c.peer;
+        if (p->is_pull() && !OpenPullSocket(p)) p->Fail();
         p->Attach(this);
         peers_[p->id()] = p;
         by_ufrag_[p->config().local_ufrag] = p;
@@ -259,6 +264,7 @@ void Worker::DrainCommands() {
           stats_.viewers.fetch_add(1, std::memory_order_relaxed);
           if (list.size() == 1) s->worker_mask.fetch_or(uint64_t{1} << index_, std::memory_order_release);
         } else {
+          p->set_epoch(s->source_epoch.fetch_add(1) + 1);
           s->layer_count.store(static_cast<int>(std::clamp<size_t>(p->config().rids.size(), 1, kMaxLayers)));
           s->publisher_peer.store(p->id());
           s->publisher_worker.store(index_);
@@ -399,6 +405,70 @@ void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
   }
 }
 
+bool Worker::OpenPullSocket(Peer* peer) {
+  sockaddr_storage ss = bind_addr_;
+  if (ss.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = 0;
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = 0;
+  }
+  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int buf = 1 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {
+    close(fd);
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    close(fd);
+    return false;
+  }
+  peer->set_socket(fd);  // the peer owns it from here on
+  by_fd_[fd] = peer;
+  return true;
+}
+
+void Worker::ReceivePull(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  Peer* peer = it->second;
+  const std::string expect = AddrKey(peer->address());
+  for (int i = 0; i < kRecvBatch; i++) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof(from);
+    uint8_t* d = in_slots_[0].data;
+    const ssize_t r = recvfrom(fd, d, kMaxPacket, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (r <= 0) return;
+    if (static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const size_t n = static_cast<size_t>(r);
+    stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
+    if (LooksLikeStun(d, n)) {
+      StunMessage m;
+      if (ParseStun(d, n, &m) && (m.type == kStunBindingSuccess || m.type == kStunBindingError)) {
+        peer->OnStunResponse(d, n, m, now_ms_);
+      } else {
+        stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else if (LooksLikeDtls(d, n)) {
+      peer->OnDtls(d, n, now_ms_);
+    } else if (LooksLikeRtcp(d, n)) {
+      peer->OnSrtcp(d, n, now_ms_);
+    } else if (LooksLikeRtp(d, n)) {
+      peer->OnSrtp(d, n, now_ms_);
+    } else {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
 void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
@@ -493,6 +563,10 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
     auto a = by_addr_.find(AddrKey(peer->address()));
     if (a != by_addr_.end() && a->second == peer) by_addr_.erase(a);
   }
+  if (peer->socket_fd() >= 0) {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, peer->socket_fd(), nullptr);
+    by_fd_.erase(peer->socket_fd());
+  }
   Stream* s = peer->stream();
   if (peer->role() == PeerRole::kViewer) {
     auto it = streams_.find(s->id);
@@ -564,8 +638,8 @@ void Worker::Flush() {
   out_count_ = 0;
 }
 
-void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to) {
-  if (sendto(fd_, d, n, 0, reinterpret_cast<const sockaddr*>(&to), AddrLen(to)) > 0) {
+void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd) {
+  if (sendto(fd >= 0 ? fd : fd_, d, n, 0, reinterpret_cast<const sockaddr*>(&to), AddrLen(to)) > 0) {
     stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
     stats_.tx_bytes.fetch_add(n, std::memory_order_relaxed);
   }

@@ -61,7 +61,8 @@ class Worker {
   MediaPacket* NewPacket() { return pool_.Get(); }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
   void BatchCommit(size_t len, const sockaddr_storage& to);
-  void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to);
+  // `fd` -1: the worker's shared socket; otherwise a pull peer's own socket.
+  void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd = -1);
   void Publish(Peer& publisher, MediaPacket* pkt);  // fan out; takes one reference
   void KeyframeWanted(Stream& stream, int layer);
   // Sends the stream's cached keyframe (and what followed it) to a viewer that just connected.
@@ -105,6 +106,9 @@ class Worker {
   void ReceiveBatch();
   void HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from);
   void HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from);
+  // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
+  bool OpenPullSocket(Peer* peer);
+  void ReceivePull(int fd);
   void DeliverLocal(uint32_t stream_id, const MediaPacket& pkt);
   void Tick();
   void DestroyPeer(Peer* peer, const char* reason);
@@ -114,6 +118,7 @@ class Worker {
   const int index_;
   int fd_ = -1, epfd_ = -1, wakefd_ = -1;
   uint16_t port_ = 0;
+  sockaddr_storage bind_addr_{};
   std::thread thread_;
   bool running_ = false;
   int64_t now_ms_ = 0;
@@ -131,6 +136,7 @@ class Worker {
   std::unordered_map<std::string, Peer*> by_ufrag_;
   std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
   std::unordered_map<uint32_t, LocalStream> streams_;
+  std::unordered_map<int, Peer*> by_fd_;  // pull peers by their own socket
 
   static constexpr int kBatch = 64;
   struct alignas(64) Slot {

@@ -37,8 +37,13 @@ async function serve(argv: string[]): Promise<void> {
   const stop = (): void => {
     void relay.close().then(() => process.exit(0));
   };
+  // SIGTERM (what orchestrators send before a kill): drain, so viewers finish or move on.
+  const drain = (): void => {
+    process.once('SIGTERM', stop);
+    void relay.drain().then(() => process.exit(0));
+  };
   process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGTERM', drain);
 }
 
 const [cmd, ...rest] = process.argv.slice(2);

@@ -83,10 +83,18 @@ export const CONFIG: readonly ConfigEntry[] = [
     help: 'drop a connected peer silent this long (RFC 7675 consent)',
     sets: ['consentTimeoutMs'],
   },
+  { key: 'redis', arg: '<url>', default: 'none (one node)', help: 'Redis URL of the cluster registry; turns on cascading, the director and redirects', sets: ['redisUrl'] },
+  { key: 'publicUrl', arg: '<url>', default: 'http://<first announced IP>:<port>', help: "this node's HTTP base URL as other nodes and viewers reach it", sets: ['publicUrl'] },
+  { key: 'nodeId', arg: '<id>', default: 'random', help: "this node's id in the cluster registry", sets: ['nodeId'] },
+  { key: 'capacityViewers', arg: '<n>', default: '0 = 800 per worker', help: 'viewers this node takes before the director prefers other nodes', sets: ['capacityViewers'] },
+  { key: 'clusterHeartbeatMs', arg: '<ms>', default: String(DEFAULTS.clusterHeartbeatMs), help: 'registry heartbeat; a node expires after three missed beats', sets: ['clusterHeartbeatMs'] },
+  { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
+  { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },
+  { key: 'drainTimeoutMs', arg: '<ms>', default: String(DEFAULTS.drainTimeoutMs), help: 'on SIGTERM: stop taking viewers, exit when they are gone or after this long', sets: ['drainTimeoutMs'] },
 ];
 
 // The entries whose key is not the RelayOptions field they set.
-const FIELD: Record<string, OptionKey> = { rtcBind: 'rtcBindAddress', announceIp: 'announcedIps' };
+const FIELD: Record<string, OptionKey> = { rtcBind: 'rtcBindAddress', announceIp: 'announcedIps', redis: 'redisUrl' };
 
 const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const flagOf = (e: ConfigEntry): string => `--${kebab(e.key)}`;

@@ -33,7 +33,8 @@ export interface EngineEvent {
 }
 
 export interface PeerConfig {
-  role: 'publisher' | 'viewer';
+  /** 'pull': feeds the stream like a publisher, as ICE-controlling DTLS client of another relay. */
+  role: 'publisher' | 'viewer' | 'pull';
   streamId: number;
   localUfrag: string;
   localPwd: string;
@@ -63,6 +64,10 @@ export interface PeerConfig {
   videoSsrc?: number;
   rtcpSsrc?: number;
   worker?: number;
+  /** Pull: the other relay's ICE password and its candidate. */
+  remotePwd?: string;
+  remoteIp?: string;
+  remotePort?: number;
 }
 
 /** Codec ids the data plane knows (native/keyframe.h). */

@@ -48,10 +48,26 @@ export interface RelayOptions {
   connectTimeoutMs?: number;
   /** A connected peer silent (no authenticated STUN/SRTP/SRTCP) this long is gone, ms (default 30000, RFC 7675). */
   consentTimeoutMs?: number;
+  /** Redis URL of the cluster registry (redis://host:port); unset = one node, in-memory registry. */
+  redisUrl?: string;
+  /** This node's HTTP base URL as other nodes and viewers reach it (default http://<first announced IP>:<port>). */
+  publicUrl?: string;
+  /** This node's id in the registry (default: random). */
+  nodeId?: string;
+  /** Viewers this node takes before the director sends new ones elsewhere (default 0 = 800 per worker). */
+  capacityViewers?: number;
+  /** Registry heartbeat interval, ms; a node's record expires after three missed beats (default 2000). */
+  clusterHeartbeatMs?: number;
+  /** How long an edge keeps a pull after its last local viewer left, ms (default 5000). */
+  pullLingerMs?: number;
+  /** Answer WHEP with 307 to a less loaded node when this one is at capacity (default false). */
+  whepRedirect?: boolean;
+  /** On SIGTERM, how long viewers may stay before the node exits anyway, ms (default 30000). */
+  drainTimeoutMs?: number;
 }
 
-type OptionalKeys = 'adminToken' | 'tokenSecret' | 'tokenPublicKey';
-export type ResolvedOptions = Required<Omit<RelayOptions, OptionalKeys>> & { [K in OptionalKeys]: string | undefined };
+type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId';
+export type ResolvedOptions = Required<Omit<RelayOptions, Unset>> & { [K in Unset]: string | undefined };
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -70,7 +86,15 @@ export const DEFAULTS = {
   maxViewers: 0,
   connectTimeoutMs: 10000,
   consentTimeoutMs: 30000,
+  capacityViewers: 0,
+  clusterHeartbeatMs: 2000,
+  pullLingerMs: 5000,
+  whepRedirect: false,
+  drainTimeoutMs: 30000,
 } as const satisfies RelayOptions;
+
+/** Viewers per worker thread a node is rated for: bench/README.md measured ~760-970 at 2.5 Mbit/s. */
+export const VIEWERS_PER_WORKER = 800;
 
 // Values from the command line, the environment or a config file arrive as strings: the schema
 // turns the unambiguous ones into numbers/booleans/lists so that every source meets one schema.
@@ -121,6 +145,14 @@ export const relayOptionsSchema = z
       maxViewers: intIn(0, 10000000).optional(),
       connectTimeoutMs: intIn(500, 120000).optional(),
       consentTimeoutMs: intIn(1000, 300000).optional(),
+      redisUrl: z.string({ error: 'must be a redis:// or rediss:// URL' }).regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' }).optional(),
+      publicUrl: z.string({ error: 'must be an http:// or https:// URL' }).regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { error: 'must be an http:// or https:// URL' }).optional(),
+      nodeId: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
+      capacityViewers: intIn(0, 10_000_000).optional(),
+      clusterHeartbeatMs: intIn(100, 60000).optional(),
+      pullLingerMs: intIn(0, 600000).optional(),
+      whepRedirect: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      drainTimeoutMs: intIn(0, 3600000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
   );
@@ -198,5 +230,13 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     maxViewers: v.maxViewers ?? DEFAULTS.maxViewers,
     connectTimeoutMs: v.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     consentTimeoutMs: v.consentTimeoutMs ?? DEFAULTS.consentTimeoutMs,
+    redisUrl: v.redisUrl,
+    publicUrl: v.publicUrl,
+    nodeId: v.nodeId,
+    capacityViewers: v.capacityViewers ?? DEFAULTS.capacityViewers,
+    clusterHeartbeatMs: v.clusterHeartbeatMs ?? DEFAULTS.clusterHeartbeatMs,
+    pullLingerMs: v.pullLingerMs ?? DEFAULTS.pullLingerMs,
+    whepRedirect: v.whepRedirect ?? DEFAULTS.whepRedirect,
+    drainTimeoutMs: v.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
   };
 }

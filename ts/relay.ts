@@ -11,7 +11,9 @@ import { native } from './native.js';
 import type { NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './node-http.js';
 import type { NodeHandler } from './node-http.js';
-import { resolveOptions } from './options.js';
+import { ClusterNode } from './cluster/node.js';
+import type { ClusterStats } from './cluster/node.js';
+import { VIEWERS_PER_WORKER, resolveOptions } from './options.js';
 import type { RelayOptions, ResolvedOptions } from './options.js';
 import { RateSampler } from './rates.js';
 import type { Rates } from './rates.js';
@@ -50,6 +52,13 @@ export interface Relay {
    */
   nodeHandler(): NodeHandler;
   stats(): RelayStats;
+  /** This node's place in the cluster (node id, registry state, pulls); one node without --redis. */
+  clusterStats(): ClusterStats;
+  /**
+   * Stops taking viewers (WHEP answers 503 with Retry-After), marks the node draining in the
+   * registry, waits until its viewers are gone or `timeoutMs` (default drainTimeoutMs), then closes.
+   */
+  drain(timeoutMs?: number): Promise<void>;
   /** Ends every session and signaling connection, stops HTTP and frees the native engine. */
   close(): Promise<void>;
   on<K extends keyof RelayEvents>(event: K, listener: (...args: RelayEvents[K]) => void): Relay;
@@ -91,6 +100,24 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   });
   const metrics: Metrics | undefined = opts.metrics ? createMetrics({ sessions: sm, workers, signalingConnections: () => signaling.size }) : undefined;
   let closed = false;
+  const cluster = new ClusterNode({
+    sessions: sm,
+    log,
+    fingerprint: () => engine.fingerprint,
+    egressBitsPerSecond: () => rates.rates().egressBitsPerSecond,
+    config: {
+      redisUrl: opts.redisUrl,
+      publicUrl: opts.publicUrl,
+      nodeId: opts.nodeId,
+      capacity: opts.capacityViewers > 0 ? opts.capacityViewers : VIEWERS_PER_WORKER * engine.ports.length,
+      heartbeatMs: opts.clusterHeartbeatMs,
+      lingerMs: opts.pullLingerMs,
+      whepRedirect: opts.whepRedirect,
+    },
+  });
+  if (metrics) cluster.registerMetrics(metrics.registry);
+  // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
+  const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
     const c = sm.counts();
@@ -105,6 +132,11 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     metrics: metrics ? () => metrics.scrape() : undefined,
     stats,
     isClosed: () => closed,
+    cluster: {
+      gate: (role, stream, headers) => cluster.gate(role, stream, headers),
+      director: (stream) => cluster.director(stream),
+      describe: () => cluster.describe(),
+    },
   });
   const httpDeps: HttpDeps = { router, log, signaling, maxMessageBytes: opts.maxBodyBytes };
   let listenSocket: us_listen_socket | undefined;
@@ -126,20 +158,33 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
           listenSocket = token;
           const port = uWS.us_socket_local_port(token);
           log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, announcedIps: opts.announcedIps }, 'halfsec relay listening');
+          startCluster(port);
           resolve({ port });
         });
       });
     },
     attach(app) {
       mountRelay(app, httpDeps);
+      startCluster(opts.port);
     },
     nodeHandler() {
+      startCluster(opts.port);
       return createNodeHandler(router);
     },
     stats,
+    clusterStats: () => cluster.stats(),
+    async drain(timeoutMs = opts.drainTimeoutMs) {
+      if (closed) return;
+      await cluster.startDrain();
+      const deadline = Date.now() + timeoutMs;
+      while (!closed && sm.counts().viewers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      log.info({ viewersLeft: sm.counts().viewers }, 'drain finished');
+      await relay.close();
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await cluster.close();
       rates.stop();
       signaling.close();
       sm.closeAll();

@@ -7,6 +7,7 @@ import { assertSdpContentType } from './sdp.js';
 import type { SessionManager, SessionRole } from './sessions.js';
 import type { Access } from './access.js';
 import { RateLimitError } from './limits.js';
+import type { ClusterRoutes } from './cluster/routes.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -43,6 +44,8 @@ export interface RouteDeps {
   stats: () => unknown;
   /** After relay.close(), routes mounted on a foreign app answer 503 instead of touching freed state. */
   isClosed: () => boolean;
+  /** Cluster hooks (ts/cluster/): the WHEP/WHIP gate, the director, cluster stats. */
+  cluster?: ClusterRoutes;
 }
 
 const CORS: [string, string][] = [
@@ -56,6 +59,7 @@ export const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   201: 'Created',
   204: 'No Content',
+  307: 'Temporary Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -67,6 +71,8 @@ export const STATUS_TEXT: Record<number, string> = {
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  508: 'Loop Detected',
   503: 'Service Unavailable',
 };
 
@@ -145,6 +151,15 @@ export class Router {
       );
     }
     if (top === 'api' && a === 'stats' && b === undefined) return this.admin(req, () => this.get(m, () => reply(200, this.d.stats())));
+    const cluster = this.d.cluster;
+    // Open like WHEP: it answers with a node's public URL, what a player needs before its offer.
+    if (top === 'api' && a === 'director' && b !== undefined && extra.length === 0 && cluster) {
+      return this.get(m, async () => {
+        const choice = await cluster.director(b);
+        return choice ? reply(200, choice) : jsonError(503, 'no node can take viewers');
+      });
+    }
+    if (top === 'api' && a === 'cluster' && b === undefined && cluster) return this.admin(req, () => this.get(m, async () => reply(200, await cluster.describe())));
     return this.now(() => jsonError(404, `no route for ${m} ${req.path}`));
   }
 
@@ -179,11 +194,14 @@ export class Router {
     if (declared > limit) return this.now(() => payloadTooLarge(limit));
     const base = req.basePath;
     const admit = { authorization: req.headers.authorization, origin: req.headers.origin, remoteAddress: req.remoteAddress };
+    const headers = { ...req.headers };
     return {
       body: true,
       limit,
       reply: (body) =>
         this.guard(async () => {
+          const gated = await this.d.cluster?.gate(role, stream, headers);
+          if (gated) return jsonError(gated.status, gated.message, gated.headers ?? []);
           const sdp = body.toString('utf8');
           const ok = await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
           const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp);

@@ -76,6 +76,23 @@ interface StreamState {
   /** The latest measurement (0 for a layer that is not flowing). */
   measured?: number[];
   measuredOnce?: boolean;
+  /** Fed by a pull from another relay rather than by a local WHIP publisher. */
+  relayed?: boolean;
+  /** A relayed stream whose pull ended: viewers stay while the cluster looks for the source again. */
+  orphaned?: boolean;
+}
+
+/** A pull from another relay, as ts/cluster/ negotiated it: what the native pull peer needs. */
+export interface PullSource {
+  codecs: Partial<Record<MediaKind, Codec>>;
+  localUfrag: string;
+  localPwd: string;
+  remoteUfrag: string;
+  remotePwd: string;
+  remoteIp: string;
+  remotePort: number;
+  fingerprintAlgorithm: string;
+  fingerprint: string;
 }
 
 export interface RelayEvents {
@@ -90,6 +107,10 @@ export interface RelayEvents {
   /** A WebSocket signaling connection opened or closed. */
   'signaling:open': [{ connection: number; remoteAddress: string }];
   'signaling:close': [{ connection: number; sessions: number }];
+  /** A relayed stream lost its pull; its viewers stay until the source returns or the stream is closed. */
+  'source:lost': [{ stream: string; reason: string }];
+  /** Someone waits for a stream that is not live here (a held WebSocket view): a cluster may pull it. */
+  'stream:wanted': [{ stream: string }];
 }
 
 export interface OfferResult {
@@ -99,6 +120,8 @@ export interface OfferResult {
 
 /** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
 const PUBLISHER_REMB_BPS = 4_000_000;
+/** Announced upstream by a pull: high, so an origin's layer policy sends its top layer. */
+const PULL_REMB_BPS = 50_000_000;
 
 const MAX_LAYERS = 4;
 
@@ -238,6 +261,84 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return { session, answer };
   }
 
+  /**
+   * Feeds `stream` from another relay: a new local stream, or a new source for an orphaned
+   * relayed one whose viewers stayed (same codecs required, or the stream starts over).
+   */
+  attachPull(stream: string, src: PullSource): Session {
+    checkStreamName(stream);
+    let st = this.streams.get(stream);
+    if (st && !st.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
+    const sameCodecs = (a: Partial<Record<MediaKind, Codec>>, b: Partial<Record<MediaKind, Codec>>): boolean =>
+      (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
+    if (st && !sameCodecs(st.codecs, src.codecs)) {
+      this.endStream(st, 'source codecs changed');
+      st = undefined;
+    }
+    const tracks = Object.entries(src.codecs) as [MediaKind, Codec][];
+    const engineId = st?.engineId ?? this.engine.createStream();
+    let added: { peerId: number; worker: number; port: number };
+    try {
+      added = this.engine.addPeer({
+        role: 'pull',
+        streamId: engineId,
+        localUfrag: src.localUfrag,
+        localPwd: src.localPwd,
+        remoteUfrag: src.remoteUfrag,
+        remotePwd: src.remotePwd,
+        remoteIp: src.remoteIp,
+        remotePort: src.remotePort,
+        fingerprintAlgorithm: src.fingerprintAlgorithm,
+        fingerprint: src.fingerprint,
+        kindByPt: tracks.map(([kind, c]) => [c.payloadType, kind === 'audio' ? 0 : 1]),
+        codecByPt: tracks.map(([, c]) => [c.payloadType, CODEC_IDS[c.name.toLowerCase()] ?? 0]),
+        rembBps: PULL_REMB_BPS,
+        rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+      });
+    } catch (err) {
+      if (!st) this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.newSession('publisher', stream, added);
+    if (st) {
+      st.publisher = session;
+      st.orphaned = false;
+      this.log.info({ stream, session: session.id, peer: added.peerId }, 'relayed stream source restored');
+    } else {
+      this.streams.set(stream, { name: stream, engineId, publisher: session, codecs: src.codecs, viewers: new Map(), rids: [], layerBitrates: defaultLayerRates(1), relayed: true });
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'pull session started');
+      this.emit('stream:start', { stream, session: session.id });
+    }
+    return session;
+  }
+
+  /** Relayed streams (fed by a pull), and whether each currently lacks its source. */
+  relayedStreams(): { name: string; viewers: number; orphaned: boolean }[] {
+    return [...this.streams.values()].filter((st) => st.relayed).map((st) => ({ name: st.name, viewers: st.viewers.size, orphaned: st.orphaned === true }));
+  }
+
+  /** Streams published here (their origin is this relay). */
+  localStreams(): string[] {
+    return [...this.streams.values()].filter((st) => !st.relayed).map((st) => st.name);
+  }
+
+  isRelayed(stream: string): boolean {
+    return this.streams.get(stream)?.relayed === true;
+  }
+
+  /** Ends a stream and its viewers (a pull nobody watches any more, or whose source never came back). */
+  closeStream(stream: string, reason: string): boolean {
+    const st = this.streams.get(stream);
+    if (!st) return false;
+    this.endStream(st, reason, !st.orphaned);
+    return true;
+  }
+
+  /** Says that a view of a stream that is not live here is waiting for it. */
+  want(stream: string): void {
+    this.emit('stream:wanted', { stream });
+  }
+
   /** Ends a session by its resource URL parts; false when there is no such session. */
   end(role: SessionRole, stream: string, id: string): boolean {
     const st = this.streams.get(stream);
@@ -270,7 +371,12 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         this.byPeer.delete(ev.peerId);
         if (!st) continue;
         const reason = ev.detail ?? 'closed';
-        if (s.role === 'publisher' && st.publisher.id === s.id) this.endStream(st, reason, false);
+        if (s.role === 'publisher' && st.publisher.id === s.id && st.relayed) {
+          st.orphaned = true;
+          st.publisher.connected = false;
+          this.log.info({ stream: st.name, session: s.id, reason }, 'relayed stream lost its source');
+          this.emit('source:lost', { stream: st.name, reason });
+        } else if (s.role === 'publisher' && st.publisher.id === s.id) this.endStream(st, reason, false);
         else if (s.role === 'viewer' && st.viewers.has(s.id)) this.dropViewer(st, s, reason, false);
       }
     }
@@ -437,7 +543,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   private endStream(st: StreamState, reason: string, removeNative = true): void {
     for (const v of [...st.viewers.values()]) this.dropViewer(st, v, 'stream ended');
     this.byPeer.delete(st.publisher.peerId);
-    if (removeNative) this.engine.removePeer(st.publisher.peerId);
+    if (removeNative && !st.orphaned) this.engine.removePeer(st.publisher.peerId);
     this.engine.closeStream(st.engineId);
     this.streams.delete(st.name);
     this.log.info({ stream: st.name, session: st.publisher.id, reason }, 'publisher session ended');

@@ -188,6 +188,8 @@ export class SignalingConnection {
     parseOffer(sdp, 'viewer');
     this.held.push(held);
     this.server.watch(this, stream);
+    // In a cluster the stream may live on another node: ask for it to be pulled here.
+    this.server.d.sessions.want(stream);
     this.send({ type: 'inactive', ...(id !== undefined ? { id } : {}), stream });
   }
 

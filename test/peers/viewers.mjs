@@ -10,7 +10,8 @@ const count = Number(countArg);
 watchdog(60000);
 
 function newViewer(i) {
-  const pc = newPeer(`viewer${i}`, 30000 + (process.pid % 20) * 1000 + i * 40);
+  // VIEWER_PORT_BASE: several viewer processes in one test must not share port ranges.
+  const pc = newPeer(`viewer${i}`, (Number(process.env.VIEWER_PORT_BASE) || 30000 + (process.pid % 20) * 1000) + i * 40);
   const v = new nodeDataChannel.Video('0', 'RecvOnly');
   if (codec === 'VP8') v.addVP8Codec(96);
   else v.addH264Codec(96);

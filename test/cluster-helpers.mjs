@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { startRelay, until } from './helpers.mjs';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function ping(port) {
+  const { Redis } = await import('ioredis');
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A throwaway redis-server on a free loopback port, killed at teardown (or by `stop()`). */
+export async function startRedis(t, port) {
+  port ??= await freePort();
+  const child = spawn('timeout', ['-s', 'KILL', '120', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+    await gone;
+  };
+  t.teardown(stop);
+  if (!(await until(() => ping(port), 5000, 50))) throw new Error('redis-server did not start');
+  return { port, url: `redis://127.0.0.1:${port}`, stop };
+}
+
+/** One cluster node: a relay in this process with the test's cluster timings. */
+export function startNode(t, redisUrl, nodeId, options = {}) {
+  return startRelay(t, { redisUrl, nodeId, clusterHeartbeatMs: 300, pullLingerMs: 1000, ...options });
+}
+
+export async function viewerCount(url) {
+  const r = await fetch(`${url}/api/stats`);
+  return (await r.json()).viewers;
+}

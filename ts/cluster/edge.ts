@@ -1,0 +1,199 @@
+// This node as an edge: pulls of streams that live on other nodes, kept while local viewers
+// watch, dropped after a linger, and re-pulled under viewers that stay when the source returns.
+import type { Logger } from 'pino';
+import { newIceParams } from '../sdp.js';
+import type { SessionManager } from '../sessions.js';
+import { chooseUpstream } from './director.js';
+import { PATH_HEADER } from './headers.js';
+import { buildPullOffer, parsePullAnswer } from './pull-sdp.js';
+import type { NodeRecord, Registry } from './registry.js';
+
+export interface EdgeDeps {
+  sessions: SessionManager;
+  registry: Registry;
+  log: Logger;
+  nodeId: string;
+  fingerprint: () => string;
+  /** The registry's node list as of the latest heartbeat. */
+  nodes: () => NodeRecord[];
+  lingerMs: number;
+  /** How long an edge keeps viewers of a stream whose source went away, waiting for it. */
+  graceMs: number;
+}
+
+interface Pull {
+  upstream: string;
+  /** The upstream's session resource (for DELETE), absolute. */
+  resource: string | undefined;
+  path: string[];
+  linger?: NodeJS.Timeout;
+  grace?: NodeJS.Timeout;
+  retry?: NodeJS.Timeout;
+  lost: boolean;
+}
+
+const REQUEST_TIMEOUT_MS = 5000;
+const REPULL_EVERY_MS = 300;
+
+export class Edge {
+  private readonly pulls = new Map<string, Pull>();
+  private readonly pending = new Map<string, Promise<boolean>>();
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly d: EdgeDeps) {
+    const sm = d.sessions;
+    const onJoin = (e: { stream: string }): void => this.clearLinger(e.stream);
+    const onLeave = (e: { stream: string }): void => this.maybeLinger(e.stream);
+    const onLost = (e: { stream: string; reason: string }): void => this.sourceLost(e.stream, e.reason);
+    const onStop = (e: { stream: string }): void => this.stopped(e.stream);
+    const onWanted = (e: { stream: string }): void => {
+      void this.ensure(e.stream, []).catch((err: Error) => d.log.warn({ stream: e.stream, err: err.message }, 'pull for a waiting view failed'));
+    };
+    sm.on('viewer:join', onJoin);
+    sm.on('viewer:leave', onLeave);
+    sm.on('source:lost', onLost);
+    sm.on('stream:stop', onStop);
+    sm.on('stream:wanted', onWanted);
+    this.unsubscribe = () => {
+      sm.off('viewer:join', onJoin);
+      sm.off('viewer:leave', onLeave);
+      sm.off('source:lost', onLost);
+      sm.off('stream:stop', onStop);
+      sm.off('stream:wanted', onWanted);
+    };
+  }
+
+  get count(): number {
+    return this.pulls.size;
+  }
+
+  /** Streams pulled here, with the node each comes from. */
+  list(): { stream: string; upstream: string; lost: boolean }[] {
+    return [...this.pulls].map(([stream, p]) => ({ stream, upstream: p.upstream, lost: p.lost }));
+  }
+
+  /**
+   * Makes `stream` local by pulling it when another node has it. Resolves true when it is local
+   * (already or now), false when no other node has it; rejects when the pull failed.
+   * `path`: the nodes a pull request to this node came through (empty for a viewer).
+   */
+  ensure(stream: string, path: string[]): Promise<boolean> {
+    if (this.d.sessions.isLive(stream) && !this.pulls.get(stream)?.lost) return Promise.resolve(true);
+    const running = this.pending.get(stream);
+    if (running) return running;
+    const p = this.pull(stream, path).finally(() => this.pending.delete(stream));
+    this.pending.set(stream, p);
+    return p;
+  }
+
+  private async pull(stream: string, path: string[]): Promise<boolean> {
+    if (this.closed) return false;
+    const origin = await this.d.registry.origin(stream);
+    if (!origin || origin.node === this.d.nodeId) return false;
+    const exclude = new Set([...path, this.d.nodeId]);
+    const up = chooseUpstream(this.d.nodes(), origin, exclude);
+    const ice = newIceParams();
+    const res = await fetch(`${up.url}/whep/${encodeURIComponent(stream)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', [PATH_HEADER]: [...path, this.d.nodeId].join(',') },
+      body: buildPullOffer(ice, this.d.fingerprint()),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const body = await res.text();
+    if (res.status !== 201) throw new Error(`upstream ${up.id} answered ${res.status}: ${body.slice(0, 200)}`);
+    const answer = parsePullAnswer(body);
+    const location = res.headers.get('location');
+    if (this.closed) return false;
+    this.d.sessions.attachPull(stream, {
+      codecs: answer.codecs,
+      localUfrag: ice.ufrag,
+      localPwd: ice.pwd,
+      remoteUfrag: answer.iceUfrag,
+      remotePwd: answer.icePwd,
+      remoteIp: answer.candidate.ip,
+      remotePort: answer.candidate.port,
+      fingerprintAlgorithm: answer.fingerprintAlgorithm,
+      fingerprint: answer.fingerprint,
+    });
+    const prev = this.pulls.get(stream);
+    if (prev) this.clearTimers(prev);
+    this.pulls.set(stream, { upstream: up.id, resource: location ? new URL(location, up.url).href : undefined, path, lost: false });
+    this.d.log.info({ stream, upstream: up.id, url: up.url, path: [...path, this.d.nodeId] }, prev ? 'stream re-pulled' : 'stream pulled');
+    // Nobody may come after all (the viewer's offer can still fail): the linger covers that.
+    this.maybeLinger(stream);
+    return true;
+  }
+
+  private maybeLinger(stream: string): void {
+    const p = this.pulls.get(stream);
+    if (!p || p.linger || this.d.sessions.viewerCount(stream) > 0) return;
+    p.linger = setTimeout(() => {
+      p.linger = undefined;
+      if (this.d.sessions.viewerCount(stream) === 0) this.d.sessions.closeStream(stream, 'no viewers left');
+    }, this.d.lingerMs);
+    p.linger.unref();
+  }
+
+  private clearLinger(stream: string): void {
+    const p = this.pulls.get(stream);
+    if (p?.linger) {
+      clearTimeout(p.linger);
+      p.linger = undefined;
+    }
+  }
+
+  /** The source went away: keep the viewers, look for the stream again until the grace ends. */
+  private sourceLost(stream: string, reason: string): void {
+    const p = this.pulls.get(stream);
+    if (!p) return;
+    p.lost = true;
+    p.resource = undefined;  // the upstream ended that session itself
+    this.d.log.info({ stream, upstream: p.upstream, reason, graceMs: this.d.graceMs }, 'pulled stream lost its source; waiting for it to return');
+    p.grace = setTimeout(() => {
+      p.grace = undefined;
+      if (this.pulls.get(stream) === p && p.lost) this.d.sessions.closeStream(stream, 'source did not return');
+    }, this.d.graceMs);
+    p.grace.unref();
+    const again = (): void => {
+      p.retry = undefined;
+      if (this.closed || this.pulls.get(stream) !== p || !p.lost) return;
+      this.ensure(stream, p.path)
+        .catch((err: Error) => {
+          this.d.log.debug({ stream, err: err.message }, 're-pull failed');
+          return false;
+        })
+        .then((ok) => {
+          if (!ok && this.pulls.get(stream) === p && p.lost && p.grace) {
+            p.retry = setTimeout(again, REPULL_EVERY_MS);
+            p.retry.unref();
+          }
+        });
+    };
+    again();
+  }
+
+  private stopped(stream: string): void {
+    const p = this.pulls.get(stream);
+    if (!p) return;
+    this.pulls.delete(stream);
+    this.clearTimers(p);
+    this.d.log.info({ stream, upstream: p.upstream }, 'pull closed');
+    if (p.resource && !p.lost) {
+      // Free the upstream's session now rather than at its consent timeout.
+      void fetch(p.resource, { method: 'DELETE', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    }
+  }
+
+  private clearTimers(p: Pull): void {
+    for (const t of [p.linger, p.grace, p.retry]) if (t) clearTimeout(t);
+    p.linger = p.grace = p.retry = undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.pulls.values()) this.clearTimers(p);
+    this.unsubscribe();
+  }
+}

@@ -1,0 +1,276 @@
+// This relay as a member of a cluster: its registry record and heartbeat, the origin records of
+// the streams published here, the WHEP gate (pull, redirect, drain), the director, and the
+// Prometheus figures an autoscaler reads.
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
+import type { Registry as PromRegistry } from 'prom-client';
+import { checkStreamName } from '../sessions.js';
+import type { SessionManager } from '../sessions.js';
+import { chooseViewerNode, loadOf } from './director.js';
+import { Edge } from './edge.js';
+import { MAX_HOPS, PATH_HEADER, parsePath } from './headers.js';
+import { MemoryRegistry } from './registry.js';
+import type { NodeRecord, Registry } from './registry.js';
+import { RedisRegistry } from './redis-registry.js';
+
+export interface ClusterConfig {
+  redisUrl: string | undefined;
+  publicUrl: string | undefined;
+  nodeId: string | undefined;
+  capacity: number;
+  heartbeatMs: number;
+  lingerMs: number;
+  whepRedirect: boolean;
+}
+
+export interface ClusterDeps {
+  sessions: SessionManager;
+  log: Logger;
+  fingerprint: () => string;
+  egressBitsPerSecond: () => number;
+  config: ClusterConfig;
+}
+
+/** What the gate decided instead of letting the request through. */
+export interface GateReply {
+  status: number;
+  message: string;
+  headers?: [string, string][];
+}
+
+export interface DirectorAnswer {
+  stream: string;
+  node: string;
+  url: string;
+  whep: string;
+  /** The node carries the stream already (no pull needed). */
+  carries: boolean;
+  load: number;
+}
+
+export interface ClusterStats {
+  node: string;
+  url: string;
+  registry: 'memory' | 'redis';
+  registryUp: boolean;
+  draining: boolean;
+  capacity: number;
+  nodesSeen: number;
+  pulls: { stream: string; upstream: string; lost: boolean }[];
+}
+
+const RETRY_AFTER_S = '5';
+
+export class ClusterNode {
+  readonly id: string;
+  readonly registry: Registry;
+  readonly edge: Edge;
+  private url = '';
+  private timer: NodeJS.Timeout | undefined;
+  private nodeList: NodeRecord[] = [];
+  private draining = false;
+  private readonly origins = new Set<string>();
+  private cpuPrev = { usage: process.cpuUsage(), at: performance.now() };
+  private cpu = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly d: ClusterDeps) {
+    this.id = d.config.nodeId ?? randomBytes(6).toString('hex');
+    this.registry = d.config.redisUrl ? new RedisRegistry(d.config.redisUrl, d.log.child({ node: this.id })) : new MemoryRegistry();
+    this.edge = new Edge({
+      sessions: d.sessions,
+      registry: this.registry,
+      log: d.log.child({ node: this.id }),
+      nodeId: this.id,
+      fingerprint: d.fingerprint,
+      nodes: () => this.nodeList,
+      lingerMs: d.config.lingerMs,
+      graceMs: Math.max(d.config.lingerMs, 3 * d.config.heartbeatMs, 10_000),
+    });
+    const sm = d.sessions;
+    const onStart = (e: { stream: string }): void => {
+      if (sm.isRelayed(e.stream)) return;
+      this.origins.add(e.stream);
+      this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
+    };
+    const onStop = (e: { stream: string }): void => {
+      if (!this.origins.delete(e.stream)) return;
+      this.registry.clearOrigin(e.stream, this.id).catch(() => undefined);
+    };
+    sm.on('stream:start', onStart);
+    sm.on('stream:stop', onStop);
+    this.unsubscribe = () => {
+      sm.off('stream:start', onStart);
+      sm.off('stream:stop', onStop);
+    };
+  }
+
+  /** Cluster mode: another node's streams can be pulled (a registry shared with others). */
+  get enabled(): boolean {
+    return this.registry.kind === 'redis';
+  }
+
+  private get ttlMs(): number {
+    return 3 * this.d.config.heartbeatMs;
+  }
+
+  /** Starts the heartbeat; `defaultUrl` serves when no publicUrl was configured. */
+  start(defaultUrl: string): void {
+    this.url = (this.d.config.publicUrl ?? defaultUrl).replace(/\/+$/, '');
+    if (this.timer) return;
+    void this.beat();
+    this.timer = setInterval(() => void this.beat(), this.d.config.heartbeatMs);
+    this.timer.unref();
+  }
+
+  record(): NodeRecord {
+    const counts = this.d.sessions.counts();
+    return {
+      id: this.id,
+      url: this.url,
+      capacity: this.d.config.capacity,
+      viewers: counts.viewers,
+      egressMbps: Math.round(this.d.egressBitsPerSecond() / 1e4) / 100,
+      cpu: Math.round(this.cpu * 1000) / 1000,
+      draining: this.draining,
+      streams: [...this.d.sessions.localStreams(), ...this.d.sessions.relayedStreams().filter((s) => !s.orphaned).map((s) => s.name)],
+      at: Date.now(),
+    };
+  }
+
+  private sampleCpu(): void {
+    const now = performance.now();
+    const usage = process.cpuUsage();
+    const usedUs = usage.user - this.cpuPrev.usage.user + (usage.system - this.cpuPrev.usage.system);
+    const wallUs = (now - this.cpuPrev.at) * 1000;
+    if (wallUs > 0) this.cpu = Math.min(1, usedUs / wallUs / availableParallelism());
+    this.cpuPrev = { usage, at: now };
+  }
+
+  private async beat(): Promise<void> {
+    this.sampleCpu();
+    try {
+      await this.registry.heartbeat(this.record(), [...this.origins], this.ttlMs);
+      this.nodeList = await this.registry.nodes();
+    } catch {
+      // Degraded: the registry logs the outage once; local streams carry on.
+    }
+  }
+
+  /**
+   * Runs before a WHEP (or WHIP) offer is answered: refuses while draining, redirects when this
+   * node is full, pulls a stream that lives elsewhere, refuses pull loops. Undefined: go on.
+   */
+  async gate(role: 'publisher' | 'viewer', stream: string, headers: Record<string, string | undefined>): Promise<GateReply | undefined> {
+    checkStreamName(stream);
+    if (this.draining) return { status: 503, message: 'this node is draining; try another node', headers: [['Retry-After', RETRY_AFTER_S]] };
+    if (role === 'publisher') {
+      if (!this.enabled || this.d.sessions.isLive(stream)) return undefined;
+      const origin = await this.registry.origin(stream).catch(() => undefined);
+      if (origin && origin.node !== this.id) return { status: 409, message: `stream "${stream}" is already published on node ${origin.node}` };
+      return undefined;
+    }
+    const path = parsePath(headers[PATH_HEADER]);
+    const isPull = headers[PATH_HEADER] !== undefined;
+    if (path.includes(this.id)) return { status: 508, message: `pull loop: this node (${this.id}) is already on the path ${path.join(' > ')}` };
+    if (path.length > MAX_HOPS) return { status: 508, message: `pull path longer than ${MAX_HOPS} hops` };
+    if (!isPull && this.d.config.whepRedirect && this.enabled && this.full()) {
+      const other = chooseViewerNode(this.nodeList.filter((n) => n.id !== this.id), stream);
+      if (other && loadOf(other) < 1) {
+        return { status: 307, message: `this node is full; use ${other.url}`, headers: [['Location', `${other.url}/whep/${encodeURIComponent(stream)}`]] };
+      }
+    }
+    if (!this.enabled) return undefined;
+    try {
+      await this.edge.ensure(stream, path);
+    } catch (err) {
+      this.d.log.warn({ stream, err: (err as Error).message }, 'pull failed');
+      return { status: 502, message: `stream "${stream}" lives on another node, and pulling it failed: ${(err as Error).message}` };
+    }
+    return undefined;
+  }
+
+  private full(): boolean {
+    return this.d.sessions.counts().viewers >= this.d.config.capacity;
+  }
+
+  async director(stream: string): Promise<DirectorAnswer | undefined> {
+    let nodes: NodeRecord[];
+    try {
+      nodes = this.enabled ? await this.registry.nodes() : [];
+    } catch {
+      nodes = [];
+    }
+    if (!nodes.some((n) => n.id === this.id)) nodes.push(this.record());
+    const n = chooseViewerNode(nodes, stream);
+    if (!n) return undefined;
+    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+  }
+
+  stats(): ClusterStats {
+    return {
+      node: this.id,
+      url: this.url,
+      registry: this.registry.kind,
+      registryUp: this.registry.healthy(),
+      draining: this.draining,
+      capacity: this.d.config.capacity,
+      nodesSeen: this.nodeList.length,
+      pulls: this.edge.list(),
+    };
+  }
+
+  /** Stats plus the registry's nodes, for GET /api/cluster. */
+  async describe(): Promise<ClusterStats & { nodes: NodeRecord[] }> {
+    const nodes = this.enabled ? await this.registry.nodes().catch(() => this.nodeList) : [this.record()];
+    return { ...this.stats(), nodes };
+  }
+
+  /** Prometheus figures for autoscalers, read at scrape time. */
+  registerMetrics(registry: PromRegistry): void {
+    const gauge = (name: string, help: string, value: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    };
+    gauge('halfsec_node_viewers', 'viewer sessions on this node (edges pulling from it included)', () => this.d.sessions.counts().viewers);
+    gauge('halfsec_node_capacity_viewers', 'viewers this node takes before the director prefers others', () => this.d.config.capacity);
+    gauge('halfsec_node_load_ratio', 'viewers / capacity', () => this.d.sessions.counts().viewers / Math.max(1, this.d.config.capacity));
+    gauge('halfsec_node_egress_mbps', 'egress over the last second, Mbit/s', () => this.d.egressBitsPerSecond() / 1e6);
+    gauge('halfsec_node_draining', '1 while the node drains (takes no new viewers)', () => (this.draining ? 1 : 0));
+    gauge('halfsec_node_pulls', 'streams this node pulls from other nodes (edge role)', () => this.edge.count);
+    gauge('halfsec_cluster_registry_up', '1 while the cluster registry (Redis) is reachable', () => (this.registry.healthy() ? 1 : 0));
+    gauge('halfsec_cluster_nodes', 'live nodes in the registry as of the latest heartbeat', () => this.nodeList.length);
+    gauge('halfsec_cluster_viewers', 'viewers on all live nodes as of the latest heartbeat', () => this.nodeList.reduce((a, n) => a + n.viewers, 0));
+    gauge('halfsec_cluster_capacity_viewers', 'capacity of all live, non-draining nodes', () => this.nodeList.filter((n) => !n.draining).reduce((a, n) => a + n.capacity, 0));
+  }
+
+  /** Stops taking viewers and tells the registry; the caller waits for viewers to finish. */
+  async startDrain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.d.log.info({ node: this.id }, 'draining: no new viewers');
+    await this.registry.heartbeat(this.record(), [...this.origins], this.ttlMs).catch(() => undefined);
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.edge.close();
+    this.unsubscribe();
+    await this.registry.deregister(this.id).catch(() => undefined);
+    for (const s of this.origins) await this.registry.clearOrigin(s, this.id).catch(() => undefined);
+    await this.registry.close();
+  }
+}

@@ -1,0 +1,100 @@
+// The SDP of a relay-to-relay pull: the edge's offer (every codec the relay forwards, receive
+// only, one BUNDLE) and what the edge needs from the upstream relay's answer.
+import * as sdpTransform from 'sdp-transform';
+import type { Codec, IceParams, MediaKind } from '../sdp.js';
+
+/**
+ * Every format a publisher's codec may be matched against (ts/sdp.ts matchViewerCodec compares
+ * H.264 profile and packetization mode, VP9 profile): so the upstream finds one whatever its
+ * publisher sends. Payload types are the edge's; the answer picks one per kind.
+ */
+const VIDEO_FORMATS: Codec[] = [
+  { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
+  { payloadType: 97, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f' },
+  { payloadType: 98, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f' },
+  { payloadType: 99, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=4d001f' },
+  { payloadType: 100, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f' },
+  { payloadType: 101, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=64001f' },
+  { payloadType: 102, name: 'VP8', clockRate: 90000 },
+  { payloadType: 103, name: 'VP9', clockRate: 90000, fmtp: 'profile-id=0' },
+  { payloadType: 104, name: 'VP9', clockRate: 90000, fmtp: 'profile-id=2' },
+  { payloadType: 105, name: 'AV1', clockRate: 90000 },
+];
+const AUDIO_FORMATS: Codec[] = [{ payloadType: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' }];
+
+export function buildPullOffer(ice: IceParams, fingerprint: string): string {
+  const section = (kind: MediaKind, mid: string, formats: Codec[]): string => {
+    const lines = [
+      `m=${kind} 9 UDP/TLS/RTP/SAVPF ${formats.map((f) => f.payloadType).join(' ')}`,
+      'c=IN IP4 0.0.0.0',
+      `a=mid:${mid}`,
+      'a=recvonly',
+      'a=rtcp-mux',
+      `a=ice-ufrag:${ice.ufrag}`,
+      `a=ice-pwd:${ice.pwd}`,
+      `a=fingerprint:sha-256 ${fingerprint}`,
+      // The edge is the DTLS client: the upstream relay is ICE-lite and DTLS server.
+      'a=setup:active',
+    ];
+    for (const f of formats) {
+      lines.push(`a=rtpmap:${f.payloadType} ${f.name}/${f.clockRate}${f.channels ? `/${f.channels}` : ''}`);
+      if (f.fmtp) lines.push(`a=fmtp:${f.payloadType} ${f.fmtp}`);
+      if (kind === 'video') lines.push(`a=rtcp-fb:${f.payloadType} nack`, `a=rtcp-fb:${f.payloadType} nack pli`, `a=rtcp-fb:${f.payloadType} goog-remb`);
+    }
+    return lines.join('\r\n');
+  };
+  return [
+    'v=0',
+    `o=- ${Date.now()} 1 IN IP4 127.0.0.1`,
+    's=halfsec-pull',
+    't=0 0',
+    'a=group:BUNDLE 0 1',
+    'a=msid-semantic: WMS',
+    section('audio', '0', AUDIO_FORMATS),
+    section('video', '1', VIDEO_FORMATS),
+    '',
+  ].join('\r\n');
+}
+
+export interface PullAnswer {
+  codecs: Partial<Record<MediaKind, Codec>>;
+  iceUfrag: string;
+  icePwd: string;
+  fingerprintAlgorithm: string;
+  fingerprint: string;
+  candidate: { ip: string; port: number };
+}
+
+/** Reads the upstream relay's answer; throws an Error saying what is missing. */
+export function parsePullAnswer(text: string): PullAnswer {
+  if (text.length > 64 * 1024) throw new Error('answer too large');
+  const sdp = sdpTransform.parse(text);
+  const codecs: Partial<Record<MediaKind, Codec>> = {};
+  let ufrag = sdp.iceUfrag;
+  let pwd = sdp.icePwd;
+  let fp = sdp.fingerprint;
+  let candidate: PullAnswer['candidate'] | undefined;
+  for (const m of sdp.media) {
+    if (m.port === 0 || (m.type !== 'audio' && m.type !== 'video')) continue;
+    const first = m.rtp.find((r) => r.codec.toLowerCase() !== 'rtx');
+    if (!first) continue;
+    const fmtp = m.fmtp.find((f) => f.payload === first.payload)?.config;
+    codecs[m.type] = {
+      payloadType: first.payload,
+      name: first.codec,
+      clockRate: first.rate ?? (m.type === 'audio' ? 48000 : 90000),
+      ...(first.encoding !== undefined ? { channels: Number(first.encoding) } : {}),
+      ...(fmtp !== undefined ? { fmtp } : {}),
+    };
+    ufrag ??= m.iceUfrag;
+    pwd ??= m.icePwd;
+    fp ??= m.fingerprint;
+    // BUNDLE: one transport, so the first usable UDP IPv4 host candidate of any section serves.
+    candidate ??= m.candidates?.filter((c) => c.transport.toLowerCase() === 'udp' && /^\d+\.\d+\.\d+\.\d+$/.test(c.ip)).map((c) => ({ ip: c.ip, port: c.port }))[0];
+  }
+  if (!codecs.video && !codecs.audio) throw new Error('the answer accepts no media section');
+  if (!ufrag || !pwd) throw new Error('the answer has no ICE credentials');
+  if (!fp) throw new Error('the answer has no DTLS fingerprint');
+  if (!candidate) throw new Error('the answer has no UDP IPv4 candidate');
+  return { codecs, iceUfrag: ufrag, icePwd: String(pwd), fingerprintAlgorithm: fp.type, fingerprint: fp.hash, candidate };
+}
