@@ -54,11 +54,17 @@ test('a second publisher gets 409 unless its token allows takeover', async (t) =
   t.is(first.status, 201);
   const second = await post(`${url}/whip/live`, offer(), bearer(await token({ stream: 'live', action: 'publish' })));
   t.is(second.status, 409);
+  const viewer = await post(`${url}/whep/live`, offer({ direction: 'recvonly' }), bearer(await token({ stream: 'live', action: 'view' })));
+  t.is(viewer.status, 201);
   const takeover = await post(`${url}/whip/live`, offer(), bearer(await token({ stream: 'live', action: 'publish', takeover: true })));
   t.is(takeover.status, 201, takeover.text);
-  t.deepEqual(stops, ['taken over by a new publisher']);
-  t.is(relay.stats().streams, 1, 'one stream, now with the new publisher');
-  t.is(relay.stats().sessions, 1, 'the old publisher session is gone');
+  t.deepEqual(stops, [], 'same codecs: the stream goes on with the new publisher');
+  t.is(relay.stats().viewers, 1, 'and keeps its viewer');
+  t.is(relay.stats().sessions, 2, 'the old publisher session is gone');
+  const vp8 = await post(`${url}/whip/live`, offer({ video: 'VP8' }), bearer(await token({ stream: 'live', action: 'publish', takeover: true })));
+  t.is(vp8.status, 201);
+  t.deepEqual(stops, ['taken over by a new publisher'], 'other codecs: the old stream and its viewers end');
+  t.is(relay.stats().viewers, 0);
 });
 
 test('viewer limits per stream (token and option) and per node answer 503 with a reason', async (t) => {

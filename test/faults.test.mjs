@@ -20,7 +20,8 @@ test.serial('a peer that never completes ICE/DTLS is reaped after the connect ti
 
 test.serial('a publisher that vanishes without DELETE ends its stream within the consent timeout; its viewers are let go', async (t) => {
   // Long enough that the viewers' own ICE keepalives hold their consent: only the publisher goes.
-  const { relay, url } = await startRelay(t, { consentTimeoutMs: 8000 });
+  // No republish grace: the stream ends with its publisher.
+  const { relay, url } = await startRelay(t, { consentTimeoutMs: 8000, republishGraceMs: 0 });
   const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/gone`, '100000', '10', 'video']);
   await pub.waitFor('open');
   const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/gone`, '2']);
@@ -41,6 +42,38 @@ test.serial('a publisher that vanishes without DELETE ends its stream within the
   await sleep(500);
   const after = (await viewers.request('report', 'report')).viewers.map((v) => v.video.length);
   t.deepEqual(after, before);
+});
+
+test.serial('viewers of a vanished publisher wait for it; a republish with the same codecs resumes their media', async (t) => {
+  // Viewers' ICE keepalives hold 8 s of consent (see the test above); the publisher's goes.
+  const { relay, url } = await startRelay(t, { consentTimeoutMs: 8000, republishGraceMs: 20000 });
+  const lost = [];
+  const back = [];
+  relay.on('publisher:lost', (e) => lost.push(e));
+  relay.on('publisher:back', (e) => back.push(e));
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/again`, '100000', '10', 'video']);
+  await pub.waitFor('open');
+  const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/again`, '2']);
+  t.is((await viewers.waitFor('ready', 30000)).open, 2);
+  pub.send('start');
+  await until(async () => (await viewers.request('report', 'report')).viewers.every((v) => v.video.length > 20), 5000, 100);
+  process.kill(-pub.child.pid, 'SIGKILL');
+  t.true(await until(() => lost.length === 1, 14000), 'the relay noticed the publisher is gone');
+  t.is(relay.stats().viewers, 2, 'the viewers stay');
+  const before = (await viewers.request('report', 'report')).viewers.map((v) => v.video.length);
+  const pub2 = spawnPeer(t, 'publisher.mjs', [`${url}/whip/again`, '300', '10', 'video']);
+  await pub2.waitFor('open');
+  t.is(back.length, 1, 'the new publisher resumed the stream');
+  pub2.send('start');
+  t.true(
+    await until(async () => (await viewers.request('report', 'report')).viewers.every((v, i) => v.video.length > before[i] + 100), 8000, 200),
+    'both viewers get the new publisher\'s media without reconnecting',
+  );
+  const report = await viewers.request('report', 'report');
+  for (const v of report.viewers) {
+    t.is(v.ssrcs, 1, 'the same SSRC across publishers');
+    t.is(v.bad, 0);
+  }
 });
 
 test.serial('a viewer that vanishes is reaped; the other viewer keeps its media', async (t) => {

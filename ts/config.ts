@@ -83,6 +83,13 @@ export const CONFIG: readonly ConfigEntry[] = [
     help: 'drop a connected peer silent this long (RFC 7675 consent)',
     sets: ['consentTimeoutMs'],
   },
+  {
+    key: 'republishGraceMs',
+    arg: '<ms>',
+    default: String(DEFAULTS.republishGraceMs),
+    help: 'viewers of a publisher that vanished wait this long for it to return (0 = end at once)',
+    sets: ['republishGraceMs'],
+  },
   { key: 'redis', arg: '<url>', default: 'none (one node)', help: 'Redis URL of the cluster registry; turns on cascading, the director and redirects', sets: ['redisUrl'] },
   { key: 'publicUrl', arg: '<url>', default: 'http://<first announced IP>:<port>', help: "this node's HTTP base URL as other nodes and viewers reach it", sets: ['publicUrl'] },
   { key: 'nodeId', arg: '<id>', default: 'random', help: "this node's id in the cluster registry", sets: ['nodeId'] },

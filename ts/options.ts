@@ -48,6 +48,8 @@ export interface RelayOptions {
   connectTimeoutMs?: number;
   /** A connected peer silent (no authenticated STUN/SRTP/SRTCP) this long is gone, ms (default 30000, RFC 7675). */
   consentTimeoutMs?: number;
+  /** A stream whose publisher vanished (no DELETE) keeps its viewers this long for a republish, ms (default 10000; 0 = end at once). */
+  republishGraceMs?: number;
   /** Redis URL of the cluster registry (redis://host:port); unset = one node, in-memory registry. */
   redisUrl?: string;
   /** This node's HTTP base URL as other nodes and viewers reach it (default http://<first announced IP>:<port>). */
@@ -86,6 +88,7 @@ export const DEFAULTS = {
   maxViewers: 0,
   connectTimeoutMs: 10000,
   consentTimeoutMs: 30000,
+  republishGraceMs: 10000,
   capacityViewers: 0,
   clusterHeartbeatMs: 2000,
   pullLingerMs: 5000,
@@ -145,6 +148,7 @@ export const relayOptionsSchema = z
       maxViewers: intIn(0, 10000000).optional(),
       connectTimeoutMs: intIn(500, 120000).optional(),
       consentTimeoutMs: intIn(1000, 300000).optional(),
+      republishGraceMs: intIn(0, 600000).optional(),
       redisUrl: z.string({ error: 'must be a redis:// or rediss:// URL' }).regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' }).optional(),
       publicUrl: z.string({ error: 'must be an http:// or https:// URL' }).regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { error: 'must be an http:// or https:// URL' }).optional(),
       nodeId: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
@@ -230,6 +234,7 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     maxViewers: v.maxViewers ?? DEFAULTS.maxViewers,
     connectTimeoutMs: v.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     consentTimeoutMs: v.consentTimeoutMs ?? DEFAULTS.consentTimeoutMs,
+    republishGraceMs: v.republishGraceMs ?? DEFAULTS.republishGraceMs,
     redisUrl: v.redisUrl,
     publicUrl: v.publicUrl,
     nodeId: v.nodeId,

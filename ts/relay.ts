@@ -82,7 +82,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     (events) => sessions?.onEngineEvents(events),
   );
-  sessions = new SessionManager(engine, opts.announcedIps, log);
+  sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs });
   const sm = sessions;
   const access = new Access(opts, sm);
   access.warnIfOpen(log);

@@ -78,8 +78,10 @@ interface StreamState {
   measuredOnce?: boolean;
   /** Fed by a pull from another relay rather than by a local WHIP publisher. */
   relayed?: boolean;
-  /** A relayed stream whose pull ended: viewers stay while the cluster looks for the source again. */
+  /** Its source is gone (a relayed stream's pull, or a publisher that vanished): viewers stay for now. */
   orphaned?: boolean;
+  /** Ends an orphaned local stream when its publisher does not return in time. */
+  graceTimer?: NodeJS.Timeout | undefined;
 }
 
 /** A pull from another relay, as ts/cluster/ negotiated it: what the native pull peer needs. */
@@ -111,7 +113,19 @@ export interface RelayEvents {
   'source:lost': [{ stream: string; reason: string }];
   /** Someone waits for a stream that is not live here (a held WebSocket view): a cluster may pull it. */
   'stream:wanted': [{ stream: string }];
+  /** A local publisher vanished without DELETE; its viewers wait (up to republishGraceMs). */
+  'publisher:lost': [{ stream: string; reason: string }];
+  /** A publisher resumed a stream whose viewers waited (a republish or a takeover). */
+  'publisher:back': [{ stream: string; session: string }];
 }
+
+export interface SessionOptions {
+  /** How long a stream whose publisher vanished keeps its viewers waiting for a republish, ms (0: end at once). */
+  republishGraceMs: number;
+}
+
+const sameCodecs = (a: Partial<Record<MediaKind, Codec>>, b: Partial<Record<MediaKind, Codec>>): boolean =>
+  (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
 
 export interface OfferResult {
   session: Session;
@@ -146,17 +160,23 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     private readonly engine: NativeEngine,
     private readonly announcedIps: string[],
     private readonly log: Logger,
+    private readonly options: SessionOptions = { republishGraceMs: 0 },
   ) {
     super();
   }
 
-  /** `takeover`: replace a live publisher (its viewers stay and get the new one) instead of a 409. */
+  /**
+   * A WHIP publisher. A stream whose publisher vanished within `republishGraceMs`, or one whose
+   * publisher a `takeover` replaces, keeps its viewers when the new publisher sends the same codecs:
+   * they switch to it at its first keyframe with their sequence numbers and timestamps running on.
+   * Otherwise a live stream is a 409.
+   */
   publish(stream: string, sdp: string, takeover = false): OfferResult {
     checkStreamName(stream);
-    if (this.streams.has(stream) && !takeover) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    const existing = this.streams.get(stream);
+    const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
+    if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
-    const live = this.streams.get(stream);
-    if (live) this.endStream(live, 'taken over by a new publisher');
     const tracks: AnswerTrack[] = [];
     const codecs: StreamState['codecs'] = {};
     for (const t of offer.tracks) {
@@ -174,8 +194,18 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const simulcast = rids.length > 1 && video?.ridExtensionId !== undefined
       ? { rids, ridExtId: video.ridExtensionId, ...(video.repairedRidExtensionId !== undefined ? { repairedRidExtId: video.repairedRidExtensionId } : {}) }
       : {};
+    // The viewers' answers fixed their payload types: only the same codecs can continue them.
+    const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, codecs) && existing.rids.join(',') === rids.join(',');
+    if (existing && !keep) {
+      this.endStream(existing, waiting ? 'republished with other codecs' : 'taken over by a new publisher');
+    } else if (existing && keep && !waiting) {
+      this.log.info({ stream, session: existing.publisher.id }, 'publisher taken over');
+      this.byPeer.delete(existing.publisher.peerId);
+      this.engine.removePeer(existing.publisher.peerId);
+    }
+    const reuse = keep ? existing : undefined;
     const ice = newIceParams();
-    const engineId = this.engine.createStream();
+    const engineId = reuse?.engineId ?? this.engine.createStream();
     let added: { peerId: number; worker: number; port: number };
     try {
       added = this.engine.addPeer({
@@ -194,14 +224,24 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         ...simulcast,
       });
     } catch (err) {
-      this.engine.closeStream(engineId);
+      if (reuse) this.endStream(reuse, 'republish failed', false);
+      else this.engine.closeStream(engineId);
       throw err;
     }
     const session = this.newSession('publisher', stream, added);
-    this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
     const answer = this.answer('publisher', offer, ice, added.port, tracks, stream);
-    this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: tracks.map((t) => t.codec.name) }, 'publisher session started');
-    this.emit('stream:start', { stream, session: session.id });
+    if (reuse) {
+      clearTimeout(reuse.graceTimer);
+      reuse.graceTimer = undefined;
+      reuse.publisher = session;
+      reuse.orphaned = false;
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, viewers: reuse.viewers.size }, 'publisher session resumed the stream');
+      this.emit('publisher:back', { stream, session: session.id });
+    } else {
+      this.streams.set(stream, { name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: tracks.map((t) => t.codec.name) }, 'publisher session started');
+      this.emit('stream:start', { stream, session: session.id });
+    }
     return { session, answer };
   }
 
@@ -269,8 +309,6 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     checkStreamName(stream);
     let st = this.streams.get(stream);
     if (st && !st.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
-    const sameCodecs = (a: Partial<Record<MediaKind, Codec>>, b: Partial<Record<MediaKind, Codec>>): boolean =>
-      (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
     if (st && !sameCodecs(st.codecs, src.codecs)) {
       this.endStream(st, 'source codecs changed');
       st = undefined;
@@ -376,10 +414,27 @@ export class SessionManager extends EventEmitter<RelayEvents> {
           st.publisher.connected = false;
           this.log.info({ stream: st.name, session: s.id, reason }, 'relayed stream lost its source');
           this.emit('source:lost', { stream: st.name, reason });
+        } else if (s.role === 'publisher' && st.publisher.id === s.id && st.publisher.connected && this.options.republishGraceMs > 0) {
+          this.awaitRepublish(st, reason);
         } else if (s.role === 'publisher' && st.publisher.id === s.id) this.endStream(st, reason, false);
         else if (s.role === 'viewer' && st.viewers.has(s.id)) this.dropViewer(st, s, reason, false);
       }
     }
+  }
+
+  /**
+   * The publisher vanished (no DELETE): the viewers stay, told through `publisher:lost`, until a
+   * publisher comes back within the grace time or it runs out.
+   */
+  private awaitRepublish(st: StreamState, reason: string): void {
+    st.orphaned = true;
+    st.publisher.connected = false;
+    this.log.info({ stream: st.name, session: st.publisher.id, reason, graceMs: this.options.republishGraceMs }, 'publisher lost; waiting for it to return');
+    this.emit('publisher:lost', { stream: st.name, reason });
+    st.graceTimer = setTimeout(() => {
+      if (this.streams.get(st.name) === st && st.orphaned) this.endStream(st, reason, false);
+    }, this.options.republishGraceMs);
+    st.graceTimer.unref();
   }
 
   /** Caps a viewer's simulcast layer (0 = lowest); undefined lifts the cap. False: no such viewer. */
@@ -541,6 +596,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   }
 
   private endStream(st: StreamState, reason: string, removeNative = true): void {
+    clearTimeout(st.graceTimer);
     for (const v of [...st.viewers.values()]) this.dropViewer(st, v, 'stream ended');
     this.byPeer.delete(st.publisher.peerId);
     if (removeNative && !st.orphaned) this.engine.removePeer(st.publisher.peerId);

@@ -282,6 +282,11 @@ export class SignalingConnection {
     });
   }
 
+  /** A stream event for a connection that watches the stream. */
+  notify(m: ServerMessage): void {
+    this.send(m);
+  }
+
   streamStopped(stream: string, session: string, reason: string): void {
     if (this.owned.get(session)?.role === 'publisher') {
       this.owned.delete(session);
@@ -329,15 +334,22 @@ export class Signaling {
       this.each(e.stream, (c) => c.viewerLeft(e.stream, e.session, e.reason));
       this.countChanged(e.stream);
     };
+    // A vanished publisher's viewers wait for it: tell them it went, and that it came back.
+    const onLost = (e: { stream: string }): void => this.each(e.stream, (c) => c.notify({ type: 'inactive', stream: e.stream }));
+    const onBack = (e: { stream: string }): void => this.each(e.stream, (c) => c.notify({ type: 'active', stream: e.stream }));
     sm.on('stream:start', onStart);
     sm.on('stream:stop', onStop);
     sm.on('viewer:join', onJoin);
     sm.on('viewer:leave', onLeave);
+    sm.on('publisher:lost', onLost);
+    sm.on('publisher:back', onBack);
     this.unsubscribe = () => {
       sm.off('stream:start', onStart);
       sm.off('stream:stop', onStop);
       sm.off('viewer:join', onJoin);
       sm.off('viewer:leave', onLeave);
+      sm.off('publisher:lost', onLost);
+      sm.off('publisher:back', onBack);
     };
   }
 
