@@ -344,13 +344,17 @@ void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) 
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Peer* peer = it->second;
+  DeliverToPeer(*it->second, d, n);
+}
+
+void Worker::DeliverToPeer(Peer& peer, uint8_t* d, size_t n) {
+  // RFC 7983 demultiplexing of everything but STUN, which the caller has handled.
   if (LooksLikeDtls(d, n)) {
-    peer->OnDtls(d, n, now_ms_);
+    peer.OnDtls(d, n, now_ms_);
   } else if (LooksLikeRtcp(d, n)) {
-    peer->OnSrtcp(d, n, now_ms_);
+    peer.OnSrtcp(d, n, now_ms_);
   } else if (LooksLikeRtp(d, n)) {
-    peer->OnSrtp(d, n, now_ms_);
+    peer.OnSrtp(d, n, now_ms_);
   } else {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
   }
@@ -457,14 +461,8 @@ void Worker::ReceivePull(int fd) {
       } else {
         stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
       }
-    } else if (LooksLikeDtls(d, n)) {
-      peer->OnDtls(d, n, now_ms_);
-    } else if (LooksLikeRtcp(d, n)) {
-      peer->OnSrtcp(d, n, now_ms_);
-    } else if (LooksLikeRtp(d, n)) {
-      peer->OnSrtp(d, n, now_ms_);
     } else {
-      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      DeliverToPeer(*peer, d, n);
     }
   }
 }

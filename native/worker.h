@@ -106,6 +106,7 @@ class Worker {
   void ReceiveBatch();
   void HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from);
   void HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from);
+  void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);
   void ReceivePull(int fd);
