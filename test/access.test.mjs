@@ -133,3 +133,12 @@ test('WebSocket publish/view check the token in the message or in hello', async 
   ws.close();
   ws2.close();
 });
+
+test('peers per worker: when every worker is full, new sessions get 503', async (t) => {
+  const { url } = await startRelay(t, { workers: 2, maxPeersPerWorker: 1 });
+  t.is((await post(`${url}/whip/p1`, offer())).status, 201);
+  t.is((await post(`${url}/whip/p2`, offer())).status, 201, 'the second worker takes the second peer');
+  const full = await post(`${url}/whip/p3`, offer());
+  t.is(full.status, 503);
+  t.regex(JSON.parse(full.text).error, /limit of 1 peers/);
+});

@@ -50,6 +50,8 @@ export interface RelayOptions {
   consentTimeoutMs?: number;
   /** A stream whose publisher vanished (no DELETE) keeps its viewers this long for a republish, ms (default 10000; 0 = end at once). */
   republishGraceMs?: number;
+  /** Peers (publishers, viewers, pulls) one data-plane worker may hold, 0 = unlimited (default 0). */
+  maxPeersPerWorker?: number;
   /** Redis URL of the cluster registry (redis://host:port); unset = one node, in-memory registry. */
   redisUrl?: string;
   /** This node's HTTP base URL as other nodes and viewers reach it (default http://<first announced IP>:<port>). */
@@ -89,6 +91,7 @@ export const DEFAULTS = {
   connectTimeoutMs: 10000,
   consentTimeoutMs: 30000,
   republishGraceMs: 10000,
+  maxPeersPerWorker: 0,
   capacityViewers: 0,
   clusterHeartbeatMs: 2000,
   pullLingerMs: 5000,
@@ -149,6 +152,7 @@ export const relayOptionsSchema = z
       connectTimeoutMs: intIn(500, 120000).optional(),
       consentTimeoutMs: intIn(1000, 300000).optional(),
       republishGraceMs: intIn(0, 600000).optional(),
+      maxPeersPerWorker: intIn(0, 1000000).optional(),
       redisUrl: z.string({ error: 'must be a redis:// or rediss:// URL' }).regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' }).optional(),
       publicUrl: z.string({ error: 'must be an http:// or https:// URL' }).regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { error: 'must be an http:// or https:// URL' }).optional(),
       nodeId: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
@@ -235,6 +239,7 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     connectTimeoutMs: v.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     consentTimeoutMs: v.consentTimeoutMs ?? DEFAULTS.consentTimeoutMs,
     republishGraceMs: v.republishGraceMs ?? DEFAULTS.republishGraceMs,
+    maxPeersPerWorker: v.maxPeersPerWorker ?? DEFAULTS.maxPeersPerWorker,
     redisUrl: v.redisUrl,
     publicUrl: v.publicUrl,
     nodeId: v.nodeId,

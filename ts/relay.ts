@@ -82,7 +82,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     (events) => sessions?.onEngineEvents(events),
   );
-  sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs });
+  sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker });
   const sm = sessions;
   const access = new Access(opts, sm);
   access.warnIfOpen(log);

@@ -122,6 +122,8 @@ export interface RelayEvents {
 export interface SessionOptions {
   /** How long a stream whose publisher vanished keeps its viewers waiting for a republish, ms (0: end at once). */
   republishGraceMs: number;
+  /** Peers one data-plane worker may hold (0: unlimited); new sessions get 503 when all are full. */
+  maxPeersPerWorker?: number;
 }
 
 const sameCodecs = (a: Partial<Record<MediaKind, Codec>>, b: Partial<Record<MediaKind, Codec>>): boolean =>
@@ -160,7 +162,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     private readonly engine: NativeEngine,
     private readonly announcedIps: string[],
     private readonly log: Logger,
-    private readonly options: SessionOptions = { republishGraceMs: 0 },
+    private readonly options: SessionOptions = { republishGraceMs: 0, maxPeersPerWorker: 0 },
   ) {
     super();
   }
@@ -173,6 +175,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
    */
   publish(stream: string, sdp: string, takeover = false): OfferResult {
     checkStreamName(stream);
+    this.assertWorkerRoom();
     const existing = this.streams.get(stream);
     const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
     if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
@@ -247,6 +250,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
 
   view(stream: string, sdp: string): OfferResult {
     checkStreamName(stream);
+    this.assertWorkerRoom();
     const st = this.streams.get(stream);
     if (!st) throw new HttpError(404, `stream "${stream}" is not live`);
     const offer = parseOffer(sdp, 'viewer');
@@ -565,6 +569,16 @@ export class SessionManager extends EventEmitter<RelayEvents> {
 
   closeAll(): void {
     for (const st of [...this.streams.values()]) this.endStream(st, 'relay closing');
+  }
+
+  /** The engine puts a new peer on its least loaded worker: refuse when even that one is full. */
+  private assertWorkerRoom(): void {
+    const max = this.options.maxPeersPerWorker ?? 0;
+    if (max <= 0) return;
+    const workers = this.engine.stats().workers;
+    if (workers.length > 0 && Math.min(...workers.map((w) => w.peers)) >= max) {
+      throw new HttpError(503, `every data-plane worker holds its limit of ${max} peers; try again later or another node`);
+    }
   }
 
   private answer(role: SessionRole, offer: ParsedOffer, ice: IceParams, port: number, tracks: AnswerTrack[], stream: string): string {
