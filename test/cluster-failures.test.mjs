@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import { pino } from 'pino';
 import { createRelay } from '../dist/index.js';
-import { spawnPeer, until, sleep } from './helpers.mjs';
+import { spawnPeer, until, sleep, reportWhen } from './helpers.mjs';
 import { freePort, startNode, startRedis } from './cluster-helpers.mjs';
 
 const metric = async (url, name) => {
@@ -84,11 +84,7 @@ test.serial('Redis unavailable at start and mid-run: no crash, local streams kee
   await redis.stop();
   t.true(await until(() => !relay.clusterStats().registryUp, 3000));
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await v.request('report', 'report');
-    return report.viewers.every((x) => x.video.length >= 200);
-  }, 5000, 200);
+  const report = await reportWhen(v, (report) => report.viewers.every((x) => x.video.length >= 200), 5000);
   for (const x of report.viewers) t.is(x.video.length, 200, `viewer ${x.index} got every packet through the outage`);
   t.is(lines.filter((l) => /redis unavailable/.test(l.msg)).length, 2, 'the second outage is logged too');
   const res = await fetch(`${url}/healthz`);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnPeer, until, sleep } from './helpers.mjs';
+import { spawnPeer, until, sleep, reportWhen } from './helpers.mjs';
 import { startNode, startRedis } from './cluster-helpers.mjs';
 
 const PACKETS = 150;
@@ -31,11 +31,7 @@ test.serial('origin → two edges: 10 viewers on each edge get every packet; eac
   pub.send('start');
   await pub.waitFor('sent', 30000);
   for (const [name, v] of [['B', vb], ['C', vc]]) {
-    let report;
-    await until(async () => {
-      report = await v.request('report', 'report');
-      return report.viewers.every((x) => x.video.length >= PACKETS && x.audio.length >= PACKETS);
-    }, 5000, 200);
+    const report = await reportWhen(v, (report) => report.viewers.every((x) => x.video.length >= PACKETS && x.audio.length >= PACKETS), 5000);
     for (const x of report.viewers) {
       t.deepEqual(x.video, range(PACKETS), `edge ${name} viewer ${x.index}: every video packet in order`);
       t.deepEqual(x.audio, range(PACKETS), `edge ${name} viewer ${x.index}: every audio packet in order`);
@@ -86,11 +82,7 @@ test.serial('the origin publisher leaves and returns: the edge keeps its viewers
   t.true(await until(() => c.relay.clusterStats().pulls[0]?.lost === false && c.relay.stats().publishers === 1, 10000), 'the edge re-pulled');
   pub2.send('start');
   await pub2.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await v.request('report', 'report');
-    return report.viewers.every((x) => x.video.length >= 160 && x.audio.length >= 160);
-  }, 5000, 200);
+  const report = await reportWhen(v, (report) => report.viewers.every((x) => x.video.length >= 160 && x.audio.length >= 160), 5000);
   for (const x of report.viewers) {
     t.deepEqual(x.video.slice(60), range(100), `viewer ${x.index}: every video packet after the return`);
     t.deepEqual(x.audio.slice(60), range(100), `viewer ${x.index}: every audio packet after the return`);
@@ -131,10 +123,6 @@ test.serial('a WebSocket view on an edge pulls the stream too', async (t) => {
   t.true(await until(() => b.relay.stats().publishers === 1, 10000));
   pub.send('start');
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await v.request('report', 'report');
-    return report.viewers[0].video.length >= 50;
-  }, 5000, 200);
+  const report = await reportWhen(v, (report) => report.viewers[0].video.length >= 50, 5000);
   t.deepEqual(report.viewers[0].video, range(50));
 });

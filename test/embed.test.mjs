@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import uWS from 'uWebSockets.js';
 import { createRelay } from '../dist/index.js';
-import { spawnPeer, startRelay, until } from './helpers.mjs';
+import { spawnPeer, startRelay, until, reportWhen } from './helpers.mjs';
 import { offer } from './sdp-fixtures.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -50,11 +50,7 @@ test.serial('the node:http embedding example serves WHIP and WHEP to real peers'
   t.is((await viewers.waitFor('ready', 30000)).open, 1);
   pub.send('start');
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await viewers.request('report', 'report');
-    return report.viewers[0].video.length >= PACKETS;
-  }, 5000, 200);
+  const report = await reportWhen(viewers, (report) => report.viewers[0].video.length >= PACKETS, 5000);
   t.is(report.viewers[0].video.length, PACKETS);
   t.is(report.viewers[0].audio.length, PACKETS);
   const list = await (await fetch(`${ex.url}/api/streams`)).json();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnPeer, startRelay, until, sleep } from './helpers.mjs';
+import { spawnPeer, startRelay, until, sleep, reportWhen } from './helpers.mjs';
 
 const PACKETS = 150;
 
@@ -20,11 +20,7 @@ for (const codec of ['H264', 'VP8']) {
     pub.send('start');
     await pub.waitFor('sent', 30000);
     // Loopback delivery is immediate; give the last packets a moment.
-    let report;
-    await until(async () => {
-      report = await viewers.request('report', 'report');
-      return report.viewers.every((v) => v.video.length >= PACKETS && v.audio.length >= PACKETS);
-    }, 5000, 200);
+    const report = await reportWhen(viewers, (report) => report.viewers.every((v) => v.video.length >= PACKETS && v.audio.length >= PACKETS), 5000);
 
     for (const v of report.viewers) {
       t.deepEqual(v.video, range(PACKETS), `viewer ${v.index} got every video packet in order`);
@@ -50,11 +46,7 @@ test.serial('a viewer leaving does not disturb the others; the publisher DELETE 
   t.true(await until(() => relay.stats().viewers === 2));
   pub.send('start');
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await viewers.request('report', 'report');
-    return [0, 2].every((i) => report.viewers[i].video.length >= 100);
-  }, 5000, 200);
+  const report = await reportWhen(viewers, (report) => [0, 2].every((i) => report.viewers[i].video.length >= 100), 5000);
   t.deepEqual(report.viewers[0].video, range(100));
   t.deepEqual(report.viewers[2].video, range(100));
   t.true(report.viewers[1].video.length < 100, 'the viewer that left stopped receiving');

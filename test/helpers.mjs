@@ -117,3 +117,13 @@ export async function until(fn, ms = 10000, step = 50) {
   }
   return false;
 }
+
+/** Asks a viewers.mjs process for reports until `done(report)` holds (or `ms` pass); the last one. */
+export async function reportWhen(viewers, done, ms = 5000) {
+  let report;
+  await until(async () => {
+    report = await viewers.request('report', 'report');
+    return done(report);
+  }, ms, 200);
+  return report;
+}

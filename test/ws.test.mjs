@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnPeer, startRelay, until, sleep } from './helpers.mjs';
+import { spawnPeer, startRelay, until, sleep, reportWhen } from './helpers.mjs';
 import { offer } from './sdp-fixtures.mjs';
 import { connectWs } from './ws-client.mjs';
 
@@ -134,11 +134,7 @@ test('real peers: a WebSocket viewer that arrives before the publisher gets the 
   t.is((await viewers.waitFor('ready', 30000)).open, 2);
   pub.send('start');
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await viewers.request('report', 'report');
-    return report.viewers.every((v) => v.video.length >= PACKETS && v.audio.length >= PACKETS);
-  }, 5000, 200);
+  const report = await reportWhen(viewers, (report) => report.viewers.every((v) => v.video.length >= PACKETS && v.audio.length >= PACKETS), 5000);
   const all = Array.from({ length: PACKETS }, (_, i) => i);
   for (const v of report.viewers) {
     t.deepEqual(v.video, all, `viewer ${v.index} got every video packet`);

@@ -45,6 +45,18 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
 ];
 
+/** A gauge whose value is read when Prometheus scrapes, never pushed. */
+export function collectedGauge(registry: Registry, name: string, help: string, value: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(value());
+    },
+  });
+}
+
 export function createMetrics(src: MetricsSources): Metrics {
   const registry = new Registry();
   // Event-loop lag, CPU, memory, GC: prom-client's standard process metrics.
@@ -58,16 +70,7 @@ export function createMetrics(src: MetricsSources): Metrics {
     return cached.workers;
   };
 
-  const gauge = (name: string, help: string, value: () => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
-  };
+  const gauge = (name: string, help: string, value: () => number): void => collectedGauge(registry, name, help, value);
   gauge('halfsec_streams', 'streams with a publisher session', () => src.sessions.counts().streams);
   gauge('halfsec_publishers', 'publishers whose ICE and DTLS completed', () => src.sessions.counts().publishers);
   gauge('halfsec_viewers', 'viewer sessions', () => src.sessions.counts().viewers);

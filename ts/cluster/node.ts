@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { Gauge } from 'prom-client';
+import { collectedGauge } from '../metrics.js';
 import type { Registry as PromRegistry } from 'prom-client';
 import { checkStreamName } from '../sessions.js';
 import type { SessionManager } from '../sessions.js';
@@ -230,16 +230,7 @@ export class ClusterNode {
 
   /** Prometheus figures for autoscalers, read at scrape time. */
   registerMetrics(registry: PromRegistry): void {
-    const gauge = (name: string, help: string, value: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(value());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, value: () => number): void => collectedGauge(registry, name, help, value);
     gauge('halfsec_node_viewers', 'viewer sessions on this node (edges pulling from it included)', () => this.d.sessions.counts().viewers);
     gauge('halfsec_node_capacity_viewers', 'viewers this node takes before the director prefers others', () => this.d.config.capacity);
     gauge('halfsec_node_load_ratio', 'viewers / capacity', () => this.d.sessions.counts().viewers / Math.max(1, this.d.config.capacity));
