@@ -112,7 +112,6 @@ class Peer {
   bool OnTick(int64_t now_ms, const char** reason);
   void Close();
 
-  bool connected() const { return srtp_ready_; }
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
  private:

@@ -91,21 +91,6 @@ bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const ui
   return false;
 }
 
-bool ScanRtcpForKeyframeRequest(const uint8_t* d, size_t n, bool* pli) {
-  *pli = false;
-  size_t off = 0;
-  while (off + 4 <= n) {
-    if ((d[off] >> 6) != 2) return false;
-    const size_t len = (static_cast<size_t>(Load16(d + off + 2)) + 1) * 4;
-    if (off + len > n) return false;
-    const uint8_t fmt = d[off] & 0x1f;
-    const uint8_t pt = d[off + 1];
-    if (pt == 206 && (fmt == 1 || fmt == 4)) *pli = true;
-    off += len;
-  }
-  return off == n;
-}
-
 size_t BuildPli(uint8_t* out, uint32_t sender_ssrc, uint32_t media_ssrc) {
   out[0] = 0x80 | 1;  // V=2, FMT=1 (PLI)
   out[1] = 206;       // PSFB

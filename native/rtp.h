@@ -47,10 +47,6 @@ size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst
 // Finds header extension element `id` (RFC 8285, one- or two-byte form). False when absent.
 bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const uint8_t** value, size_t* len);
 
-// Walks a compound RTCP packet. Sets *pli when it holds a PLI or FIR (RFC 4585, RFC 5104).
-// False when the compound packet is malformed.
-bool ScanRtcpForKeyframeRequest(const uint8_t* d, size_t n, bool* pli);
-
 // A PLI from `sender_ssrc` about `media_ssrc`; writes 12 bytes.
 size_t BuildPli(uint8_t* out, uint32_t sender_ssrc, uint32_t media_ssrc);
 
