@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "rtcp.h"
-#include "rtp.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtp.h"
 
 using namespace halfsec;
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <memory>
 
-#include "keyframe.h"
-#include "rtp.h"
+#include "rtp/keyframe.h"
+#include "rtp/rtp.h"
 
 using namespace halfsec;
 

@@ -20,10 +20,10 @@ mkdir -p "$OUT/bin"
 
 # Which native sources each target links (only the parser under test and what it needs).
 declare -A SOURCES=(
-  [stun]="native/stun.cc"
-  [rtp]="native/rtp.cc native/keyframe.cc"
-  [rtcp]="native/rtp.cc native/rtcp.cc"
-  [srtp]="native/srtp.cc"
+  [stun]="native/ice/stun.cc"
+  [rtp]="native/rtp/rtp.cc native/rtp/keyframe.cc"
+  [rtcp]="native/rtp/rtp.cc native/rtp/rtcp.cc"
+  [srtp]="native/srtp/srtp.cc"
 )
 declare -A EXTRA=([srtp]="-max_len=8192")
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <vector>
 
-#include "srtp.h"
+#include "srtp/srtp.h"
 
 using namespace halfsec;
 

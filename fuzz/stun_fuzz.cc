@@ -8,7 +8,7 @@
 #include <memory>
 #include <string_view>
 
-#include "stun.h"
+#include "ice/stun.h"
 
 using namespace halfsec;
 

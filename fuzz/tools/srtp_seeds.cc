@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "srtp.h"
+#include "srtp/srtp.h"
 
 using namespace halfsec;
 

@@ -1,4 +1,4 @@
-// Typed access to the load generator's native half (native/bench_client*.cc, bench_raw.cc).
+// Typed access to the load generator's native half (native/load/: halfsec_load.node).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -84,4 +84,4 @@ interface LoadAddon {
   rawSend(options: RawSendOptions): Promise<RawSendResult>;
 }
 
-export const loadNative: LoadAddon = require('../../build/Release/halfsec.node') as LoadAddon;
+export const loadNative: LoadAddon = require('../../build/Release/halfsec_load.node') as LoadAddon;

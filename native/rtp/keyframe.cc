@@ -1,4 +1,4 @@
-#include "keyframe.h"
+#include "rtp/keyframe.h"
 
 namespace halfsec {
 

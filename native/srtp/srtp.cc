@@ -11,7 +11,7 @@
 // reuse a keyed HMAC state.
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
-#include "srtp.h"
+#include "srtp/srtp.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -9,7 +9,7 @@
 // up to the MTU (RFC 6347 4.1.1 allows several records per datagram; a write is never split).
 // That matters for retransmissions: OpenSSL flushes each retransmitted handshake message on its
 // own, so an unpacked flight would go out as 5 small datagrams, each of which may be lost.
-#include "dtls.h"
+#include "dtls/dtls.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "stun.h"
+#include "ice/stun.h"
 
 namespace halfsec {
 namespace {

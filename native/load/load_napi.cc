@@ -1,12 +1,12 @@
 // JS bindings of the load generator: LoadEngine (client peers on their own threads) and rawSend
-// (the kernel-cost baseline). Registered by addon.cc; used by ts/load/ and bench/fanout/.
+// (the kernel-cost baseline): the whole of halfsec_load.node, used by ts/load/ and bench/fanout/.
 #include <arpa/inet.h>
 #include <napi.h>
 
 #include <memory>
 
-#include "bench_client.h"
-#include "bench_raw.h"
+#include "load/bench_client.h"
+#include "load/bench_raw.h"
 
 namespace halfsec {
 namespace {
@@ -303,10 +303,12 @@ Napi::Value RawSend(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+}  // namespace halfsec
 
-void RegisterBenchExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("LoadEngine", LoadEngineWrap::Define(env));
-  exports.Set("rawSend", Napi::Function::New(env, RawSend, "rawSend"));
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("LoadEngine", halfsec::LoadEngineWrap::Define(env));
+  exports.Set("rawSend", Napi::Function::New(env, halfsec::RawSend, "rawSend"));
+  return exports;
 }
 
-}  // namespace halfsec
+NODE_API_MODULE(halfsec_load, Init)

@@ -1,4 +1,4 @@
-#include "stream.h"
+#include "fanout/stream.h"
 
 #include <new>
 

@@ -1,8 +1,8 @@
 // Test-only bindings for RTP parsing, header extensions and keyframe detection.
 #include <napi.h>
 
-#include "keyframe.h"
-#include "rtp.h"
+#include "rtp/keyframe.h"
+#include "rtp/rtp.h"
 
 namespace halfsec {
 

@@ -7,14 +7,13 @@
 #include <atomic>
 #include <memory>
 
-#include "engine.h"
+#include "fanout/engine.h"
 
 namespace halfsec {
 void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
 void RegisterRtpTestExports(Napi::Env env, Napi::Object obj);
-void RegisterBenchExports(Napi::Env env, Napi::Object exports);  // bench_client_napi.cc
 
 namespace {
 
@@ -356,7 +355,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   halfsec::RegisterDtlsTestExports(env, test);
   halfsec::RegisterRtpTestExports(env, test);
   exports.Set("_test", test);
-  halfsec::RegisterBenchExports(env, exports);
   return exports;
 }
 

@@ -1,4 +1,4 @@
-#include "rtp.h"
+#include "rtp/rtp.h"
 
 #include <cstring>
 

@@ -2,7 +2,7 @@
 //
 // Everything here works on caller-owned buffers, allocates nothing (apart from OpenSSL's HMAC
 // context) and never reads or writes outside [data, data + len) / [out, out + cap).
-#include "stun.h"
+#include "ice/stun.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

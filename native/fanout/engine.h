@@ -8,10 +8,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dtls.h"
-#include "peer.h"
-#include "stream.h"
-#include "worker.h"
+#include "dtls/dtls.h"
+#include "fanout/peer.h"
+#include "fanout/stream.h"
+#include "fanout/worker.h"
 
 namespace halfsec {
 

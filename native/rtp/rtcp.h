@@ -43,4 +43,4 @@ uint64_t NtpNow();  // NTP timestamp of CLOCK_REALTIME
 
 }  // namespace halfsec
 
-#include "rtcp_parse.inl"
+#include "rtp/rtcp_parse.inl"

@@ -1,4 +1,4 @@
-#include "rtcp.h"
+#include "rtp/rtcp.h"
 
 #include <time.h>
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "dtls.h"
-#include "keyframe.h"
-#include "srtp.h"
-#include "stream.h"
-#include "stun.h"
+#include "dtls/dtls.h"
+#include "rtp/keyframe.h"
+#include "srtp/srtp.h"
+#include "fanout/stream.h"
+#include "ice/stun.h"
 
 namespace halfsec {
 

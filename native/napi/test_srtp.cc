@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "srtp.h"
+#include "srtp/srtp.h"
 
 namespace halfsec {
 namespace {

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dtls.h"
+#include "dtls/dtls.h"
 
 namespace halfsec::bench {
 

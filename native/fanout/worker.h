@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "peer.h"
-#include "stream.h"
+#include "fanout/peer.h"
+#include "fanout/stream.h"
 
 namespace halfsec {
 

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
-#include "mpsc_queue.h"
-#include "rtp.h"
+#include "base/mpsc_queue.h"
+#include "rtp/rtp.h"
 
 namespace halfsec {
 

@@ -1,4 +1,4 @@
-#include "peer.h"
+#include "fanout/peer.h"
 
 #include <openssl/rand.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "rtcp.h"
-#include "worker.h"
+#include "rtp/rtcp.h"
+#include "fanout/worker.h"
 
 namespace halfsec {
 

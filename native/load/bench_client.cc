@@ -1,4 +1,4 @@
-#include "bench_client.h"
+#include "load/bench_client.h"
 
 #include <arpa/inet.h>
 #include <openssl/rand.h>
@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "rtp.h"
-#include "stun.h"
+#include "rtp/rtp.h"
+#include "ice/stun.h"
 
 namespace halfsec::bench {
 

@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "fanout/engine.h"
 
 #include <algorithm>
 #include <thread>

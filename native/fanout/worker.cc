@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "fanout/worker.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine.h"
-#include "stun.h"
+#include "fanout/engine.h"
+#include "ice/stun.h"
 
 namespace halfsec {
 

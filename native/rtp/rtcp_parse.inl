@@ -1,6 +1,6 @@
 // ParseRtcp is a template so the NACK callback inlines into the caller's loop.
 #pragma once
-#include "rtp.h"
+#include "rtp/rtp.h"
 
 namespace halfsec {
 

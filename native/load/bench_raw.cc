@@ -1,4 +1,4 @@
-#include "bench_raw.h"
+#include "load/bench_raw.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench_client.h"
+#include "load/bench_client.h"
 
 namespace halfsec::bench {
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "srtp.h"
+#include "srtp/srtp.h"
 
 namespace halfsec {
 

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "dtls.h"
+#include "dtls/dtls.h"
 
 namespace halfsec {
 namespace {
