@@ -20,12 +20,21 @@
         "native/fanout/worker.cc",
         "native/fanout/peer.cc",
         "native/fanout/stream.cc",
+        "native/media/packet.cc",
+        "native/media/keyframe_cache.cc",
+        "native/media/inbound_stream.cc",
+        "native/media/nack_generator.cc",
+        "native/media/retransmission_buffer.cc",
+        "native/media/seq_rewriter.cc",
+        "native/media/layer_switcher.cc",
+        "native/media/rtcp_reporter.cc",
         "native/dtls/dtls.cc",
         "native/srtp/srtp.cc",
         "native/ice/stun.cc",
         "native/rtp/rtp.cc",
         "native/rtp/keyframe.cc",
-        "native/rtp/rtcp.cc"
+        "native/rtp/rtcp.cc",
+        "native/rtp/rtx.cc"
       ]
     },
     {

@@ -6,24 +6,18 @@
 #include <algorithm>
 #include <cstring>
 
-#include "rtp/rtcp.h"
 #include "fanout/worker.h"
+#include "media/rtcp_reporter.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtx.h"
 
 namespace halfsec {
 
 namespace {
 constexpr int64_t kRtcpIntervalMs = 1000;
 constexpr int64_t kLayerStaleMs = 1000;
-constexpr int64_t kKeyframeAskIntervalMs = 300;
-// Upstream NACKs: how long a hole is worth asking for, how often, and how many at once.
-constexpr int64_t kNackGiveUpMs = 1000;
-constexpr int64_t kNackRetryMs = 50;
-constexpr int kNackTries = 4;
-constexpr size_t kMaxMissing = 256;
-// Retransmissions to one viewer: a token bucket, so a viewer that NACKs everything cannot
-// turn the relay into an amplifier.
-constexpr double kRetransmitPerSecond = 300;
-constexpr double kRetransmitBurst = 150;
+// Sequence numbers per upstream NACK packet.
+constexpr int kNackBatch = 64;
 // Pull: connectivity checks every 50 ms until one succeeds, then a consent check every ~2 s
 // (RFC 7675 wants one every 4-6 s at most; the ICE-lite side refreshes its consent from them).
 constexpr int64_t kCheckIntervalMs = 50;
@@ -56,8 +50,7 @@ void Peer::Attach(Worker* worker) {
   worker_ = worker;
   created_ms_ = worker->now_ms();
   last_seen_ms_ = created_ms_;
-  tokens_ms_ = created_ms_;
-  retransmit_tokens_ = kRetransmitBurst;
+  retransmit_budget_.Start(created_ms_);
   rtx_seq_ = static_cast<uint16_t>(Random32());
   const DtlsRole role = cfg_.pull ? DtlsRole::kClient : DtlsRole::kServer;
   dtls_ = std::make_unique<DtlsTransport>(identity_, role, cfg_.fingerprint_algorithm, cfg_.fingerprint,
@@ -127,22 +120,10 @@ void Peer::OnDtlsConnected() {
 
 // ---------------------------------------------------------------- publisher side
 
-bool Peer::UnwrapRtx(uint8_t* d, int* len, RtpHeader* h) {
-  // RFC 4588: the original sequence number leads the payload; the rest is the original payload.
-  if (h->payload_len < 2) return false;  // padding-only probe
-  const uint8_t apt = cfg_.rtx_apt[h->payload_type];
-  const uint16_t osn = Load16(d + h->header_len);
-  std::memmove(d + h->header_len, d + h->header_len + 2, static_cast<size_t>(*len) - h->header_len - 2);
-  *len -= 2;
-  d[1] = static_cast<uint8_t>((d[1] & 0x80) | apt);
-  Store16(d + 2, osn);
-  return ParseRtp(d, static_cast<size_t>(*len), h);
-}
-
 int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
   const int count = static_cast<int>(std::min<size_t>(cfg_.rids.size(), kMaxLayers));
   for (int i = 0; i < count; i++) {
-    if (repaired ? rtx_ssrc_layer_[i] == h.ssrc && h.ssrc != 0 : in_[kVideo][i].started && in_[kVideo][i].ssrc == h.ssrc) {
+    if (repaired ? rtx_ssrc_layer_[i] == h.ssrc && h.ssrc != 0 : in_[kVideo][i].started() && in_[kVideo][i].ssrc() == h.ssrc) {
       return i;
     }
   }
@@ -158,38 +139,31 @@ int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
   return -1;
 }
 
-bool Peer::TrackInbound(Inbound& in, uint16_t seq, int64_t now_ms, bool* recovered) {
-  *recovered = false;
-  if (!in.started) {
-    in.started = true;
-    in.max_seq = seq;
-    in.base_seq = seq;
-    in.received = 1;
-    return true;
+InboundStream* Peer::Classify(uint8_t* d, int* len, RtpHeader* h, int* kind, int* layer, uint8_t* media_pt) {
+  const bool is_rtx = cfg_.rtx_apt[h->payload_type] != kNoPt;
+  *media_pt = is_rtx ? cfg_.rtx_apt[h->payload_type] : h->payload_type;
+  *kind = cfg_.kind_by_pt[*media_pt];
+  if (*kind >= kMediaKinds) return nullptr;
+  const bool simulcast = *kind == kVideo && !cfg_.rids.empty();
+  *layer = 0;
+  if (simulcast) {
+    *layer = LayerOf(d, *h, is_rtx);
+    if (*layer < 0) return nullptr;
   }
-  const int16_t diff = static_cast<int16_t>(seq - in.max_seq);
-  if (diff > 0) {
-    if (seq < in.max_seq) in.cycles += 65536;
-    // A small gap is loss worth NACKing; a big jump is a restart, not loss.
-    if (diff > 1 && diff < 200) {
-      for (uint16_t s = static_cast<uint16_t>(in.max_seq + 1); s != seq; s++) {
-        if (in.missing.size() >= kMaxMissing) in.missing.erase(in.missing.begin());
-        in.missing.push_back({s, 0, now_ms, now_ms});
-      }
-    }
-    in.max_seq = seq;
-    in.received++;
-    return true;
+  InboundStream& in = in_[*kind][*layer];
+  if (is_rtx) {
+    if (!in.started() || !UnwrapRtx(d, len, h, *media_pt)) return nullptr;
+    Store32(d + 8, in.ssrc());
+    h->ssrc = in.ssrc();
+  } else if (!in.started()) {
+    in.set_ssrc(h->ssrc);
+  } else if (in.ssrc() != h->ssrc) {
+    // Simulcast: the layer restarted with a new SSRC. Otherwise a second SSRC of one kind is
+    // not ours to forward.
+    if (!simulcast) return nullptr;
+    in.Restart(h->ssrc);
   }
-  for (size_t i = 0; i < in.missing.size(); i++) {
-    if (in.missing[i].seq == seq) {
-      in.missing.erase(in.missing.begin() + static_cast<long>(i));
-      in.received++;
-      *recovered = true;
-      return true;
-    }
-  }
-  return false;  // a duplicate, or too late to matter
+  return &in;
 }
 
 void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
@@ -202,33 +176,11 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   last_seen_ms_ = now_ms;
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
-  bool is_rtx = cfg_.rtx_apt[h.payload_type] != kNoPt;
-  const uint8_t media_pt = is_rtx ? cfg_.rtx_apt[h.payload_type] : h.payload_type;
-  const uint8_t kind = cfg_.kind_by_pt[media_pt];
-  if (kind >= kMediaKinds) return;
-  const bool simulcast = kind == kVideo && !cfg_.rids.empty();
-  int layer = 0;
-  if (simulcast) {
-    layer = LayerOf(d, h, is_rtx);
-    if (layer < 0) return;
-  }
-  Inbound& in = in_[kind][layer];
-  if (is_rtx) {
-    if (!in.started || !UnwrapRtx(d, &len, &h)) return;
-    Store32(d + 8, in.ssrc);
-    h.ssrc = in.ssrc;
-  } else if (!in.started) {
-    in.ssrc = h.ssrc;
-  } else if (in.ssrc != h.ssrc) {
-    if (simulcast) {
-      in = Inbound();  // the layer restarted with a new SSRC
-      in.ssrc = h.ssrc;
-    } else {
-      return;  // a second SSRC of one kind without simulcast: not ours to forward
-    }
-  }
+  int kind, layer;
+  uint8_t media_pt;
+  InboundStream* in = Classify(d, &len, &h, &kind, &layer, &media_pt);
   bool recovered;
-  if (!TrackInbound(in, h.sequence, now_ms, &recovered)) return;
+  if (!in || !in->Track(h.sequence, now_ms, &recovered)) return;
   Stream* s = cfg_.stream.get();
   if (kind == kVideo) {
     s->layer_seen_ms[layer].store(now_ms, std::memory_order_relaxed);
@@ -249,90 +201,51 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
 }
 
 void Peer::SendNacks(int64_t now_ms) {
-  uint16_t seqs[64];
-  for (int kind = 0; kind < kMediaKinds; kind++) {
-    for (auto& in : in_[kind]) {
-      if (in.missing.empty()) continue;
-      int count = 0;
-      auto& m = in.missing;
-      m.erase(std::remove_if(m.begin(), m.end(),
-                             [&](const Inbound::Missing& x) { return x.tries >= kNackTries || now_ms - x.since_ms > kNackGiveUpMs; }),
-              m.end());
-      for (auto& x : m) {
-        if (x.next_ms > now_ms || count >= 64) continue;
-        seqs[count++] = x.seq;
-        x.tries++;
-        x.next_ms = now_ms + kNackRetryMs;
-      }
+  uint16_t seqs[kNackBatch];
+  for (auto& lines : in_) {
+    for (auto& in : lines) {
+      const int count = in.nacks().TakeDue(now_ms, seqs, kNackBatch);
       if (count == 0) continue;
-      std::sort(seqs, seqs + count, [&](uint16_t a, uint16_t b) { return static_cast<int16_t>(a - b) < 0; });
-      const size_t len = BuildNack(scratch_, cfg_.rtcp_ssrc, in.ssrc, seqs, count);
+      const size_t len = BuildNack(scratch_, cfg_.rtcp_ssrc, in.ssrc(), seqs, count);
       SendRtcp(scratch_, len);
       WorkerStats::Bump(worker_->counters().nacks_sent, static_cast<uint64_t>(count));
     }
   }
 }
 
-void Peer::SendUpstreamFeedback(int64_t now_ms) {
-  (void)now_ms;
-  size_t off = 0;
-  uint32_t ssrcs[kMediaKinds * kMaxLayers];
-  int n = 0;
-  for (int kind = 0; kind < kMediaKinds; kind++) {
-    for (auto& in : in_[kind]) {
-      if (!in.started) continue;
-      const uint32_t extended = in.cycles + in.max_seq;
-      const uint32_t expected = extended - in.base_seq + 1;
-      const uint32_t exp_int = expected - in.expected_prior, rec_int = in.received - in.received_prior;
-      in.expected_prior = expected;
-      in.received_prior = in.received;
-      const uint8_t fraction = exp_int == 0 || rec_int >= exp_int ? 0 : static_cast<uint8_t>(((exp_int - rec_int) << 8) / exp_int);
-      const uint32_t lost = expected > in.received ? expected - in.received : 0;
-      off += BuildReceiverReport(scratch_ + off, cfg_.rtcp_ssrc, in.ssrc, fraction, lost, extended, 0, 0, 0);
-      ssrcs[n++] = in.ssrc;
-    }
+// Measured layer rates let the control plane's policy compare a viewer's estimate with what
+// each layer really costs.
+void Peer::ReportLayerRates(int64_t now_ms) {
+  const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
+  const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
+  double bps[kMaxLayers] = {};
+  for (int i = 0; i < layers; i++) {
+    bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
+    layer_bytes_[i] = 0;
   }
-  if (n == 0) return;
-  if (cfg_.remb_bps > 0) off += BuildRemb(scratch_ + off, cfg_.rtcp_ssrc, cfg_.remb_bps, ssrcs, n);
-  SendRtcp(scratch_, off);
+  if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
 }
 
 void Peer::SendKeyframeRequest(int layer) {
   if (layer < 0 || layer >= kMaxLayers) layer = 0;
-  const Inbound& in = in_[kVideo][layer];
-  if (in.started) SendPli(in.ssrc);
+  const InboundStream& in = in_[kVideo][layer];
+  if (in.started()) SendPli(in.ssrc());
 }
 
 // ---------------------------------------------------------------- viewer side
 
 void Peer::WantKeyframe(int layer) {
-  const int64_t now = worker_->now_ms();
-  if (now - last_keyframe_ask_ms_ < kKeyframeAskIntervalMs) return;
-  last_keyframe_ask_ms_ = now;
-  worker_->KeyframeWanted(*cfg_.stream, layer);
+  if (keyframe_asks_.Allow(worker_->now_ms())) worker_->KeyframeWanted(*cfg_.stream, layer);
 }
 
 void Peer::StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms) {
-  const uint16_t seq = pkt.rtp.sequence;
-  if (!o.started) {
-    o.started = true;
-    o.seq_delta = static_cast<uint16_t>(Random32() - seq);
-    o.ts_delta = 0;
-    o.last_out_seq = static_cast<uint16_t>(seq + o.seq_delta - 1);
+  if (!o.seq.started()) {
+    o.seq.Start(pkt.rtp.sequence, static_cast<uint16_t>(Random32()), pkt.layer);
   } else {
-    // Continue the viewer's sequence and timestamp lines where the previous layer left them.
-    o.seq_delta = static_cast<uint16_t>(o.last_out_seq + 1 - seq);
-    const int64_t elapsed = std::max<int64_t>(1, (now_ms - o.last_ms) * cfg_.clock_rate[pkt.kind] / 1000);
-    o.ts_delta = o.last_out_ts + static_cast<uint32_t>(elapsed) - pkt.rtp.timestamp;
+    o.seq.Continue(pkt.rtp.sequence, pkt.rtp.timestamp, pkt.layer, now_ms, cfg_.clock_rate[pkt.kind]);
   }
   o.layer = pkt.layer;
   o.epoch = pkt.epoch;
-  o.last_in_seq = static_cast<uint16_t>(seq - 1);
-  if (o.segment_count == 4) {
-    std::memmove(o.segments, o.segments + 1, sizeof(o.segments[0]) * 3);
-    o.segment_count = 3;
-  }
-  o.segments[o.segment_count++] = {static_cast<uint16_t>(seq + o.seq_delta), pkt.layer, o.seq_delta, o.ts_delta};
 }
 
 void Peer::Forward(const MediaPacket& pkt, int top) {
@@ -343,43 +256,30 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   const int64_t now = worker_->now_ms();
   // A new source (a relayed stream re-pulled): its sequence numbers say nothing about the old
   // ones, so the line restarts as on a layer switch, at a keyframe for video.
-  const bool new_source = o.started && pkt.epoch != o.epoch;
+  const bool new_source = o.seq.started() && pkt.epoch != o.epoch;
   if (new_source && pkt.kind == kVideo) o.layer = -1;
   if (pkt.kind == kVideo) {
-    int target = top < 0 ? pkt.layer : top;
-    if (pinned_layer_ >= 0) target = std::min(pinned_layer_, target);
-    if (pkt.layer != o.layer) {
-      // A decoder can only start, or cross to another layer, at a keyframe of that layer.
-      if (pkt.layer != target || !pkt.keyframe || pkt.recovered) {
-        if (pkt.layer == target) WantKeyframe(target);
-        return;
-      }
-      StartOrSwitch(o, pkt, now);
-    } else if (target != o.layer) {
-      WantKeyframe(target);
-    }
-  } else if (!o.started || new_source) {
+    const LayerSwitcher::Decision d = layers_.Decide(o.layer, pkt.layer, pkt.keyframe, pkt.recovered, top);
+    if (d.want_keyframe >= 0) WantKeyframe(d.want_keyframe);
+    if (d.action == LayerSwitcher::Action::kDrop) return;
+    if (d.action == LayerSwitcher::Action::kSwitch) StartOrSwitch(o, pkt, now);
+  } else if (!o.seq.started() || new_source) {
     StartOrSwitch(o, pkt, now);
   }
   // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
-  if (static_cast<int16_t>(pkt.rtp.sequence - o.last_in_seq) <= 0 && !pkt.recovered) return;
+  if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
   Send(o, pkt, out_pt);
 }
 
 void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
-  const uint16_t out_seq = static_cast<uint16_t>(pkt.rtp.sequence + o.seq_delta);
-  const uint32_t out_ts = pkt.rtp.timestamp + o.ts_delta;
+  const uint16_t out_seq = o.seq.OutSeq(pkt.rtp.sequence);
+  const uint32_t out_ts = o.seq.OutTs(pkt.rtp.timestamp);
   uint8_t* slot = worker_->BatchSlot();
   const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts);
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_);
-  if (static_cast<int16_t>(pkt.rtp.sequence - o.last_in_seq) > 0) {
-    o.last_in_seq = pkt.rtp.sequence;
-    o.last_out_seq = out_seq;
-    o.last_out_ts = out_ts;
-    o.last_ms = worker_->now_ms();
-  }
+  o.seq.Sent(pkt.rtp.sequence, out_seq, out_ts, worker_->now_ms());
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
   sent_++;
@@ -389,23 +289,12 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   nacks_++;
   WorkerStats::Bump(worker_->counters().nacks_received);
   Outbound& o = out_[kind];
-  if (!o.started) return;
-  const Outbound::Segment* seg = nullptr;
-  for (int i = o.segment_count - 1; i >= 0; i--) {
-    if (static_cast<int16_t>(out_seq - o.segments[i].out_start) >= 0) {
-      seg = &o.segments[i];
-      break;
-    }
-  }
+  const SeqRewriter::Segment* seg = o.seq.started() ? o.seq.Lookup(out_seq) : nullptr;
   if (!seg) return;
   const uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
   const MediaPacket* pkt = worker_->CachedPacket(cfg_.stream->id, kind, seg->layer, seq);
   if (!pkt) return;
-  const int64_t now = worker_->now_ms();
-  retransmit_tokens_ = std::min(kRetransmitBurst, retransmit_tokens_ + (now - tokens_ms_) * kRetransmitPerSecond / 1000.0);
-  tokens_ms_ = now;
-  if (retransmit_tokens_ < 1) return;
-  retransmit_tokens_ -= 1;
+  if (!retransmit_budget_.Take(worker_->now_ms())) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt->rtp.payload_type];
   if (out_pt >= 128) return;
   uint8_t* slot = worker_->BatchSlot();
@@ -414,10 +303,7 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
     // RFC 4588: RTX stream with its own SSRC and sequence; the payload leads with the OSN.
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_rtx_ssrc, cfg_.out_rtx_pt, rtx_seq_++,
                      pkt->rtp.timestamp + seg->ts_delta);
-    const size_t hdr = pkt->rtp.csrc_end;
-    std::memmove(slot + hdr + 2, slot + hdr, len - hdr);
-    Store16(slot + hdr, out_seq);
-    len += 2;
+    len = InsertRtxOsn(slot, len, pkt->rtp.csrc_end, out_seq);
   } else {
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_ssrc[kind], out_pt, out_seq,
                      pkt->rtp.timestamp + seg->ts_delta);
@@ -435,16 +321,10 @@ void Peer::SendSenderReports(int64_t now_ms) {
   const uint64_t ntp = NtpNow();
   for (int kind = 0; kind < kMediaKinds; kind++) {
     Outbound& o = out_[kind];
-    if (!o.started || o.layer < 0) continue;
-    uint32_t rtp;
+    if (!o.seq.started() || o.layer < 0) continue;
     const Stream::SenderClock c = cfg_.stream->GetSenderClock(kind, o.layer);
-    if (c.valid) {
-      // The publisher's own clock mapping, shifted into this viewer's timestamp line.
-      const int64_t since = static_cast<int64_t>(ntp - c.ntp);  // NTP units: 1/2^32 s
-      rtp = c.rtp + static_cast<uint32_t>((since * static_cast<int64_t>(cfg_.clock_rate[kind])) >> 32) + o.ts_delta;
-    } else {
-      rtp = o.last_out_ts + static_cast<uint32_t>((worker_->now_ms() - o.last_ms) * cfg_.clock_rate[kind] / 1000);
-    }
+    const uint32_t rtp = SenderReportRtpTime(c.valid, c.ntp, c.rtp, ntp, cfg_.clock_rate[kind], o.seq.ts_delta(),
+                                             o.seq.TsAt(worker_->now_ms(), cfg_.clock_rate[kind]));
     off += BuildSenderReport(scratch_ + off, cfg_.out_ssrc[kind], ntp, rtp, o.packets, o.octets);
   }
   if (off > 0) SendRtcp(scratch_, off);
@@ -467,20 +347,29 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
     return;
   }
   last_seen_ms_ = now_ms;
-  RtcpSummary r;
   if (cfg_.role == PeerRole::kPublisher) {
-    ParseRtcp(d, static_cast<size_t>(len), &r, [](uint32_t, uint16_t) {});
-    if (!r.has_sr) return;
-    for (int kind = 0; kind < kMediaKinds; kind++) {
-      for (int layer = 0; layer < kMaxLayers; layer++) {
-        if (in_[kind][layer].started && in_[kind][layer].ssrc == r.sr_ssrc) {
-          cfg_.stream->SetSenderClock(kind, layer, r.sr_ntp, r.sr_rtp);
-        }
+    OnPublisherRtcp(d, static_cast<size_t>(len));
+  } else {
+    OnViewerRtcp(d, static_cast<size_t>(len));
+  }
+}
+
+void Peer::OnPublisherRtcp(const uint8_t* d, size_t n) {
+  RtcpSummary r;
+  ParseRtcp(d, n, &r, [](uint32_t, uint16_t) {});
+  if (!r.has_sr) return;
+  for (int kind = 0; kind < kMediaKinds; kind++) {
+    for (int layer = 0; layer < kMaxLayers; layer++) {
+      if (in_[kind][layer].started() && in_[kind][layer].ssrc() == r.sr_ssrc) {
+        cfg_.stream->SetSenderClock(kind, layer, r.sr_ntp, r.sr_rtp);
       }
     }
-    return;
   }
-  ParseRtcp(d, static_cast<size_t>(len), &r, [this](uint32_t media, uint16_t seq) {
+}
+
+void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
+  RtcpSummary r;
+  ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
     if (media == cfg_.out_ssrc[kVideo]) {
       Retransmit(kVideo, seq);
     } else if (media == cfg_.out_ssrc[kAudio]) {
@@ -491,12 +380,8 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
   if (r.has_remb) fb_.remb_bps = static_cast<double>(r.remb_bps);
   if (r.has_report && (r.report_ssrc == cfg_.out_ssrc[kVideo] || r.report_ssrc == cfg_.out_ssrc[kAudio])) {
     fb_.loss = r.fraction_lost / 256.0;
-    if (r.last_sr != 0) {
-      // RFC 3550 6.4.1: RTT = arrival - LSR - DLSR, in 1/65536 s.
-      const uint32_t mid = static_cast<uint32_t>(NtpNow() >> 16);
-      const uint32_t rtt = mid - r.last_sr - r.delay_since_sr;
-      if (rtt < 65536u * 10) fb_.rtt_ms = rtt * 1000.0 / 65536.0;
-    }
+    const double rtt = RoundTripMs(r.last_sr, r.delay_since_sr, NtpNow());
+    if (rtt >= 0) fb_.rtt_ms = rtt;
   }
 }
 
@@ -538,18 +423,10 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   if (cfg_.role == PeerRole::kPublisher) {
     SendNacks(now_ms);
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {
-      // Measured layer rates let the control plane's policy compare a viewer's estimate with
-      // what each layer really costs.
-      const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
+      const size_t len = BuildUpstreamFeedback(scratch_, cfg_.rtcp_ssrc, &in_[0][0], kMediaKinds * kMaxLayers, cfg_.remb_bps);
+      ReportLayerRates(now_ms);
       last_rtcp_ms_ = now_ms;
-      SendUpstreamFeedback(now_ms);
-      const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
-      double bps[kMaxLayers] = {};
-      for (int i = 0; i < layers; i++) {
-        bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
-        layer_bytes_[i] = 0;
-      }
-      if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
+      if (len > 0) SendRtcp(scratch_, len);
     }
   } else {
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {

@@ -11,10 +11,15 @@
 #include <vector>
 
 #include "dtls/dtls.h"
-#include "rtp/keyframe.h"
-#include "srtp/srtp.h"
 #include "fanout/stream.h"
 #include "ice/stun.h"
+#include "media/inbound_stream.h"
+#include "media/keyframe_request_pacer.h"
+#include "media/layer_switcher.h"
+#include "media/seq_rewriter.h"
+#include "media/token_bucket.h"
+#include "rtp/keyframe.h"
+#include "srtp/srtp.h"
 
 namespace halfsec {
 
@@ -105,7 +110,7 @@ class Peer {
   // Viewer: send one fanned-out packet; `top` is the stream's highest live video layer.
   void Forward(const MediaPacket& pkt, int top);
   // Viewer: pin a simulcast layer (-1: follow the highest live layer).
-  void SetLayer(int layer) { pinned_layer_ = layer; }
+  void SetLayer(int layer) { layers_.Pin(layer); }
   // Publisher: PLI for a video layer.
   void SendKeyframeRequest(int layer);
   // Timers (RTCP, NACK retries, timeouts). False when the peer should be closed.
@@ -115,38 +120,12 @@ class Peer {
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
  private:
-  // Publisher side: what arrives on one SSRC (a kind and a layer).
-  struct Inbound {
-    uint32_t ssrc = 0;
-    bool started = false;
-    uint16_t max_seq = 0;
-    uint32_t cycles = 0, base_seq = 0, received = 0;
-    uint32_t expected_prior = 0, received_prior = 0;
-    struct Missing {
-      uint16_t seq;
-      uint8_t tries;
-      int64_t since_ms, next_ms;
-    };
-    std::vector<Missing> missing;
-  };
   // Viewer side: what goes out for one kind.
   struct Outbound {
-    bool started = false;
     int layer = -1;
     uint32_t epoch = 0;  // the stream's source attachment the line currently follows
-    uint16_t seq_delta = 0, last_out_seq = 0, last_in_seq = 0;
-    uint32_t ts_delta = 0, last_out_ts = 0;
-    int64_t last_ms = 0;
+    SeqRewriter seq;
     uint32_t packets = 0, octets = 0;
-    // Where each run of outgoing sequence numbers came from, newest last, for NACKs.
-    struct Segment {
-      uint16_t out_start;
-      uint8_t layer;
-      uint16_t seq_delta;
-      uint32_t ts_delta;
-    };
-    Segment segments[4];
-    int segment_count = 0;
   };
 
   void OnDtlsConnected();
@@ -155,12 +134,12 @@ class Peer {
   void SendPli(uint32_t media_ssrc);
   void SendRtcp(uint8_t* buf, size_t len);
   // Publisher.
-  bool UnwrapRtx(uint8_t* d, int* len, RtpHeader* h);
   int LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired);
-  // Returns false for a duplicate; sets *recovered for a packet the relay had NACKed.
-  bool TrackInbound(Inbound& in, uint16_t seq, int64_t now_ms, bool* recovered);
-  void SendUpstreamFeedback(int64_t now_ms);
+  // The inbound line a decrypted packet belongs to (RTX unwrapped in place), or null.
+  InboundStream* Classify(uint8_t* d, int* len, RtpHeader* h, int* kind, int* layer, uint8_t* media_pt);
   void SendNacks(int64_t now_ms);
+  void ReportLayerRates(int64_t now_ms);
+  void OnPublisherRtcp(const uint8_t* d, size_t n);
   // Viewer.
   void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
   void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
@@ -168,6 +147,7 @@ class Peer {
   void WantKeyframe(int layer);
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
+  void OnViewerRtcp(const uint8_t* d, size_t n);
 
   PeerConfig cfg_;
   const DtlsIdentity& identity_;
@@ -192,17 +172,17 @@ class Peer {
   int64_t last_rtcp_ms_ = 0;
 
   // Publisher.
-  Inbound in_[kMediaKinds][kMaxLayers];
+  InboundStream in_[kMediaKinds][kMaxLayers];
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
   uint64_t layer_bytes_[kMaxLayers] = {};     // video bytes per layer since the last report
 
   // Viewer.
   Outbound out_[kMediaKinds];
-  int pinned_layer_ = -1;
-  int64_t last_keyframe_ask_ms_ = -1000000;
+  LayerSwitcher layers_;
+  KeyframeRequestPacer keyframe_asks_{300};
   uint16_t rtx_seq_ = 0;
-  double retransmit_tokens_ = 0;
-  int64_t tokens_ms_ = 0;
+  // 300 per second, bursts of 150.
+  TokenBucket retransmit_budget_{300, 150};
   int64_t last_feedback_ms_ = 0;
   ViewerFeedback fb_;
   uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;

@@ -50,31 +50,6 @@ static socklen_t AddrLen(const sockaddr_storage& a) {
 Worker::Worker(Engine* engine, int index)
     : engine_(engine), index_(index), out_slots_(kBatch), out_addrs_(kBatch), out_lens_(kBatch), in_slots_(kRecvBatch) {}
 
-Worker::LocalStream::~LocalStream() {
-  for (auto& r : ring) {
-    for (MediaPacket* p : r) {
-      if (p) p->Release();
-    }
-  }
-}
-
-void Worker::LocalStream::Store(MediaPacket* pkt) {
-  auto& r = ring[pkt->kind * kMaxLayers + pkt->layer];
-  if (r.empty()) r.assign(kRing, nullptr);
-  MediaPacket*& slot = r[pkt->rtp.sequence % kRing];
-  if (slot) slot->Release();
-  pkt->AddRef(1);
-  slot = pkt;
-}
-
-const MediaPacket* Worker::LocalStream::Find(int kind, int layer, uint16_t seq) const {
-  if (kind < 0 || kind >= kMediaKinds || layer < 0 || layer >= kMaxLayers) return nullptr;
-  const auto& r = ring[kind * kMaxLayers + layer];
-  if (r.empty()) return nullptr;
-  const MediaPacket* p = r[seq % kRing];
-  return p && p->rtp.sequence == seq ? p : nullptr;
-}
-
 void Worker::Teardown() {
   by_fd_.clear();
   for (auto& [id, peer] : peers_) delete peer;
@@ -471,14 +446,14 @@ void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
   LocalStream& ls = it->second;
-  ls.Store(const_cast<MediaPacket*>(&pkt));
+  ls.sent.Store(const_cast<MediaPacket*>(&pkt));
   const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
   for (Peer* v : ls.viewers) v->Forward(pkt, top);
 }
 
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const {
   auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second.Find(kind, layer, seq);
+  return it == streams_.end() ? nullptr : it->second.sent.Find(kind, layer, seq);
 }
 
 bool Worker::ReplayKeyframe(Peer& viewer) {

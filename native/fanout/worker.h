@@ -13,6 +13,7 @@
 
 #include "fanout/peer.h"
 #include "fanout/stream.h"
+#include "media/retransmission_buffer.h"
 
 namespace halfsec {
 
@@ -86,13 +87,9 @@ class Worker {
   // This worker's share of a stream: its viewers and the packets it forwarded lately, which
   // back retransmissions (references to the shared buffers, not copies).
   struct LocalStream {
-    static constexpr size_t kRing = 1024;  // per kind and layer: ~4 s at 2.5 Mbit/s
     Stream* stream = nullptr;
     std::vector<Peer*> viewers;
-    std::vector<MediaPacket*> ring[kMediaKinds * kMaxLayers];
-    ~LocalStream();
-    void Store(MediaPacket* pkt);
-    const MediaPacket* Find(int kind, int layer, uint16_t seq) const;
+    RetransmissionBuffer sent;
   };
   struct QueuedPacket {
     uint32_t stream_id;

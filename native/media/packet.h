@@ -1,0 +1,58 @@
+// The reference-counted media packet fanned out from a publisher's worker to every worker
+// holding viewers of its stream, and the per-worker pool it comes from.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "base/mpsc_queue.h"
+#include "rtp/rtp.h"
+
+namespace halfsec {
+
+enum MediaKind : uint8_t { kAudio = 0, kVideo = 1, kMediaKinds = 2 };
+
+constexpr size_t kMaxPacket = 1500;
+constexpr int kMaxLayers = 4;
+
+class PacketPool;
+
+// Decrypted once by the publisher's worker, then shared read-only by every worker that has
+// viewers of the stream. The last holder hands it back to its pool.
+struct MediaPacket {
+  std::atomic<uint32_t> refs{1};
+  PacketPool* pool = nullptr;
+  MediaKind kind = kVideo;
+  uint8_t layer = 0;        // simulcast layer (0 without simulcast)
+  bool keyframe = false;    // first packet of a keyframe
+  bool recovered = false;   // arrived late, after the relay NACKed the publisher for it
+  uint32_t epoch = 0;       // the stream's source attachment that produced it
+  RtpHeader rtp;            // the publisher's header: sequence and timestamp of its layer
+  uint16_t len = 0;
+  uint8_t data[kMaxPacket];
+
+  void AddRef(uint32_t n) { refs.fetch_add(n, std::memory_order_relaxed); }
+  void Release();
+};
+
+// Per-worker packet pool: the owning worker takes packets without a lock or malloc once warm;
+// any thread may give one back through a lock-free queue.
+class PacketPool {
+ public:
+  explicit PacketPool(size_t max_cached);
+  ~PacketPool();
+  PacketPool(const PacketPool&) = delete;
+  PacketPool& operator=(const PacketPool&) = delete;
+
+  MediaPacket* Get();             // owner thread
+  void Return(MediaPacket* pkt);  // any thread
+  size_t allocated() const { return allocated_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<MediaPacket*> free_;
+  MpscQueue<MediaPacket*> returned_;
+  size_t max_cached_;
+  std::atomic<size_t> allocated_{0};
+};
+
+}  // namespace halfsec
