@@ -48,6 +48,29 @@
         "native/ice/stun.cc",
         "native/rtp/rtp.cc"
       ]
+    },
+    {
+      "target_name": "halfsec_native_tests",
+      "type": "executable",
+      "sources": [
+        "native/tests/main.cc",
+        "native/tests/nack_generator_test.cc",
+        "native/tests/retransmission_buffer_test.cc",
+        "native/tests/pacing_test.cc",
+        "native/tests/seq_rewriter_test.cc",
+        "native/tests/layer_switcher_test.cc",
+        "native/tests/rtcp_reporter_test.cc",
+        "native/media/packet.cc",
+        "native/media/inbound_stream.cc",
+        "native/media/nack_generator.cc",
+        "native/media/retransmission_buffer.cc",
+        "native/media/seq_rewriter.cc",
+        "native/media/layer_switcher.cc",
+        "native/media/rtcp_reporter.cc",
+        "native/rtp/rtp.cc",
+        "native/rtp/rtcp.cc",
+        "native/rtp/rtx.cc"
+      ]
     }
   ]
 }
