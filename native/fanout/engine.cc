@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "base/clock.h"
+
 namespace halfsec {
 
 Engine::Engine(std::function<void()> notify) : notify_(std::move(notify)) {}

@@ -4,51 +4,27 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/engine.h"
 #include "ice/stun.h"
+#include "transport/udp_socket.h"
 
 namespace halfsec {
 
 namespace {
-constexpr int kRecvBatch = 32;
 constexpr int64_t kTickMs = 20;
 constexpr int64_t kKeyframeRequestIntervalMs = 300;
+static_assert(SendBatch::kSlotBytes >= kMaxPacket + kSrtpMaxTrailer, "a batch slot holds a protected packet");
 }  // namespace
 
-int64_t MonotonicMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-std::string AddrKey(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
-    std::string k(6, '\0');
-    std::memcpy(k.data(), &s->sin_addr, 4);
-    std::memcpy(k.data() + 4, &s->sin_port, 2);
-    return k;
-  }
-  const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
-  std::string k(18, '\0');
-  std::memcpy(k.data(), &s->sin6_addr, 16);
-  std::memcpy(k.data() + 16, &s->sin6_port, 2);
-  return k;
-}
-
-static socklen_t AddrLen(const sockaddr_storage& a) {
-  return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-}
-
 Worker::Worker(Engine* engine, int index)
-    : engine_(engine), index_(index), out_slots_(kBatch), out_addrs_(kBatch), out_lens_(kBatch), in_slots_(kRecvBatch) {}
+    : engine_(engine), index_(index), in_slots_(kRecvBatch) {}
 
 void Worker::Teardown() {
   by_fd_.clear();
@@ -72,34 +48,9 @@ Worker::~Worker() {
 }
 
 bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (ip.find(':') != std::string::npos) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) != 1) return *error = "bad bind address " + ip, false;
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) != 1) return *error = "bad bind address " + ip, false;
-    len = sizeof(sockaddr_in);
-  }
-  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return *error = std::string("socket: ") + strerror(errno), false;
-  const int buf = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    *error = "bind " + ip + ":" + std::to_string(port) + ": " + strerror(errno);
-    close(fd);
-    return false;
-  }
-  fd_ = fd;
+  fd_ = OpenUdpSocket(ip, port, 4 << 20, &bind_addr_, error);
+  if (fd_ < 0) return false;
   port_ = port;
-  bind_addr_ = ss;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epfd_ < 0 || wakefd_ < 0) return *error = std::string("epoll/eventfd: ") + strerror(errno), false;
@@ -280,168 +231,6 @@ void Worker::DrainMedia() {
   }
 }
 
-void Worker::ReceiveBatch() {
-  mmsghdr msgs[kRecvBatch];
-  iovec iov[kRecvBatch];
-  sockaddr_storage from[kRecvBatch];
-  for (int round = 0; round < 8; round++) {
-    for (int i = 0; i < kRecvBatch; i++) {
-      iov[i] = {in_slots_[i].data, kMaxPacket};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-    }
-    const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
-    for (int i = 0; i < n; i++) {
-      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
-      stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
-      HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
-    }
-    if (n < kRecvBatch) return;
-  }
-}
-
-void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) {
-  if (n == 0) return;
-  if (LooksLikeStun(d, n)) {
-    HandleStun(d, n, from);
-    return;
-  }
-  auto it = by_addr_.find(AddrKey(from));
-  if (it == by_addr_.end()) {
-    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  DeliverToPeer(*it->second, d, n);
-}
-
-void Worker::DeliverToPeer(Peer& peer, uint8_t* d, size_t n) {
-  // RFC 7983 demultiplexing of everything but STUN, which the caller has handled.
-  if (LooksLikeDtls(d, n)) {
-    peer.OnDtls(d, n, now_ms_);
-  } else if (LooksLikeRtcp(d, n)) {
-    peer.OnSrtcp(d, n, now_ms_);
-  } else if (LooksLikeRtp(d, n)) {
-    peer.OnSrtp(d, n, now_ms_);
-  } else {
-    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
-  StunMessage m;
-  if (!ParseStun(d, n, &m) || m.type != kStunBindingRequest) {
-    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  // USERNAME is "<our ufrag>:<their ufrag>" (RFC 8445 7.2.2).
-  const size_t colon = m.username.find(':');
-  if (colon == std::string_view::npos) {
-    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  auto it = by_ufrag_.find(std::string(m.username.substr(0, colon)));
-  if (it == by_ufrag_.end()) {
-    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  Peer* peer = it->second;
-  const PeerConfig& cfg = peer->config();
-  if (!m.has_integrity || !VerifyStunIntegrity(d, n, m, cfg.local_pwd) ||
-      (m.has_fingerprint && !VerifyStunFingerprint(d, n, m)) ||
-      (!cfg.remote_ufrag.empty() && m.username.substr(colon + 1) != cfg.remote_ufrag)) {
-    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  uint8_t out[256];
-  size_t len;
-  if (m.has_ice_controlled) {
-    // We are ICE-lite and so always controlled; a peer claiming the same role must switch.
-    len = BuildStunBindingError(out, sizeof(out), m.transaction_id, 487, "Role Conflict", cfg.local_pwd);
-  } else {
-    len = BuildStunBindingSuccess(out, sizeof(out), m.transaction_id, reinterpret_cast<const sockaddr*>(&from),
-                                  cfg.local_pwd);
-  }
-  if (len > 0) SendNow(out, len, from);
-  if (m.has_ice_controlled) return;
-  peer->touch(now_ms_);
-  if (!peer->has_address() || m.use_candidate) {
-    const std::string key = AddrKey(from);
-    if (peer->has_address()) {
-      const std::string old = AddrKey(peer->address());
-      if (old == key) return;
-      by_addr_.erase(old);
-    }
-    by_addr_[key] = peer;
-    peer->set_address(from);
-  }
-}
-
-bool Worker::OpenPullSocket(Peer* peer) {
-  sockaddr_storage ss = bind_addr_;
-  if (ss.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = 0;
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = 0;
-  }
-  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const int buf = 1 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {
-    close(fd);
-    return false;
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    close(fd);
-    return false;
-  }
-  peer->set_socket(fd);  // the peer owns it from here on
-  by_fd_[fd] = peer;
-  return true;
-}
-
-void Worker::ReceivePull(int fd) {
-  auto it = by_fd_.find(fd);
-  if (it == by_fd_.end()) return;
-  Peer* peer = it->second;
-  const std::string expect = AddrKey(peer->address());
-  for (int i = 0; i < kRecvBatch; i++) {
-    sockaddr_storage from{};
-    socklen_t flen = sizeof(from);
-    uint8_t* d = in_slots_[0].data;
-    const ssize_t r = recvfrom(fd, d, kMaxPacket, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (r <= 0) return;
-    if (static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
-      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    const size_t n = static_cast<size_t>(r);
-    stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
-    stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
-    if (LooksLikeStun(d, n)) {
-      StunMessage m;
-      if (ParseStun(d, n, &m) && (m.type == kStunBindingSuccess || m.type == kStunBindingError)) {
-        peer->OnStunResponse(d, n, m, now_ms_);
-      } else {
-        stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-      }
-    } else {
-      DeliverToPeer(*peer, d, n);
-    }
-  }
-}
-
 void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
@@ -571,44 +360,20 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
 }
 
 uint8_t* Worker::BatchSlot() {
-  if (out_count_ == kBatch) Flush();
-  return out_slots_[out_count_].data;
+  if (out_.full()) Flush();
+  return out_.Slot();
 }
 
 void Worker::BatchCommit(size_t len, const sockaddr_storage& to) {
-  out_lens_[out_count_] = len;
-  out_addrs_[out_count_] = to;
-  out_count_++;
-  if (out_count_ == kBatch) Flush();
+  out_.Commit(len, to);
+  if (out_.full()) Flush();
 }
 
 void Worker::Flush() {
-  if (out_count_ == 0) return;
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
-  for (int i = 0; i < out_count_; i++) {
-    iov[i] = {out_slots_[i].data, out_lens_[i]};
-    msgs[i] = {};
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &out_addrs_[i];
-    msgs[i].msg_hdr.msg_namelen = AddrLen(out_addrs_[i]);
-  }
-  int sent = 0;
-  while (sent < out_count_) {
-    const int r = sendmmsg(fd_, msgs + sent, out_count_ - sent, 0);
-    if (r <= 0) {
-      if (r < 0 && errno == EINTR) continue;
-      // Socket buffer full or an error for one destination: skip that datagram, keep the rest.
-      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-      sent++;
-      continue;
-    }
-    for (int i = sent; i < sent + r; i++) stats_.tx_bytes.fetch_add(out_lens_[i], std::memory_order_relaxed);
-    stats_.tx_packets.fetch_add(r, std::memory_order_relaxed);
-    sent += r;
-  }
-  out_count_ = 0;
+  const SendBatch::Result r = out_.Flush(fd_);
+  if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
+  if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
+  if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
 }
 
 void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd) {

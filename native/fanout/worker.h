@@ -14,6 +14,7 @@
 #include "fanout/peer.h"
 #include "fanout/stream.h"
 #include "media/retransmission_buffer.h"
+#include "transport/send_batch.h"
 
 namespace halfsec {
 
@@ -136,18 +137,12 @@ class Worker {
   std::unordered_map<uint32_t, LocalStream> streams_;
   std::unordered_map<int, Peer*> by_fd_;  // pull peers by their own socket
 
-  static constexpr int kBatch = 64;
+  static constexpr int kRecvBatch = 32;
+  SendBatch out_;
   struct alignas(64) Slot {
     uint8_t data[kMaxPacket + 64];
   };
-  std::vector<Slot> out_slots_;
-  std::vector<sockaddr_storage> out_addrs_;
-  std::vector<size_t> out_lens_;
-  int out_count_ = 0;
   std::vector<Slot> in_slots_;
 };
-
-std::string AddrKey(const sockaddr_storage& a);
-int64_t MonotonicMs();
 
 }  // namespace halfsec

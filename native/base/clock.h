@@ -1,0 +1,15 @@
+// The data plane's one clock: CLOCK_MONOTONIC in milliseconds (never jumps with the wall clock).
+#pragma once
+#include <time.h>
+
+#include <cstdint>
+
+namespace halfsec {
+
+inline int64_t MonotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace halfsec

@@ -1,0 +1,163 @@
+// Inbound routing on a worker: which peer a datagram belongs to. STUN binding requests find it
+// by ICE username and (with USE-CANDIDATE, or the first time) bind the sender's address to it;
+// everything else finds it by address, or by the pull peer's own socket.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "fanout/worker.h"
+#include "ice/stun.h"
+#include "transport/udp_socket.h"
+
+namespace halfsec {
+
+void Worker::ReceiveBatch() {
+  mmsghdr msgs[kRecvBatch];
+  iovec iov[kRecvBatch];
+  sockaddr_storage from[kRecvBatch];
+  for (int round = 0; round < 8; round++) {
+    for (int i = 0; i < kRecvBatch; i++) {
+      iov[i] = {in_slots_[i].data, kMaxPacket};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
+    const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    for (int i = 0; i < n; i++) {
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+      stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+      HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
+    }
+    if (n < kRecvBatch) return;
+  }
+}
+
+void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) {
+  if (n == 0) return;
+  if (LooksLikeStun(d, n)) {
+    HandleStun(d, n, from);
+    return;
+  }
+  auto it = by_addr_.find(AddrKey(from));
+  if (it == by_addr_.end()) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  DeliverToPeer(*it->second, d, n);
+}
+
+void Worker::DeliverToPeer(Peer& peer, uint8_t* d, size_t n) {
+  // RFC 7983 demultiplexing of everything but STUN, which the caller has handled.
+  if (LooksLikeDtls(d, n)) {
+    peer.OnDtls(d, n, now_ms_);
+  } else if (LooksLikeRtcp(d, n)) {
+    peer.OnSrtcp(d, n, now_ms_);
+  } else if (LooksLikeRtp(d, n)) {
+    peer.OnSrtp(d, n, now_ms_);
+  } else {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
+  StunMessage m;
+  if (!ParseStun(d, n, &m) || m.type != kStunBindingRequest) {
+    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // USERNAME is "<our ufrag>:<their ufrag>" (RFC 8445 7.2.2).
+  const size_t colon = m.username.find(':');
+  if (colon == std::string_view::npos) {
+    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto it = by_ufrag_.find(std::string(m.username.substr(0, colon)));
+  if (it == by_ufrag_.end()) {
+    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Peer* peer = it->second;
+  const PeerConfig& cfg = peer->config();
+  if (!m.has_integrity || !VerifyStunIntegrity(d, n, m, cfg.local_pwd) ||
+      (m.has_fingerprint && !VerifyStunFingerprint(d, n, m)) ||
+      (!cfg.remote_ufrag.empty() && m.username.substr(colon + 1) != cfg.remote_ufrag)) {
+    stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  uint8_t out[256];
+  size_t len;
+  if (m.has_ice_controlled) {
+    // We are ICE-lite and so always controlled; a peer claiming the same role must switch.
+    len = BuildStunBindingError(out, sizeof(out), m.transaction_id, 487, "Role Conflict", cfg.local_pwd);
+  } else {
+    len = BuildStunBindingSuccess(out, sizeof(out), m.transaction_id, reinterpret_cast<const sockaddr*>(&from),
+                                  cfg.local_pwd);
+  }
+  if (len > 0) SendNow(out, len, from);
+  if (m.has_ice_controlled) return;
+  peer->touch(now_ms_);
+  if (!peer->has_address() || m.use_candidate) {
+    const std::string key = AddrKey(from);
+    if (peer->has_address()) {
+      const std::string old = AddrKey(peer->address());
+      if (old == key) return;
+      by_addr_.erase(old);
+    }
+    by_addr_[key] = peer;
+    peer->set_address(from);
+  }
+}
+
+bool Worker::OpenPullSocket(Peer* peer) {
+  const int fd = OpenEphemeralUdpSocket(bind_addr_, 1 << 20);
+  if (fd < 0) return false;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    close(fd);
+    return false;
+  }
+  peer->set_socket(fd);  // the peer owns it from here on
+  by_fd_[fd] = peer;
+  return true;
+}
+
+void Worker::ReceivePull(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  Peer* peer = it->second;
+  const std::string expect = AddrKey(peer->address());
+  for (int i = 0; i < kRecvBatch; i++) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof(from);
+    uint8_t* d = in_slots_[0].data;
+    const ssize_t r = recvfrom(fd, d, kMaxPacket, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (r <= 0) return;
+    if (static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const size_t n = static_cast<size_t>(r);
+    stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
+    if (LooksLikeStun(d, n)) {
+      StunMessage m;
+      if (ParseStun(d, n, &m) && (m.type == kStunBindingSuccess || m.type == kStunBindingError)) {
+        peer->OnStunResponse(d, n, m, now_ms_);
+      } else {
+        stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      DeliverToPeer(*peer, d, n);
+    }
+  }
+}
+
+}  // namespace halfsec

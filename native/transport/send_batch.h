@@ -1,0 +1,40 @@
+// Outgoing datagrams gathered while a worker handles a burst, then sent with as few sendmmsg
+// calls as the kernel allows: per-packet syscalls are the fan-out's largest fixed cost.
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace halfsec {
+
+class SendBatch {
+ public:
+  static constexpr int kSize = 64;
+  static constexpr size_t kSlotBytes = 1500 + 64;  // a full packet plus the SRTP trailer
+
+  struct Result {
+    uint64_t packets = 0, bytes = 0, dropped = 0;
+  };
+
+  SendBatch();
+  bool full() const { return count_ == kSize; }
+  // Room for kSlotBytes; the caller flushes first when full().
+  uint8_t* Slot() { return slots_[count_].data; }
+  void Commit(size_t len, const sockaddr_storage& to);
+  // Sends everything on `fd`; a datagram the kernel refuses is dropped, the rest still go.
+  Result Flush(int fd);
+
+ private:
+  struct alignas(64) Buffer {
+    uint8_t data[kSlotBytes];
+  };
+  std::vector<Buffer> slots_;
+  std::vector<sockaddr_storage> addrs_;
+  std::vector<size_t> lens_;
+  int count_ = 0;
+};
+
+}  // namespace halfsec

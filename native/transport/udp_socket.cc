@@ -1,0 +1,73 @@
+#include "transport/udp_socket.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace halfsec {
+
+std::string AddrKey(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
+    std::string k(6, '\0');
+    std::memcpy(k.data(), &s->sin_addr, 4);
+    std::memcpy(k.data() + 4, &s->sin_port, 2);
+    return k;
+  }
+  const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
+  std::string k(18, '\0');
+  std::memcpy(k.data(), &s->sin6_addr, 16);
+  std::memcpy(k.data() + 16, &s->sin6_port, 2);
+  return k;
+}
+
+socklen_t AddrLen(const sockaddr_storage& a) {
+  return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+}
+
+int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockaddr_storage* bound, std::string* error) {
+  sockaddr_storage ss{};
+  if (ip.find(':') != std::string::npos) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) != 1) return *error = "bad bind address " + ip, -1;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) != 1) return *error = "bad bind address " + ip, -1;
+  }
+  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {
+    *error = "bind " + ip + ":" + std::to_string(port) + ": " + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  *bound = ss;
+  return fd;
+}
+
+int OpenEphemeralUdpSocket(const sockaddr_storage& addr, int rcvbuf_bytes) {
+  sockaddr_storage ss = addr;
+  if (ss.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = 0;
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = 0;
+  }
+  const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace halfsec

@@ -1,0 +1,21 @@
+// Non-blocking UDP sockets and the address helpers every socket user needs.
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+namespace halfsec {
+
+// Binds a socket to `ip`:`port` (IPv4 or IPv6 literal) with `buffer_bytes` of send and receive
+// buffer. Returns the descriptor, or -1 with `*error` set.
+int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockaddr_storage* bound, std::string* error);
+// A socket on `addr`'s address and an ephemeral port, `rcvbuf_bytes` of receive buffer; -1 on failure.
+int OpenEphemeralUdpSocket(const sockaddr_storage& addr, int rcvbuf_bytes);
+
+socklen_t AddrLen(const sockaddr_storage& a);
+// The raw address and port bytes: a cheap map key for a 5-tuple's remote end.
+std::string AddrKey(const sockaddr_storage& a);
+
+}  // namespace halfsec
