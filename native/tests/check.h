@@ -1,8 +1,6 @@
 // A minimal test harness for the native unit tests: no framework, no exceptions.
 #pragma once
 #include <cstdio>
-#include <functional>
-#include <string>
 #include <vector>
 
 namespace halfsec::test {
