@@ -63,6 +63,7 @@
         "native/tests/seq_rewriter_test.cc",
         "native/tests/layer_switcher_test.cc",
         "native/tests/rtcp_reporter_test.cc",
+        "native/tests/address_binding_test.cc",
         "native/media/packet.cc",
         "native/media/inbound_stream.cc",
         "native/media/nack_generator.cc",

@@ -351,6 +351,22 @@ test('sessions with different keys cannot read each other', (t) => {
   t.is(grx.unprotectRtcp(gtx.protectRtcp(rtcpRr())), errors.authFail);
 });
 
+for (const [name, profile] of BOTH) {
+  test(`${name}: the SRTCP send index never wraps (RFC 3711 §9.2): the last index is used once, then sending stops`, (t) => {
+    const [tx, rx] = pair(profile);
+    t.true(Buffer.isBuffer(tx.protectRtcp(rtcpRr())), 'a first packet creates the SSRC state');
+    t.true(tx.setRtcpSendIndex(0x55667788, 0x7ffffffe));
+    for (const want of [0x7ffffffe, 0x7fffffff]) {
+      const p = tx.protectRtcp(rtcpRr());
+      t.true(Buffer.isBuffer(p));
+      t.is(p.readUInt32BE(p.length - (profile === GCM ? 4 : 14)) & 0x7fffffff, want, 'the E-flag word carries the index');
+      t.true(Buffer.isBuffer(rx.unprotectRtcp(p)));
+    }
+    t.is(tx.protectRtcp(rtcpRr()), errors.indexExhausted, 'index 0 would repeat a keystream already used');
+    t.is(tx.protectRtcp(rtcpRr()), errors.indexExhausted);
+  });
+}
+
 test('the trailer never exceeds kSrtpMaxTrailer and bad arguments throw', (t) => {
   t.is(maxTrailer, 20);
   t.throws(() => t_.srtpSession(CM, Buffer.alloc(15), MASTER_SALT_CM), { instanceOf: TypeError });

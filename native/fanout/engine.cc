@@ -16,6 +16,7 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
   keyframe_max_age_ms_ = opts.keyframe_cache_max_age_ms;
   connect_timeout_ms_ = opts.connect_timeout_ms;
   consent_timeout_ms_ = opts.consent_timeout_ms;
+  media_timeout_ms_ = opts.media_timeout_ms;
   identity_ = DtlsIdentity::Create(error);
   if (!identity_) return false;
   int n = opts.workers > 0 ? opts.workers : static_cast<int>(std::thread::hardware_concurrency());

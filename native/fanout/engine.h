@@ -35,6 +35,9 @@ struct EngineOptions {
   int keyframe_cache_max_age_ms = 1000;
   int connect_timeout_ms = 10000;   // ICE + DTLS must finish within this
   int consent_timeout_ms = 30000;   // RFC 7675: silence after which a peer is gone
+  // A publisher that was sending and then sends no RTP or RTCP this long is gone (0: only consent
+  // decides). Never below twice the longest gap the publisher's own stream has shown (DTX).
+  int media_timeout_ms = 2000;
 };
 
 class Engine {
@@ -50,6 +53,7 @@ class Engine {
   int keyframe_cache_max_age_ms() const { return keyframe_max_age_ms_; }
   int connect_timeout_ms() const { return connect_timeout_ms_; }
   int consent_timeout_ms() const { return consent_timeout_ms_; }
+  int media_timeout_ms() const { return media_timeout_ms_; }
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
 
@@ -78,6 +82,7 @@ class Engine {
   int keyframe_max_age_ms_ = 1000;
   int connect_timeout_ms_ = 10000;
   int consent_timeout_ms_ = 30000;
+  int media_timeout_ms_ = 2000;
 
   std::mutex peers_mu_;
   std::unordered_map<uint32_t, int> peer_worker_;

@@ -46,13 +46,20 @@ void Peer::set_address(const sockaddr_storage& a) {
   has_addr_ = true;
 }
 
+void Peer::MoveTo(const sockaddr_storage& a, std::string old_key, int64_t now_ms) {
+  set_address(a);
+  prev_addr_key_ = std::move(old_key);
+  moved_ms_ = now_ms;
+  heard_ms_ = now_ms;
+}
+
 void Peer::Attach(Worker* worker) {
   worker_ = worker;
   created_ms_ = worker->now_ms();
   last_seen_ms_ = created_ms_;
   retransmit_budget_.Start(created_ms_);
   rtx_seq_ = static_cast<uint16_t>(Random32());
-  const DtlsRole role = cfg_.pull ? DtlsRole::kClient : DtlsRole::kServer;
+  const DtlsRole role = cfg_.dtls_client ? DtlsRole::kClient : DtlsRole::kServer;
   dtls_ = std::make_unique<DtlsTransport>(identity_, role, cfg_.fingerprint_algorithm, cfg_.fingerprint,
                                           [this](const uint8_t* d, size_t n) { SendRaw(d, n); });
   if (cfg_.pull) {
@@ -61,9 +68,13 @@ void Peer::Attach(Worker* worker) {
     set_address(cfg_.remote_addr);
     RAND_bytes(reinterpret_cast<uint8_t*>(&tie_breaker_), sizeof(tie_breaker_));
     next_check_ms_ = created_ms_;
-  } else {
+  } else if (!cfg_.dtls_client) {
     dtls_->Start();
   }
+}
+
+void Peer::OnAddressBound() {
+  if (dtls_ && cfg_.dtls_client && !cfg_.pull && dtls_->state() == DtlsState::kNew) dtls_->Start();
 }
 
 void Peer::PullChecks(int64_t now_ms) {
@@ -174,6 +185,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
     return;
   }
   last_seen_ms_ = now_ms;
+  NoteMedia(now_ms, true);
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
   int kind, layer;
@@ -348,6 +360,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
   }
   last_seen_ms_ = now_ms;
   if (cfg_.role == PeerRole::kPublisher) {
+    NoteMedia(now_ms, false);
     OnPublisherRtcp(d, static_cast<size_t>(len));
   } else {
     OnViewerRtcp(d, static_cast<size_t>(len));
@@ -394,13 +407,36 @@ void Peer::SendPli(uint32_t media_ssrc) {
 void Peer::SendRtcp(uint8_t* buf, size_t len) {
   if (!srtp_ready_ || !has_addr_) return;
   const int out = srtp_out_.ProtectRtcp(buf, len);
-  if (out > 0) SendRaw(buf, static_cast<size_t>(out));
+  if (out > 0) {
+    SendRaw(buf, static_cast<size_t>(out));
+  } else if (out == kSrtpIndexExhausted) {
+    Fail("srtcp-index-exhausted");  // RFC 3711 §9.2: no rekey here, so the session ends
+  }
+}
+
+void Peer::NoteMedia(int64_t now_ms, bool rtp) {
+  if (first_media_ms_ < 0) {
+    if (!rtp) return;  // the clock starts with the first media packet
+    first_media_ms_ = now_ms;
+  } else {
+    longest_media_gap_ms_ = std::max(longest_media_gap_ms_, now_ms - last_media_ms_);
+  }
+  last_media_ms_ = now_ms;
+}
+
+bool Peer::MediaTimedOut(int64_t now_ms) const {
+  // Pulls follow their origin's stream, which has its own publisher and grace: not timed here.
+  const int timeout = worker_->media_timeout_ms();
+  if (cfg_.role != PeerRole::kPublisher || cfg_.pull || timeout <= 0 || first_media_ms_ < 0) return false;
+  // Never below twice the stream's own longest silence (audio DTX, a paused screen share).
+  const int64_t limit = std::max<int64_t>(timeout, 2 * longest_media_gap_ms_);
+  return now_ms - last_media_ms_ > limit;
 }
 
 bool Peer::OnTick(int64_t now_ms, const char** reason) {
   if (cfg_.pull && !failed_) PullChecks(now_ms);
   if (failed_) {
-    *reason = "dtls-failed";
+    *reason = fail_reason_;
     return false;
   }
   if (!srtp_ready_) {
@@ -418,6 +454,10 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   // RFC 7675: consent expires after a spell without any authenticated packet from the peer.
   if (now_ms - last_seen_ms_ > worker_->consent_timeout_ms()) {
     *reason = "consent-expired";
+    return false;
+  }
+  if (MediaTimedOut(now_ms)) {
+    *reason = "media-timeout";
     return false;
   }
   if (cfg_.role == PeerRole::kPublisher) {

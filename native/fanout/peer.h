@@ -63,6 +63,8 @@ struct PeerConfig {
   // the DTLS client toward another relay's ICE-lite viewer session. It owns a UDP socket of its
   // own, so two pulls between the same pair of workers never share a 5-tuple.
   bool pull = false;
+  // The relay is the DTLS client (always for pulls; for a peer whose offer said a=setup:passive).
+  bool dtls_client = false;
   std::string remote_pwd;
   sockaddr_storage remote_addr{};
 };
@@ -93,6 +95,16 @@ class Peer {
   bool has_address() const { return has_addr_; }
   const sockaddr_storage& address() const { return addr_; }
   void set_address(const sockaddr_storage& a);
+  // NAT rebinding (ice/address_binding.h): the peer's media moves to `a`; `old_key` is the
+  // address key it leaves, remembered so that late checks from there cannot pull it back.
+  void MoveTo(const sockaddr_storage& a, std::string old_key, int64_t now_ms);
+  const std::string& previous_address_key() const { return prev_addr_key_; }
+  int64_t moved_ms() const { return moved_ms_; }
+  // Anything at all arrived from the peer's current address (a live path is not moved away from).
+  void heard(int64_t now_ms) { heard_ms_ = now_ms; }
+  // The peer's first address is known: a DTLS client may send its ClientHello now.
+  void OnAddressBound();
+  int64_t heard_ms() const { return heard_ms_; }
 
   void Attach(Worker* worker);
   bool is_pull() const { return cfg_.pull; }
@@ -103,7 +115,10 @@ class Peer {
   void OnStunResponse(const uint8_t* d, size_t n, const StunMessage& m, int64_t now_ms);
   // Which publisher attachment of the stream this peer is (see Stream::source_epoch).
   void set_epoch(uint32_t e) { epoch_ = e; }
-  void Fail() { failed_ = true; }
+  void Fail(const char* reason) {
+    failed_ = true;
+    fail_reason_ = reason;
+  }
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtp(uint8_t* d, size_t n, int64_t now_ms);
   void OnSrtcp(uint8_t* d, size_t n, int64_t now_ms);
@@ -133,6 +148,8 @@ class Peer {
   void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
   void SendRtcp(uint8_t* buf, size_t len);
+  void NoteMedia(int64_t now_ms, bool rtp);
+  bool MediaTimedOut(int64_t now_ms) const;
   // Publisher.
   int LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired);
   // The inbound line a decrypted packet belongs to (RTX unwrapped in place), or null.
@@ -159,7 +176,13 @@ class Peer {
   sockaddr_storage addr_{};
   int64_t created_ms_ = -1;
   int64_t last_seen_ms_ = 0;
+  int64_t heard_ms_ = 0;
+  std::string prev_addr_key_;
+  int64_t moved_ms_ = -1'000'000'000;
   bool failed_ = false;
+  const char* fail_reason_ = "dtls-failed";
+  // Publisher: media liveness (RTP or RTCP), for the media timeout; -1 until the first RTP.
+  int64_t first_media_ms_ = -1, last_media_ms_ = 0, longest_media_gap_ms_ = 0;
   uint32_t epoch_ = 0;
   int sock_ = -1;
 

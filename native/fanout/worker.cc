@@ -65,6 +65,7 @@ bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
 
 int Worker::connect_timeout_ms() const { return engine_->connect_timeout_ms(); }
 int Worker::consent_timeout_ms() const { return engine_->consent_timeout_ms(); }
+int Worker::media_timeout_ms() const { return engine_->media_timeout_ms(); }
 
 void Worker::Start() {
   running_ = true;
@@ -176,7 +177,7 @@ void Worker::DrainCommands() {
     switch (c.type) {
       case Command::kAdd: {
         Peer* p = c.peer;
-        if (p->is_pull() && !OpenPullSocket(p)) p->Fail();
+        if (p->is_pull() && !OpenPullSocket(p)) p->Fail("pull-socket-failed");
         p->Attach(this);
         peers_[p->id()] = p;
         by_ufrag_[p->config().local_ufrag] = p;

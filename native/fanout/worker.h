@@ -26,6 +26,9 @@ struct WorkerStats {
   // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
   // and NACKed sequence numbers sent to publishers.
   std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};
+  // ICE: valid checks refused because their source address belongs to another live peer, and
+  // peers moved to a new address (NAT rebinding).
+  std::atomic<uint64_t> ice_address_conflicts{0}, ice_rebinds{0};
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0};
@@ -77,6 +80,7 @@ class Worker {
   int64_t now_ms() const { return now_ms_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;
+  int media_timeout_ms() const;
 
  private:
   struct Command {
@@ -104,6 +108,7 @@ class Worker {
   void ReceiveBatch();
   void HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from);
   void HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from);
+  void BindAddress(Peer& peer, const sockaddr_storage& from, bool nominates);
   void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);

@@ -1,10 +1,11 @@
 // Inbound routing on a worker: which peer a datagram belongs to. STUN binding requests find it
-// by ICE username and (with USE-CANDIDATE, or the first time) bind the sender's address to it;
-// everything else finds it by address, or by the pull peer's own socket.
+// by ICE username and bind or move the sender's address to it by the rules of
+// ice/address_binding.h; everything else finds it by address, or by the pull peer's own socket.
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "fanout/worker.h"
+#include "ice/address_binding.h"
 #include "ice/stun.h"
 #include "transport/udp_socket.h"
 
@@ -49,6 +50,7 @@ void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) 
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  it->second->heard(now_ms_);
   DeliverToPeer(*it->second, d, n);
 }
 
@@ -102,15 +104,44 @@ void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
   if (len > 0) SendNow(out, len, from);
   if (m.has_ice_controlled) return;
   peer->touch(now_ms_);
-  if (!peer->has_address() || m.use_candidate) {
-    const std::string key = AddrKey(from);
-    if (peer->has_address()) {
-      const std::string old = AddrKey(peer->address());
-      if (old == key) return;
-      by_addr_.erase(old);
-    }
-    by_addr_[key] = peer;
-    peer->set_address(from);
+  BindAddress(*peer, from, m.use_candidate);
+}
+
+void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, bool nominates) {
+  const std::string key = AddrKey(from);
+  const auto owner = by_addr_.find(key);
+  const std::string current = peer.has_address() ? AddrKey(peer.address()) : std::string();
+  const auto mine = peer.has_address() ? by_addr_.find(current) : by_addr_.end();
+  BindingFacts f;
+  f.peer_has_address = peer.has_address();
+  f.same_address = peer.has_address() && current == key;
+  f.table_has_entry = mine != by_addr_.end() && mine->second == &peer;
+  f.owned_by_other = owner != by_addr_.end() && owner->second != &peer;
+  f.nominates = nominates;
+  f.from_previous = key == peer.previous_address_key();
+  f.quiet_ms = now_ms_ - peer.heard_ms();
+  f.since_move_ms = now_ms_ - peer.moved_ms();
+  switch (DecideAddressBinding(f)) {
+    case AddressBinding::kKeep:
+      return;
+    case AddressBinding::kRefuse:
+      WorkerStats::Bump(stats_.ice_address_conflicts);
+      return;
+    case AddressBinding::kBind:
+      by_addr_[key] = &peer;
+      peer.set_address(from);
+      peer.heard(now_ms_);
+      peer.OnAddressBound();
+      return;
+    case AddressBinding::kRestore:
+      by_addr_[key] = &peer;
+      return;
+    case AddressBinding::kMove:
+      if (f.table_has_entry) by_addr_.erase(mine);
+      by_addr_[key] = &peer;
+      peer.MoveTo(from, current, now_ms_);
+      WorkerStats::Bump(stats_.ice_rebinds);
+      return;
   }
 }
 

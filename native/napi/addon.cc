@@ -88,6 +88,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     opts.keyframe_cache_max_age_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "keyframeCacheMaxAgeMs", 1000), 0, 60000));
     opts.connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
     opts.consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
+    opts.media_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "publisherMediaTimeoutMs", 2000), 0, 300000));
     opts.port_base = static_cast<uint16_t>(base);
     opts.port_count = static_cast<uint16_t>(count);
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "halfsec-events", 0, 1);
@@ -255,6 +256,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.out_ssrc[kAudio] = static_cast<uint32_t>(GetInt(o, "audioSsrc", 0));
     cfg.out_ssrc[kVideo] = static_cast<uint32_t>(GetInt(o, "videoSsrc", 0));
     cfg.rtcp_ssrc = static_cast<uint32_t>(GetInt(o, "rtcpSsrc", 1));
+    // RFC 8842 §5: a peer that offered a=setup:passive is the DTLS server; the relay answers
+    // active and starts the handshake once the peer's first valid check gave it an address.
+    cfg.dtls_client = cfg.pull || (o.Has("dtlsClient") && o.Get("dtlsClient").ToBoolean().Value());
     cfg.id = engine_->NextPeerId();
     const uint32_t id = cfg.id;
     const int hint = static_cast<int>(GetInt(o, "worker", -1));
@@ -313,6 +317,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("retransmits", static_cast<double>(s.retransmits.load()));
       o.Set("keyframeRequests", static_cast<double>(s.keyframe_requests.load()));
       o.Set("nacksSent", static_cast<double>(s.nacks_sent.load()));
+      o.Set("iceAddressConflicts", static_cast<double>(s.ice_address_conflicts.load()));
+      o.Set("iceRebinds", static_cast<double>(s.ice_rebinds.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       workers.Set(static_cast<uint32_t>(i), o);
     }

@@ -95,6 +95,18 @@ Napi::Object WrapSession(Napi::Env env, std::shared_ptr<SrtpContext> ctx) {
                      },
                      "stats"));
   o.Set("ready", Napi::Boolean::New(env, ctx->ready()));
+  o.Set("setRtcpSendIndex", Napi::Function::New(
+                                env,
+                                [ctx](const Napi::CallbackInfo& info) -> Napi::Value {
+                                  Napi::Env e = info.Env();
+                                  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+                                    Napi::TypeError::New(e, "setRtcpSendIndex(ssrc, index)").ThrowAsJavaScriptException();
+                                    return e.Undefined();
+                                  }
+                                  return Napi::Boolean::New(e, srtp_test::SetRtcpSendIndex(*ctx, info[0].As<Napi::Number>().Uint32Value(),
+                                                                                         info[1].As<Napi::Number>().Uint32Value()));
+                                },
+                                "setRtcpSendIndex"));
   return o;
 }
 
@@ -185,6 +197,7 @@ void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj) {
   errors.Set("authFail", Napi::Number::New(env, kSrtpAuthFail));
   errors.Set("replay", Napi::Number::New(env, kSrtpReplay));
   errors.Set("tooManySsrcs", Napi::Number::New(env, kSrtpTooManySsrcs));
+  errors.Set("indexExhausted", Napi::Number::New(env, kSrtpIndexExhausted));
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("profiles", profiles);
   constants.Set("errors", errors);

@@ -476,8 +476,9 @@ struct SrtpContext::Impl {
       st = rtcp_out.Add(ssrc);
       if (st == nullptr) return kSrtpTooManySsrcs;
     }
-    uint32_t index = st->next_index;
-    st->next_index = (index + 1) & kSrtcpIndexMask;
+    const uint32_t index = st->next_index;
+    if (index > kSrtcpIndexMask) return kSrtpIndexExhausted;
+    st->next_index = index + 1;
     uint8_t e_index[4];
     Store32(e_index, kEFlag | index);
     if (gcm) {
@@ -640,6 +641,13 @@ bool InitWithSessionKeys(SrtpContext& ctx, SrtpProfile profile, const uint8_t* k
   uint8_t no_auth[kAuthKeyLen] = {};
   if (auth_key == nullptr) auth_key = no_auth;
   return ctx.impl_->Install(profile, key, salt, auth_key, key, salt, auth_key);
+}
+
+bool SetRtcpSendIndex(SrtpContext& ctx, uint32_t ssrc, uint32_t next_index) {
+  auto* st = ctx.impl_->rtcp_out.Find(ssrc);
+  if (st == nullptr) return false;
+  st->next_index = next_index;
+  return true;
 }
 
 }  // namespace srtp_test

@@ -14,7 +14,9 @@ constexpr size_t kSrtpMaxTrailer = 20;
 size_t SrtpMasterKeyLen(SrtpProfile p);   // 16 for both
 size_t SrtpMasterSaltLen(SrtpProfile p);  // 14 for AES-CM, 12 for GCM
 
-enum SrtpError : int { kSrtpMalformed = -1, kSrtpAuthFail = -2, kSrtpReplay = -3, kSrtpTooManySsrcs = -4 };
+// kSrtpIndexExhausted: the send side ran out of SRTCP indexes (2^31 per SSRC, RFC 3711 §9.2):
+// an index is never reused under one key, so the session has to end (or rekey).
+enum SrtpError : int { kSrtpMalformed = -1, kSrtpAuthFail = -2, kSrtpReplay = -3, kSrtpTooManySsrcs = -4, kSrtpIndexExhausted = -5 };
 
 struct SrtpStats {
   uint64_t auth_failures = 0;
@@ -35,6 +37,8 @@ bool DeriveKey(const uint8_t* master_key, const uint8_t* master_salt, size_t sal
 // AES-CM (then `auth_key` is 20 bytes) or 12 for GCM (then `auth_key` is ignored).
 bool InitWithSessionKeys(SrtpContext& ctx, SrtpProfile profile, const uint8_t* key,
                          const uint8_t* salt, const uint8_t* auth_key);
+// Moves the SRTCP send index of `ssrc` (sending one packet first creates its state).
+bool SetRtcpSendIndex(SrtpContext& ctx, uint32_t ssrc, uint32_t next_index);
 }  // namespace srtp_test
 
 class SrtpContext {
@@ -61,6 +65,7 @@ class SrtpContext {
  private:
   friend bool srtp_test::InitWithSessionKeys(SrtpContext&, SrtpProfile, const uint8_t*,
                                              const uint8_t*, const uint8_t*);
+  friend bool srtp_test::SetRtcpSendIndex(SrtpContext&, uint32_t, uint32_t);
   struct Impl;
   Impl* impl_;
 };

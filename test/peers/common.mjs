@@ -109,6 +109,22 @@ export function rtpPacket({ pt, seq, ts, ssrc, marker = false, payload, rid }) {
   return Buffer.concat([h, ext, payload]);
 }
 
+/** An RTCP sender report (RFC 3550 §6.4.1) without report blocks, clock stamped now. */
+export function senderReport({ ssrc, rtpTs, packets, octets }) {
+  const b = Buffer.alloc(28);
+  b[0] = 0x80;
+  b[1] = 200;
+  b.writeUInt16BE(6, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  const ms = Date.now() + 2208988800000; // NTP era 0 starts in 1900
+  b.writeUInt32BE(Math.floor(ms / 1000) >>> 0, 8);
+  b.writeUInt32BE(Math.floor(((ms % 1000) / 1000) * 2 ** 32) >>> 0, 12);
+  b.writeUInt32BE(rtpTs >>> 0, 16);
+  b.writeUInt32BE(packets >>> 0, 20);
+  b.writeUInt32BE(octets >>> 0, 24);
+  return b;
+}
+
 export function parseRtp(buf) {
   if (buf.length < 12 || buf[0] >> 6 !== 2) return null;
   const pt = buf[1] & 0x7f;

@@ -4,7 +4,7 @@
 // PUB_SIMULCAST=1: video goes out as two simulcast layers, rid "l" (SSRC 1112, small packets,
 // counters + 1e6) and rid "h" (SSRC 1111), each tagged with the rtp-stream-id extension.
 import nodeDataChannel from 'node-datachannel';
-import { codecPrefix, gatheredOffer, makePayload, newPeer, rtpPacket, send, watchdog } from './common.mjs';
+import { codecPrefix, gatheredOffer, makePayload, newPeer, rtpPacket, send, senderReport, watchdog } from './common.mjs';
 import { signal } from './signal.mjs';
 
 const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'] = process.argv.slice(2);
@@ -69,6 +69,12 @@ process.stdin.on('data', async (line) => {
   for (const cmd of line.split('\n').filter(Boolean)) {
     if (cmd === 'start' && !started) {
       started = true;
+      // Sender reports about once a second while connected, as encoders send them: the relay
+      // takes a publisher silent for ~2 s (no RTP, no RTCP) as gone.
+      const sr = setInterval(() => {
+        for (const t of tracks) if (t.track.isOpen() && t.packets) t.track.sendMessageBinary(senderReport({ ssrc: t.ssrc, rtpTs: t.lastTs, packets: t.packets, octets: t.octets }));
+      }, 1000);
+      sr.unref();
       let sent = 0;
       for (let i = 0; i < total; i++) {
         for (const t of tracks) {
@@ -82,7 +88,12 @@ process.stdin.on('data', async (line) => {
           }
           const payload = makePayload(t.kind, i, t.kind === 1 ? 900 : 120, codec);
           const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: 1000 + i, ts: i * (t.clock / 50), ssrc: t.ssrc, marker: true, payload }));
-          if (ok) sent++;
+          if (ok) {
+            sent++;
+            t.lastTs = i * (t.clock / 50);
+            t.packets = (t.packets ?? 0) + 1;
+            t.octets = (t.octets ?? 0) + payload.length;
+          }
         }
         await new Promise((r) => setTimeout(r, interval));
       }
