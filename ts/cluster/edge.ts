@@ -1,8 +1,8 @@
 // This node as an edge: pulls of streams that live on other nodes, kept while local viewers
 // watch, dropped after a linger, and re-pulled under viewers that stay when the source returns.
 import type { Logger } from 'pino';
-import { newIceParams } from '../sdp.js';
-import type { SessionManager } from '../sessions.js';
+import { newIceParams } from '../media/sdp.js';
+import type { SessionManager } from '../media/sessions.js';
 import { chooseUpstream } from './director.js';
 import { PATH_HEADER } from './headers.js';
 import { buildPullOffer, parsePullAnswer } from './pull-sdp.js';

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { collectedGauge } from '../metrics.js';
+import { collectedGauge } from '../ops/metrics.js';
 import type { Registry as PromRegistry } from 'prom-client';
-import { checkStreamName } from '../sessions.js';
-import type { SessionManager } from '../sessions.js';
+import { checkStreamName } from '../media/sessions.js';
+import type { SessionManager } from '../media/sessions.js';
 import { chooseViewerNode, loadOf } from './director.js';
 import { Edge } from './edge.js';
 import { MAX_HOPS, PATH_HEADER, parsePath } from './headers.js';

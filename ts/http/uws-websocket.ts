@@ -1,6 +1,6 @@
-// Binds WebSocket signaling (ts/signaling.ts) to a uWebSockets.js app at /ws.
+// Binds WebSocket signaling (ts/signaling/signaling.ts) to a uWebSockets.js app at /ws.
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { Signaling, SignalingConnection } from './signaling.js';
+import type { Signaling, SignalingConnection } from '../signaling/signaling.js';
 
 interface UserData {
   conn?: SignalingConnection;

@@ -1,6 +1,6 @@
 // The WebSocket signaling protocol's messages (docs/websocket.md describes them for clients).
 import { z } from 'zod';
-import type { ViewerPreferences } from './sessions.js';
+import type { ViewerPreferences } from '../media/sessions.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { createAuthorizer } from './auth.js';
 import type { Authorizer, TokenAction } from './auth.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../ops/errors.js';
 import { clientKey, createRateLimiter } from './limits.js';
 import type { RateLimiter } from './limits.js';
-import type { SessionManager } from './sessions.js';
+import type { SessionManager } from '../media/sessions.js';
 
 export interface AccessOptions {
   /** HS256 secret for publish/view tokens (at least 32 bytes). */

@@ -1,9 +1,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { HttpError, badRequest } from './errors.js';
-import { CODEC_IDS } from './native.js';
-import type { NativeEngine, EngineEvent, ViewerFeedback } from './native.js';
+import { HttpError, badRequest } from '../ops/errors.js';
+import { CODEC_IDS } from '../native.js';
+import type { NativeEngine, EngineEvent, ViewerFeedback } from '../native.js';
 import { LayerPolicy } from './policy.js';
 import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, IceParams, MediaKind, ParsedOffer } from './sdp.js';

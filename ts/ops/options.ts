@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** What an embedding application (or the CLI, through ts/config.ts) passes to createRelay. */
+/** What an embedding application (or the CLI, through ts/ops/config.ts) passes to createRelay. */
 export interface RelayOptions {
   /** HTTP listen address (default 0.0.0.0). */
   host?: string;
@@ -127,7 +127,7 @@ const intIn = (lo: number, hi: number) => {
 const ipError = 'must be an IPv4 or IPv6 address';
 const ip = z.union([z.ipv4(), z.ipv6()], { error: ipError });
 
-/** The one schema every source of options is validated against (see ts/config.ts for the sources). */
+/** The one schema every source of options is validated against (see ts/ops/config.ts for the sources). */
 export const relayOptionsSchema = z
   .strictObject(
     {

@@ -1,8 +1,8 @@
 // Prometheus metrics. The data plane's counters are read at scrape time (collect()), so the
 // per-packet path never touches JavaScript.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { WorkerStats } from './native.js';
-import type { SessionManager } from './sessions.js';
+import type { WorkerStats } from '../native.js';
+import type { SessionManager } from '../media/sessions.js';
 
 export interface MetricsSources {
   sessions: SessionManager;

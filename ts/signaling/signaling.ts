@@ -1,14 +1,14 @@
 // WebSocket signaling: connection state and protocol logic, independent of the WebSocket server
-// (ts/ws.ts binds it to uWebSockets.js). Sessions are the SessionManager's; a connection owns
+// (ts/http/uws-websocket.ts binds it to uWebSockets.js). Sessions are the SessionManager's; a connection owns
 // the sessions it started and ends them when it closes.
 import type { Logger } from 'pino';
-import { HttpError } from './errors.js';
-import { parseOffer } from './sdp.js';
-import { checkStreamName } from './sessions.js';
-import type { Access, Admission } from './access.js';
-import type { SessionManager, SessionRole, ViewerPreferences } from './sessions.js';
-import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, parseClientMessage } from './ws-protocol.js';
-import type { ClientMessage, ErrorCode, LayerInfo, ServerMessage } from './ws-protocol.js';
+import { HttpError } from '../ops/errors.js';
+import { parseOffer } from '../media/sdp.js';
+import { checkStreamName } from '../media/sessions.js';
+import type { Access, Admission } from '../access/access.js';
+import type { SessionManager, SessionRole, ViewerPreferences } from '../media/sessions.js';
+import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, parseClientMessage } from './protocol.js';
+import type { ClientMessage, ErrorCode, LayerInfo, ServerMessage } from './protocol.js';
 
 export interface SignalingTransport {
   send(text: string): void;
