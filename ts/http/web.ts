@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { checkStreamName } from '../media/sessions.js';
+import { checkStreamName } from '../media/streams.js';
 
 /**
  * The only files served, and their types. URLs never become file paths: a request names an entry

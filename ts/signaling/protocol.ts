@@ -48,6 +48,29 @@ export type ErrorCode =
   | 'forbidden'
   | 'internal';
 
+/** The error code a failed publish, view or select gets for an HTTP status (HttpError). */
+export function errorCodeFor(status: number): ErrorCode {
+  switch (status) {
+    case 404:
+      return 'not_found';
+    case 406:
+      return 'not_acceptable';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'too_large';
+    case 429:
+    case 503:
+      return 'limit';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    default:
+      return status < 500 ? 'bad_request' : 'internal';
+  }
+}
+
 type Id = string | number | undefined;
 
 export interface LayerInfo {
