@@ -89,8 +89,8 @@ run_sdp() {
   local log="$OUT/sdp.log" art="$OUT/findings/sdp/"
   mkdir -p "$art"
   rm -f "$art"/*
-  if [ ! -f "$ROOT/dist/sdp.js" ]; then
-    echo "fuzz[sdp]: dist/sdp.js missing; run npm install (or npm run build:ts) first" >&2
+  if [ ! -f "$ROOT/dist/media/sdp.js" ]; then
+    echo "fuzz[sdp]: dist/media/sdp.js missing; run npm install (or npm run build:ts) first" >&2
     FINDINGS[sdp]="?"; EXECS[sdp]=0; STATUS[sdp]=FAIL; status=1
     return
   fi

@@ -8,8 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
-import { HttpError } from '../dist/errors.js';
-import { buildAnswer, choosePublisherCodec, matchViewerCodec, parseOffer } from '../dist/sdp.js';
+import { HttpError } from '../dist/ops/errors.js';
+import { buildAnswer, choosePublisherCodec, matchViewerCodec, parseOffer } from '../dist/media/sdp.js';
 
 export const FUZZ_DIR = fileURLToPath(new URL('.', import.meta.url));
 

@@ -1,10 +1,10 @@
-// Publish/view tokens (ts/auth.ts) with real signed JWTs: HS256 and ES256, expiry, wrong keys,
+// Publish/view tokens (ts/access/auth.ts) with real signed JWTs: HS256 and ES256, expiry, wrong keys,
 // wrong stream/action/origin, patterns, and open mode.
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, generateKeyPair, exportSPKI, UnsecuredJWT } from 'jose';
-import { createAuthorizer, originMatches, streamMatches } from '../dist/auth.js';
-import { HttpError } from '../dist/errors.js';
+import { createAuthorizer, originMatches, streamMatches } from '../dist/access/auth.js';
+import { HttpError } from '../dist/ops/errors.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-bytes!!';
 const enc = (s) => new TextEncoder().encode(s);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { CONFIG, envOf, flagOf, loadConfig, renderMarkdownTable } from '../dist/config.js';
+import { CONFIG, envOf, flagOf, loadConfig, renderMarkdownTable } from '../dist/ops/config.js';
 import { createRelay, OptionsError } from '../dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -4,8 +4,8 @@
 // ICE credentials.
 import test from 'ava';
 import { join } from 'node:path';
-import { HttpError } from '../dist/errors.js';
-import { parseOffer } from '../dist/sdp.js';
+import { HttpError } from '../dist/ops/errors.js';
+import { parseOffer } from '../dist/media/sdp.js';
 import { FUZZ_DIR, exercise, fuzzLoop, loadDir } from '../fuzz/sdp_lib.mjs';
 
 const regressions = loadDir(join(FUZZ_DIR, 'regressions', 'sdp'));

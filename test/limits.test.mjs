@@ -1,7 +1,7 @@
-// Rate and size limits (ts/limits.ts) on an injected clock.
+// Rate and size limits (ts/access/limits.ts) on an injected clock.
 import test from 'ava';
-import { HttpError } from '../dist/errors.js';
-import { RateLimitError, assertBodySize, clientKey, createConcurrencyLimiter, createRateLimiter } from '../dist/limits.js';
+import { HttpError } from '../dist/ops/errors.js';
+import { RateLimitError, assertBodySize, clientKey, createConcurrencyLimiter, createRateLimiter } from '../dist/access/limits.js';
 
 function clock(start = 1000) {
   let t = start;

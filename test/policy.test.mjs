@@ -1,5 +1,5 @@
 import test from 'ava';
-import { LayerPolicy } from '../dist/policy.js';
+import { LayerPolicy } from '../dist/media/policy.js';
 
 const RATES = [150_000, 500_000, 1_500_000];
 const good = (rembBps = 5_000_000) => ({ loss: 0, rembBps });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { buildAnswer, parseOffer } from '../dist/sdp.js';
+import { buildAnswer, parseOffer } from '../dist/media/sdp.js';
 
 const FP = Array(32).fill('AB').join(':');
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig, renderHelp, renderMarkdownTable } from './config.js';
+import { ConfigError, loadConfig, renderHelp, renderMarkdownTable } from './ops/config.js';
 import type { Relay } from './relay.js';
 
 const USAGE = `halfsec serve [options]     start a relay (halfsec serve --help lists the options)

@@ -3,25 +3,25 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { buildApp, mountRelay, uWS } from './http.js';
-import type { HttpDeps } from './http.js';
-import { createMetrics } from './metrics.js';
-import type { Metrics } from './metrics.js';
+import { buildApp, mountRelay, uWS } from './http/uws.js';
+import type { HttpDeps } from './http/uws.js';
+import { createMetrics } from './ops/metrics.js';
+import type { Metrics } from './ops/metrics.js';
 import { native } from './native.js';
-import type { NativeEngine, WorkerStats } from './native.js';
-import { createNodeHandler } from './node-http.js';
-import type { NodeHandler } from './node-http.js';
+import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
+import { createNodeHandler } from './http/node-http.js';
+import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
 import type { ClusterStats } from './cluster/node.js';
-import { VIEWERS_PER_WORKER, resolveOptions } from './options.js';
-import type { RelayOptions, ResolvedOptions } from './options.js';
-import { RateSampler } from './rates.js';
-import type { Rates } from './rates.js';
-import { Router } from './routes.js';
-import { SessionManager } from './sessions.js';
-import { Access } from './access.js';
-import type { RelayEvents } from './sessions.js';
-import { Signaling } from './signaling.js';
+import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
+import type { RelayOptions, ResolvedOptions } from './ops/options.js';
+import { RateSampler } from './ops/rates.js';
+import type { Rates } from './ops/rates.js';
+import { Router } from './http/routes.js';
+import { SessionManager } from './media/sessions.js';
+import { Access } from './access/access.js';
+import type { RelayEvents } from './media/sessions.js';
+import { Signaling } from './signaling/signaling.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -66,11 +66,9 @@ export interface Relay {
   off<K extends keyof RelayEvents>(event: K, listener: (...args: RelayEvents[K]) => void): Relay;
 }
 
-export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay {
-  const opts = resolveOptions(options);
-  const log = logger ?? pino({ level: opts.logLevel, base: { name: 'halfsec' } });
-  let sessions: SessionManager | undefined;
-  const engine: NativeEngine = new native.Engine(
+/** The data plane: its worker threads and UDP sockets, with the options that concern it. */
+function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) => void): NativeEngine {
+  return new native.Engine(
     {
       workers: opts.workers,
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
@@ -80,8 +78,34 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       portBase: opts.rtcPortMin,
       portCount: opts.rtcPortMax - opts.rtcPortMin + 1,
     },
-    (events) => sessions?.onEngineEvents(events),
+    onEvents,
   );
+}
+
+/** This relay's place in a cluster (alone without --redis): capacity, heartbeat, pulls. */
+function joinCluster(opts: ResolvedOptions, sessions: SessionManager, log: Logger, engine: NativeEngine, rates: RateSampler): ClusterNode {
+  return new ClusterNode({
+    sessions,
+    log,
+    fingerprint: () => engine.fingerprint,
+    egressBitsPerSecond: () => rates.rates().egressBitsPerSecond,
+    config: {
+      redisUrl: opts.redisUrl,
+      publicUrl: opts.publicUrl,
+      nodeId: opts.nodeId,
+      capacity: opts.capacityViewers > 0 ? opts.capacityViewers : VIEWERS_PER_WORKER * engine.ports.length,
+      heartbeatMs: opts.clusterHeartbeatMs,
+      lingerMs: opts.pullLingerMs,
+      whepRedirect: opts.whepRedirect,
+    },
+  });
+}
+
+export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay {
+  const opts = resolveOptions(options);
+  const log = logger ?? pino({ level: opts.logLevel, base: { name: 'halfsec' } });
+  let sessions: SessionManager | undefined;
+  const engine = startEngine(opts, (events) => sessions?.onEngineEvents(events));
   sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker });
   const sm = sessions;
   const access = new Access(opts, sm);
@@ -100,21 +124,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   });
   const metrics: Metrics | undefined = opts.metrics ? createMetrics({ sessions: sm, workers, signalingConnections: () => signaling.size }) : undefined;
   let closed = false;
-  const cluster = new ClusterNode({
-    sessions: sm,
-    log,
-    fingerprint: () => engine.fingerprint,
-    egressBitsPerSecond: () => rates.rates().egressBitsPerSecond,
-    config: {
-      redisUrl: opts.redisUrl,
-      publicUrl: opts.publicUrl,
-      nodeId: opts.nodeId,
-      capacity: opts.capacityViewers > 0 ? opts.capacityViewers : VIEWERS_PER_WORKER * engine.ports.length,
-      heartbeatMs: opts.clusterHeartbeatMs,
-      lingerMs: opts.pullLingerMs,
-      whepRedirect: opts.whepRedirect,
-    },
-  });
+  const cluster = joinCluster(opts, sm, log, engine, rates);
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);

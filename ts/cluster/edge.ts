@@ -1,8 +1,8 @@
 // This node as an edge: pulls of streams that live on other nodes, kept while local viewers
 // watch, dropped after a linger, and re-pulled under viewers that stay when the source returns.
 import type { Logger } from 'pino';
-import { newIceParams } from '../sdp.js';
-import type { SessionManager } from '../sessions.js';
+import { newIceParams } from '../media/sdp.js';
+import type { SessionManager } from '../media/sessions.js';
 import { chooseUpstream } from './director.js';
 import { PATH_HEADER } from './headers.js';
 import { buildPullOffer, parsePullAnswer } from './pull-sdp.js';
@@ -42,26 +42,15 @@ export class Edge {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly d: EdgeDeps) {
-    const sm = d.sessions;
-    const onJoin = (e: { stream: string }): void => this.clearLinger(e.stream);
-    const onLeave = (e: { stream: string }): void => this.maybeLinger(e.stream);
-    const onLost = (e: { stream: string; reason: string }): void => this.sourceLost(e.stream, e.reason);
-    const onStop = (e: { stream: string }): void => this.stopped(e.stream);
-    const onWanted = (e: { stream: string }): void => {
-      void this.ensure(e.stream, []).catch((err: Error) => d.log.warn({ stream: e.stream, err: err.message }, 'pull for a waiting view failed'));
-    };
-    sm.on('viewer:join', onJoin);
-    sm.on('viewer:leave', onLeave);
-    sm.on('source:lost', onLost);
-    sm.on('stream:stop', onStop);
-    sm.on('stream:wanted', onWanted);
-    this.unsubscribe = () => {
-      sm.off('viewer:join', onJoin);
-      sm.off('viewer:leave', onLeave);
-      sm.off('source:lost', onLost);
-      sm.off('stream:stop', onStop);
-      sm.off('stream:wanted', onWanted);
-    };
+    this.unsubscribe = d.sessions.subscribe({
+      'viewer:join': (e) => this.clearLinger(e.stream),
+      'viewer:leave': (e) => this.maybeLinger(e.stream),
+      'source:lost': (e) => this.sourceLost(e.stream, e.reason),
+      'stream:stop': (e) => this.stopped(e.stream),
+      'stream:wanted': (e) => {
+        void this.ensure(e.stream, []).catch((err: Error) => d.log.warn({ stream: e.stream, err: err.message }, 'pull for a waiting view failed'));
+      },
+    });
   }
 
   get count(): number {

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { collectedGauge } from '../metrics.js';
+import { collectedGauge } from '../ops/metrics.js';
 import type { Registry as PromRegistry } from 'prom-client';
-import { checkStreamName } from '../sessions.js';
-import type { SessionManager } from '../sessions.js';
+import { checkStreamName } from '../media/streams.js';
+import type { SessionManager } from '../media/sessions.js';
 import { chooseViewerNode, loadOf } from './director.js';
 import { Edge } from './edge.js';
 import { MAX_HOPS, PATH_HEADER, parsePath } from './headers.js';
@@ -90,21 +90,17 @@ export class ClusterNode {
       graceMs: Math.max(d.config.lingerMs, 3 * d.config.heartbeatMs, 10_000),
     });
     const sm = d.sessions;
-    const onStart = (e: { stream: string }): void => {
-      if (sm.isRelayed(e.stream)) return;
-      this.origins.add(e.stream);
-      this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
-    };
-    const onStop = (e: { stream: string }): void => {
-      if (!this.origins.delete(e.stream)) return;
-      this.registry.clearOrigin(e.stream, this.id).catch(() => undefined);
-    };
-    sm.on('stream:start', onStart);
-    sm.on('stream:stop', onStop);
-    this.unsubscribe = () => {
-      sm.off('stream:start', onStart);
-      sm.off('stream:stop', onStop);
-    };
+    this.unsubscribe = sm.subscribe({
+      'stream:start': (e) => {
+        if (sm.isRelayed(e.stream)) return;
+        this.origins.add(e.stream);
+        this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
+      },
+      'stream:stop': (e) => {
+        if (!this.origins.delete(e.stream)) return;
+        this.registry.clearOrigin(e.stream, this.id).catch(() => undefined);
+      },
+    });
   }
 
   /** Cluster mode: another node's streams can be pulled (a registry shared with others). */

@@ -1,4 +1,4 @@
-// What the HTTP routes (ts/routes.ts) ask of the cluster, kept narrow so routes need not know it.
+// What the HTTP routes (ts/http/routes.ts) ask of the cluster, kept narrow so routes need not know it.
 import type { DirectorAnswer, GateReply, ClusterStats } from './node.js';
 import type { NodeRecord } from './registry.js';
 

@@ -1,6 +1,7 @@
-// Binds WebSocket signaling (ts/signaling.ts) to a uWebSockets.js app at /ws.
+// Binds WebSocket signaling (ts/signaling/) to a uWebSockets.js app at /ws.
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { Signaling, SignalingConnection } from './signaling.js';
+import type { SignalingConnection } from '../signaling/connection.js';
+import type { Signaling } from '../signaling/signaling.js';
 
 interface UserData {
   conn?: SignalingConnection;

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { HttpError } from './errors.js';
+import { HttpError } from '../ops/errors.js';
 
 /** A 429 that knows when the client may retry (for a Retry-After header). */
 export class RateLimitError extends HttpError {

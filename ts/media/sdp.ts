@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
-import { badRequest, HttpError } from './errors.js';
+import { badRequest, HttpError } from '../ops/errors.js';
 
 export type MediaKind = 'audio' | 'video';
 export type OfferRole = 'publisher' | 'viewer';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** What an embedding application (or the CLI, through ts/config.ts) passes to createRelay. */
+/** What an embedding application (or the CLI, through ts/ops/config.ts) passes to createRelay. */
 export interface RelayOptions {
   /** HTTP listen address (default 0.0.0.0). */
   host?: string;
@@ -127,7 +127,7 @@ const intIn = (lo: number, hi: number) => {
 const ipError = 'must be an IPv4 or IPv6 address';
 const ip = z.union([z.ipv4(), z.ipv6()], { error: ipError });
 
-/** The one schema every source of options is validated against (see ts/config.ts for the sources). */
+/** The one schema every source of options is validated against (see ts/ops/config.ts for the sources). */
 export const relayOptionsSchema = z
   .strictObject(
     {
@@ -217,36 +217,21 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
   // Checked after defaults: a lone rtcPortMin above the default maximum is an error too.
   if (rtcPortMin > rtcPortMax) throw new OptionsError([`media port range ${rtcPortMin}-${rtcPortMax} is empty (rtcPortMin above rtcPortMax)`]);
   const rtcBindAddress = v.rtcBindAddress ?? DEFAULTS.rtcBindAddress;
+  // Every option with a default takes it when unset; the others (tokens, cluster URLs) stay undefined.
+  const defaulted = Object.fromEntries(
+    Object.entries(DEFAULTS).map(([key, d]) => [key, v[key as keyof typeof DEFAULTS] ?? d]),
+  ) as { [K in keyof typeof DEFAULTS]: ResolvedOptions[K] };
   return {
-    host: v.host ?? DEFAULTS.host,
-    port: v.port ?? DEFAULTS.port,
+    ...defaulted,
     rtcBindAddress,
     rtcPortMin,
     rtcPortMax,
     announcedIps: v.announcedIps && v.announcedIps.length > 0 ? v.announcedIps : defaultAnnouncedIps(rtcBindAddress),
-    workers: v.workers ?? DEFAULTS.workers,
-    maxBodyBytes: v.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    logLevel: v.logLevel ?? DEFAULTS.logLevel,
     adminToken: v.adminToken,
-    metrics: v.metrics ?? DEFAULTS.metrics,
-    viewerCountIntervalMs: v.viewerCountIntervalMs ?? DEFAULTS.viewerCountIntervalMs,
-    keyframeCacheMaxAgeMs: v.keyframeCacheMaxAgeMs ?? DEFAULTS.keyframeCacheMaxAgeMs,
     tokenSecret: v.tokenSecret,
     tokenPublicKey: v.tokenPublicKey,
-    sessionsPerIpPerSecond: v.sessionsPerIpPerSecond ?? DEFAULTS.sessionsPerIpPerSecond,
-    maxViewersPerStream: v.maxViewersPerStream ?? DEFAULTS.maxViewersPerStream,
-    maxViewers: v.maxViewers ?? DEFAULTS.maxViewers,
-    connectTimeoutMs: v.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-    consentTimeoutMs: v.consentTimeoutMs ?? DEFAULTS.consentTimeoutMs,
-    republishGraceMs: v.republishGraceMs ?? DEFAULTS.republishGraceMs,
-    maxPeersPerWorker: v.maxPeersPerWorker ?? DEFAULTS.maxPeersPerWorker,
     redisUrl: v.redisUrl,
     publicUrl: v.publicUrl,
     nodeId: v.nodeId,
-    capacityViewers: v.capacityViewers ?? DEFAULTS.capacityViewers,
-    clusterHeartbeatMs: v.clusterHeartbeatMs ?? DEFAULTS.clusterHeartbeatMs,
-    pullLingerMs: v.pullLingerMs ?? DEFAULTS.pullLingerMs,
-    whepRedirect: v.whepRedirect ?? DEFAULTS.whepRedirect,
-    drainTimeoutMs: v.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
   };
 }

@@ -1,11 +1,11 @@
-// uWebSockets.js adapter for the routes in ts/routes.ts (and the /ws endpoint of ts/ws.ts).
+// uWebSockets.js adapter for the routes in ts/http/routes.ts (and the /ws endpoint of ts/http/uws-websocket.ts).
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { MOUNT_PATHS, STATUS_TEXT, payloadTooLarge } from './routes.js';
 import type { Reply, Router } from './routes.js';
-import { mountWebSocket } from './ws.js';
-import type { Signaling } from './signaling.js';
+import { mountWebSocket } from './uws-websocket.js';
+import type { Signaling } from '../signaling/signaling.js';
 import { mountWeb } from './web.js';
 
 export interface HttpDeps {

@@ -1,11 +1,20 @@
 // Prometheus metrics. The data plane's counters are read at scrape time (collect()), so the
 // per-packet path never touches JavaScript.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { WorkerStats } from './native.js';
-import type { SessionManager } from './sessions.js';
+import type { WorkerStats } from '../native.js';
+
+/** The session events metrics count. */
+type SessionEvent = 'stream:start' | 'stream:stop' | 'viewer:join' | 'viewer:leave';
+
+/** What metrics read of the sessions (media/'s SessionManager), named here so ops/ stays below media/. */
+export interface SessionSource {
+  counts(): { streams: number; publishers: number; viewers: number };
+  /** Returns the function that removes the listeners. */
+  subscribe(handlers: { [E in SessionEvent]?: () => void }): () => void;
+}
 
 export interface MetricsSources {
-  sessions: SessionManager;
+  sessions: SessionSource;
   workers: () => WorkerStats[];
   signalingConnections: () => number;
 }
@@ -45,6 +54,11 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
 ];
 
+const WORKER_GAUGES: [string, 'peers' | 'viewers', string][] = [
+  ['halfsec_worker_peers', 'peers', 'peers (publishers and viewers) assigned to a data-plane worker'],
+  ['halfsec_worker_viewers', 'viewers', 'viewers assigned to a data-plane worker'],
+];
+
 /** A gauge whose value is read when Prometheus scrapes, never pushed. */
 export function collectedGauge(registry: Registry, name: string, help: string, value: () => number): void {
   new Gauge({
@@ -76,45 +90,26 @@ export function createMetrics(src: MetricsSources): Metrics {
   gauge('halfsec_viewers', 'viewer sessions', () => src.sessions.counts().viewers);
   gauge('halfsec_signaling_connections', 'open WebSocket signaling connections', src.signalingConnections);
 
-  for (const [name, field, help] of [
-    ['halfsec_worker_peers', 'peers', 'peers (publishers and viewers) assigned to a data-plane worker'],
-    ['halfsec_worker_viewers', 'viewers', 'viewers assigned to a data-plane worker'],
-  ] as const) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['worker'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        workers().forEach((w, i) => this.set({ worker: String(i) }, w[field]));
-      },
-    });
+  /** A metric per worker, labelled by the worker's index, read from engine.stats() at scrape time. */
+  const perWorker = { labelNames: ['worker'] as const, registers: [registry] };
+  const eachWorker = (field: keyof WorkerStats, put: (labels: { worker: string }, value: number) => void): void =>
+    workers().forEach((w, i) => put({ worker: String(i) }, w[field]));
+  for (const [name, field, help] of WORKER_GAUGES) {
+    new Gauge({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.set(l, v)); } });
   }
+  // The engine's counters are cumulative for its lifetime: republish them as they are.
   for (const [name, field, help] of WORKER_COUNTERS) {
-    new Counter({
-      name,
-      help,
-      labelNames: ['worker'],
-      registers: [registry],
-      // The engine's counters are cumulative for its lifetime: republish them as they are.
-      collect() {
-        this.reset();
-        workers().forEach((w, i) => this.inc({ worker: String(i) }, w[field]));
-      },
-    });
+    new Counter({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.inc(l, v)); } });
   }
 
   const started = new Counter({ name: 'halfsec_sessions_started_total', help: 'sessions started', labelNames: ['role'], registers: [registry] });
   const ended = new Counter({ name: 'halfsec_sessions_ended_total', help: 'sessions ended', labelNames: ['role'], registers: [registry] });
-  const onStart = (): void => void started.inc({ role: 'publisher' });
-  const onStop = (): void => void ended.inc({ role: 'publisher' });
-  const onJoin = (): void => void started.inc({ role: 'viewer' });
-  const onLeave = (): void => void ended.inc({ role: 'viewer' });
-  src.sessions.on('stream:start', onStart);
-  src.sessions.on('stream:stop', onStop);
-  src.sessions.on('viewer:join', onJoin);
-  src.sessions.on('viewer:leave', onLeave);
+  const unsubscribe = src.sessions.subscribe({
+    'stream:start': () => void started.inc({ role: 'publisher' }),
+    'stream:stop': () => void ended.inc({ role: 'publisher' }),
+    'viewer:join': () => void started.inc({ role: 'viewer' }),
+    'viewer:leave': () => void ended.inc({ role: 'viewer' }),
+  });
 
   return {
     registry,
@@ -122,10 +117,7 @@ export function createMetrics(src: MetricsSources): Metrics {
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
     close() {
-      src.sessions.off('stream:start', onStart);
-      src.sessions.off('stream:stop', onStop);
-      src.sessions.off('viewer:join', onJoin);
-      src.sessions.off('viewer:leave', onLeave);
+      unsubscribe();
       registry.clear();
     },
   };

@@ -1,6 +1,6 @@
 // The WebSocket signaling protocol's messages (docs/websocket.md describes them for clients).
 import { z } from 'zod';
-import type { ViewerPreferences } from './sessions.js';
+import type { ViewerPreferences } from '../media/sessions.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
@@ -47,6 +47,29 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'internal';
+
+/** The error code a failed publish, view or select gets for an HTTP status (HttpError). */
+export function errorCodeFor(status: number): ErrorCode {
+  switch (status) {
+    case 404:
+      return 'not_found';
+    case 406:
+      return 'not_acceptable';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'too_large';
+    case 429:
+    case 503:
+      return 'limit';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    default:
+      return status < 500 ? 'bad_request' : 'internal';
+  }
+}
 
 type Id = string | number | undefined;
 

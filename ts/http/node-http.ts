@@ -1,4 +1,4 @@
-// node:http adapter for the routes in ts/routes.ts: lets an Express, Fastify or plain node:http
+// node:http adapter for the routes in ts/http/routes.ts: lets an Express, Fastify or plain node:http
 // service hand WHIP/WHEP/API requests to the relay.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, STATUS_TEXT, payloadTooLarge } from './routes.js';

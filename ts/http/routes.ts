@@ -2,12 +2,12 @@
 // to uWebSockets.js and ts/node-http.ts to node:http, so each route is written once.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { HttpError } from './errors.js';
-import { assertSdpContentType } from './sdp.js';
-import type { SessionManager, SessionRole } from './sessions.js';
-import type { Access } from './access.js';
-import { RateLimitError } from './limits.js';
-import type { ClusterRoutes } from './cluster/routes.js';
+import { HttpError } from '../ops/errors.js';
+import { assertSdpContentType } from '../media/sdp.js';
+import type { SessionManager, SessionRole } from '../media/sessions.js';
+import type { Access } from '../access/access.js';
+import { RateLimitError } from '../access/limits.js';
+import type { ClusterRoutes } from '../cluster/routes.js';
 
 export interface RouteRequest {
   /** Upper-case method. */

@@ -1,29 +1,19 @@
-// WebSocket signaling: connection state and protocol logic, independent of the WebSocket server
-// (ts/ws.ts binds it to uWebSockets.js). Sessions are the SessionManager's; a connection owns
-// the sessions it started and ends them when it closes.
-import type { Logger } from 'pino';
-import { HttpError } from './errors.js';
-import { parseOffer } from './sdp.js';
-import { checkStreamName } from './sessions.js';
-import type { Access, Admission } from './access.js';
-import type { SessionManager, SessionRole, ViewerPreferences } from './sessions.js';
-import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, parseClientMessage } from './ws-protocol.js';
-import type { ClientMessage, ErrorCode, LayerInfo, ServerMessage } from './ws-protocol.js';
+// One WebSocket signaling connection: the protocol's state machine (hello, publish, view, select,
+// stop), the sessions it owns (ended when it closes) and the views it holds until a stream goes
+// live. Independent of the WebSocket server: a SignalingTransport carries its frames.
+import { HttpError } from '../ops/errors.js';
+import { parseOffer } from '../media/sdp.js';
+import { checkStreamName } from '../media/streams.js';
+import type { Admission } from '../access/access.js';
+import type { SessionRole, ViewerPreferences } from '../media/sessions.js';
+import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, errorCodeFor, parseClientMessage } from './protocol.js';
+import type { ClientMessage, ErrorCode, ServerMessage } from './protocol.js';
+import type { Signaling } from './signaling.js';
 
 export interface SignalingTransport {
   send(text: string): void;
   /** Closes the connection; the transport then reports it through SignalingConnection.closed(). */
   end(code: number, reason: string): void;
-}
-
-export interface SignalingDeps {
-  sessions: SessionManager;
-  /** Tokens and limits, checked before a publish or view. */
-  access: Access;
-  log: Logger;
-  maxMessageBytes: number;
-  viewerCountIntervalMs: number;
-  serverName: string;
 }
 
 /** Sessions plus held view requests one connection may have at a time. */
@@ -36,28 +26,6 @@ interface HeldView {
   stream: string;
   sdp: string;
   preferences?: ViewerPreferences;
-}
-
-function codeFor(err: HttpError): ErrorCode {
-  switch (err.status) {
-    case 404:
-      return 'not_found';
-    case 406:
-      return 'not_acceptable';
-    case 409:
-      return 'conflict';
-    case 413:
-      return 'too_large';
-    case 429:
-    case 503:
-      return 'limit';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    default:
-      return err.status < 500 ? 'bad_request' : 'internal';
-  }
 }
 
 export class SignalingConnection {
@@ -91,7 +59,7 @@ export class SignalingConnection {
     try {
       this.handle(parsed.message);
     } catch (err) {
-      if (err instanceof HttpError) return this.error(parsed.message.id, codeFor(err), err.message);
+      if (err instanceof HttpError) return this.error(parsed.message.id, errorCodeFor(err.status), err.message);
       this.server.d.log.error({ err, connection: this.id }, 'signaling message failed');
       this.error(parsed.message.id, 'internal', 'internal error');
     }
@@ -174,7 +142,7 @@ export class SignalingConnection {
   }
 
   private fail(id: Id, err: unknown): void {
-    if (err instanceof HttpError) return this.error(id, codeFor(err), err.message);
+    if (err instanceof HttpError) return this.error(id, errorCodeFor(err.status), err.message);
     this.server.d.log.error({ err, connection: this.id }, 'signaling message failed');
     this.error(id, 'internal', 'internal error');
   }
@@ -210,7 +178,7 @@ export class SignalingConnection {
       r = this.server.d.sessions.view(h.stream, h.sdp);
     } catch (err) {
       this.refresh(h.stream);
-      if (err instanceof HttpError) return this.error(h.id, codeFor(err), err.message);
+      if (err instanceof HttpError) return this.error(h.id, errorCodeFor(err.status), err.message);
       throw err;
     }
     const session = r.session.id;
@@ -316,117 +284,3 @@ export class SignalingConnection {
   }
 }
 
-/** All signaling connections of one relay, fed by the SessionManager's events. */
-export class Signaling {
-  private readonly connections = new Set<SignalingConnection>();
-  private readonly watchers = new Map<string, Set<SignalingConnection>>();
-  private readonly countTimers = new Map<string, { last: number; timer: NodeJS.Timeout | undefined }>();
-  private nextId = 1;
-  private isClosed = false;
-  private readonly unsubscribe: () => void;
-
-  constructor(readonly d: SignalingDeps) {
-    const sm = d.sessions;
-    const onStart = (e: { stream: string }): void => this.each(e.stream, (c) => c.streamStarted(e.stream));
-    const onStop = (e: { stream: string; session: string; reason: string }): void => this.each(e.stream, (c) => c.streamStopped(e.stream, e.session, e.reason));
-    const onJoin = (e: { stream: string }): void => this.countChanged(e.stream);
-    const onLeave = (e: { stream: string; session: string; reason: string }): void => {
-      this.each(e.stream, (c) => c.viewerLeft(e.stream, e.session, e.reason));
-      this.countChanged(e.stream);
-    };
-    // A vanished publisher's viewers wait for it: tell them it went, and that it came back.
-    const onLost = (e: { stream: string }): void => this.each(e.stream, (c) => c.notify({ type: 'inactive', stream: e.stream }));
-    const onBack = (e: { stream: string }): void => this.each(e.stream, (c) => c.notify({ type: 'active', stream: e.stream }));
-    sm.on('stream:start', onStart);
-    sm.on('stream:stop', onStop);
-    sm.on('viewer:join', onJoin);
-    sm.on('viewer:leave', onLeave);
-    sm.on('publisher:lost', onLost);
-    sm.on('publisher:back', onBack);
-    this.unsubscribe = () => {
-      sm.off('stream:start', onStart);
-      sm.off('stream:stop', onStop);
-      sm.off('viewer:join', onJoin);
-      sm.off('viewer:leave', onLeave);
-      sm.off('publisher:lost', onLost);
-      sm.off('publisher:back', onBack);
-    };
-  }
-
-  get size(): number {
-    return this.connections.size;
-  }
-
-  connect(transport: SignalingTransport, remoteAddress: string): SignalingConnection {
-    const c = new SignalingConnection(this.nextId++, this, transport, remoteAddress);
-    if (this.isClosed) {
-      // A foreign uWS app may still accept /ws after relay.close(): turn the connection away.
-      transport.end(1001, 'relay closed');
-      return c;
-    }
-    this.connections.add(c);
-    this.d.log.debug({ connection: c.id, remoteAddress }, 'signaling connection opened');
-    this.d.sessions.emit('signaling:open', { connection: c.id, remoteAddress });
-    return c;
-  }
-
-  /** Closes every connection (ending their sessions) and stops listening to the SessionManager. */
-  close(): void {
-    this.isClosed = true;
-    for (const c of [...this.connections]) c.end(1001, 'relay closing');
-    for (const t of this.countTimers.values()) clearTimeout(t.timer);
-    this.countTimers.clear();
-    this.unsubscribe();
-  }
-
-  watch(c: SignalingConnection, stream: string): void {
-    let set = this.watchers.get(stream);
-    if (!set) this.watchers.set(stream, (set = new Set()));
-    set.add(c);
-  }
-
-  unwatch(c: SignalingConnection, stream: string): void {
-    const set = this.watchers.get(stream);
-    if (!set) return;
-    set.delete(c);
-    if (set.size === 0) this.watchers.delete(stream);
-  }
-
-  forget(c: SignalingConnection, sessions: number): void {
-    this.connections.delete(c);
-    for (const stream of [...this.watchers.keys()]) this.unwatch(c, stream);
-    this.d.log.debug({ connection: c.id, sessions }, 'signaling connection closed');
-    this.d.sessions.emit('signaling:close', { connection: c.id, sessions });
-  }
-
-  /** What a viewer of `stream` can choose from: its simulcast layers ('default' without simulcast). */
-  layers(stream: string): LayerInfo[] {
-    const codec = this.d.sessions.describeStream(stream)?.codecs.find((c) => c.kind === 'video');
-    if (!codec) return [];
-    return this.d.sessions.layers(stream).map((l) => ({ id: l.id, codec: codec.name, active: l.active, bitrate: l.bitrate }));
-  }
-
-  private each(stream: string, fn: (c: SignalingConnection) => void): void {
-    const set = this.watchers.get(stream);
-    if (set) for (const c of [...set]) fn(c);
-  }
-
-  /** Viewer counts go out at most once per interval per stream, and never inside the call that changed them. */
-  private countChanged(stream: string): void {
-    let t = this.countTimers.get(stream);
-    if (!t) this.countTimers.set(stream, (t = { last: 0, timer: undefined }));
-    if (t.timer) return;
-    const entry = t;
-    const delay = Math.max(0, entry.last + this.d.viewerCountIntervalMs - Date.now());
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined;
-      entry.last = Date.now();
-      const viewers = this.d.sessions.viewerCount(stream);
-      this.each(stream, (c) => {
-        if (c.hasSessionOf(stream)) c.viewerCount(stream, viewers);
-      });
-      // Forget quiet streams so the map does not grow with every stream name ever seen.
-      if (!this.d.sessions.isLive(stream)) this.countTimers.delete(stream);
-    }, delay);
-  }
-}

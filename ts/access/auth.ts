@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
-import { HttpError } from './errors.js';
+import { HttpError } from '../ops/errors.js';
 
 export type TokenAction = 'publish' | 'view';
 

@@ -1,5 +1,5 @@
 // Relay-wide ingress/egress rates, sampled from the data plane's cumulative worker counters.
-import type { WorkerStats } from './native.js';
+import type { WorkerStats } from '../native.js';
 
 export interface Rates {
   ingressBitsPerSecond: number;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { checkStreamName } from './sessions.js';
+import { checkStreamName } from '../media/streams.js';
 
 /**
  * The only files served, and their types. URLs never become file paths: a request names an entry
@@ -27,7 +27,7 @@ interface Asset {
 }
 
 /** Where the pages live: web/ next to dist/ in the repository and in the npm package. */
-export const WEB_DIR = new URL('../web/', import.meta.url);
+export const WEB_DIR = new URL('../../web/', import.meta.url);
 
 /** Reads every allowed file once; files missing from `dir` are left out (and then answer 404). */
 export function loadWebAssets(dir: URL = WEB_DIR): Map<string, Asset> {

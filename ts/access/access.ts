@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import { createAuthorizer } from './auth.js';
 import type { Authorizer, TokenAction } from './auth.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../ops/errors.js';
 import { clientKey, createRateLimiter } from './limits.js';
 import type { RateLimiter } from './limits.js';
-import type { SessionManager } from './sessions.js';
 
 export interface AccessOptions {
   /** HS256 secret for publish/view tokens (at least 32 bytes). */
@@ -31,6 +30,12 @@ export interface Admission {
   takeover: boolean;
 }
 
+/** The viewer counts a view is checked against (media/'s SessionManager has them). */
+export interface ViewerCounts {
+  viewerCount(stream: string): number;
+  counts(): { viewers: number };
+}
+
 /** Tokens, rates and capacity: everything checked before a session is created. */
 export class Access {
   private readonly authorizer: Authorizer;
@@ -38,7 +43,7 @@ export class Access {
 
   constructor(
     private readonly o: AccessOptions,
-    private readonly sessions: SessionManager,
+    private readonly sessions: ViewerCounts,
   ) {
     this.authorizer = createAuthorizer({
       ...(o.tokenSecret !== undefined ? { secret: o.tokenSecret } : {}),

@@ -1,0 +1,103 @@
+// A stream's source: what the relay takes from a WHIP publisher's offer (tracks, codecs, simulcast
+// layers), the native peer of a publisher or of a pull from another relay, and the layer rates
+// the data plane measures on it.
+import { CODEC_IDS } from '../native.js';
+import type { PeerConfig } from '../native.js';
+import { badRequest } from '../ops/errors.js';
+import { choosePublisherCodec, rtxFor } from './sdp.js';
+import type { AnswerTrack, Codec, MediaKind, ParsedOffer } from './sdp.js';
+import type { StreamCodecs, StreamState } from './streams.js';
+
+/** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
+const PUBLISHER_REMB_BPS = 4_000_000;
+/** Announced upstream by a pull: high, so an origin's layer policy sends its top layer. */
+const PULL_REMB_BPS = 50_000_000;
+
+const MAX_LAYERS = 4;
+
+/** A pull from another relay, as ts/cluster/ negotiated it: what the native pull peer needs. */
+export interface PullSource {
+  codecs: StreamCodecs;
+  localUfrag: string;
+  localPwd: string;
+  remoteUfrag: string;
+  remotePwd: string;
+  remoteIp: string;
+  remotePort: number;
+  fingerprintAlgorithm: string;
+  fingerprint: string;
+}
+
+/** What the relay takes from a publisher's offer. */
+export interface PublisherPlan {
+  tracks: AnswerTrack[];
+  codecs: StreamCodecs;
+  /** Simulcast rids, lowest layer first (empty without simulcast). */
+  rids: string[];
+  /** The publisher-only fields of its native peer. */
+  peer: Partial<PeerConfig>;
+}
+
+/** [payload type, 0 = audio | 1 = video] and [payload type, codec id] for the data plane. */
+function payloadTypes(tracks: [MediaKind, Codec][]): Pick<PeerConfig, 'kindByPt' | 'codecByPt'> {
+  return {
+    kindByPt: tracks.map(([kind, c]) => [c.payloadType, kind === 'audio' ? 0 : 1]),
+    codecByPt: tracks.map(([, c]) => [c.payloadType, CODEC_IDS[c.name.toLowerCase()] ?? 0]),
+  };
+}
+
+export function planPublisher(offer: ParsedOffer): PublisherPlan {
+  const tracks: AnswerTrack[] = [];
+  const codecs: StreamCodecs = {};
+  for (const t of offer.tracks) {
+    const codec = choosePublisherCodec(t);
+    if (!codec) continue;
+    const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
+    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}) });
+    codecs[t.kind] = codec;
+  }
+  if (tracks.length === 0) {
+    throw badRequest('offer has no codec the relay supports (video: H264, VP8, VP9, AV1; audio: opus)');
+  }
+  const video = offer.tracks.find((t) => t.kind === 'video' && codecs.video);
+  const rids = video && video.rids.length > 1 ? video.rids.slice(0, MAX_LAYERS) : [];
+  const simulcast = rids.length > 1 && video?.ridExtensionId !== undefined
+    ? { rids, ridExtId: video.ridExtensionId, ...(video.repairedRidExtensionId !== undefined ? { repairedRidExtId: video.repairedRidExtensionId } : {}) }
+    : {};
+  const peer: Partial<PeerConfig> = {
+    ...payloadTypes(tracks.map((t) => [t.kind, t.codec])),
+    rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
+    rembBps: PUBLISHER_REMB_BPS,
+    ...simulcast,
+  };
+  return { tracks, codecs, rids, peer };
+}
+
+/** The native peer that pulls a stream from another relay (ICE-controlling, DTLS client). */
+export function pullPeer(streamId: number, src: PullSource): PeerConfig {
+  return {
+    role: 'pull',
+    streamId,
+    localUfrag: src.localUfrag,
+    localPwd: src.localPwd,
+    remoteUfrag: src.remoteUfrag,
+    remotePwd: src.remotePwd,
+    remoteIp: src.remoteIp,
+    remotePort: src.remotePort,
+    fingerprintAlgorithm: src.fingerprintAlgorithm,
+    fingerprint: src.fingerprint,
+    ...payloadTypes(Object.entries(src.codecs) as [MediaKind, Codec][]),
+    rembBps: PULL_REMB_BPS,
+  };
+}
+
+/** Takes the data plane's per-layer measurement into the stream's layer rates. */
+export function measureLayers(st: StreamState, bps: number[]): void {
+  st.measured = bps;
+  // Smoothed, and a silent layer keeps its last rate: the policy needs a price for every layer.
+  st.layerBitrates = st.layerBitrates.map((old, i) => {
+    const now = bps[i] ?? 0;
+    return now > 0 ? (st.measuredOnce ? old * 0.7 + now * 0.3 : now) : old;
+  });
+  if (bps.some((b) => b > 0)) st.measuredOnce = true;
+}

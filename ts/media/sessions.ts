@@ -1,0 +1,400 @@
+// The SessionManager: every change to streams, publishers and viewers goes through it, and it
+// emits the typed events signaling, metrics, the cluster and embedders listen to. What a
+// publisher's or a viewer's offer means is in publisher.ts and viewer.ts; the state and what can
+// be read from it in streams.ts.
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { EngineEvent, NativeEngine, PeerConfig, ViewerFeedback } from '../native.js';
+import { HttpError } from '../ops/errors.js';
+import { LayerPolicy } from './policy.js';
+import { measureLayers, planPublisher, pullPeer } from './publisher.js';
+import type { PullSource } from './publisher.js';
+import { buildAnswer, newIceParams, parseOffer } from './sdp.js';
+import type { AnswerTrack, IceParams, ParsedOffer } from './sdp.js';
+import { StreamBook, checkStreamName, defaultLayerRates, sameCodecs } from './streams.js';
+import type { Session, SessionRole, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
+import { layerCap, planViewer } from './viewer.js';
+
+export type { PullSource } from './publisher.js';
+export type { CodecInfo, Session, SessionInfo, SessionRole, StreamDetail, StreamSummary, ViewerPreferences } from './streams.js';
+
+export interface RelayEvents {
+  'stream:start': [{ stream: string; session: string }];
+  'stream:stop': [{ stream: string; session: string; reason: string }];
+  'viewer:join': [{ stream: string; session: string }];
+  'viewer:leave': [{ stream: string; session: string; reason: string }];
+  'peer:connected': [{ stream: string; session: string; role: SessionRole }];
+  'viewer:feedback': [{ stream: string; session: string; feedback: ViewerFeedback; layer: number }];
+  /** A viewer's preferences changed (WebSocket `select`). */
+  'viewer:select': [{ stream: string; session: string; preferences: ViewerPreferences }];
+  /** A WebSocket signaling connection opened or closed. */
+  'signaling:open': [{ connection: number; remoteAddress: string }];
+  'signaling:close': [{ connection: number; sessions: number }];
+  /** A relayed stream lost its pull; its viewers stay until the source returns or the stream is closed. */
+  'source:lost': [{ stream: string; reason: string }];
+  /** Someone waits for a stream that is not live here (a held WebSocket view): a cluster may pull it. */
+  'stream:wanted': [{ stream: string }];
+  /** A local publisher vanished without DELETE; its viewers wait (up to republishGraceMs). */
+  'publisher:lost': [{ stream: string; reason: string }];
+  /** A publisher resumed a stream whose viewers waited (a republish or a takeover). */
+  'publisher:back': [{ stream: string; session: string }];
+}
+
+/** Listeners for several events at once (SessionManager.subscribe). */
+export type SessionHandlers = { [K in keyof RelayEvents]?: (...args: RelayEvents[K]) => void };
+
+export interface SessionOptions {
+  /** How long a stream whose publisher vanished keeps its viewers waiting for a republish, ms (0: end at once). */
+  republishGraceMs: number;
+  /** Peers one data-plane worker may hold (0: unlimited); new sessions get 503 when all are full. */
+  maxPeersPerWorker?: number;
+}
+
+export interface OfferResult {
+  session: Session;
+  answer: string;
+}
+
+type AddedPeer = { peerId: number; worker: number; port: number };
+
+/** Streams, publishers and viewers: the control plane's state, driving the native engine. */
+export class SessionManager extends EventEmitter<RelayEvents> {
+  private readonly book = new StreamBook();
+  private readonly policies = new Map<string, LayerPolicy>();
+
+  constructor(
+    private readonly engine: NativeEngine,
+    private readonly announcedIps: string[],
+    private readonly log: Logger,
+    private readonly options: SessionOptions = { republishGraceMs: 0, maxPeersPerWorker: 0 },
+  ) {
+    super();
+  }
+
+  /** Listens to several events at once; returns the function that removes every one of those listeners. */
+  subscribe(handlers: SessionHandlers): () => void {
+    const listeners = Object.entries(handlers) as [keyof RelayEvents, (...args: never[]) => void][];
+    for (const [event, listener] of listeners) this.on(event, listener as never);
+    return () => {
+      for (const [event, listener] of listeners) this.off(event, listener as never);
+    };
+  }
+
+  /**
+   * A WHIP publisher. A stream whose publisher vanished within `republishGraceMs`, or one whose
+   * publisher a `takeover` replaces, keeps its viewers when the new publisher sends the same codecs:
+   * they switch to it at its first keyframe with their sequence numbers and timestamps running on.
+   * Otherwise a live stream is a 409.
+   */
+  publish(stream: string, sdp: string, takeover = false): OfferResult {
+    checkStreamName(stream);
+    this.assertWorkerRoom();
+    const existing = this.book.get(stream);
+    const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
+    if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    const offer = parseOffer(sdp, 'publisher');
+    const plan = planPublisher(offer);
+    // The viewers' answers fixed their payload types: only the same codecs can continue them.
+    const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
+    if (existing && !keep) {
+      this.endStream(existing, waiting ? 'republished with other codecs' : 'taken over by a new publisher');
+    } else if (existing && keep && !waiting) {
+      this.log.info({ stream, session: existing.publisher.id }, 'publisher taken over');
+      this.book.untrack(existing.publisher.peerId);
+      this.engine.removePeer(existing.publisher.peerId);
+    }
+    const reuse = keep ? existing : undefined;
+    const ice = newIceParams();
+    const engineId = reuse?.engineId ?? this.engine.createStream();
+    let added: AddedPeer;
+    try {
+      added = this.addPeer({ ...this.answering('publisher', engineId, ice, offer), ...plan.peer });
+    } catch (err) {
+      if (reuse) this.endStream(reuse, 'republish failed', false);
+      else this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.book.newSession('publisher', stream, added);
+    const answer = this.answer('publisher', offer, ice, added.port, plan.tracks, stream);
+    if (reuse) {
+      clearTimeout(reuse.graceTimer);
+      reuse.graceTimer = undefined;
+      reuse.publisher = session;
+      reuse.orphaned = false;
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, viewers: reuse.viewers.size }, 'publisher session resumed the stream');
+      this.emit('publisher:back', { stream, session: session.id });
+    } else {
+      const { codecs, rids } = plan;
+      this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, codecs: plan.tracks.map((t) => t.codec.name) }, 'publisher session started');
+      this.emit('stream:start', { stream, session: session.id });
+    }
+    return { session, answer };
+  }
+
+  view(stream: string, sdp: string): OfferResult {
+    checkStreamName(stream);
+    this.assertWorkerRoom();
+    const st = this.book.get(stream);
+    if (!st) throw new HttpError(404, `stream "${stream}" is not live`);
+    const offer = parseOffer(sdp, 'viewer');
+    const plan = planViewer(offer, st);
+    const ice = newIceParams();
+    const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
+    const session = this.book.newSession('viewer', stream, added);
+    st.viewers.set(session.id, session);
+    if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
+    const answer = this.answer('viewer', offer, ice, added.port, plan.tracks, stream);
+    this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
+    this.emit('viewer:join', { stream, session: session.id });
+    return { session, answer };
+  }
+
+  /**
+   * Feeds `stream` from another relay: a new local stream, or a new source for an orphaned
+   * relayed one whose viewers stayed (same codecs required, or the stream starts over).
+   */
+  attachPull(stream: string, src: PullSource): Session {
+    checkStreamName(stream);
+    let st = this.book.get(stream);
+    if (st && !st.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
+    if (st && !sameCodecs(st.codecs, src.codecs)) {
+      this.endStream(st, 'source codecs changed');
+      st = undefined;
+    }
+    const engineId = st?.engineId ?? this.engine.createStream();
+    let added: AddedPeer;
+    try {
+      added = this.addPeer(pullPeer(engineId, src));
+    } catch (err) {
+      if (!st) this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.book.newSession('publisher', stream, added);
+    if (st) {
+      st.publisher = session;
+      st.orphaned = false;
+      this.log.info({ stream, session: session.id, peer: added.peerId }, 'relayed stream source restored');
+    } else {
+      this.book.add({ name: stream, engineId, publisher: session, codecs: src.codecs, viewers: new Map(), rids: [], layerBitrates: defaultLayerRates(1), relayed: true });
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'pull session started');
+      this.emit('stream:start', { stream, session: session.id });
+    }
+    return session;
+  }
+
+  /** Ends a stream and its viewers (a pull nobody watches any more, or whose source never came back). */
+  closeStream(stream: string, reason: string): boolean {
+    const st = this.book.get(stream);
+    if (!st) return false;
+    this.endStream(st, reason, !st.orphaned);
+    return true;
+  }
+
+  /** Says that a view of a stream that is not live here is waiting for it. */
+  want(stream: string): void {
+    this.emit('stream:wanted', { stream });
+  }
+
+  /** Ends a session by its resource URL parts; false when there is no such session. */
+  end(role: SessionRole, stream: string, id: string): boolean {
+    const st = this.book.get(stream);
+    if (!st) return false;
+    if (role === 'publisher') {
+      if (st.publisher.id !== id) return false;
+      this.endStream(st, 'publisher left');
+      return true;
+    }
+    const v = st.viewers.get(id);
+    if (!v) return false;
+    this.dropViewer(st, v, 'viewer left');
+    return true;
+  }
+
+  onEngineEvents(events: EngineEvent[]): void {
+    for (const ev of events) {
+      const s = this.book.byPeerId(ev.peerId);
+      if (!s) continue;
+      if (ev.type === 'connected') {
+        s.connected = true;
+        this.log.debug({ stream: s.stream, session: s.id, role: s.role }, 'peer connected');
+        this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
+      } else if (ev.type === 'feedback' && ev.feedback) {
+        this.onFeedback(s, ev.feedback);
+      } else if (ev.type === 'layers' && ev.layerBps) {
+        this.onLayerRates(s, ev.layerBps);
+      } else if (ev.type === 'closed') {
+        this.onPeerClosed(s, ev.detail ?? 'closed');
+      }
+    }
+  }
+
+  /** The data plane closed a session's peer (DTLS close, consent lost, connect timeout). */
+  private onPeerClosed(s: Session, reason: string): void {
+    const st = this.book.get(s.stream);
+    this.book.untrack(s.peerId);
+    if (!st) return;
+    const isSource = s.role === 'publisher' && st.publisher.id === s.id;
+    if (isSource && st.relayed) {
+      st.orphaned = true;
+      st.publisher.connected = false;
+      this.log.info({ stream: st.name, session: s.id, reason }, 'relayed stream lost its source');
+      this.emit('source:lost', { stream: st.name, reason });
+    } else if (isSource && st.publisher.connected && this.options.republishGraceMs > 0) {
+      this.awaitRepublish(st, reason);
+    } else if (isSource) this.endStream(st, reason, false);
+    else if (s.role === 'viewer' && st.viewers.has(s.id)) this.dropViewer(st, s, reason, false);
+  }
+
+  /**
+   * The publisher vanished (no DELETE): the viewers stay, told through `publisher:lost`, until a
+   * publisher comes back within the grace time or it runs out.
+   */
+  private awaitRepublish(st: StreamState, reason: string): void {
+    st.orphaned = true;
+    st.publisher.connected = false;
+    this.log.info({ stream: st.name, session: st.publisher.id, reason, graceMs: this.options.republishGraceMs }, 'publisher lost; waiting for it to return');
+    this.emit('publisher:lost', { stream: st.name, reason });
+    st.graceTimer = setTimeout(() => {
+      if (this.book.get(st.name) === st && st.orphaned) this.endStream(st, reason, false);
+    }, this.options.republishGraceMs);
+    st.graceTimer.unref();
+  }
+
+  /** Caps a viewer's simulcast layer (0 = lowest); undefined lifts the cap. False: no such viewer. */
+  setViewerCap(stream: string, id: string, layer: number | undefined): boolean {
+    const v = this.book.get(stream)?.viewers.get(id);
+    const policy = this.policies.get(id);
+    if (!v) return false;
+    if (!policy) return true;  // one layer: nothing to cap
+    this.engine.setViewerLayer(v.peerId, policy.setCap(layer));
+    return true;
+  }
+
+  private onLayerRates(s: Session, bps: number[]): void {
+    const st = this.book.get(s.stream);
+    if (!st || st.publisher.id !== s.id) return;
+    measureLayers(st, bps);
+    for (const v of st.viewers.values()) this.policies.get(v.id)?.setLayerBitrates(st.layerBitrates);
+  }
+
+  private onFeedback(s: Session, feedback: ViewerFeedback): void {
+    s.feedback = feedback;
+    let layer = feedback.layer;
+    const policy = this.policies.get(s.id);
+    if (policy) {
+      const before = policy.current;
+      layer = policy.update(feedback);
+      if (layer !== before) {
+        this.log.debug({ stream: s.stream, session: s.id, from: before, to: layer, feedback }, 'viewer layer changed');
+        this.engine.setViewerLayer(s.peerId, layer);
+      }
+    }
+    this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });
+  }
+
+  /** Merges into a viewer's stored preferences and returns them; undefined when there is no such viewer. */
+  select(stream: string, id: string, preferences: ViewerPreferences): ViewerPreferences | undefined {
+    const st = this.book.get(stream);
+    const v = st?.viewers.get(id);
+    if (!st || !v) return undefined;
+    v.preferences = { ...v.preferences, ...preferences };
+    // A pinned layer or a bit-rate ceiling becomes the policy's cap.
+    if (st.rids.length >= 2) this.setViewerCap(stream, id, layerCap(st, v.preferences));
+    this.log.debug({ stream, session: id, preferences: v.preferences }, 'viewer preferences');
+    this.emit('viewer:select', { stream, session: id, preferences: v.preferences });
+    return v.preferences;
+  }
+
+  // What can be read: the StreamBook's.
+
+  isLive(stream: string): boolean {
+    return this.book.isLive(stream);
+  }
+
+  isRelayed(stream: string): boolean {
+    return this.book.isRelayed(stream);
+  }
+
+  viewerCount(stream: string): number {
+    return this.book.viewerCount(stream);
+  }
+
+  /** Relayed streams (fed by a pull), and whether each currently lacks its source. */
+  relayedStreams(): { name: string; viewers: number; orphaned: boolean }[] {
+    return this.book.relayedStreams();
+  }
+
+  /** Streams published here (their origin is this relay). */
+  localStreams(): string[] {
+    return this.book.localStreams();
+  }
+
+  /** The layers a viewer can choose from, with their measured rates. */
+  layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
+    return this.book.layers(stream);
+  }
+
+  describeStream(name: string): StreamDetail | undefined {
+    return this.book.describeStream(name);
+  }
+
+  listStreams(): StreamSummary[] {
+    return this.book.listStreams();
+  }
+
+  /** `publishers` counts publishers whose ICE and DTLS completed; `sessions` every session held. */
+  counts(): { streams: number; publishers: number; viewers: number; sessions: number } {
+    return this.book.counts();
+  }
+
+  closeAll(): void {
+    for (const st of this.book.all()) this.endStream(st, 'relay closing');
+  }
+
+  /** The engine puts a new peer on its least loaded worker: refuse when even that one is full. */
+  private assertWorkerRoom(): void {
+    const max = this.options.maxPeersPerWorker ?? 0;
+    if (max <= 0) return;
+    const workers = this.engine.stats().workers;
+    if (workers.length > 0 && Math.min(...workers.map((w) => w.peers)) >= max) {
+      throw new HttpError(503, `every data-plane worker holds its limit of ${max} peers; try again later or another node`);
+    }
+  }
+
+  /** The peer fields of a session the relay answers an offer for (ICE-lite, DTLS passive). */
+  private answering(role: SessionRole, streamId: number, ice: IceParams, offer: ParsedOffer): PeerConfig {
+    const { iceUfrag: remoteUfrag, fingerprintAlgorithm, fingerprint } = offer;
+    return { role, streamId, localUfrag: ice.ufrag, localPwd: ice.pwd, remoteUfrag, fingerprintAlgorithm, fingerprint };
+  }
+
+  private addPeer(config: PeerConfig): AddedPeer {
+    return this.engine.addPeer({ ...config, rtcpSsrc: randomInt(1, 2 ** 32 - 1) });
+  }
+
+  private answer(role: SessionRole, offer: ParsedOffer, ice: IceParams, port: number, tracks: AnswerTrack[], stream: string): string {
+    const candidates = this.announcedIps.map((ip) => ({ ip, port }));
+    return buildAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
+  }
+
+  private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {
+    st.viewers.delete(v.id);
+    this.policies.delete(v.id);
+    this.book.untrack(v.peerId);
+    if (removeNative) this.engine.removePeer(v.peerId);
+    this.log.info({ stream: st.name, session: v.id, reason }, 'viewer session ended');
+    this.emit('viewer:leave', { stream: st.name, session: v.id, reason });
+  }
+
+  private endStream(st: StreamState, reason: string, removeNative = true): void {
+    clearTimeout(st.graceTimer);
+    for (const v of [...st.viewers.values()]) this.dropViewer(st, v, 'stream ended');
+    this.book.untrack(st.publisher.peerId);
+    if (removeNative && !st.orphaned) this.engine.removePeer(st.publisher.peerId);
+    this.engine.closeStream(st.engineId);
+    this.book.remove(st);
+    this.log.info({ stream: st.name, session: st.publisher.id, reason }, 'publisher session ended');
+    this.emit('stream:stop', { stream: st.name, session: st.publisher.id, reason });
+  }
+}

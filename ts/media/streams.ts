@@ -1,0 +1,222 @@
+// Stream bookkeeping: the streams a relay holds, the sessions in them, and what can be read about
+// them (lists, details, counts, layers). SessionManager (sessions.ts) makes every change.
+import { randomBytes } from 'node:crypto';
+import type { ViewerFeedback } from '../native.js';
+import { badRequest } from '../ops/errors.js';
+import type { Codec, MediaKind } from './sdp.js';
+
+export type SessionRole = 'publisher' | 'viewer';
+
+export interface Session {
+  id: string;
+  role: SessionRole;
+  stream: string;
+  peerId: number;
+  worker: number;
+  connected: boolean;
+  createdAt: number;
+  /** Viewers: the latest feedback summary from the data plane. */
+  feedback?: ViewerFeedback;
+  /** What a viewer asked for with the WebSocket `select` message (stored; no native layer switching yet). */
+  preferences?: ViewerPreferences;
+}
+
+export interface ViewerPreferences {
+  /** Simulcast layer (rid) to pin; undefined = let the relay choose. */
+  layer?: string;
+  /** Upper bound on what the viewer wants to receive, bits per second. */
+  maxBitrate?: number;
+}
+
+export interface CodecInfo {
+  kind: MediaKind;
+  name: string;
+  payloadType: number;
+  clockRate: number;
+  channels?: number;
+  fmtp?: string;
+}
+
+export interface SessionInfo {
+  session: string;
+  connected: boolean;
+  worker: number;
+  since: string;
+  preferences?: ViewerPreferences;
+}
+
+export interface StreamSummary {
+  name: string;
+  viewers: number;
+  connected: boolean;
+  codecs: string[];
+}
+
+export interface StreamDetail {
+  name: string;
+  publisher: SessionInfo;
+  codecs: CodecInfo[];
+  viewers: SessionInfo[];
+}
+
+export type StreamCodecs = Partial<Record<MediaKind, Codec>>;
+
+export interface StreamState {
+  name: string;
+  engineId: number;
+  publisher: Session;
+  /** What the publisher sends, per kind (its payload types). */
+  codecs: StreamCodecs;
+  viewers: Map<string, Session>;
+  /** Simulcast rids, lowest layer first (empty without simulcast). */
+  rids: string[];
+  /** Bit rate of each layer, lowest first: measured by the data plane once media flows. */
+  layerBitrates: number[];
+  /** The latest measurement (0 for a layer that is not flowing). */
+  measured?: number[];
+  measuredOnce?: boolean;
+  /** Fed by a pull from another relay rather than by a local WHIP publisher. */
+  relayed?: boolean;
+  /** Its source is gone (a relayed stream's pull, or a publisher that vanished): viewers stay for now. */
+  orphaned?: boolean;
+  /** Ends an orphaned local stream when its publisher does not return in time. */
+  graceTimer?: NodeJS.Timeout | undefined;
+}
+
+const STREAM_NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
+
+export function checkStreamName(name: string): void {
+  if (!STREAM_NAME.test(name)) throw badRequest('stream name must be 1-128 characters of A-Z a-z 0-9 _ . ~ -');
+}
+
+/** Viewers' answers fixed their payload types: only the same codecs can continue a stream. */
+export const sameCodecs = (a: StreamCodecs, b: StreamCodecs): boolean =>
+  (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
+
+/** Layer rates assumed until the data plane has measured them: each layer ~3x the one below. */
+export function defaultLayerRates(layers: number): number[] {
+  return Array.from({ length: layers }, (_, i) => Math.round(1_500_000 / 3 ** (layers - 1 - i)));
+}
+
+const sessionInfo = (s: Session): SessionInfo => ({
+  session: s.id,
+  connected: s.connected,
+  worker: s.worker,
+  since: new Date(s.createdAt).toISOString(),
+  ...(s.preferences ? { preferences: s.preferences } : {}),
+});
+
+const codecInfo = ([kind, c]: [MediaKind, Codec]): CodecInfo => ({
+  kind,
+  name: c.name,
+  payloadType: c.payloadType,
+  clockRate: c.clockRate,
+  ...(c.channels !== undefined ? { channels: c.channels } : {}),
+  ...(c.fmtp !== undefined ? { fmtp: c.fmtp } : {}),
+});
+
+/** Streams by name and sessions by native peer id. */
+export class StreamBook {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly byPeer = new Map<number, Session>();
+
+  get(name: string): StreamState | undefined {
+    return this.streams.get(name);
+  }
+
+  add(st: StreamState): void {
+    this.streams.set(st.name, st);
+  }
+
+  remove(st: StreamState): void {
+    this.streams.delete(st.name);
+  }
+
+  all(): StreamState[] {
+    return [...this.streams.values()];
+  }
+
+  /** A new session on a native peer, found by that peer's id until it is untracked. */
+  newSession(role: SessionRole, stream: string, added: { peerId: number; worker: number }): Session {
+    const s: Session = {
+      id: randomBytes(12).toString('hex'),
+      role,
+      stream,
+      peerId: added.peerId,
+      worker: added.worker,
+      connected: false,
+      createdAt: Date.now(),
+    };
+    this.byPeer.set(s.peerId, s);
+    return s;
+  }
+
+  byPeerId(peerId: number): Session | undefined {
+    return this.byPeer.get(peerId);
+  }
+
+  untrack(peerId: number): void {
+    this.byPeer.delete(peerId);
+  }
+
+  isLive(stream: string): boolean {
+    return this.streams.has(stream);
+  }
+
+  isRelayed(stream: string): boolean {
+    return this.streams.get(stream)?.relayed === true;
+  }
+
+  viewerCount(stream: string): number {
+    return this.streams.get(stream)?.viewers.size ?? 0;
+  }
+
+  /** Relayed streams (fed by a pull), and whether each currently lacks its source. */
+  relayedStreams(): { name: string; viewers: number; orphaned: boolean }[] {
+    return this.all().filter((st) => st.relayed).map((st) => ({ name: st.name, viewers: st.viewers.size, orphaned: st.orphaned === true }));
+  }
+
+  /** Streams published here (their origin is this relay). */
+  localStreams(): string[] {
+    return this.all().filter((st) => !st.relayed).map((st) => st.name);
+  }
+
+  /** The layers a viewer can choose from, with their measured rates. */
+  layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
+    const st = this.streams.get(stream);
+    if (!st) return [];
+    const ids = st.rids.length > 0 ? st.rids : ['default'];
+    return ids.map((id, i) => ({ id, bitrate: Math.round(st.layerBitrates[i] ?? 0), active: (st.measured?.[i] ?? 1) > 0 }));
+  }
+
+  describeStream(name: string): StreamDetail | undefined {
+    const st = this.streams.get(name);
+    if (!st) return undefined;
+    return {
+      name,
+      publisher: sessionInfo(st.publisher),
+      codecs: (Object.entries(st.codecs) as [MediaKind, Codec][]).map(codecInfo),
+      viewers: [...st.viewers.values()].map(sessionInfo),
+    };
+  }
+
+  listStreams(): StreamSummary[] {
+    return this.all().map((st) => ({
+      name: st.name,
+      viewers: st.viewers.size,
+      connected: st.publisher.connected,
+      codecs: Object.values(st.codecs).map((c) => c.name),
+    }));
+  }
+
+  /** `publishers` counts publishers whose ICE and DTLS completed; `sessions` every session held. */
+  counts(): { streams: number; publishers: number; viewers: number; sessions: number } {
+    let viewers = 0;
+    let publishers = 0;
+    for (const st of this.streams.values()) {
+      viewers += st.viewers.size;
+      if (st.publisher.connected) publishers++;
+    }
+    return { streams: this.streams.size, publishers, viewers, sessions: this.byPeer.size };
+  }
+}

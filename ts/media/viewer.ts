@@ -1,0 +1,64 @@
+// A viewer's side of a stream: which of the stream's codecs its offer accepts (with the viewer's
+// own payload types and SSRCs), and how its preferences cap its simulcast layer.
+import { randomInt } from 'node:crypto';
+import type { PeerConfig } from '../native.js';
+import { HttpError } from '../ops/errors.js';
+import { matchViewerCodec, rtxFor } from './sdp.js';
+import type { AnswerTrack, Codec, ParsedOffer } from './sdp.js';
+import type { StreamState, ViewerPreferences } from './streams.js';
+
+const newSsrc = (): number => randomInt(1, 2 ** 32 - 1);
+
+/** What the relay sends a viewer. */
+export interface ViewerPlan {
+  tracks: AnswerTrack[];
+  /** The viewer-only fields of its native peer: payload-type map, SSRCs, RTX. */
+  peer: Partial<PeerConfig>;
+}
+
+/** Matches a viewer's offer against the stream's codecs; a 406 when it accepts none of them. */
+export function planViewer(offer: ParsedOffer, st: StreamState): ViewerPlan {
+  const tracks: AnswerTrack[] = [];
+  const outPtByPt: [number, number][] = [];
+  const peer: Partial<PeerConfig> = { outPtByPt };
+  for (const t of offer.tracks) {
+    const source = st.codecs[t.kind];
+    if (!source) continue;
+    const mine = matchViewerCodec(t, source);
+    if (!mine) continue;
+    const ssrc = newSsrc();
+    if (t.kind === 'audio') peer.audioSsrc = ssrc;
+    else peer.videoSsrc = ssrc;
+    const codec: Codec = { ...mine };
+    if (source.fmtp !== undefined) codec.fmtp = source.fmtp;
+    const track: AnswerTrack = { kind: t.kind, mid: t.mid, codec, ssrc };
+    const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
+    if (rtx) {
+      track.rtx = rtx;
+      track.rtxSsrc = newSsrc();
+      peer.rtxPt = rtx.payloadType;
+      peer.rtxSsrc = track.rtxSsrc;
+    }
+    tracks.push(track);
+    outPtByPt.push([source.payloadType, mine.payloadType]);
+  }
+  if (tracks.length === 0) {
+    const have = Object.values(st.codecs).map((c) => c.name).join(', ');
+    throw new HttpError(406, `offer accepts none of the codecs stream "${st.name}" carries (${have})`);
+  }
+  return { tracks, peer };
+}
+
+/** A pinned layer (by rid) or a bit-rate ceiling as a cap on a viewer's layer; undefined: no cap. */
+export function layerCap(st: StreamState, p: ViewerPreferences): number | undefined {
+  let cap: number | undefined;
+  if (p.layer !== undefined && st.rids.includes(p.layer)) cap = st.rids.indexOf(p.layer);
+  if (p.maxBitrate !== undefined) {
+    let fit = 0;
+    st.layerBitrates.forEach((rate, i) => {
+      if (rate <= p.maxBitrate!) fit = i;
+    });
+    cap = cap === undefined ? fit : Math.min(cap, fit);
+  }
+  return cap;
+}
