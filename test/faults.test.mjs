@@ -18,7 +18,7 @@ test.serial('a peer that never completes ICE/DTLS is reaped after the connect ti
   t.is(relay.stats().sessions, 0);
 });
 
-test.serial('a publisher that vanishes without DELETE ends its stream within the consent timeout; its viewers are let go', async (t) => {
+test.serial('a publisher that vanishes without DELETE ends its stream once its media stops (~2 s), not at consent expiry; its viewers are let go', async (t) => {
   // Long enough that the viewers' own ICE keepalives hold their consent: only the publisher goes.
   // No republish grace: the stream ends with its publisher.
   const { relay, url } = await startRelay(t, { consentTimeoutMs: 8000, republishGraceMs: 0 });
@@ -34,7 +34,8 @@ test.serial('a publisher that vanishes without DELETE ends its stream within the
   process.kill(-pub.child.pid, 'SIGKILL'); // the whole process group: no DELETE, no DTLS close
   t.true(await until(() => relay.stats().streams === 0, 14000), 'the stream ended');
   const took = Date.now() - killedAt;
-  t.true(took >= 7000, `not before consent expired (${took} ms)`);
+  // publisherMediaTimeoutMs (2 s by default) ends it well before the 8 s consent timeout.
+  t.true(took >= 1500 && took < 4000, `ended ${took} ms after the publisher's media stopped`);
   t.deepEqual(left, ['stream ended', 'stream ended']);
   t.is(nativePeers(relay), 0, 'no native peer left');
   // Media stopped for the viewers: nothing more arrives.

@@ -62,18 +62,19 @@ test.serial('/metrics counts streams, viewers and packets, and the counters move
   t.is(typeof stats.rates.egressBitsPerSecond, 'number');
 });
 
-test.serial('an admin token guards /metrics and /api, and nothing else', async (t) => {
+test.serial('an admin token guards /metrics and the admin API, and nothing else', async (t) => {
   const { url } = await startRelay(t, { adminToken: 'sekrit-token' });
   t.is((await scrape(url)).status, 401);
   t.is((await scrape(url, { Authorization: 'Bearer wrong-token' })).status, 401);
   const ok = await scrape(url, { Authorization: 'Bearer sekrit-token' });
   t.is(ok.status, 200);
   t.regex(ok.text, /halfsec_streams 0/);
-  const api = await fetch(`${url}/api/streams`);
+  const api = await fetch(`${url}/api/stats`);
   t.is(api.status, 401);
   t.regex((await api.json()).error, /Bearer/);
   t.is(api.headers.get('www-authenticate'), 'Bearer realm="halfsec"');
-  t.is((await fetch(`${url}/api/streams`, { headers: { Authorization: 'Bearer sekrit-token' } })).status, 200);
+  t.is((await fetch(`${url}/api/stats`, { headers: { Authorization: 'Bearer sekrit-token' } })).status, 200);
+  t.is((await fetch(`${url}/api/streams`)).status, 200, 'the stream list (no session ids) stays open for viewer pages');
   t.is((await fetch(`${url}/healthz`)).status, 200, 'health checks stay open');
 });
 

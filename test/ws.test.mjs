@@ -51,6 +51,13 @@ test('bad messages get error frames and the connection stays usable', async (t) 
   const dup = await c.request({ type: 'publish', id: 'dup', stream: 'a', sdp: pubOffer });
   t.like(dup, { type: 'error', code: 'conflict' });
   t.is(relay.stats().streams, 1);
+
+  // Past the hard limit uWebSockets.js drops the connection unread (docs/websocket.md: 1006).
+  const big = await connectWs(t, url);
+  const code = new Promise((resolve) => big.ws.on('close', (c) => resolve(c)));
+  big.send('x'.repeat(2 * 1024 * 1024));
+  t.is(await code, 1006);
+  t.is(c.ws.readyState, 1, 'other connections are untouched');
 });
 
 test('a held view is answered when the publisher arrives; events come in order; closing a socket ends its sessions', async (t) => {

@@ -10,6 +10,7 @@ export interface EngineOptions {
   keyframeCacheMaxAgeMs?: number;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
+  publisherMediaTimeoutMs?: number;
 }
 
 /** A viewer's feedback summary, every feedbackIntervalMs (see native/peer.h ViewerFeedback). */
@@ -92,6 +93,9 @@ export interface WorkerStats {
   /** PLIs sent to publishers (after merging), sequence numbers NACKed upstream. */
   keyframeRequests: number;
   nacksSent: number;
+  /** Valid checks refused: their source address belongs to another live peer. Peers moved to a new address (NAT rebinding). */
+  iceAddressConflicts: number;
+  iceRebinds: number;
 }
 
 export interface NativeEngine {

@@ -74,6 +74,7 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
+      publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,
       bindAddress: opts.rtcBindAddress,
       portBase: opts.rtcPortMin,
       portCount: opts.rtcPortMax - opts.rtcPortMin + 1,
@@ -110,6 +111,9 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const sm = sessions;
   const access = new Access(opts, sm);
   access.warnIfOpen(log);
+  if (opts.adminToken === undefined) {
+    log.info('no admin token: /api/stats, /api/cluster and stream details (with session ids) answer loopback clients only; behind a reverse proxy on this host, set --admin-token');
+  }
   let engineClosed = false;
   // The closed engine throws on stats(); a closed relay simply has no workers.
   const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);

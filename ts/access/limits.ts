@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { HttpError } from '../ops/errors.js';
 
 /** A 429 that knows when the client may retry (for a Retry-After header). */
@@ -151,4 +151,19 @@ export function assertBodySize(length: number | string | undefined, max: number)
   const n = typeof length === 'number' ? length : Number(length);
   if (!Number.isFinite(n) || n < 0) throw new HttpError(400, `Content-Length ${String(length)} is not a byte count`);
   if (n > max) throw new HttpError(413, `body is ${n} bytes; at most ${max} are accepted`);
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * True for a loopback client: 127.0.0.0/8, ::1, and IPv4-mapped 127.x in any textual form the
+ * servers report (uWebSockets.js writes `0000:…:ffff:7f00:0001`, node:http `::ffff:127.0.0.1`).
+ */
+export function isLoopback(address: string | undefined): boolean {
+  const a = address?.trim().toLowerCase();
+  if (!a) return false;
+  if (isIPv4(a)) return LOOPBACK.check(a, 'ipv4');
+  return isIPv6(a) && LOOPBACK.check(a, 'ipv6');
 }

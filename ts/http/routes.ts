@@ -1,12 +1,12 @@
-// The relay's HTTP routes, independent of the server that carries them: ts/http.ts adapts them
-// to uWebSockets.js and ts/node-http.ts to node:http, so each route is written once.
+// The relay's HTTP routes, independent of the server that carries them: ts/http/uws.ts adapts them
+// to uWebSockets.js and ts/http/node-http.ts to node:http, so each route is written once.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HttpError } from '../ops/errors.js';
 import { assertSdpContentType } from '../media/sdp.js';
 import type { SessionManager, SessionRole } from '../media/sessions.js';
 import type { Access } from '../access/access.js';
-import { RateLimitError } from '../access/limits.js';
+import { isLoopback, RateLimitError } from '../access/limits.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
 
 export interface RouteRequest {
@@ -132,23 +132,30 @@ export class Router {
     if (top === 'healthz' && a === undefined) return this.get(m, () => reply(200, { ok: true }));
     if (top === 'metrics' && a === undefined && this.d.metrics) {
       const metrics = this.d.metrics;
-      return this.admin(req, () =>
+      const scrape = (): Prepared =>
         this.get(m, async () => {
           const r = await metrics();
           return reply(200, r.text, [['Content-Type', r.contentType]]);
-        }),
-      );
+        });
+      // Open without an admin token, for scrapers in other pods: it holds counts, never session ids.
+      return this.adminDigest ? this.admin(req, scrape) : scrape();
     }
     if (top === 'api' && a === 'streams' && extra.length === 0) {
-      if (b === undefined) return this.admin(req, () => this.get(m, () => reply(200, { streams: this.d.sessions.listStreams() })));
-      return this.admin(req, () =>
-        this.get(m, () => {
-          const detail = this.d.sessions.describeStream(b);
-          if (!detail) return jsonError(404, `stream "${b}" is not live`);
-          // Per-stream byte counters do not exist in the data plane yet: say so rather than guess.
-          return reply(200, { ...detail, bitrate: null });
-        }),
-      );
+      // The list is what a viewer page needs (names, viewer counts, codecs) and is open to all.
+      if (b === undefined) return this.get(m, () => reply(200, { streams: this.d.sessions.listStreams() }));
+      // One stream's detail names its sessions, and a session id is the capability to end the
+      // session (DELETE on its resource URL): admins only; everyone else gets the summary.
+      const admin = this.isAdmin(req);
+      return this.get(m, () => {
+        if (!admin) {
+          const summary = this.d.sessions.listStreams().find((s) => s.name === b);
+          return summary ? reply(200, summary) : jsonError(404, `stream "${b}" is not live`);
+        }
+        const detail = this.d.sessions.describeStream(b);
+        if (!detail) return jsonError(404, `stream "${b}" is not live`);
+        // Per-stream byte counters do not exist in the data plane yet: say so rather than guess.
+        return reply(200, { ...detail, bitrate: null });
+      });
     }
     if (top === 'api' && a === 'stats' && b === undefined) return this.admin(req, () => this.get(m, () => reply(200, this.d.stats())));
     const cluster = this.d.cluster;
@@ -172,12 +179,21 @@ export class Router {
     return this.now(fn);
   }
 
-  /** Runs `next` when no admin token is configured or the request carries it. */
-  private admin(req: RouteRequest, next: () => Prepared): Prepared {
-    if (!this.adminDigest) return next();
+  /**
+   * Admin rights: the admin token when one is configured; without one, a loopback client (the
+   * operator on the machine itself), so a relay on its defaults shows no session id to the network.
+   */
+  private isAdmin(req: RouteRequest): boolean {
+    if (!this.adminDigest) return isLoopback(req.remoteAddress);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     // Compare digests: equal length, so timingSafeEqual applies and the token length does not leak.
-    if (m && timingSafeEqual(digest(m[1]!), this.adminDigest)) return next();
+    return m !== null && timingSafeEqual(digest(m[1]!), this.adminDigest);
+  }
+
+  /** Runs `next` for an admin (see isAdmin); 401 without the configured token, 403 off loopback. */
+  private admin(req: RouteRequest, next: () => Prepared): Prepared {
+    if (this.isAdmin(req)) return next();
+    if (!this.adminDigest) return this.now(() => jsonError(403, 'no admin token is configured, so this endpoint answers loopback clients only (set --admin-token to use it from elsewhere)'));
     return this.now(() => jsonError(401, 'this endpoint needs Authorization: Bearer <admin token>', [['WWW-Authenticate', 'Bearer realm="halfsec"']]));
   }
 

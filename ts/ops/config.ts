@@ -48,7 +48,7 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'workers', arg: '<n>', default: `${DEFAULTS.workers} = one per core`, help: 'data-plane worker threads', sets: ['workers'] },
   { key: 'maxBodyBytes', arg: '<n>', default: String(DEFAULTS.maxBodyBytes), help: 'largest HTTP body or WebSocket message', sets: ['maxBodyBytes'] },
   { key: 'logLevel', arg: '<level>', default: DEFAULTS.logLevel, help: `log level: ${LOG_LEVELS.join('|')}`, sets: ['logLevel'] },
-  { key: 'adminToken', arg: '<token>', default: 'none (open)', help: 'bearer token required by /api/* and /metrics', sets: ['adminToken'] },
+  { key: 'adminToken', arg: '<token>', default: 'none (admin API on loopback only)', help: 'bearer token for the admin API (/api/stats, /api/cluster, stream details) and /metrics', sets: ['adminToken'] },
   { key: 'metrics', arg: '<true|false>', default: String(DEFAULTS.metrics), help: 'serve Prometheus metrics on /metrics', sets: ['metrics'] },
   {
     key: 'viewerCountIntervalMs',
@@ -82,6 +82,13 @@ export const CONFIG: readonly ConfigEntry[] = [
     default: String(DEFAULTS.consentTimeoutMs),
     help: 'drop a connected peer silent this long (RFC 7675 consent)',
     sets: ['consentTimeoutMs'],
+  },
+  {
+    key: 'publisherMediaTimeoutMs',
+    arg: '<ms>',
+    default: String(DEFAULTS.publisherMediaTimeoutMs),
+    help: 'a publisher that stops sending RTP and RTCP this long is gone: viewers get inactive, the republish grace starts (0 = consent only; never below twice its own longest gap)',
+    sets: ['publisherMediaTimeoutMs'],
   },
   {
     key: 'republishGraceMs',

@@ -37,7 +37,9 @@ type Counted =
   | 'nacksReceived'
   | 'retransmits'
   | 'keyframeRequests'
-  | 'nacksSent';
+  | 'nacksSent'
+  | 'iceAddressConflicts'
+  | 'iceRebinds';
 
 const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_packets_total', 'rxPackets', 'UDP datagrams received by a data-plane worker (media, RTCP, STUN, DTLS)'],
@@ -52,6 +54,8 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_retransmits_total', 'retransmits', 'packets resent to viewers from the packet cache (RTX or plain)'],
   ['halfsec_keyframe_requests_total', 'keyframeRequests', 'PLIs sent to publishers after merging viewers\' requests'],
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
+  ['halfsec_ice_address_conflicts_total', 'iceAddressConflicts', 'valid ICE checks refused because their source address belongs to another live peer (RFC 8445 §7.3)'],
+  ['halfsec_ice_rebinds_total', 'iceRebinds', 'peers whose media moved to a new address on their own check (NAT rebinding)'],
 ];
 
 const WORKER_GAUGES: [string, 'peers' | 'viewers', string][] = [

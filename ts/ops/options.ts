@@ -48,6 +48,12 @@ export interface RelayOptions {
   connectTimeoutMs?: number;
   /** A connected peer silent (no authenticated STUN/SRTP/SRTCP) this long is gone, ms (default 30000, RFC 7675). */
   consentTimeoutMs?: number;
+  /**
+   * A publisher that was sending and then sends no RTP and no RTCP this long is gone: its viewers
+   * are told `inactive` and the republish grace starts, ms (default 2000; 0 = only consent
+   * decides). Never below twice the longest gap the publisher's own stream has shown (audio DTX).
+   */
+  publisherMediaTimeoutMs?: number;
   /** A stream whose publisher vanished (no DELETE) keeps its viewers this long for a republish, ms (default 10000; 0 = end at once). */
   republishGraceMs?: number;
   /** Peers (publishers, viewers, pulls) one data-plane worker may hold, 0 = unlimited (default 0). */
@@ -90,6 +96,7 @@ export const DEFAULTS = {
   maxViewers: 0,
   connectTimeoutMs: 10000,
   consentTimeoutMs: 30000,
+  publisherMediaTimeoutMs: 2000,
   republishGraceMs: 10000,
   maxPeersPerWorker: 0,
   capacityViewers: 0,
@@ -151,6 +158,7 @@ export const relayOptionsSchema = z
       maxViewers: intIn(0, 10000000).optional(),
       connectTimeoutMs: intIn(500, 120000).optional(),
       consentTimeoutMs: intIn(1000, 300000).optional(),
+      publisherMediaTimeoutMs: intIn(0, 300000).optional(),
       republishGraceMs: intIn(0, 600000).optional(),
       maxPeersPerWorker: intIn(0, 1000000).optional(),
       redisUrl: z.string({ error: 'must be a redis:// or rediss:// URL' }).regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' }).optional(),

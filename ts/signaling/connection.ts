@@ -250,9 +250,19 @@ export class SignalingConnection {
     });
   }
 
-  /** A stream event for a connection that watches the stream. */
-  notify(m: ServerMessage): void {
-    this.send(m);
+  /**
+   * The stream's publisher vanished and its viewers wait for it: `inactive`, once; the stream
+   * ending at the end of the grace does not say it again.
+   */
+  publisherLost(stream: string): void {
+    this.inactive(stream);
+  }
+
+  /** It came back within the grace: `active` again. */
+  publisherBack(stream: string): void {
+    if (this.told.has(stream)) return;
+    this.told.add(stream);
+    this.send({ type: 'active', stream });
   }
 
   streamStopped(stream: string, session: string, reason: string): void {

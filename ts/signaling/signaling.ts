@@ -38,8 +38,8 @@ export class Signaling {
         this.countChanged(e.stream);
       },
       // A vanished publisher's viewers wait for it: tell them it went, and that it came back.
-      'publisher:lost': (e) => this.each(e.stream, (c) => c.notify({ type: 'inactive', stream: e.stream })),
-      'publisher:back': (e) => this.each(e.stream, (c) => c.notify({ type: 'active', stream: e.stream })),
+      'publisher:lost': (e) => this.each(e.stream, (c) => c.publisherLost(e.stream)),
+      'publisher:back': (e) => this.each(e.stream, (c) => c.publisherBack(e.stream)),
     });
   }
 
