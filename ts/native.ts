@@ -13,7 +13,7 @@ export interface EngineOptions {
   publisherMediaTimeoutMs?: number;
 }
 
-/** A viewer's feedback summary, every feedbackIntervalMs (see native/peer.h ViewerFeedback). */
+/** A viewer's feedback summary, every feedbackIntervalMs (see native/fanout/peer.h ViewerFeedback). */
 export interface ViewerFeedback {
   loss: number;
   rttMs: number;
@@ -71,7 +71,7 @@ export interface PeerConfig {
   remotePort?: number;
 }
 
-/** Codec ids the data plane knows (native/keyframe.h). */
+/** Codec ids the data plane knows (native/rtp/keyframe.h). */
 export const CODEC_IDS: Record<string, number> = { h264: 1, vp8: 2, vp9: 3, av1: 4, opus: 5 };
 
 export interface WorkerStats {

@@ -66,7 +66,7 @@ export class DatachannelViewers implements ViewerPool {
       if ((v.rx - 1) % CHECK_EVERY !== 0) return;
       v.checked++;
       const off = 12 + 4 * (msg[0]! & 0x0f) + (msg[0]! & 0x10 ? 4 + 4 * msg.readUInt16BE(12 + 4 * (msg[0]! & 0x0f) + 2) : 0);
-      // The payload leads with an H.264 NAL header byte (see native/bench_client.h).
+      // The payload leads with an H.264 NAL header byte (see native/load/bench_client.h).
       if (msg.length < off + 17 || msg.readUInt32BE(off + 1) !== MAGIC) {
         v.bad++;
         return;
