@@ -68,6 +68,10 @@ export interface PeerConfig {
   remotePwd?: string;
   remoteIp?: string;
   remotePort?: number;
+  /** Publisher/viewer: the peer offered a=setup:passive, so the relay is the DTLS client (not wired natively yet). */
+  dtlsClient?: boolean;
+  /** Publisher/viewer: the peer offered a=rtcp-rsize (RFC 5506): reduced-size RTCP allowed (not wired natively yet). */
+  rtcpRsize?: boolean;
 }
 
 /** Codec ids the data plane knows (native/keyframe.h). */

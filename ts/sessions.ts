@@ -5,7 +5,7 @@ import { HttpError, badRequest } from './errors.js';
 import { CODEC_IDS } from './native.js';
 import type { NativeEngine, EngineEvent, ViewerFeedback } from './native.js';
 import { LayerPolicy } from './policy.js';
-import { buildAnswer, choosePublisherCodec, matchViewerCodec, newIceParams, parseOffer, rtxFor } from './sdp.js';
+import { buildAnswer, newIceParams, parseOffer, requirePublisherCodec, requireViewerCodec, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, IceParams, MediaKind, ParsedOffer } from './sdp.js';
 
 export type SessionRole = 'publisher' | 'viewer';
@@ -183,8 +183,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const tracks: AnswerTrack[] = [];
     const codecs: StreamState['codecs'] = {};
     for (const t of offer.tracks) {
-      const codec = choosePublisherCodec(t);
-      if (!codec) continue;
+      const codec = requirePublisherCodec(t);
       const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
       tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}) });
       codecs[t.kind] = codec;
@@ -224,6 +223,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
         rembBps: PUBLISHER_REMB_BPS,
         rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+        dtlsClient: offer.dtlsSetup === 'passive',
+        rtcpRsize: offer.rtcpRsize,
         ...simulcast,
       });
     } catch (err) {
@@ -261,12 +262,10 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     for (const t of offer.tracks) {
       const source = st.codecs[t.kind];
       if (!source) continue;
-      const mine = matchViewerCodec(t, source);
-      if (!mine) continue;
+      const mine = requireViewerCodec(t, source, stream);
       const ssrc = randomInt(1, 2 ** 32 - 1);
       ssrcs[t.kind] = ssrc;
       const codec: Codec = { ...mine };
-      if (source.fmtp !== undefined) codec.fmtp = source.fmtp;
       const track: AnswerTrack = { kind: t.kind, mid: t.mid, codec, ssrc };
       const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
       if (rtx) {
@@ -295,6 +294,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       ...(ssrcs.video !== undefined ? { videoSsrc: ssrcs.video } : {}),
       ...(rtxOut ?? {}),
       rtcpSsrc: randomInt(1, 2 ** 32 - 1),
+      dtlsClient: offer.dtlsSetup === 'passive',
+      rtcpRsize: offer.rtcpRsize,
     });
     const session = this.newSession('viewer', stream, added);
     st.viewers.set(session.id, session);
