@@ -69,6 +69,10 @@ export interface PeerConfig {
   remotePwd?: string;
   remoteIp?: string;
   remotePort?: number;
+  /** Publisher/viewer: the peer offered a=setup:passive, so the relay is the DTLS client (RFC 8842 §5) and starts the handshake after the peer's first valid check. */
+  dtlsClient?: boolean;
+  /** Publisher/viewer: the peer offered a=rtcp-rsize (RFC 5506): reduced-size RTCP allowed. */
+  rtcpRsize?: boolean;
 }
 
 /** Codec ids the data plane knows (native/rtp/keyframe.h). */

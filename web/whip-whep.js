@@ -72,7 +72,9 @@ export function iceGatheringDone(pc, timeoutMs = 3000) {
 /**
  * Sends the local offer to a WHIP or WHEP endpoint and applies the answer.
  * Returns { resource, postedAt }: the session's resource URL (the Location to DELETE) and
- * performance.now() when the offer was posted.
+ * performance.now() when the offer was posted. When anything fails after the relay created the
+ * session (the answer does not apply), the session is DELETEd before the error is thrown, so a
+ * caller that retries leaves nothing behind.
  */
 export async function negotiate(pc, endpoint, { signal } = {}) {
   await pc.setLocalDescription(await pc.createOffer());
@@ -97,8 +99,14 @@ export async function negotiate(pc, endpoint, { signal } = {}) {
   }
   const location = res.headers.get('Location');
   if (!location) throw new RelayError(res.status, 'the relay answered without a Location');
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  return { resource: new URL(location, url).toString(), postedAt };
+  const resource = new URL(location, url).toString();
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  } catch (err) {
+    await endSession(resource);
+    throw err;
+  }
+  return { resource, postedAt };
 }
 
 /** Ends a session on the relay. `keepalive` lets it complete while the page unloads. */
@@ -121,11 +129,12 @@ export const SIMULCAST_LAYERS = [
 /**
  * Publishes a MediaStream with WHIP.
  * options: videoCodec (an id of VIDEO_CODECS, or absent for the relay's choice), simulcast (bool),
- * maxBitrate (bit/s, single-layer only).
- * Returns { pc, resource, stop() }.
+ * maxBitrate (bit/s, single-layer only), bundlePolicy ('max-bundle' by default; the relay takes
+ * 'balanced' offers too).
+ * Returns { pc, resource, stop() }. The session is DELETEd when the connection fails.
  */
 export async function publish(endpoint, stream, options = {}) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: [] });
+  const pc = new RTCPeerConnection({ bundlePolicy: options.bundlePolicy ?? 'max-bundle', iceServers: [] });
   try {
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
@@ -137,7 +146,7 @@ export async function publish(endpoint, stream, options = {}) {
       if (track.kind === 'video' && options.videoCodec) preferVideoCodec(transceiver, options.videoCodec);
     }
     const { resource } = await negotiate(pc, endpoint, options);
-    return { pc, resource, stop: () => stopSession(pc, resource) };
+    return { pc, resource, stop: sessionEnder(pc, resource) };
   } catch (err) {
     pc.close();
     throw err;
@@ -146,24 +155,40 @@ export async function publish(endpoint, stream, options = {}) {
 
 /**
  * Watches a stream with WHEP. Returns { pc, resource, stream, postedAt, stop() }; `postedAt`
- * (performance.now() at the POST) lets callers measure join time.
+ * (performance.now() at the POST) lets callers measure join time. options: bundlePolicy.
+ * The session is DELETEd when the connection fails (ICE or DTLS).
  */
 export async function watch(endpoint, options = {}) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: [] });
+  const pc = new RTCPeerConnection({ bundlePolicy: options.bundlePolicy ?? 'max-bundle', iceServers: [] });
   const stream = new MediaStream();
   pc.addEventListener('track', (e) => stream.addTrack(e.track));
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   try {
     const { resource, postedAt } = await negotiate(pc, endpoint, options);
-    return { pc, resource, stream, postedAt, stop: () => stopSession(pc, resource) };
+    return { pc, resource, stream, postedAt, stop: sessionEnder(pc, resource) };
   } catch (err) {
     pc.close();
     throw err;
   }
 }
 
-async function stopSession(pc, resource) {
-  pc.close();
-  return endSession(resource);
+/**
+ * The session's stop(): closes the PeerConnection and DELETEs the resource, once. It also runs
+ * by itself when the connection fails (ICE or DTLS), so a session the relay holds for a dead
+ * connection is ended at once rather than when the relay's own timeout drops it.
+ */
+function sessionEnder(pc, resource) {
+  let ended = null;
+  const stop = () => {
+    ended ??= (pc.close(), endSession(resource));
+    return ended;
+  };
+  const onState = () => {
+    if (pc.connectionState !== 'failed') return;
+    pc.removeEventListener('connectionstatechange', onState);
+    stop();
+  };
+  pc.addEventListener('connectionstatechange', onState);
+  return stop;
 }

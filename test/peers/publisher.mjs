@@ -48,6 +48,9 @@ if (SIMULCAST) {
   offer = offer.replace(/(m=video[^\r\n]*\r?\n(?:(?!m=)[^\r\n]*\r?\n)*?)(a=mid:0\r?\n)/, (_, head, mid) =>
     `${head}${mid}a=extmap:${RID_EXT} urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\na=rid:l send\r\na=rid:h send\r\na=simulcast:send l;h\r\n`);
 }
+// PUB_SETUP=passive: offer the DTLS server role, as FFmpeg's WHIP muxer does (RFC 8842 §5): the
+// relay must answer a=setup:active and open the handshake; libdatachannel follows the answer.
+if (process.env.PUB_SETUP) offer = offer.replace(/a=setup:actpass/g, `a=setup:${process.env.PUB_SETUP}`);
 const signaled = await signal(url, offer, 'publisher');
 pc.setRemoteDescription(signaled.answer, 'answer');
 send({ event: 'answered' });

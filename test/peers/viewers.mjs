@@ -79,6 +79,8 @@ for (let i = 0; i < count; i++) {
   let offer = await gatheredOffer(r.pc);
   // "badfp": announce a certificate fingerprint that is not ours; the relay must refuse DTLS.
   if (mode === 'badfp') offer = offer.replace(/(a=fingerprint:sha-256 )([0-9A-F]{2})/, (_, p, b) => p + (b === '00' ? '01' : '00'));
+  // "passive": offer the DTLS server role; the relay must answer active and be the client.
+  if (mode === 'passive') offer = offer.replace(/a=setup:actpass/g, 'a=setup:passive');
   const signaled = await signal(url, offer, 'viewer');
   r.stop = signaled.stop;
   r.pc.setRemoteDescription(signaled.answer, 'answer');

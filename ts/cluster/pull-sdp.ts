@@ -19,6 +19,8 @@ const VIDEO_FORMATS: Codec[] = [
   { payloadType: 103, name: 'VP9', clockRate: 90000, fmtp: 'profile-id=0' },
   { payloadType: 104, name: 'VP9', clockRate: 90000, fmtp: 'profile-id=2' },
   { payloadType: 105, name: 'AV1', clockRate: 90000 },
+  // Baseline (not constrained): FFmpeg's WHIP muxer signals x264 streams as 42001f.
+  { payloadType: 106, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f' },
 ];
 const AUDIO_FORMATS: Codec[] = [{ payloadType: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' }];
 

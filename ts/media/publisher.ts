@@ -4,7 +4,7 @@
 import { CODEC_IDS } from '../native.js';
 import type { PeerConfig } from '../native.js';
 import { badRequest } from '../ops/errors.js';
-import { choosePublisherCodec, rtxFor } from './sdp.js';
+import { requirePublisherCodec, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, MediaKind, ParsedOffer } from './sdp.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
@@ -50,8 +50,7 @@ export function planPublisher(offer: ParsedOffer): PublisherPlan {
   const tracks: AnswerTrack[] = [];
   const codecs: StreamCodecs = {};
   for (const t of offer.tracks) {
-    const codec = choosePublisherCodec(t);
-    if (!codec) continue;
+    const codec = requirePublisherCodec(t);
     const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
     tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}) });
     codecs[t.kind] = codec;

@@ -363,10 +363,14 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     }
   }
 
-  /** The peer fields of a session the relay answers an offer for (ICE-lite, DTLS passive). */
+  /**
+   * The peer fields of a session the relay answers an offer for: ICE-lite, the DTLS role of
+   * RFC 8842 §5 (client when the offer said a=setup:passive), reduced-size RTCP when offered.
+   */
   private answering(role: SessionRole, streamId: number, ice: IceParams, offer: ParsedOffer): PeerConfig {
-    const { iceUfrag: remoteUfrag, fingerprintAlgorithm, fingerprint } = offer;
-    return { role, streamId, localUfrag: ice.ufrag, localPwd: ice.pwd, remoteUfrag, fingerprintAlgorithm, fingerprint };
+    const { iceUfrag: remoteUfrag, fingerprintAlgorithm, fingerprint, rtcpRsize } = offer;
+    const dtlsClient = offer.dtlsSetup === 'passive';
+    return { role, streamId, localUfrag: ice.ufrag, localPwd: ice.pwd, remoteUfrag, fingerprintAlgorithm, fingerprint, dtlsClient, rtcpRsize };
   }
 
   private addPeer(config: PeerConfig): AddedPeer {

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import type { PeerConfig } from '../native.js';
 import { HttpError } from '../ops/errors.js';
-import { matchViewerCodec, rtxFor } from './sdp.js';
+import { requireViewerCodec, rtxFor } from './sdp.js';
 import type { AnswerTrack, Codec, ParsedOffer } from './sdp.js';
 import type { StreamState, ViewerPreferences } from './streams.js';
 
@@ -24,13 +24,12 @@ export function planViewer(offer: ParsedOffer, st: StreamState): ViewerPlan {
   for (const t of offer.tracks) {
     const source = st.codecs[t.kind];
     if (!source) continue;
-    const mine = matchViewerCodec(t, source);
-    if (!mine) continue;
+    const mine = requireViewerCodec(t, source, st.name);
     const ssrc = newSsrc();
     if (t.kind === 'audio') peer.audioSsrc = ssrc;
     else peer.videoSsrc = ssrc;
+    // The viewer's own format line: never one it did not offer.
     const codec: Codec = { ...mine };
-    if (source.fmtp !== undefined) codec.fmtp = source.fmtp;
     const track: AnswerTrack = { kind: t.kind, mid: t.mid, codec, ssrc };
     const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
     if (rtx) {

@@ -1,0 +1,57 @@
+// Runs a script in a network namespace of its own (shared/PEERS.md): only `lo`, plus, with
+// `veth`, a veth pair with documentation addresses and a default route, for peers (Firefox,
+// libnice) that gather nothing on loopback alone. Nothing leaves the namespace. Needs root.
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** The relay's media address inside a veth namespace; the other end is VETH_PEER. */
+export const VETH_ADDR = '198.51.100.1';
+export const VETH_PEER = '198.51.100.2';
+
+const LO_SETUP = 'ip link set lo up';
+const VETH_SETUP = [
+  LO_SETUP,
+  'ip link add v0 type veth peer name v1',
+  `ip addr add ${VETH_ADDR}/24 dev v0`,
+  `ip addr add ${VETH_PEER}/24 dev v1`,
+  'ip link set v0 up',
+  'ip link set v1 up',
+  `ip route add default via ${VETH_PEER}`,
+].join(' && ');
+
+/** Whether this process can make network namespaces (root with unshare and ip), and why not. */
+export function netnsUnavailable() {
+  if (process.getuid?.() !== 0) return 'not root: network namespaces need root (CI runs as root)';
+  const r = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up'], { timeout: 10_000 });
+  if (r.status !== 0) return `unshare -n failed: ${String(r.stderr ?? r.error).trim()}`;
+  return null;
+}
+
+/**
+ * Runs `command args` inside a fresh namespace, SIGKILLed (the whole process group) after
+ * `limitSec`. Resolves with { code, signal, messages (stdout JSON lines), stderr }.
+ */
+export function runInNetns(command, args, { veth = false, limitSec = 60, env = {} } = {}) {
+  const setup = veth ? VETH_SETUP : LO_SETUP;
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), 'unshare', '-n', '--', 'bash', '-c', `${setup} && exec "$@"`, 'netns', command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    detached: true,
+  });
+  const messages = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      messages.push(JSON.parse(line));
+    } catch {
+      // not a message: ignore
+    }
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, messages, stderr }));
+  });
+}
