@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as sdpTransform from 'sdp-transform';
 import { HttpError } from '../dist/ops/errors.js';
-import { buildAnswer, choosePublisherCodec, matchViewerCodec, parseOffer } from '../dist/media/sdp.js';
+import { buildAnswer } from '../dist/media/answer.js';
+import { choosePublisherCodec, matchViewerCodec } from '../dist/media/codecs.js';
+import { parseOffer } from '../dist/media/sdp.js';
 
 export const FUZZ_DIR = fileURLToPath(new URL('.', import.meta.url));
 

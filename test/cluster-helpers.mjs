@@ -42,7 +42,9 @@ export async function startRedis(t, port) {
     await gone;
   };
   t.teardown(stop);
-  if (!(await until(() => ping(port), 5000, 50))) throw new Error('redis-server did not start');
+  if (!(await until(() => ping(port), 5000, 50))) {
+    throw new Error('redis-server did not start; the cluster tests need Debian\'s redis-server: as root, `bash scripts/test-deps.sh` (npm test runs it) or `apt-get install -y redis-server`');
+  }
   return { port, url: `redis://127.0.0.1:${port}`, stop };
 }
 

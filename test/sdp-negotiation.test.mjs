@@ -2,7 +2,9 @@
 // profile-level-id patterns), DTLS roles (RFC 8842 §5), bundle-only (RFC 8843 §6), rtcp-rsize.
 import test from 'ava';
 import { HttpError } from '../dist/ops/errors.js';
-import { answerSetup, buildAnswer, h264Profile, matchViewerCodec, parseOffer } from '../dist/media/sdp.js';
+import { answerSetup, buildAnswer } from '../dist/media/answer.js';
+import { h264Profile, matchViewerCodec } from '../dist/media/codecs.js';
+import { parseOffer } from '../dist/media/sdp.js';
 import { offer } from './sdp-fixtures.mjs';
 import { checkSdp } from './sdp-grammar.mjs';
 

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { buildAnswer, parseOffer } from '../dist/media/sdp.js';
+import { buildAnswer } from '../dist/media/answer.js';
+import { parseOffer } from '../dist/media/sdp.js';
 
 const FP = Array(32).fill('AB').join(':');
 

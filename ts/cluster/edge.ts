@@ -1,7 +1,7 @@
 // This node as an edge: pulls of streams that live on other nodes, kept while local viewers
 // watch, dropped after a linger, and re-pulled under viewers that stay when the source returns.
 import type { Logger } from 'pino';
-import { newIceParams } from '../media/sdp.js';
+import { newIceParams } from '../media/answer.js';
 import type { SessionManager } from '../media/sessions.js';
 import { chooseUpstream } from './director.js';
 import { PATH_HEADER } from './headers.js';

@@ -1,10 +1,11 @@
 // The SDP of a relay-to-relay pull: the edge's offer (every codec the relay forwards, receive
 // only, one BUNDLE) and what the edge needs from the upstream relay's answer.
 import * as sdpTransform from 'sdp-transform';
-import type { Codec, IceParams, MediaKind } from '../media/sdp.js';
+import type { IceParams } from '../media/answer.js';
+import type { Codec, MediaKind } from '../media/sdp.js';
 
 /**
- * Every format a publisher's codec may be matched against (ts/media/sdp.ts matchViewerCodec compares
+ * Every format a publisher's codec may be matched against (ts/media/codecs.ts matchViewerCodec compares
  * H.264 profile and packetization mode, VP9 profile): so the upstream finds one whatever its
  * publisher sends. Payload types are the edge's; the answer picks one per kind.
  */

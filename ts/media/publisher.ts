@@ -4,8 +4,9 @@
 import { CODEC_IDS } from '../native.js';
 import type { PeerConfig } from '../native.js';
 import { badRequest } from '../ops/errors.js';
-import { requirePublisherCodec, rtxFor } from './sdp.js';
-import type { AnswerTrack, Codec, MediaKind, ParsedOffer } from './sdp.js';
+import type { AnswerTrack } from './answer.js';
+import { requirePublisherCodec, rtxFor } from './codecs.js';
+import type { Codec, MediaKind, ParsedOffer } from './sdp.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
 /** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */

@@ -3,8 +3,9 @@
 import { randomInt } from 'node:crypto';
 import type { PeerConfig } from '../native.js';
 import { HttpError } from '../ops/errors.js';
-import { requireViewerCodec, rtxFor } from './sdp.js';
-import type { AnswerTrack, Codec, ParsedOffer } from './sdp.js';
+import type { AnswerTrack } from './answer.js';
+import { requireViewerCodec, rtxFor } from './codecs.js';
+import type { Codec, ParsedOffer } from './sdp.js';
 import type { StreamState, ViewerPreferences } from './streams.js';
 
 const newSsrc = (): number => randomInt(1, 2 ** 32 - 1);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives (real browsers, GStreamer, Redis, and clang
+# for the fuzz pass) when they are missing. `npm test` runs it first (the "pretest" script) and
+# so does .ci/run, so the README's test command works on a fresh Debian 12 machine by itself.
+# As root it installs with apt-get; otherwise it prints the one command to run and goes on
+# (tests whose client is missing then skip or fail naming it).
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+need_apt=()
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+# The browser tests drive Debian's Chromium (playwright-core never downloads a browser here).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Real-client tests: Firefox ESR (puppeteer-core over WebDriver BiDi) and GStreamer webrtcbin
+# driven from /usr/bin/python3 through GObject introspection (GstWebRTC typelib included).
+[ -x /usr/bin/firefox-esr ] || need_apt+=(firefox-esr)
+for p in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+  gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+# The fuzz pass: clang with libFuzzer + sanitizer runtimes, and OpenSSL to link the parsers with.
+command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
+ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)
+[ -f /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)
+# The cluster tests start their own throwaway redis-server.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+[ ${#need_apt[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "halfsec tests: missing Debian packages; run as root: apt-get install -y ${need_apt[*]}" >&2
+  exit 0
+fi
+echo "halfsec tests: installing ${need_apt[*]}" >&2
+apt-get update -qq
+apt-get install -y -qq "${need_apt[@]}"
+

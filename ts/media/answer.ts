@@ -1,0 +1,163 @@
+// The relay's SDP answer (ICE-lite, every candidate, its DTLS role) mirroring the offer's m-sections.
+import { randomBytes } from 'node:crypto';
+import * as sdpTransform from 'sdp-transform';
+import type { MediaDescription, SessionDescription } from 'sdp-transform';
+import { REPAIRED_RID_EXTENSION, RID_EXTENSION } from './sdp.js';
+import type { Codec, DtlsSetup, MediaKind, OfferRole, ParsedOffer } from './sdp.js';
+
+/** The relay's a=setup in its answer (RFC 8842 §5.2): passive unless the offerer insists on being passive. */
+export function answerSetup(offer: DtlsSetup): 'active' | 'passive' {
+  return offer === 'passive' ? 'active' : 'passive';
+}
+
+/** Header extensions the relay accepts from a publisher (the data plane strips them on the way out). */
+const ACCEPTED_EXTENSIONS = new Set(['urn:ietf:params:rtp-hdrext:sdes:mid', RID_EXTENSION, REPAIRED_RID_EXTENSION]);
+
+export interface IceParams {
+  ufrag: string;
+  pwd: string;
+}
+
+export function newIceParams(): IceParams {
+  return { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') };
+}
+
+export interface AnswerTrack {
+  kind: MediaKind;
+  mid: string;
+  codec: Codec;
+  /** Viewer answers: the SSRC the relay sends this track with. */
+  ssrc?: number;
+  /** Retransmission format paired with `codec`, when both sides offered it. */
+  rtx?: Codec;
+  /** Viewer answers: the SSRC of the RTX stream. */
+  rtxSsrc?: number;
+}
+
+export interface AnswerOptions {
+  role: OfferRole;
+  offer: ParsedOffer;
+  ice: IceParams;
+  fingerprint: string;
+  candidates: { ip: string; port: number }[];
+  tracks: AnswerTrack[];
+  streamName: string;
+  /** The relay's DTLS role; by default what answerSetup() gives for the offer's a=setup. */
+  setup?: 'active' | 'passive';
+}
+
+/** msid-id and msid-appdata are 1-64 token characters (RFC 8830 §2). */
+const msidToken = (s: string): string => s.slice(0, 64);
+
+/** Builds the ICE-lite answer mirroring the offer's m-sections (DTLS passive unless the offer is passive). */
+export function buildAnswer(o: AnswerOptions): string {
+  const accepted = new Set(o.tracks.map((t) => t.mid));
+  const cname = `halfsec-${randomBytes(4).toString('hex')}`;
+  const setup = o.setup ?? answerSetup(o.offer.dtlsSetup);
+  const media = o.offer.sections.map((s, index): MediaDescription => {
+    const offered = o.offer.raw.media[index]!;
+    const track = o.tracks.find((t) => t.mid === s.mid);
+    if (!track || !accepted.has(s.mid)) {
+      // Rejected section (RFC 3264 §6, RFC 8843 §7.3.3): port 0, its own c= line (SDP needs one
+      // per section when the session has none), the first offered format, its mid, no bundle-only,
+      // and left out of the BUNDLE group.
+      const first = offered.rtp?.[0];
+      return {
+        type: s.type,
+        port: 0,
+        protocol: offered.protocol,
+        payloads: first ? String(first.payload) : String(offered.payloads ?? '0').split(' ')[0],
+        connection: { version: 4, ip: '0.0.0.0' },
+        rtp: first ? [first] : [],
+        fmtp: [],
+        mid: s.mid,
+        direction: 'inactive',
+      };
+    }
+    const c = track.codec;
+    const rtx = track.rtx;
+    const m: MediaDescription = {
+      type: track.kind,
+      port: 9,
+      protocol: 'UDP/TLS/RTP/SAVPF',
+      payloads: rtx ? `${c.payloadType} ${rtx.payloadType}` : String(c.payloadType),
+      connection: { version: 4, ip: '0.0.0.0' },
+      rtp: [
+        { payload: c.payloadType, codec: c.name, rate: c.clockRate, ...(c.channels ? { encoding: c.channels } : {}) },
+        ...(rtx ? [{ payload: rtx.payloadType, codec: 'rtx', rate: rtx.clockRate }] : []),
+      ],
+      fmtp: [
+        ...(c.fmtp ? [{ payload: c.payloadType, config: c.fmtp }] : []),
+        ...(rtx ? [{ payload: rtx.payloadType, config: `apt=${c.payloadType}` }] : []),
+      ],
+      // The relay answers NACKs from its packet cache, NACKs the publisher for its own losses,
+      // merges PLI/FIR, and reads (and sends) REMB.
+      rtcpFb:
+        track.kind === 'video'
+          ? [
+              { payload: c.payloadType, type: 'nack' },
+              { payload: c.payloadType, type: 'nack', subtype: 'pli' },
+              { payload: c.payloadType, type: 'ccm', subtype: 'fir' },
+              { payload: c.payloadType, type: 'goog-remb' },
+            ]
+          : [],
+      mid: s.mid,
+      direction: o.role === 'publisher' ? 'recvonly' : 'sendonly',
+      rtcpMux: 'rtcp-mux',
+      iceUfrag: o.ice.ufrag,
+      icePwd: o.ice.pwd,
+      fingerprint: { type: 'sha-256', hash: o.fingerprint },
+      setup,
+      candidates: o.candidates.map((cand, i) => ({
+        foundation: String(i + 1),
+        component: 1,
+        transport: 'udp',
+        priority: 2130706431 - i,
+        ip: cand.ip,
+        port: cand.port,
+        type: 'host',
+      })),
+      endOfCandidates: 'end-of-candidates',
+    };
+    if (o.offer.tracks.find((t) => t.mid === s.mid)?.rtcpRsize) (m as { rtcpRsize?: string }).rtcpRsize = 'rtcp-rsize';
+    if (o.role === 'publisher') {
+      const offeredTrack = o.offer.tracks.find((t) => t.mid === s.mid);
+      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri)) ?? [];
+      if (ext.length > 0) m.ext = ext.map((e) => ({ value: e.id, uri: e.uri }));
+      // Browsers send no simulcast layer at all unless the answer receives every one of them.
+      const rids = offeredTrack?.rids ?? [];
+      if (rids.length > 0) {
+        m.rids = rids.map((id) => ({ id, direction: 'recv' }));
+        m.simulcast = { dir1: 'recv', list1: rids.join(';') };
+      }
+    }
+    if (o.role === 'viewer' && track.ssrc !== undefined) {
+      const msid = { id: msidToken(o.streamName), appdata: msidToken(`${o.streamName}-${track.kind}`) };
+      m.msid = [msid];
+      m.ssrcs = [
+        { id: track.ssrc, attribute: 'cname', value: cname },
+        { id: track.ssrc, attribute: 'msid', value: `${msid.id} ${msid.appdata}` },
+      ];
+      if (track.rtx && track.rtxSsrc !== undefined) {
+        m.ssrcGroups = [{ semantics: 'FID', ssrcs: `${track.ssrc} ${track.rtxSsrc}` }];
+        m.ssrcs.push(
+          { id: track.rtxSsrc, attribute: 'cname', value: cname },
+          { id: track.rtxSsrc, attribute: 'msid', value: `${msid.id} ${msid.appdata}` },
+        );
+      }
+    }
+    return m;
+  });
+  const bundleMids = o.offer.sections.filter((s) => accepted.has(s.mid)).map((s) => s.mid);
+  const session: SessionDescription = {
+    version: 0,
+    origin: { username: '-', sessionId: randomBytes(6).readUIntBE(0, 6), sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
+    name: 'halfsec',
+    timing: { start: 0, stop: 0 },
+    icelite: 'ice-lite',
+    groups: bundleMids.length > 0 ? [{ type: 'BUNDLE', mids: bundleMids.join(' ') }] : [],
+    msidSemantic: { semantic: 'WMS', token: o.role === 'viewer' ? msidToken(o.streamName) : '*' },
+    media,
+  };
+  return sdpTransform.write(session);
+}
