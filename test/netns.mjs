@@ -55,3 +55,24 @@ export function runInNetns(command, args, { veth = false, limitSec = 60, env = {
     child.on('close', (code, signal) => resolve({ code, signal, messages, stderr }));
   });
 }
+
+/**
+ * Inside a veth namespace: a relay with HTTP on loopback and media on the veth address. Bound to
+ * that address, not 0.0.0.0: from a wildcard socket the kernel answers a check sent to VETH_ADDR
+ * from VETH_PEER with source VETH_PEER, and Firefox and libnice drop such a response.
+ */
+export async function startVethRelay(createRelay, rtcPortMin) {
+  const relay = createRelay({
+    host: '127.0.0.1',
+    port: 0,
+    rtcBindAddress: VETH_ADDR,
+    announcedIps: [VETH_ADDR],
+    rtcPortMin,
+    rtcPortMax: rtcPortMin + 19,
+    workers: 1,
+    logLevel: process.env.HALFSEC_LOG ?? 'silent',
+    sessionsPerIpPerSecond: 0,
+  });
+  const { port } = await relay.listen();
+  return { relay, base: `http://127.0.0.1:${port}` };
+}

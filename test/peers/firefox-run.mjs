@@ -9,7 +9,7 @@
 // Prints JSON lines ({ event, ... }) for the test to check; exits 0 when the scenario ran.
 import { createRelay } from '../../dist/index.js';
 import { launchFirefox } from '../firefox-helpers.mjs';
-import { VETH_ADDR } from '../netns.mjs';
+import { startVethRelay } from '../netns.mjs';
 
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -20,22 +20,8 @@ const say = (m) => console.log(JSON.stringify(m));
 const scenario = process.argv[2];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const relay = createRelay({
-  host: '127.0.0.1',
-  port: 0,
-  // Firefox never pairs with a 127.0.0.1 candidate: media goes over the veth address. Bound to
-  // that address, not 0.0.0.0: from a wildcard socket the kernel answers a check sent to
-  // 198.51.100.1 from 198.51.100.2 with source 198.51.100.2, and Firefox drops that response.
-  rtcBindAddress: VETH_ADDR,
-  announcedIps: [VETH_ADDR],
-  rtcPortMin: 42000,
-  rtcPortMax: 42019,
-  workers: 1,
-  logLevel: process.env.HALFSEC_LOG ?? 'silent',
-  sessionsPerIpPerSecond: 0,
-});
-const { port } = await relay.listen();
-const base = `http://127.0.0.1:${port}`;
+// Firefox never pairs with a 127.0.0.1 candidate: media goes over the veth address.
+const { relay, base } = await startVethRelay(createRelay, 42000);
 const ff = await launchFirefox({ limitMs: 95_000 });
 say({ event: 'firefox', version: ff.version });
 

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openViewer, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
-import { VETH_ADDR } from '../netns.mjs';
+import { startVethRelay } from '../netns.mjs';
 
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -19,20 +19,7 @@ const say = (m) => console.log(JSON.stringify(m));
 const codec = process.argv[2] ?? 'vp8';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const relay = createRelay({
-  host: '127.0.0.1',
-  port: 0,
-  // The veth address (not 0.0.0.0): replies must leave from the address the checks went to.
-  rtcBindAddress: VETH_ADDR,
-  announcedIps: [VETH_ADDR],
-  rtcPortMin: 42100,
-  rtcPortMax: 42119,
-  workers: 1,
-  logLevel: process.env.HALFSEC_LOG ?? 'silent',
-  sessionsPerIpPerSecond: 0,
-});
-const { port } = await relay.listen();
-const base = `http://127.0.0.1:${port}`;
+const { relay, base } = await startVethRelay(createRelay, 42100);
 
 const gst = spawn('timeout', ['-s', 'KILL', '70', '/usr/bin/python3', fileURLToPath(new URL('./gst-whip.py', import.meta.url)), '--codec', codec, '--bundle', 'max-bundle', '--whip', `${base}/whip/gst`, '--seconds', '40'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let gstErr = '';
