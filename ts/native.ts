@@ -64,6 +64,10 @@ export interface PeerConfig {
   audioSsrc?: number;
   videoSsrc?: number;
   rtcpSsrc?: number;
+  /** Reduced-size RTCP (RFC 5506) answered: feedback may go without SR/RR and SDES. */
+  rtcpRsize?: boolean;
+  /** SDES CNAME of the relay's RTCP toward this peer (default: random, stable for the session). */
+  cname?: string;
   worker?: number;
   /** Pull: the other relay's ICE password and its candidate. */
   remotePwd?: string;

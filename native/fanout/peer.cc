@@ -16,8 +16,6 @@ namespace halfsec {
 namespace {
 constexpr int64_t kRtcpIntervalMs = 1000;
 constexpr int64_t kLayerStaleMs = 1000;
-// Sequence numbers per upstream NACK packet.
-constexpr int kNackBatch = 64;
 // Pull: connectivity checks every 50 ms until one succeeds, then a consent check every ~2 s
 // (RFC 7675 wants one every 4-6 s at most; the ICE-lite side refreshes its consent from them).
 constexpr int64_t kCheckIntervalMs = 50;
@@ -35,6 +33,11 @@ Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(con
 
 Peer::~Peer() {
   if (sock_ >= 0) ::close(sock_);
+  for (auto& kind : held_) {
+    for (MediaPacket* p : kind) {
+      if (p) p->Release();
+    }
+  }
 }
 
 void Peer::SendRaw(const uint8_t* d, size_t n) {
@@ -59,6 +62,13 @@ void Peer::Attach(Worker* worker) {
   last_seen_ms_ = created_ms_;
   retransmit_budget_.Start(created_ms_);
   rtx_seq_ = static_cast<uint16_t>(Random32());
+  if (cfg_.cname.empty()) {
+    uint8_t r[8];
+    RAND_bytes(r, sizeof r);
+    static const char kHex[] = "0123456789abcdef";
+    cfg_.cname = "halfsec-";
+    for (uint8_t b : r) cfg_.cname += {kHex[b >> 4], kHex[b & 15]};
+  }
   const DtlsRole role = cfg_.dtls_client ? DtlsRole::kClient : DtlsRole::kServer;
   dtls_ = std::make_unique<DtlsTransport>(identity_, role, cfg_.fingerprint_algorithm, cfg_.fingerprint,
                                           [this](const uint8_t* d, size_t n) { SendRaw(d, n); });
@@ -124,124 +134,11 @@ void Peer::OnDtlsConnected() {
   srtp_ready_ = true;
   worker_->Emit("connected", cfg_.id);
   if (cfg_.role == PeerRole::kViewer) {
-    // Start from the cached keyframe at once; ask the publisher only when there is none.
-    if (!worker_->ReplayKeyframe(*this)) WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
+    // Start from the cached keyframe at once; ask the publisher when that did not start the
+    // viewer's video (no cached keyframe, one too old, or one this viewer cannot take).
+    worker_->ReplayKeyframe(*this);
+    if (out_[kVideo].layer < 0) WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
   }
-}
-
-// ---------------------------------------------------------------- publisher side
-
-int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
-  const int count = static_cast<int>(std::min<size_t>(cfg_.rids.size(), kMaxLayers));
-  for (int i = 0; i < count; i++) {
-    if (repaired ? rtx_ssrc_layer_[i] == h.ssrc && h.ssrc != 0 : in_[kVideo][i].started() && in_[kVideo][i].ssrc() == h.ssrc) {
-      return i;
-    }
-  }
-  const uint8_t* v;
-  size_t vlen;
-  if (!FindRtpExtension(d, h, repaired ? cfg_.repaired_rid_ext_id : cfg_.rid_ext_id, &v, &vlen)) return -1;
-  const std::string_view rid(reinterpret_cast<const char*>(v), vlen);
-  for (int i = 0; i < count; i++) {
-    if (cfg_.rids[i] != rid) continue;
-    if (repaired) rtx_ssrc_layer_[i] = h.ssrc;
-    return i;
-  }
-  return -1;
-}
-
-InboundStream* Peer::Classify(uint8_t* d, int* len, RtpHeader* h, int* kind, int* layer, uint8_t* media_pt) {
-  const bool is_rtx = cfg_.rtx_apt[h->payload_type] != kNoPt;
-  *media_pt = is_rtx ? cfg_.rtx_apt[h->payload_type] : h->payload_type;
-  *kind = cfg_.kind_by_pt[*media_pt];
-  if (*kind >= kMediaKinds) return nullptr;
-  const bool simulcast = *kind == kVideo && !cfg_.rids.empty();
-  *layer = 0;
-  if (simulcast) {
-    *layer = LayerOf(d, *h, is_rtx);
-    if (*layer < 0) return nullptr;
-  }
-  InboundStream& in = in_[*kind][*layer];
-  if (is_rtx) {
-    if (!in.started() || !UnwrapRtx(d, len, h, *media_pt)) return nullptr;
-    Store32(d + 8, in.ssrc());
-    h->ssrc = in.ssrc();
-  } else if (!in.started()) {
-    in.set_ssrc(h->ssrc);
-  } else if (in.ssrc() != h->ssrc) {
-    // Simulcast: the layer restarted with a new SSRC. Otherwise a second SSRC of one kind is
-    // not ours to forward.
-    if (!simulcast) return nullptr;
-    in.Restart(h->ssrc);
-  }
-  return &in;
-}
-
-void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
-  if (!srtp_ready_ || cfg_.role != PeerRole::kPublisher) return;
-  int len = srtp_in_.UnprotectRtp(d, n);
-  if (len < 0) {
-    WorkerStats::Bump(worker_->counters().srtp_errors);
-    return;
-  }
-  last_seen_ms_ = now_ms;
-  NoteMedia(now_ms, true);
-  RtpHeader h;
-  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
-  int kind, layer;
-  uint8_t media_pt;
-  InboundStream* in = Classify(d, &len, &h, &kind, &layer, &media_pt);
-  bool recovered;
-  if (!in || !in->Track(h.sequence, now_ms, &recovered)) return;
-  Stream* s = cfg_.stream.get();
-  if (kind == kVideo) {
-    s->layer_seen_ms[layer].store(now_ms, std::memory_order_relaxed);
-    layer_bytes_[layer] += static_cast<uint64_t>(len);
-  }
-  MediaPacket* pkt = worker_->NewPacket();
-  if (!pkt) return;
-  std::memcpy(pkt->data, d, static_cast<size_t>(len));
-  pkt->len = static_cast<uint16_t>(len);
-  pkt->rtp = h;
-  pkt->kind = static_cast<MediaKind>(kind);
-  pkt->layer = static_cast<uint8_t>(layer);
-  pkt->recovered = recovered;
-  pkt->epoch = epoch_;
-  pkt->keyframe = kind == kVideo && IsKeyframeStart(cfg_.codec_by_pt[media_pt], d + h.header_len, h.payload_len);
-  s->keyframes.Add(pkt, now_ms);
-  worker_->Publish(*this, pkt);
-}
-
-void Peer::SendNacks(int64_t now_ms) {
-  uint16_t seqs[kNackBatch];
-  for (auto& lines : in_) {
-    for (auto& in : lines) {
-      const int count = in.nacks().TakeDue(now_ms, seqs, kNackBatch);
-      if (count == 0) continue;
-      const size_t len = BuildNack(scratch_, cfg_.rtcp_ssrc, in.ssrc(), seqs, count);
-      SendRtcp(scratch_, len);
-      WorkerStats::Bump(worker_->counters().nacks_sent, static_cast<uint64_t>(count));
-    }
-  }
-}
-
-// Measured layer rates let the control plane's policy compare a viewer's estimate with what
-// each layer really costs.
-void Peer::ReportLayerRates(int64_t now_ms) {
-  const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
-  const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
-  double bps[kMaxLayers] = {};
-  for (int i = 0; i < layers; i++) {
-    bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
-    layer_bytes_[i] = 0;
-  }
-  if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
-}
-
-void Peer::SendKeyframeRequest(int layer) {
-  if (layer < 0 || layer >= kMaxLayers) layer = 0;
-  const InboundStream& in = in_[kVideo][layer];
-  if (in.started()) SendPli(in.ssrc());
 }
 
 // ---------------------------------------------------------------- viewer side
@@ -252,9 +149,9 @@ void Peer::WantKeyframe(int layer) {
 
 void Peer::StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms) {
   if (!o.seq.started()) {
-    o.seq.Start(pkt.rtp.sequence, static_cast<uint16_t>(Random32()), pkt.layer);
+    o.seq.Start(pkt.rtp.sequence, static_cast<uint16_t>(Random32()), pkt.layer, pkt.epoch);
   } else {
-    o.seq.Continue(pkt.rtp.sequence, pkt.rtp.timestamp, pkt.layer, now_ms, cfg_.clock_rate[pkt.kind]);
+    o.seq.Continue(pkt.rtp.sequence, pkt.rtp.timestamp, pkt.layer, now_ms, cfg_.clock_rate[pkt.kind], pkt.epoch);
   }
   o.layer = pkt.layer;
   o.epoch = pkt.epoch;
@@ -266,9 +163,12 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (out_pt >= 128) return;
   Outbound& o = out_[pkt.kind];
   const int64_t now = worker_->now_ms();
-  // A new source (a relayed stream re-pulled): its sequence numbers say nothing about the old
-  // ones, so the line restarts as on a layer switch, at a keyframe for video.
-  const bool new_source = o.seq.started() && pkt.epoch != o.epoch;
+  // A new source line (a relayed stream re-pulled, a publisher's new SSRC or sequence restart):
+  // its numbers say nothing about the old ones, so the viewer's line continues from it as on a
+  // layer switch, at a keyframe for video. A straggler of an older line is dropped.
+  const bool same_line = o.seq.started() && (pkt.kind == kAudio || pkt.layer == o.layer);
+  if (same_line && static_cast<int32_t>(pkt.epoch - o.epoch) < 0) return;
+  const bool new_source = same_line && pkt.epoch != o.epoch;
   if (new_source && pkt.kind == kVideo) o.layer = -1;
   if (pkt.kind == kVideo) {
     const LayerSwitcher::Decision d = layers_.Decide(o.layer, pkt.layer, pkt.keyframe, pkt.recovered, top);
@@ -304,7 +204,7 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   const SeqRewriter::Segment* seg = o.seq.started() ? o.seq.Lookup(out_seq) : nullptr;
   if (!seg) return;
   const uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
-  const MediaPacket* pkt = worker_->CachedPacket(cfg_.stream->id, kind, seg->layer, seq);
+  const MediaPacket* pkt = worker_->CachedPacket(cfg_.stream->id, kind, seg->layer, seq, seg->source);
   if (!pkt) return;
   if (!retransmit_budget_.Take(worker_->now_ms())) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt->rtp.payload_type];
@@ -331,6 +231,8 @@ void Peer::SendSenderReports(int64_t now_ms) {
   (void)now_ms;
   size_t off = 0;
   const uint64_t ntp = NtpNow();
+  uint32_t ssrcs[kMediaKinds];
+  int n = 0;
   for (int kind = 0; kind < kMediaKinds; kind++) {
     Outbound& o = out_[kind];
     if (!o.seq.started() || o.layer < 0) continue;
@@ -338,8 +240,12 @@ void Peer::SendSenderReports(int64_t now_ms) {
     const uint32_t rtp = SenderReportRtpTime(c.valid, c.ntp, c.rtp, ntp, cfg_.clock_rate[kind], o.seq.ts_delta(),
                                              o.seq.TsAt(worker_->now_ms(), cfg_.clock_rate[kind]));
     off += BuildSenderReport(scratch_ + off, cfg_.out_ssrc[kind], ntp, rtp, o.packets, o.octets);
+    ssrcs[n++] = cfg_.out_ssrc[kind];
   }
-  if (off > 0) SendRtcp(scratch_, off);
+  if (n == 0) return;
+  // RFC 3550 §6.1: a compound packet, the SDES CNAME of every SSRC reported on after the SRs.
+  off += BuildSdesCname(scratch_ + off, ssrcs, n, cfg_.cname);
+  SendRtcp(scratch_, off);
 }
 
 void Peer::ReportFeedback() {
@@ -367,19 +273,6 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
   }
 }
 
-void Peer::OnPublisherRtcp(const uint8_t* d, size_t n) {
-  RtcpSummary r;
-  ParseRtcp(d, n, &r, [](uint32_t, uint16_t) {});
-  if (!r.has_sr) return;
-  for (int kind = 0; kind < kMediaKinds; kind++) {
-    for (int layer = 0; layer < kMaxLayers; layer++) {
-      if (in_[kind][layer].started() && in_[kind][layer].ssrc() == r.sr_ssrc) {
-        cfg_.stream->SetSenderClock(kind, layer, r.sr_ntp, r.sr_rtp);
-      }
-    }
-  }
-}
-
 void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
   RtcpSummary r;
   ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
@@ -398,12 +291,6 @@ void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
   }
 }
 
-void Peer::SendPli(uint32_t media_ssrc) {
-  if (srtp_ready_) WorkerStats::Bump(worker_->counters().keyframe_requests);
-  const size_t len = BuildPli(scratch_, cfg_.rtcp_ssrc, media_ssrc);
-  SendRtcp(scratch_, len);
-}
-
 void Peer::SendRtcp(uint8_t* buf, size_t len) {
   if (!srtp_ready_ || !has_addr_) return;
   const int out = srtp_out_.ProtectRtcp(buf, len);
@@ -412,25 +299,6 @@ void Peer::SendRtcp(uint8_t* buf, size_t len) {
   } else if (out == kSrtpIndexExhausted) {
     Fail("srtcp-index-exhausted");  // RFC 3711 §9.2: no rekey here, so the session ends
   }
-}
-
-void Peer::NoteMedia(int64_t now_ms, bool rtp) {
-  if (first_media_ms_ < 0) {
-    if (!rtp) return;  // the clock starts with the first media packet
-    first_media_ms_ = now_ms;
-  } else {
-    longest_media_gap_ms_ = std::max(longest_media_gap_ms_, now_ms - last_media_ms_);
-  }
-  last_media_ms_ = now_ms;
-}
-
-bool Peer::MediaTimedOut(int64_t now_ms) const {
-  // Pulls follow their origin's stream, which has its own publisher and grace: not timed here.
-  const int timeout = worker_->media_timeout_ms();
-  if (cfg_.role != PeerRole::kPublisher || cfg_.pull || timeout <= 0 || first_media_ms_ < 0) return false;
-  // Never below twice the stream's own longest silence (audio DTX, a paused screen share).
-  const int64_t limit = std::max<int64_t>(timeout, 2 * longest_media_gap_ms_);
-  return now_ms - last_media_ms_ > limit;
 }
 
 bool Peer::OnTick(int64_t now_ms, const char** reason) {
@@ -463,7 +331,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   if (cfg_.role == PeerRole::kPublisher) {
     SendNacks(now_ms);
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {
-      const size_t len = BuildUpstreamFeedback(scratch_, cfg_.rtcp_ssrc, &in_[0][0], kMediaKinds * kMaxLayers, cfg_.remb_bps);
+      const size_t len = BuildUpstreamFeedback(scratch_, cfg_.rtcp_ssrc, cfg_.cname, &in_[0][0], kMediaKinds * kMaxLayers, cfg_.remb_bps);
       ReportLayerRates(now_ms);
       last_rtcp_ms_ = now_ms;
       if (len > 0) SendRtcp(scratch_, len);

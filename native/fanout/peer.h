@@ -36,8 +36,12 @@ struct PeerConfig {
   std::string local_ufrag, local_pwd, remote_ufrag;
   std::string fingerprint_algorithm, fingerprint;
   uint32_t clock_rate[kMediaKinds] = {48000, 90000};
-  // SSRC the relay uses as RTCP sender toward this peer.
+  // SSRC the relay uses as RTCP sender toward this peer, and its SDES CNAME (empty: a random
+  // one, stable for the session).
   uint32_t rtcp_ssrc = 0;
+  std::string cname;
+  // Reduced-size RTCP (RFC 5506, a=rtcp-rsize) negotiated: feedback may go without SR/RR and SDES.
+  bool rtcp_rsize = false;
 
   // Publisher: the kind each payload type carries (kNoPt: not negotiated) and its codec;
   // RTX payload types map to the payload type they repair.
@@ -113,8 +117,13 @@ class Peer {
   int socket_fd() const { return sock_; }
   // Pull: a STUN response that arrived on the peer's socket from its remote address.
   void OnStunResponse(const uint8_t* d, size_t n, const StunMessage& m, int64_t now_ms);
-  // Which publisher attachment of the stream this peer is (see Stream::source_epoch).
-  void set_epoch(uint32_t e) { epoch_ = e; }
+  // Which publisher attachment of the stream this peer is (see Stream::source_epoch); each of
+  // its lines takes a new epoch when it restarts (new SSRC or sequence, see InboundStream).
+  void set_epoch(uint32_t e) {
+    for (auto& kind : epoch_) {
+      for (auto& layer : kind) layer = e;
+    }
+  }
   void Fail(const char* reason) {
     failed_ = true;
     fail_reason_ = reason;
@@ -147,13 +156,24 @@ class Peer {
   void SendRaw(const uint8_t* d, size_t n);
   void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
+  // Where feedback (NACK, PLI) starts in scratch_: after the compound head unless rtcp-rsize.
+  size_t FeedbackHead();
   void SendRtcp(uint8_t* buf, size_t len);
   void NoteMedia(int64_t now_ms, bool rtp);
   bool MediaTimedOut(int64_t now_ms) const;
   // Publisher.
   int LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired);
-  // The inbound line a decrypted packet belongs to (RTX unwrapped in place), or null.
-  InboundStream* Classify(uint8_t* d, int* len, RtpHeader* h, int* kind, int* layer, uint8_t* media_pt);
+  // Which inbound line a decrypted packet belongs to (RTX unwrapped in place); line null: none.
+  struct Inbound {
+    InboundStream* line = nullptr;
+    int kind = 0, layer = 0;
+    uint8_t media_pt = 0;
+    bool rtx = false, simulcast = false;
+  };
+  Inbound Classify(uint8_t* d, int* len, RtpHeader* h);
+  // A line restarted: a new epoch for it, so viewers follow at its first keyframe (audio at once).
+  void OnLineRestart(const Inbound& c, bool keyframe);
+  void PublishPacket(MediaPacket* pkt, int64_t now_ms);
   void SendNacks(int64_t now_ms);
   void ReportLayerRates(int64_t now_ms);
   void OnPublisherRtcp(const uint8_t* d, size_t n);
@@ -183,7 +203,7 @@ class Peer {
   const char* fail_reason_ = "dtls-failed";
   // Publisher: media liveness (RTP or RTCP), for the media timeout; -1 until the first RTP.
   int64_t first_media_ms_ = -1, last_media_ms_ = 0, longest_media_gap_ms_ = 0;
-  uint32_t epoch_ = 0;
+  uint32_t epoch_[kMediaKinds][kMaxLayers] = {};
   int sock_ = -1;
 
   // Pull: ICE connectivity checks and consent (RFC 7675) as the controlling agent.
@@ -198,6 +218,8 @@ class Peer {
   InboundStream in_[kMediaKinds][kMaxLayers];
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
   uint64_t layer_bytes_[kMaxLayers] = {};     // video bytes per layer since the last report
+  // A packet on probation (a sequence jump, see InboundStream::Accept), per kind and layer.
+  MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
 
   // Viewer.
   Outbound out_[kMediaKinds];

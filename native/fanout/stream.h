@@ -39,6 +39,10 @@ struct Stream {
     std::lock_guard<std::mutex> lock(clock_mu_);
     clocks_[kind][layer] = {ntp, rtp, true};
   }
+  void ClearSenderClock(int kind, int layer) {
+    std::lock_guard<std::mutex> lock(clock_mu_);
+    clocks_[kind][layer] = {};
+  }
   SenderClock GetSenderClock(int kind, int layer) {
     std::lock_guard<std::mutex> lock(clock_mu_);
     return clocks_[kind][layer];

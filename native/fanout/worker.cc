@@ -241,9 +241,9 @@ void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
   for (Peer* v : ls.viewers) v->Forward(pkt, top);
 }
 
-const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const {
+const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
   auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second.sent.Find(kind, layer, seq);
+  return it == streams_.end() ? nullptr : it->second.sent.Find(kind, layer, seq, epoch);
 }
 
 bool Worker::ReplayKeyframe(Peer& viewer) {

@@ -73,7 +73,7 @@ class Worker {
   // Sends the stream's cached keyframe (and what followed it) to a viewer that just connected.
   bool ReplayKeyframe(Peer& viewer);
   // A packet this worker forwarded recently, for retransmission; null when gone.
-  const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq) const;
+  const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, int count);

@@ -30,6 +30,42 @@ bool InboundStream::Track(uint16_t seq, int64_t now_ms, bool* recovered) {
   return true;
 }
 
+InboundStream::Verdict InboundStream::Accept(uint32_t ssrc, uint16_t seq, int64_t now_ms, int64_t quiet_ms, bool may_restart,
+                                             bool* recovered) {
+  *recovered = false;
+  if (!started_) {
+    ssrc_ = ssrc;
+    last_ms_ = now_ms;
+    return Track(seq, now_ms, recovered) ? Verdict::kAccept : Verdict::kDrop;
+  }
+  if (ssrc != ssrc_) {
+    // Two live SSRCs never alternate: the newcomer waits until the current one went quiet.
+    if (!may_restart || now_ms - last_ms_ < quiet_ms) return Verdict::kDrop;
+    Restart(ssrc);
+    last_ms_ = now_ms;
+    Track(seq, now_ms, recovered);
+    return Verdict::kRestart;
+  }
+  last_ms_ = now_ms;
+  const uint16_t udelta = static_cast<uint16_t>(seq - max_seq_);
+  if (udelta >= kMaxDropout && udelta <= 65535 - kMaxMisorder) {
+    if (!may_restart) return Verdict::kDrop;
+    if (!probation_ || seq != bad_seq_) {
+      probation_ = true;
+      bad_seq_ = static_cast<uint16_t>(seq + 1);
+      return Verdict::kProbation;
+    }
+    Restart(ssrc);
+    last_ms_ = now_ms;
+    bool held;
+    Track(static_cast<uint16_t>(seq - 1), now_ms, &held);
+    Track(seq, now_ms, recovered);
+    return Verdict::kRestart;
+  }
+  probation_ = false;
+  return Track(seq, now_ms, recovered) ? Verdict::kAccept : Verdict::kDrop;
+}
+
 InboundStream::Report InboundStream::TakeReport() {
   const uint32_t extended = cycles_ + max_seq_;
   const uint32_t expected = extended - base_seq_ + 1;

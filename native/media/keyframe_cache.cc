@@ -8,7 +8,15 @@ void KeyframeCache::Add(MediaPacket* pkt, int64_t now_ms) {
   if (pkt->kind != kVideo || pkt->layer >= kMaxLayers || pkt->recovered) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto& gop = gop_[pkt->layer];
-  if (pkt->keyframe) {
+  // A restarted source line (new SSRC or sequence) does not continue the cached picture group.
+  if (!gop.empty() && gop.front()->epoch != pkt->epoch) {
+    for (MediaPacket* p : gop) p->Release();
+    gop.clear();
+  }
+  // Several packets may start one keyframe picture (H.264 SPS then the IDR slices, each slice
+  // of a multi-slice IDR): the group starts at the picture's first, not its last.
+  const bool same_picture = !gop.empty() && gop.front()->rtp.timestamp == pkt->rtp.timestamp;
+  if (pkt->keyframe && !same_picture) {
     for (MediaPacket* p : gop) p->Release();
     gop.clear();
     overflow_[pkt->layer] = false;

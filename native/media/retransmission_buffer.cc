@@ -19,12 +19,12 @@ void RetransmissionBuffer::Store(MediaPacket* pkt) {
   slot = pkt;
 }
 
-const MediaPacket* RetransmissionBuffer::Find(int kind, int layer, uint16_t seq) const {
+const MediaPacket* RetransmissionBuffer::Find(int kind, int layer, uint16_t seq, uint32_t epoch) const {
   if (kind < 0 || kind >= kMediaKinds || layer < 0 || layer >= kMaxLayers) return nullptr;
   const auto& r = ring_[kind * kMaxLayers + layer];
   if (r.empty()) return nullptr;
   const MediaPacket* p = r[seq % kSize];
-  return p && p->rtp.sequence == seq ? p : nullptr;
+  return p && p->rtp.sequence == seq && p->epoch == epoch ? p : nullptr;
 }
 
 }  // namespace halfsec

@@ -19,8 +19,10 @@ class RetransmissionBuffer {
   RetransmissionBuffer& operator=(const RetransmissionBuffer&) = delete;
 
   void Store(MediaPacket* pkt);  // takes its own reference
-  // Null when the packet was never stored or has been overwritten since.
-  const MediaPacket* Find(int kind, int layer, uint16_t seq) const;
+  // Null when the packet was never stored or has been overwritten since. `epoch` names the
+  // source line (MediaPacket::epoch): after an SSRC or sequence restart an old line's packet
+  // with the same number is not the one asked for.
+  const MediaPacket* Find(int kind, int layer, uint16_t seq, uint32_t epoch) const;
 
  private:
   std::vector<MediaPacket*> ring_[kMediaKinds * kMaxLayers];

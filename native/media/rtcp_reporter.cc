@@ -4,20 +4,29 @@
 
 namespace halfsec {
 
-size_t BuildUpstreamFeedback(uint8_t* out, uint32_t sender_ssrc, InboundStream* lines, int count, uint64_t remb_bps) {
-  size_t off = 0;
-  uint32_t ssrcs[64];
+size_t BuildUpstreamFeedback(uint8_t* out, uint32_t sender_ssrc, std::string_view cname, InboundStream* lines, int count,
+                             uint64_t remb_bps) {
+  ReportBlock blocks[31];
+  uint32_t ssrcs[31];
   int n = 0;
-  for (int i = 0; i < count && n < 64; i++) {
+  for (int i = 0; i < count && n < 31; i++) {
     InboundStream& in = lines[i];
     if (!in.started()) continue;
     const InboundStream::Report r = in.TakeReport();
-    off += BuildReceiverReport(out + off, sender_ssrc, in.ssrc(), r.fraction_lost, r.cumulative_lost, r.extended_max, 0, 0, 0);
+    blocks[n] = {in.ssrc(), r.fraction_lost, r.cumulative_lost, r.extended_max, 0, 0, 0};
     ssrcs[n++] = in.ssrc();
   }
   if (n == 0) return 0;
+  size_t off = BuildReceiverReport(out, sender_ssrc, blocks, n);
+  off += BuildSdesCname(out + off, &sender_ssrc, 1, cname);
   if (remb_bps > 0) off += BuildRemb(out + off, sender_ssrc, remb_bps, ssrcs, n);
   return off;
+}
+
+size_t BuildFeedbackHead(uint8_t* out, uint32_t sender_ssrc, std::string_view cname, bool rsize) {
+  if (rsize) return 0;
+  const size_t off = BuildReceiverReport(out, sender_ssrc, nullptr, 0);
+  return off + BuildSdesCname(out + off, &sender_ssrc, 1, cname);
 }
 
 uint32_t SenderReportRtpTime(bool has_clock, uint64_t clock_ntp, uint32_t clock_rtp, uint64_t ntp_now,

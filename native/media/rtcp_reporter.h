@@ -4,15 +4,23 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "media/inbound_stream.h"
 
 namespace halfsec {
 
-// One compound packet: a receiver report for each started line in `lines[0..count)`, then a
-// REMB for all of them when `remb_bps` > 0. Zero when no line has started. `out` needs
-// 32 * count + 20 + 4 * count bytes.
-size_t BuildUpstreamFeedback(uint8_t* out, uint32_t sender_ssrc, InboundStream* lines, int count, uint64_t remb_bps);
+// One compound packet (RFC 3550 §6.1): a receiver report with a block for each started line in
+// `lines[0..count)`, SDES with `cname`, then a REMB for all of them when `remb_bps` > 0. Zero
+// when no line has started. `out` needs 8 + 28 * count + 268 + 20 bytes.
+size_t BuildUpstreamFeedback(uint8_t* out, uint32_t sender_ssrc, std::string_view cname, InboundStream* lines, int count,
+                             uint64_t remb_bps);
+
+// What must precede feedback (NACK, PLI) the relay sends on its own: RFC 3550 §6.1 and RFC 8834
+// §4.6 want every RTCP datagram compound, led by an SR or RR and carrying SDES CNAME, unless
+// reduced-size RTCP (RFC 5506) was negotiated with that peer (`rsize`: nothing precedes).
+// Writes an RR without report blocks and SDES CNAME; returns their length (<= 276 bytes).
+size_t BuildFeedbackHead(uint8_t* out, uint32_t sender_ssrc, std::string_view cname, bool rsize);
 
 // The RTP timestamp a viewer's sender report pairs with `ntp_now`. With the publisher's own
 // NTP <-> RTP mapping (`has_clock`) shifted into the viewer's line by `ts_delta`, audio and

@@ -14,15 +14,16 @@ class SeqRewriter {
     uint8_t layer;
     uint16_t seq_delta;
     uint32_t ts_delta;
+    uint32_t source;  // the source line (MediaPacket::epoch) the run came from
   };
   static constexpr int kSegments = 4;
 
   bool started() const { return started_; }
   // Starts the line so that source `seq` goes out as `first_out_seq`.
-  void Start(uint16_t seq, uint16_t first_out_seq, uint8_t layer);
+  void Start(uint16_t seq, uint16_t first_out_seq, uint8_t layer, uint32_t source = 0);
   // Continues the line with source packet (`seq`, `ts`) of a new layer or source, as if it came
   // `now_ms - last sent` after the previous packet (at least one clock tick).
-  void Continue(uint16_t seq, uint32_t ts, uint8_t layer, int64_t now_ms, uint32_t clock_rate);
+  void Continue(uint16_t seq, uint32_t ts, uint8_t layer, int64_t now_ms, uint32_t clock_rate, uint32_t source = 0);
 
   // Newer than anything sent on the line so far.
   bool IsNew(uint16_t seq) const { return static_cast<int16_t>(seq - last_in_seq_) > 0; }
@@ -38,7 +39,7 @@ class SeqRewriter {
   uint32_t TsAt(int64_t now_ms, uint32_t clock_rate) const;
 
  private:
-  void BeginSegment(uint16_t seq, uint8_t layer);
+  void BeginSegment(uint16_t seq, uint8_t layer, uint32_t source);
 
   bool started_ = false;
   uint16_t seq_delta_ = 0, last_out_seq_ = 0, last_in_seq_ = 0;

@@ -170,7 +170,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   // addPeer({ role, streamId, localUfrag, localPwd, remoteUfrag, fingerprintAlgorithm, fingerprint,
   //           kindByPt: [[pt, 0|1]], outPtByPt: [[pubPt, viewerPt]], audioSsrc, videoSsrc,
-  //           rtcpSsrc, worker }) -> { peerId, worker, port }
+  //           rtcpSsrc, rtcpRsize, cname, worker }) -> { peerId, worker, port }
   Napi::Value AddPeer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Alive(env)) return env.Undefined();
@@ -256,6 +256,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.out_ssrc[kAudio] = static_cast<uint32_t>(GetInt(o, "audioSsrc", 0));
     cfg.out_ssrc[kVideo] = static_cast<uint32_t>(GetInt(o, "videoSsrc", 0));
     cfg.rtcp_ssrc = static_cast<uint32_t>(GetInt(o, "rtcpSsrc", 1));
+    // RFC 5506: the SDP side passes rtcpRsize when it answered a=rtcp-rsize; otherwise every RTCP
+    // datagram toward the peer is compound. cname: the peer's SDES CNAME (default: random).
+    cfg.rtcp_rsize = o.Has("rtcpRsize") && o.Get("rtcpRsize").ToBoolean().Value();
+    cfg.cname = GetString(o, "cname");
+    if (cfg.cname.size() > 255) return ThrowType(env, "cname must be at most 255 bytes");
     // RFC 8842 §5: a peer that offered a=setup:passive is the DTLS server; the relay answers
     // active and starts the handshake once the peer's first valid check gave it an address.
     cfg.dtls_client = cfg.pull || (o.Has("dtlsClient") && o.Get("dtlsClient").ToBoolean().Value());

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cstring>
+
 namespace halfsec {
 
 namespace {
@@ -33,6 +35,43 @@ size_t BuildReceiverReport(uint8_t* out, uint32_t sender_ssrc, uint32_t media_ss
   Store32(out + 24, last_sr);
   Store32(out + 28, delay_since_sr);
   return 32;
+}
+
+size_t BuildReceiverReport(uint8_t* out, uint32_t sender_ssrc, const ReportBlock* blocks, int count) {
+  if (count > 31) count = 31;
+  const size_t len = 8 + 24 * static_cast<size_t>(count);
+  Header(out, static_cast<uint8_t>(count), 201, len);
+  Store32(out + 4, sender_ssrc);
+  for (int i = 0; i < count; i++) {
+    const ReportBlock& b = blocks[i];
+    uint8_t* p = out + 8 + 24 * i;
+    Store32(p, b.ssrc);
+    Store32(p + 4, (static_cast<uint32_t>(b.fraction_lost) << 24) | (b.cumulative_lost & 0xffffff));
+    Store32(p + 8, b.highest_seq);
+    Store32(p + 12, b.jitter);
+    Store32(p + 16, b.last_sr);
+    Store32(p + 20, b.delay_since_sr);
+  }
+  return len;
+}
+
+size_t BuildSdesCname(uint8_t* out, const uint32_t* ssrcs, int n, std::string_view cname) {
+  if (cname.size() > 255) cname = cname.substr(0, 255);
+  if (n > 31) n = 31;
+  size_t off = 4;
+  for (int i = 0; i < n; i++) {
+    Store32(out + off, ssrcs[i]);
+    out[off + 4] = 1;  // CNAME
+    out[off + 5] = static_cast<uint8_t>(cname.size());
+    std::memcpy(out + off + 6, cname.data(), cname.size());
+    size_t end = off + 6 + cname.size();
+    // The item list ends with at least one null octet, padded to the next word.
+    do out[end++] = 0;
+    while (end % 4 != 0);
+    off = end;
+  }
+  Header(out, static_cast<uint8_t>(n), 202, off);
+  return off;
 }
 
 size_t BuildSenderReport(uint8_t* out, uint32_t ssrc, uint64_t ntp, uint32_t rtp, uint32_t packets,

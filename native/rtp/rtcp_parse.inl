@@ -14,6 +14,7 @@ bool ParseRtcp(const uint8_t* d, size_t n, RtcpSummary* out, OnNack&& on_nack) {
     const uint8_t count = d[off] & 0x1f;
     const uint8_t pt = d[off + 1];
     const uint8_t* p = d + off;
+    if (off == 0) out->first_pt = pt;
     if ((pt == 200 || pt == 201) && len >= 8) {
       size_t blocks = pt == 200 ? 28 : 8;  // report blocks start after the SR sender info
       if (pt == 200 && len >= 28) {
@@ -28,6 +29,18 @@ bool ParseRtcp(const uint8_t* d, size_t n, RtcpSummary* out, OnNack&& on_nack) {
         out->fraction_lost = p[blocks + 4];
         out->last_sr = Load32(p + blocks + 16);
         out->delay_since_sr = Load32(p + blocks + 20);
+      }
+    } else if (pt == 202) {
+      // SDES: walk the chunks' items for a CNAME.
+      size_t q = 4;
+      for (int c = 0; c < count && q + 4 <= len; c++) {
+        q += 4;
+        while (q < len && p[q] != 0) {
+          if (q + 2 > len || q + 2 + p[q + 1] > len) break;
+          if (p[q] == 1 && p[q + 1] > 0) out->has_cname = true;
+          q += 2 + p[q + 1];
+        }
+        q = (q + 4) & ~size_t{3};  // the null octet(s) up to the next word
       }
     } else if (pt == 205 && count == 1 && len >= 12) {  // generic NACK
       const uint32_t media = Load32(p + 8);

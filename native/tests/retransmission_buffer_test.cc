@@ -14,11 +14,11 @@ TEST(RetransmissionBufferFindsBySequenceAndHoldsAReference) {
     RetransmissionBuffer buf;
     buf.Store(a);
     CHECK_EQ(a->refs.load(), 2u);
-    CHECK(buf.Find(kVideo, 1, 7) == a);
-    CHECK(buf.Find(kVideo, 0, 7) == nullptr);  // other layer
-    CHECK(buf.Find(kAudio, 1, 7) == nullptr);  // other kind
-    CHECK(buf.Find(kVideo, 1, 8) == nullptr);
-    CHECK(buf.Find(kVideo, kMaxLayers, 7) == nullptr);
+    CHECK(buf.Find(kVideo, 1, 7, 0) == a);
+    CHECK(buf.Find(kVideo, 0, 7, 0) == nullptr);  // other layer
+    CHECK(buf.Find(kAudio, 1, 7, 0) == nullptr);  // other kind
+    CHECK(buf.Find(kVideo, 1, 8, 0) == nullptr);
+    CHECK(buf.Find(kVideo, kMaxLayers, 7, 0) == nullptr);
     // A packet RetransmissionBuffer::kSize later takes the slot and drops the older reference.
     MediaPacket* b = pool.Get();
     b->kind = kVideo;
@@ -27,8 +27,8 @@ TEST(RetransmissionBufferFindsBySequenceAndHoldsAReference) {
     buf.Store(b);
     b->Release();
     CHECK_EQ(a->refs.load(), 1u);
-    CHECK(buf.Find(kVideo, 1, 7) == nullptr);
-    CHECK(buf.Find(kVideo, 1, b->rtp.sequence) == b);
+    CHECK(buf.Find(kVideo, 1, 7, 0) == nullptr);
+    CHECK(buf.Find(kVideo, 1, b->rtp.sequence, 0) == b);
   }
   a->Release();
 }

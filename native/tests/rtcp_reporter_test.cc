@@ -1,3 +1,6 @@
+#include <cstring>
+#include <string>
+
 #include "media/inbound_stream.h"
 #include "media/rtcp_reporter.h"
 #include "rtp/rtcp.h"
@@ -10,19 +13,53 @@ namespace halfsec {
 TEST(UpstreamFeedbackReportsStartedLinesAndRemb) {
   InboundStream lines[3];
   uint8_t out[256];
-  CHECK_EQ(BuildUpstreamFeedback(out, 1, lines, 3, 500000), 0u);
+  CHECK_EQ(BuildUpstreamFeedback(out, 1, "c", lines, 3, 500000), 0u);
   bool recovered;
   lines[1].set_ssrc(0xabc);
   lines[1].Track(10, 0, &recovered);
   lines[1].Track(14, 0, &recovered);  // 3 lost of 5
-  const size_t len = BuildUpstreamFeedback(out, 1, lines, 3, 500000);
+  const size_t len = BuildUpstreamFeedback(out, 1, "c", lines, 3, 500000);
   RtcpSummary r;
   CHECK(ParseRtcp(out, len, &r, [](uint32_t, uint16_t) {}));
   CHECK(r.has_report);
   CHECK_EQ(r.report_ssrc, 0xabcu);
   CHECK_EQ(r.fraction_lost, (3 << 8) / 5);
   CHECK(r.has_remb);
-  CHECK_EQ(BuildUpstreamFeedback(out, 1, lines, 3, 0), 32u);  // no REMB asked for
+  CHECK_EQ(r.first_pt, 201);  // compound: the RR first, then SDES CNAME (RFC 3550 §6.1)
+  CHECK(r.has_cname);
+  CHECK_EQ(BuildUpstreamFeedback(out, 1, "c", lines, 3, 0), 32u + 12u);  // no REMB asked for
+}
+
+TEST(FeedbackIsCompoundUnlessReducedSize) {
+  uint8_t out[512];
+  size_t off = BuildFeedbackHead(out, 0x1234, "halfsec-0123456789abcdef", false);
+  CHECK_EQ(off % 4, 0u);
+  CHECK_EQ(out[1], 201);           // an RR leads
+  CHECK_EQ(out[0] & 0x1f, 0);      // with no report blocks
+  CHECK_EQ(out[9], 202);           // then SDES
+  CHECK_EQ(out[8] & 0x1f, 1);      // one chunk
+  CHECK_EQ(Load32(out + 12), 0x1234u);
+  CHECK_EQ(out[16], 1);            // CNAME item
+  CHECK_EQ(out[17], 24);
+  CHECK(std::memcmp(out + 18, "halfsec-0123456789abcdef", 24) == 0);
+  off += BuildPli(out + off, 0x1234, 0x99);
+  RtcpSummary r;
+  CHECK(ParseRtcp(out, off, &r, [](uint32_t, uint16_t) {}));
+  CHECK_EQ(r.first_pt, 201);
+  CHECK(r.has_cname);
+  CHECK(r.keyframe_request);
+  CHECK_EQ(r.keyframe_ssrc, 0x99u);
+  // Reduced-size RTCP negotiated: the PLI goes alone.
+  CHECK_EQ(BuildFeedbackHead(out, 0x1234, "x", true), 0u);
+  // Every CNAME length pads to a word with at least one null octet.
+  for (size_t n = 1; n < 12; n++) {
+    const uint32_t ssrcs[2] = {1, 2};
+    const size_t len = BuildSdesCname(out, ssrcs, 2, std::string(n, 'a'));
+    CHECK_EQ(len % 4, 0u);
+    RtcpSummary s;
+    CHECK(ParseRtcp(out, len, &s, [](uint32_t, uint16_t) {}));
+    CHECK(s.has_cname);
+  }
 }
 
 TEST(SenderReportTimeShiftsThePublisherClock) {

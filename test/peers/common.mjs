@@ -69,20 +69,38 @@ export const KEYFRAME_EVERY = Number(process.env.PUB_KEYFRAME_EVERY ?? 30);
  * an IDR or non-IDR NAL header for H.264 (RFC 6184), a payload descriptor and the frame
  * header's P bit for VP8 (RFC 7741). Viewers start at a keyframe.
  */
-export function codecPrefix(codec, counter) {
-  const key = counter % KEYFRAME_EVERY === 0;
+export function codecPrefix(codec, counter, key = counter % KEYFRAME_EVERY === 0) {
   if (codec === 'VP8') return Buffer.from([0x10, key ? 0x00 : 0x01]);
   if (codec === 'H264') return Buffer.from([key ? 0x65 : 0x41]);
+  // VP9 payload descriptor (RFC 9628): B (start of frame), P (inter-picture predicted) unset on a keyframe.
+  if (codec === 'VP9') return Buffer.from([key ? 0x08 : 0x48]);
+  // AV1 aggregation header: N (first packet of a coded video sequence) on a keyframe.
+  if (codec === 'AV1') return Buffer.from([key ? 0x08 : 0x00]);
   return Buffer.alloc(0);
 }
 
+/**
+ * H.264 keyframe picture as encoders packetize it (aiortc, libwebrtc): a STAP-A with SPS and
+ * PPS, then the IDR's slices, each a FU-A start; one RTP timestamp. `part` 0, 1, 2.
+ */
+export function h264KeyframePart(part) {
+  if (part === 0) return Buffer.from([0x78, 0x00, 0x04, 0x67, 0x42, 0xe0, 0x1f, 0x00, 0x02, 0x68, 0xce]);
+  return Buffer.from([0x7c, 0x85]);
+}
+
+/** Where the test payload starts (its MAGIC), after whatever codec bytes lead; -1: none. */
+export function payloadStart(payload) {
+  for (let i = 0; i + 4 <= Math.min(payload.length, 24); i++) if (payload.readUInt32BE(i) === MAGIC) return i;
+  return -1;
+}
+
 export function prefixLength(codec) {
-  return codec === 'VP8' ? 2 : codec === 'H264' ? 1 : 0;
+  return codec === 'VP8' ? 2 : codec === 'H264' || codec === 'VP9' || codec === 'AV1' ? 1 : 0;
 }
 
 /** Test payload: codec prefix, magic, kind (0 audio, 1 video), counter, bytes derived from the counter. */
-export function makePayload(kind, counter, size, codec = 'opus') {
-  const prefix = codecPrefix(kind === 1 ? codec : 'opus', counter);
+export function makePayload(kind, counter, size, codec = 'opus', key = undefined) {
+  const prefix = key === undefined ? codecPrefix(kind === 1 ? codec : 'opus', counter) : codecPrefix(kind === 1 ? codec : 'opus', counter, key);
   const p = Buffer.alloc(size);
   p.writeUInt32BE(MAGIC, 0);
   p.writeUInt8(kind, 4);
@@ -123,6 +141,26 @@ export function senderReport({ ssrc, rtpTs, packets, octets }) {
   b.writeUInt32BE(packets >>> 0, 20);
   b.writeUInt32BE(octets >>> 0, 24);
   return b;
+}
+
+/**
+ * What one RTCP datagram holds (RFC 3550 §6.1): its first packet's type, every type, and
+ * whether an SDES packet carries a CNAME; null when it is not RTCP.
+ */
+export function rtcpShape(buf) {
+  if (buf.length < 8 || buf[0] >> 6 !== 2 || buf[1] < 192 || buf[1] > 223) return null;
+  const types = [];
+  let cname = false;
+  for (let off = 0; off + 4 <= buf.length; ) {
+    const len = (buf.readUInt16BE(off + 2) + 1) * 4;
+    const pt = buf[off + 1];
+    types.push(pt === 205 || pt === 206 ? `${pt}.${buf[off] & 0x1f}` : String(pt));
+    if (pt === 202) {
+      for (let q = off + 8; q + 2 <= off + len && buf[q] !== 0; q += 2 + buf[q + 1]) if (buf[q] === 1 && buf[q + 1] > 0) cname = true;
+    }
+    off += len;
+  }
+  return { first: buf[1], types, cname };
 }
 
 export function parseRtp(buf) {

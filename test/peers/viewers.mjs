@@ -2,7 +2,7 @@
 // Usage: node viewers.mjs <whep-url> <count> [codec]  (<whep-url> may be ws://host:port/ws?stream=<name>)
 // stdin commands: "report" prints per-viewer results; "leave <i>" DELETEs viewer i; "exit".
 import nodeDataChannel from 'node-datachannel';
-import { MAGIC, gatheredOffer, nackPacket, newPeer, parseRtp, prefixLength, rembPacket, rtcpFeedback, send, watchdog } from './common.mjs';
+import { gatheredOffer, nackPacket, newPeer, parseRtp, payloadStart, rembPacket, rtcpFeedback, rtcpShape, send, watchdog } from './common.mjs';
 import { signal } from './signal.mjs';
 
 const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
@@ -14,19 +14,26 @@ function newViewer(i) {
   const pc = newPeer(`viewer${i}`, (Number(process.env.VIEWER_PORT_BASE) || 30000 + (process.pid % 20) * 1000) + i * 40);
   const v = new nodeDataChannel.Video('0', 'RecvOnly');
   if (codec === 'VP8') v.addVP8Codec(96);
+  else if (codec === 'VP9') v.addVP9Codec(96);
+  else if (codec === 'AV1') v.addAV1Codec(96);
   else v.addH264Codec(96);
   const a = new nodeDataChannel.Audio('1', 'RecvOnly');
   a.addOpusCodec(111);
-  const r = { index: i, pc, state: 'new', stop: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0 };
+  const r = { index: i, pc, state: 'new', stop: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0, rtcp: [], kindSsrcs: { 0: new Set(), 1: new Set() }, connectedAt: 0, firstVideoAt: 0 };
   const onMessage = (msg) => {
     const p = parseRtp(msg);
-    if (!p) return;
-    // Video payloads carry a codec prefix (see codecPrefix) before the test payload.
-    if (p.pt === 96) p.payload = p.payload.subarray(prefixLength(codec));
-    if (p.payload.length < 9 || p.payload.readUInt32BE(0) !== MAGIC) {
+    if (!p) {
+      const shape = rtcpShape(msg);
+      if (shape) r.rtcp.push(shape);
+      return;
+    }
+    // Video payloads carry codec bytes (see codecPrefix) before the test payload.
+    const start = payloadStart(p.payload);
+    if (start < 0 || p.payload.length < start + 9) {
       r.bad++;
       return;
     }
+    p.payload = p.payload.subarray(start);
     const kind = p.payload.readUInt8(4);
     const counter = p.payload.readUInt32BE(5);
     // Every byte after the header is derived from the counter: a corrupted payload shows here.
@@ -59,6 +66,8 @@ function newViewer(i) {
     r.seen[kind].add(p.seq);
     r.pts.add(p.pt);
     r.ssrcs.add(p.ssrc);
+    r.kindSsrcs[kind]?.add(p.ssrc);
+    if (kind === 1 && !r.firstVideoAt) r.firstVideoAt = Date.now();
     r.received[kind]?.push(counter);
   };
   r.seen = { 0: new Set(), 1: new Set() };
@@ -68,6 +77,7 @@ function newViewer(i) {
   at.onMessage(onMessage);
   pc.onStateChange((s) => {
     r.state = s;
+    if (s === 'connected' && !r.connectedAt) r.connectedAt = Date.now();
   });
   r.tracks = [vt, at];
   return r;
@@ -111,6 +121,11 @@ process.stdin.on('data', async (chunk) => {
           nacked: r.nacked,
           pts: [...r.pts],
           ssrcs: r.ssrcs.size,
+          videoSsrcs: r.kindSsrcs[1].size,
+          audioSsrcs: r.kindSsrcs[0].size,
+          rtcp: r.rtcp,
+          // From the peer connection's "connected" to the first video packet, ms (-1: none yet).
+          firstVideoMs: r.firstVideoAt && r.connectedAt ? r.firstVideoAt - r.connectedAt : -1,
         })),
       });
     } else if (cmd === 'pli') {

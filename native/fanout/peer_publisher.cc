@@ -1,0 +1,200 @@
+// The publisher side of Peer: inbound lines (SSRC and sequence restarts, RFC 3550 §8.2), the
+// fan-out of each packet, and the RTCP the relay sends upstream (NACK, PLI, reports).
+#include <algorithm>
+#include <cstring>
+
+#include "fanout/peer.h"
+#include "fanout/worker.h"
+#include "media/rtcp_reporter.h"
+#include "rtp/rtcp.h"
+#include "rtp/rtx.h"
+
+namespace halfsec {
+
+namespace {
+// Sequence numbers per upstream NACK packet.
+constexpr int kNackBatch = 64;
+// A second SSRC of one kind takes over once the current one has sent nothing for this long
+// (an encoder restart leaves a gap of a frame or two; two live SSRCs never alternate).
+constexpr int64_t kSsrcQuietMs = 250;
+}  // namespace
+
+int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
+  const int count = static_cast<int>(std::min<size_t>(cfg_.rids.size(), kMaxLayers));
+  for (int i = 0; i < count; i++) {
+    if (repaired ? rtx_ssrc_layer_[i] == h.ssrc && h.ssrc != 0 : in_[kVideo][i].started() && in_[kVideo][i].ssrc() == h.ssrc) {
+      return i;
+    }
+  }
+  const uint8_t* v;
+  size_t vlen;
+  if (!FindRtpExtension(d, h, repaired ? cfg_.repaired_rid_ext_id : cfg_.rid_ext_id, &v, &vlen)) return -1;
+  const std::string_view rid(reinterpret_cast<const char*>(v), vlen);
+  for (int i = 0; i < count; i++) {
+    if (cfg_.rids[i] != rid) continue;
+    if (repaired) rtx_ssrc_layer_[i] = h.ssrc;
+    return i;
+  }
+  return -1;
+}
+
+Peer::Inbound Peer::Classify(uint8_t* d, int* len, RtpHeader* h) {
+  Inbound c;
+  c.rtx = cfg_.rtx_apt[h->payload_type] != kNoPt;
+  c.media_pt = c.rtx ? cfg_.rtx_apt[h->payload_type] : h->payload_type;
+  c.kind = cfg_.kind_by_pt[c.media_pt];
+  if (c.kind >= kMediaKinds) return c;
+  c.simulcast = c.kind == kVideo && !cfg_.rids.empty();
+  if (c.simulcast) {
+    c.layer = LayerOf(d, *h, c.rtx);
+    if (c.layer < 0) return c;
+  }
+  InboundStream& in = in_[c.kind][c.layer];
+  if (c.rtx) {
+    if (!in.started() || !UnwrapRtx(d, len, h, c.media_pt)) return c;
+    Store32(d + 8, in.ssrc());
+    h->ssrc = in.ssrc();
+  }
+  c.line = &in;
+  return c;
+}
+
+void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
+  if (!srtp_ready_ || cfg_.role != PeerRole::kPublisher) return;
+  int len = srtp_in_.UnprotectRtp(d, n);
+  if (len < 0) {
+    WorkerStats::Bump(worker_->counters().srtp_errors);
+    return;
+  }
+  last_seen_ms_ = now_ms;
+  NoteMedia(now_ms, true);
+  RtpHeader h;
+  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
+  const Inbound c = Classify(d, &len, &h);
+  if (!c.line) return;
+  // Simulcast: the rid names the layer, so a new SSRC under it is that layer's restart at once.
+  bool recovered;
+  const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
+  if (v == InboundStream::Verdict::kDrop) return;
+  MediaPacket* pkt = worker_->NewPacket();
+  if (!pkt) return;
+  std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  pkt->len = static_cast<uint16_t>(len);
+  pkt->rtp = h;
+  pkt->kind = static_cast<MediaKind>(c.kind);
+  pkt->layer = static_cast<uint8_t>(c.layer);
+  pkt->recovered = recovered;
+  pkt->keyframe = c.kind == kVideo && IsKeyframeStart(cfg_.codec_by_pt[c.media_pt], d + h.header_len, h.payload_len);
+  MediaPacket*& held = held_[c.kind][c.layer];
+  if (v == InboundStream::Verdict::kProbation) {
+    if (held) held->Release();
+    held = pkt;  // published only if the next packet confirms the jump as a restart
+    return;
+  }
+  const bool resumes = held && held->rtp.ssrc == h.ssrc && held->rtp.sequence == static_cast<uint16_t>(h.sequence - 1);
+  if (v == InboundStream::Verdict::kRestart) OnLineRestart(c, resumes ? held->keyframe : pkt->keyframe);
+  if (held) {
+    if (v == InboundStream::Verdict::kRestart && resumes) {
+      PublishPacket(held, now_ms);
+    } else {
+      held->Release();
+    }
+    held = nullptr;
+  }
+  PublishPacket(pkt, now_ms);
+}
+
+void Peer::OnLineRestart(const Inbound& c, bool keyframe) {
+  Stream* s = cfg_.stream.get();
+  epoch_[c.kind][c.layer] = s->source_epoch.fetch_add(1) + 1;
+  s->ClearSenderClock(c.kind, c.layer);  // the old line's NTP <-> RTP mapping says nothing now
+  // Viewers wait for the new line's first keyframe: ask for one unless it is already here.
+  if (c.kind == kVideo && !keyframe) worker_->KeyframeWanted(*s, c.layer);
+}
+
+void Peer::PublishPacket(MediaPacket* pkt, int64_t now_ms) {
+  Stream* s = cfg_.stream.get();
+  pkt->epoch = epoch_[pkt->kind][pkt->layer];
+  if (pkt->kind == kVideo) {
+    s->layer_seen_ms[pkt->layer].store(now_ms, std::memory_order_relaxed);
+    layer_bytes_[pkt->layer] += pkt->len;
+  }
+  s->keyframes.Add(pkt, now_ms);
+  worker_->Publish(*this, pkt);
+}
+
+size_t Peer::FeedbackHead() { return BuildFeedbackHead(scratch_, cfg_.rtcp_ssrc, cfg_.cname, cfg_.rtcp_rsize); }
+
+void Peer::SendNacks(int64_t now_ms) {
+  uint16_t seqs[kNackBatch];
+  size_t off = 0;
+  for (auto& lines : in_) {
+    for (auto& in : lines) {
+      const int count = in.nacks().TakeDue(now_ms, seqs, kNackBatch);
+      if (count == 0) continue;
+      if (off == 0) off = FeedbackHead();
+      off += BuildNack(scratch_ + off, cfg_.rtcp_ssrc, in.ssrc(), seqs, count);
+      WorkerStats::Bump(worker_->counters().nacks_sent, static_cast<uint64_t>(count));
+    }
+  }
+  if (off > 0) SendRtcp(scratch_, off);
+}
+
+// Measured layer rates let the control plane's policy compare a viewer's estimate with what
+// each layer really costs.
+void Peer::ReportLayerRates(int64_t now_ms) {
+  const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
+  const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
+  double bps[kMaxLayers] = {};
+  for (int i = 0; i < layers; i++) {
+    bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
+    layer_bytes_[i] = 0;
+  }
+  if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
+}
+
+void Peer::SendKeyframeRequest(int layer) {
+  if (layer < 0 || layer >= kMaxLayers) layer = 0;
+  const InboundStream& in = in_[kVideo][layer];
+  if (in.started()) SendPli(in.ssrc());
+}
+
+void Peer::OnPublisherRtcp(const uint8_t* d, size_t n) {
+  RtcpSummary r;
+  ParseRtcp(d, n, &r, [](uint32_t, uint16_t) {});
+  if (!r.has_sr) return;
+  for (int kind = 0; kind < kMediaKinds; kind++) {
+    for (int layer = 0; layer < kMaxLayers; layer++) {
+      if (in_[kind][layer].started() && in_[kind][layer].ssrc() == r.sr_ssrc) {
+        cfg_.stream->SetSenderClock(kind, layer, r.sr_ntp, r.sr_rtp);
+      }
+    }
+  }
+}
+
+void Peer::SendPli(uint32_t media_ssrc) {
+  if (srtp_ready_) WorkerStats::Bump(worker_->counters().keyframe_requests);
+  const size_t off = FeedbackHead();
+  SendRtcp(scratch_, off + BuildPli(scratch_ + off, cfg_.rtcp_ssrc, media_ssrc));
+}
+
+void Peer::NoteMedia(int64_t now_ms, bool rtp) {
+  if (first_media_ms_ < 0) {
+    if (!rtp) return;  // the clock starts with the first media packet
+    first_media_ms_ = now_ms;
+  } else {
+    longest_media_gap_ms_ = std::max(longest_media_gap_ms_, now_ms - last_media_ms_);
+  }
+  last_media_ms_ = now_ms;
+}
+
+bool Peer::MediaTimedOut(int64_t now_ms) const {
+  // Pulls follow their origin's stream, which has its own publisher and grace: not timed here.
+  const int timeout = worker_->media_timeout_ms();
+  if (cfg_.role != PeerRole::kPublisher || cfg_.pull || timeout <= 0 || first_media_ms_ < 0) return false;
+  // Never below twice the stream's own longest silence (audio DTX, a paused screen share).
+  const int64_t limit = std::max<int64_t>(timeout, 2 * longest_media_gap_ms_);
+  return now_ms - last_media_ms_ > limit;
+}
+
+}  // namespace halfsec
