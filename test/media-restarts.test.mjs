@@ -87,7 +87,7 @@ for (const codec of ['H264', 'VP8', 'VP9', 'AV1']) {
     t.is((await viewers.waitFor('ready', 30000)).open, 4);
     const report = await reportWhen(viewers, (r) => r.viewers.every((v) => v.firstVideoMs >= 0), 3000);
     for (const v of report.viewers) {
-      t.true(v.firstVideoMs >= 0 && v.firstVideoMs < 1000, `viewer ${v.index}: first video ${v.firstVideoMs} ms after connecting`);
+      t.true(v.firstVideoMs >= 0 && v.firstVideoMs < 1000, `viewer ${v.index}: first video ${v.firstVideoMs} ms after its answer`);
       t.is(v.bad, 0);
     }
     t.is(keyframeRequests(relay) - before, 1, 'one keyframe request upstream for four joiners');

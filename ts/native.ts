@@ -66,7 +66,7 @@ export interface PeerConfig {
   rtcpSsrc?: number;
   /** Reduced-size RTCP (RFC 5506) answered: feedback may go without SR/RR and SDES. */
   rtcpRsize?: boolean;
-  /** SDES CNAME of the relay's RTCP toward this peer (default: random, stable for the session). */
+  /** SDES CNAME of the relay's RTCP toward this peer, as in its answer's a=ssrc cname (default: random, stable for the session). */
   cname?: string;
   worker?: number;
   /** Pull: the other relay's ICE password and its candidate. */
@@ -75,8 +75,6 @@ export interface PeerConfig {
   remotePort?: number;
   /** Publisher/viewer: the peer offered a=setup:passive, so the relay is the DTLS client (RFC 8842 §5) and starts the handshake after the peer's first valid check. */
   dtlsClient?: boolean;
-  /** Publisher/viewer: the peer offered a=rtcp-rsize (RFC 5506): reduced-size RTCP allowed. */
-  rtcpRsize?: boolean;
 }
 
 /** Codec ids the data plane knows (native/rtp/keyframe.h). */

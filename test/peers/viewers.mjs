@@ -19,7 +19,7 @@ function newViewer(i) {
   else v.addH264Codec(96);
   const a = new nodeDataChannel.Audio('1', 'RecvOnly');
   a.addOpusCodec(111);
-  const r = { index: i, pc, state: 'new', stop: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0, rtcp: [], kindSsrcs: { 0: new Set(), 1: new Set() }, connectedAt: 0, firstVideoAt: 0 };
+  const r = { index: i, pc, state: 'new', stop: null, received: { 0: [], 1: [] }, bad: 0, pts: new Set(), ssrcs: new Set(), lastSeq: {}, seqGaps: 0, mediaSsrc: {}, nacked: 0, rtcp: [], kindSsrcs: { 0: new Set(), 1: new Set() }, answeredAt: 0, firstVideoAt: 0 };
   const onMessage = (msg) => {
     const p = parseRtp(msg);
     if (!p) {
@@ -77,7 +77,6 @@ function newViewer(i) {
   at.onMessage(onMessage);
   pc.onStateChange((s) => {
     r.state = s;
-    if (s === 'connected' && !r.connectedAt) r.connectedAt = Date.now();
   });
   r.tracks = [vt, at];
   return r;
@@ -93,6 +92,8 @@ for (let i = 0; i < count; i++) {
   if (mode === 'passive') offer = offer.replace(/a=setup:actpass/g, 'a=setup:passive');
   const signaled = await signal(url, offer, 'viewer');
   r.stop = signaled.stop;
+  // Join time counts from the answer: media can reach onMessage before the 'connected' callback.
+  r.answeredAt = Date.now();
   r.pc.setRemoteDescription(signaled.answer, 'answer');
   viewers.push(r);
 }
@@ -125,7 +126,7 @@ process.stdin.on('data', async (chunk) => {
           audioSsrcs: r.kindSsrcs[0].size,
           rtcp: r.rtcp,
           // From the peer connection's "connected" to the first video packet, ms (-1: none yet).
-          firstVideoMs: r.firstVideoAt && r.connectedAt ? r.firstVideoAt - r.connectedAt : -1,
+          firstVideoMs: r.firstVideoAt && r.answeredAt ? r.firstVideoAt - r.answeredAt : -1,
         })),
       });
     } else if (cmd === 'pli') {

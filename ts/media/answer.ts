@@ -46,13 +46,22 @@ export interface AnswerOptions {
   setup?: 'active' | 'passive';
 }
 
+/**
+ * The relay's RTCP CNAME toward one peer (RFC 7022: unique per session, revealing nothing): from
+ * the session's random ICE ufrag, so the answer's a=ssrc cname and the SDES the data plane sends
+ * agree without another value to carry.
+ */
+export function cnameFor(ice: IceParams): string {
+  return `halfsec-${ice.ufrag}`;
+}
+
 /** msid-id and msid-appdata are 1-64 token characters (RFC 8830 §2). */
 const msidToken = (s: string): string => s.slice(0, 64);
 
 /** Builds the ICE-lite answer mirroring the offer's m-sections (DTLS passive unless the offer is passive). */
 export function buildAnswer(o: AnswerOptions): string {
   const accepted = new Set(o.tracks.map((t) => t.mid));
-  const cname = `halfsec-${randomBytes(4).toString('hex')}`;
+  const cname = cnameFor(o.ice);
   const setup = o.setup ?? answerSetup(o.offer.dtlsSetup);
   const media = o.offer.sections.map((s, index): MediaDescription => {
     const offered = o.offer.raw.media[index]!;

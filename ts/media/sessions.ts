@@ -10,7 +10,7 @@ import { HttpError } from '../ops/errors.js';
 import { LayerPolicy } from './policy.js';
 import { measureLayers, planPublisher, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
-import { buildAnswer, newIceParams } from './answer.js';
+import { buildAnswer, cnameFor, newIceParams } from './answer.js';
 import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
@@ -372,7 +372,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   private answering(role: SessionRole, streamId: number, ice: IceParams, offer: ParsedOffer): PeerConfig {
     const { iceUfrag: remoteUfrag, fingerprintAlgorithm, fingerprint, rtcpRsize } = offer;
     const dtlsClient = offer.dtlsSetup === 'passive';
-    return { role, streamId, localUfrag: ice.ufrag, localPwd: ice.pwd, remoteUfrag, fingerprintAlgorithm, fingerprint, dtlsClient, rtcpRsize };
+    return { role, streamId, localUfrag: ice.ufrag, localPwd: ice.pwd, remoteUfrag, fingerprintAlgorithm, fingerprint, dtlsClient, rtcpRsize, cname: cnameFor(ice) };
   }
 
   private addPeer(config: PeerConfig): AddedPeer {
