@@ -27,10 +27,10 @@ async function streamInfo(url, name) {
   return streams.find((s) => s.name === name);
 }
 
-/** Opens the viewers one after another; each must decode frames of `size` within 5 s of opening. */
-async function watchers(t, context, url, stream, size) {
+/** Opens `count` viewers one after another; each must decode frames of `size` within 5 s of opening. */
+async function watchers(t, context, url, stream, size, count = VIEWERS) {
   const pages = [];
-  for (let i = 0; i < VIEWERS; i++) {
+  for (let i = 0; i < count; i++) {
     const page = await openViewer(context, url, stream);
     await t.notThrowsAsync(waitForPlayback(page, { ...size, timeout: 5000 }), `viewer ${i} decodes ${size ? `${size.width}x${size.height}` : ''} frames within 5 s`);
     pages.push(page);
@@ -92,6 +92,25 @@ test.serial('VP8: the plain fake camera plays on three /watch pages; unstamped v
     t.is(s.latencyMs, null);
   }
 });
+
+// VP9 and AV1, the codecs Chromium has besides H.264 and VP8: published from /publish with that
+// codec chosen, and played by a /watch page that joins the running stream (so the relay has to
+// find the codec's keyframe for it). One viewer each keeps the run short.
+for (const [id, name] of [['vp9', 'VP9'], ['av1', 'AV1']]) {
+  test.serial(`${name}: the fake camera published from /publish plays on a /watch page`, async (t) => {
+    const { url, context } = await setup(t);
+    const stream = `c-${id}`;
+    const pub = await openPublisher(context, url, stream, { codec: id, source: 'camera', size: '640x360', stamp: '0' });
+    t.deepEqual([...(await streamInfo(url, stream)).codecs].sort(), [name, 'opus']);
+    await sleep(1000);
+    const [page] = await watchers(t, context, url, stream, { width: 640, height: 360 }, 1);
+    await until(async () => (await viewerStatus(page)).framesDecoded >= 30, 5000, 200);
+    const s = await viewerStatus(page);
+    t.is(s.codec, name, 'the viewer decodes the codec asked for');
+    t.true(s.framesDecoded >= 30, `frames decoded: ${s.framesDecoded}`);
+    t.is((await publisherStatus(pub)).codec, name, 'the publisher sends it');
+  });
+}
 
 test.serial('simulcast: a three-layer VP8 publisher is accepted and viewers decode frames', async (t) => {
   const { url, context, relay } = await setup(t);

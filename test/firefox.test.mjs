@@ -1,6 +1,7 @@
 // Real Firefox ESR (puppeteer-core over WebDriver BiDi, fake camera and microphone) publishes and
 // watches through the relay: the relay's own /publish and /watch pages, and a plain page using
-// web/whip-whep.js with bundlePolicy max-bundle and balanced. Each test runs its scenario
+// web/whip-whep.js with bundlePolicy max-bundle and balanced (VP8, the relay's choice), and with
+// VP9 and AV1 asked for (Firefox has no H.264 here). Each test runs its scenario
 // (test/peers/firefox-run.mjs) in a network namespace of its own with a veth pair: Firefox
 // gathers no candidate on `lo` alone (shared/PEERS.md). Needs root (CI runs as root).
 import test from 'ava';
@@ -10,6 +11,9 @@ import { netnsUnavailable, runInNetns } from './netns.mjs';
 
 const why = !firefoxAvailable() ? 'no /usr/bin/firefox-esr' : netnsUnavailable();
 const run = (scenario) => runInNetns(process.execPath, [fileURLToPath(new URL('./peers/firefox-run.mjs', import.meta.url)), scenario], { veth: true, limitSec: 110 });
+// One Firefox run serves both tests of the page client (bundle policies, codecs).
+let plainRun;
+const plain = () => (plainRun ??= run('plain'));
 const ffTest = why ? test.skip : test.serial;
 if (why) test('Firefox tests are skipped', (t) => t.log(why) || t.pass());
 
@@ -35,8 +39,8 @@ ffTest('Firefox publishes from /publish and plays it on /watch (max-bundle, VP8)
 });
 
 ffTest('Firefox publishes and watches with bundlePolicy max-bundle and balanced through web/whip-whep.js', async (t) => {
-  const get = messages(t, await run('plain'));
-  const runs = get('plain');
+  const get = messages(t, await plain());
+  const runs = get('plain').filter((r) => r.policy);
   t.deepEqual(runs.map((r) => r.policy), ['max-bundle', 'balanced']);
   for (const r of runs) {
     t.is(r.pub, 'connected', `${r.policy}: publisher connection`);
@@ -47,6 +51,21 @@ ffTest('Firefox publishes and watches with bundlePolicy max-bundle and balanced 
   }
   t.true(runs[0]?.offerHasBundleOnly, 'the max-bundle offers had bundle-only sections');
   t.false(runs[1]?.offerHasBundleOnly ?? true, 'the balanced offers had none');
+});
+
+ffTest('Firefox publishes VP9 and AV1 chosen with web/whip-whep.js and watches each: frames decoded in that codec', async (t) => {
+  const get = messages(t, await plain());
+  const runs = get('plain').filter((r) => r.videoCodec);
+  t.deepEqual(runs.map((r) => r.videoCodec), ['vp9', 'av1']);
+  for (const r of runs) {
+    const mime = `video/${r.videoCodec.toUpperCase()}`;
+    t.is(r.pubCodec, mime, `${r.videoCodec}: the publisher sends it`);
+    t.is(r.codec, mime, `${r.videoCodec}: the viewer decodes it`);
+    t.is(r.pub, 'connected', `${r.videoCodec}: publisher connection`);
+    t.is(r.view, 'connected', `${r.videoCodec}: viewer connection`);
+    t.true(r.first > 0 && r.later > r.first, `${r.videoCodec}: frames decoded ${r.first} (after ${r.firstMs} ms) → ${r.later}`);
+    t.is(r.viewers, 1, r.videoCodec);
+  }
 });
 
 ffTest('the page client DELETEs its session when the answer does not apply or the connection fails', async (t) => {

@@ -3,7 +3,8 @@
 //   node firefox-run.mjs pages|plain|cleanup
 // pages:   /publish/<s> (fake camera + mic) and /watch/<s>, the relay's own pages.
 // plain:   a page importing /web/whip-whep.js publishes and watches with bundlePolicy
-//          max-bundle, then balanced (each on both sides).
+//          max-bundle, then balanced (each on both sides); then VP9 and AV1 (its codec
+//          preference), each published and watched.
 // cleanup: a viewer whose answer fails to apply, and one whose connection fails, leave no
 //          session on the relay.
 // Prints JSON lines ({ event, ... }) for the test to check; exits 0 when the scenario ran.
@@ -42,6 +43,44 @@ async function pageUntil(page, fn, arg, ms) {
   return v;
 }
 
+/**
+ * In the page: publishes the fake camera and microphone to /whip/<stream> with web/whip-whep.js,
+ * watches /whep/<stream> after `delay` ms, and reports frames decoded once they start and 2 s
+ * later, the codecs both sides' getStats name, and the connection states. The sessions stay up.
+ */
+async function publishAndWatch([stream, opts, delay]) {
+  const lib = await import('/web/whip-whep.js');
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const pub = await lib.publish(`/whip/${stream}`, media, opts);
+  await new Promise((r) => setTimeout(r, delay));
+  const v = await lib.watch(`/whep/${stream}`, opts);
+  const el = document.createElement('video');
+  el.muted = true;
+  el.srcObject = v.stream;
+  document.body.append(el);
+  el.play().catch(() => {});
+  const videoStats = async (pc, type) => {
+    const stats = await pc.getStats();
+    for (const x of stats.values()) {
+      if (x.type === type && x.kind === 'video') return { n: x.framesDecoded ?? 0, codec: stats.get(x.codecId)?.mimeType ?? null };
+    }
+    return { n: 0, codec: null };
+  };
+  const start = Date.now();
+  let first = { n: 0 };
+  while (Date.now() - start < 15000 && first.n === 0) {
+    await new Promise((r) => setTimeout(r, 250));
+    first = await videoStats(v.pc, 'inbound-rtp');
+  }
+  const firstMs = Date.now() - start;
+  await new Promise((r) => setTimeout(r, 2000));
+  const later = await videoStats(v.pc, 'inbound-rtp');
+  const sent = await videoStats(pub.pc, 'outbound-rtp');
+  const offers = v.pc.localDescription.sdp + pub.pc.localDescription.sdp;
+  window.__sessions = (window.__sessions ?? []).concat([pub, v]);
+  return { first: first.n, firstMs, later: later.n, codec: later.codec, pubCodec: sent.codec, pub: pub.pc.connectionState, view: v.pc.connectionState, offerHasBundleOnly: /a=bundle-only/.test(offers) };
+}
+
 try {
   if (scenario === 'pages') {
     const pub = await ff.browser.newPage();
@@ -68,47 +107,14 @@ try {
   } else if (scenario === 'plain') {
     const page = await ff.browser.newPage();
     await page.goto(`${base}/`);
-    for (const policy of ['max-bundle', 'balanced']) {
-      const stream = `ff-${policy}`;
-      const r = await page.evaluate(
-        async ([s, pol, DELAY]) => {
-          const lib = await import('/web/whip-whep.js');
-          const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
-          const pub = await lib.publish(`/whip/${s}`, media, { bundlePolicy: pol });
-          await new Promise((r) => setTimeout(r, DELAY));
-          const v = await lib.watch(`/whep/${s}`, { bundlePolicy: pol });
-          const el = document.createElement('video');
-          el.muted = true;
-          el.srcObject = v.stream;
-          document.body.append(el);
-          el.play().catch(() => {});
-          const frames = async () => {
-            let n = 0;
-            let codec = null;
-            const stats = await v.pc.getStats();
-            for (const x of stats.values()) {
-              if (x.type === 'inbound-rtp' && x.kind === 'video') {
-                n = x.framesDecoded ?? 0;
-                codec = stats.get(x.codecId)?.mimeType ?? codec;
-              }
-            }
-            return { n, codec };
-          };
-          const start = Date.now();
-          let first = { n: 0 };
-          while (Date.now() - start < 15000 && first.n === 0) {
-            await new Promise((r) => setTimeout(r, 250));
-            first = await frames();
-          }
-          await new Promise((r) => setTimeout(r, 2000));
-          const later = await frames();
-          const out = { first: first.n, later: later.n, codec: later.codec, pub: pub.pc.connectionState, view: v.pc.connectionState, offerHasBundleOnly: /a=bundle-only/.test(v.pc.localDescription.sdp) || /a=bundle-only/.test(pub.pc.localDescription.sdp) };
-          window.__sessions = (window.__sessions ?? []).concat([pub, v]);
-          return out;
-        },
-        [stream, policy, Number(process.env.DELAY ?? 0)],
-      );
-      say({ event: 'plain', policy, ...r, viewers: await viewers(stream) });
+    // The relay's choice of codec (VP8 from Firefox) under both bundle policies, then VP9 and AV1
+    // asked for, each watched once it has run for a second (from a keyframe the relay found).
+    const runs = [{ bundlePolicy: 'max-bundle' }, { bundlePolicy: 'balanced' }, { videoCodec: 'vp9', delay: 1000 }, { videoCodec: 'av1', delay: 1000 }];
+    for (const { delay = 0, ...opts } of runs) {
+      const stream = `ff-${opts.bundlePolicy ?? opts.videoCodec}`;
+      const t0 = Date.now();
+      const r = await page.evaluate(publishAndWatch, [stream, opts, Number(process.env.DELAY ?? delay)]);
+      say({ event: 'plain', policy: opts.bundlePolicy, videoCodec: opts.videoCodec, ...r, ms: Date.now() - t0, viewers: await viewers(stream) });
     }
   } else if (scenario === 'cleanup') {
     // A stream to watch: Firefox publishes it through the page client.
