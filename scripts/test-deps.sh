@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite drives (real browsers, GStreamer, Redis, and clang
+# Installs the Debian packages the test suite drives (real browsers, GStreamer, aiortc, Redis, and clang
 # for the fuzz pass) when they are missing. `npm test` runs it first (the "pretest" script) and
 # so does .ci/run, so the README's test command works on a fresh Debian 12 machine by itself.
 # As root it installs with apt-get; otherwise it prints the one command to run and goes on
@@ -17,6 +17,11 @@ command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 [ -x /usr/bin/firefox-esr ] || need_apt+=(firefox-esr)
 for p in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
   gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+# aiortc as a real WHIP publisher (test/aiortc.test.mjs), also run by /usr/bin/python3; it pulls
+# in python3-av (FFmpeg's libx264) and python3-numpy, which the synthetic source uses.
+for p in python3-aiortc python3-numpy; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 # The fuzz pass: clang with libFuzzer + sanitizer runtimes, and OpenSSL to link the parsers with.
