@@ -1,0 +1,51 @@
+// Attacks on ICE address ownership with real datagrams against the native engine on loopback:
+// what a party holding ICE credentials it saw (a pull's offer, a captured check) or an off-path
+// spoofer sending junk can still do to where a peer's media goes (ice/address_binding.h).
+import dgram from 'node:dgram';
+import test from 'ava';
+import { native } from '../dist/native.js';
+import { bindingRequest } from './stun-forge.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const FP = Array(32).fill('AB').join(':');
+const PWD = 'relaypwd0123456789abcdefgh';
+
+async function udp(t) {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  s.got = [];
+  s.on('message', (m) => s.got.push(m));
+  t.teardown(() => s.close());
+  return s;
+}
+
+function engineFor(t) {
+  const base = 46000 + Math.floor(Math.random() * 200) * 5;
+  const engine = new native.Engine({ workers: 1, bindAddress: '127.0.0.1', portBase: base, portCount: 5, connectTimeoutMs: 5000 }, () => {});
+  t.teardown(() => engine.close());
+  return { engine, port: engine.ports[0], stats: () => engine.stats().workers[0] };
+}
+
+function publisher(engine, ufrag) {
+  return engine.addPeer({ role: 'publisher', streamId: engine.createStream(), localUfrag: ufrag, localPwd: PWD, remoteUfrag: 'abcd', fingerprintAlgorithm: 'sha-256', fingerprint: FP, kindByPt: [[102, 1]] });
+}
+
+test.serial('a check for a pull\'s ufrag on the shared port does not move the pull away from its upstream', async (t) => {
+  const { engine, port, stats } = engineFor(t);
+  const upstream = await udp(t);
+  const attacker = await udp(t);
+  engine.addPeer({
+    role: 'pull', streamId: engine.createStream(), localUfrag: 'pullfrag', localPwd: PWD, remoteUfrag: 'upfrag', remotePwd: 'upstreampwd0123456789abc',
+    remoteIp: '127.0.0.1', remotePort: upstream.address().port, fingerprintAlgorithm: 'sha-256', fingerprint: FP, kindByPt: [[102, 1]],
+  });
+  await sleep(200);
+  t.true(upstream.got.length > 0, 'the pull checks its upstream');
+  // The pull's ufrag and password were in its offer: the upstream, or anyone who read it, has them.
+  attacker.send(bindingRequest({ username: 'pullfrag:upfrag', pwd: PWD }), port, '127.0.0.1');
+  await sleep(100);
+  const before = upstream.got.length;
+  await sleep(400);
+  t.true(upstream.got.length > before, 'the pull still checks its upstream');
+  t.is(attacker.got.length, 0, 'nothing (no answer, no pull check) goes to the sender of the forged check');
+  t.is(stats().iceRebinds, 0);
+});
