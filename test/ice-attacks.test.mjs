@@ -49,3 +49,35 @@ test.serial('a check for a pull\'s ufrag on the shared port does not move the pu
   t.is(attacker.got.length, 0, 'nothing (no answer, no pull check) goes to the sender of the forged check');
   t.is(stats().iceRebinds, 0);
 });
+
+test.serial('junk from a peer\'s old address (a spoofer) does not keep it pinned there after a NAT rebinding', async (t) => {
+  const { engine, port, stats } = engineFor(t);
+  publisher(engine, 'pubfrag1');
+  const old = await udp(t);
+  const fresh = await udp(t);
+  old.send(bindingRequest({ username: 'pubfrag1:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
+  await sleep(50);
+  // The old mapping is dead; a spoofer forging it (here the old socket itself) sends a junk byte every 100 ms.
+  const junk = setInterval(() => old.send(Buffer.from([0]), port, '127.0.0.1'), 100);
+  t.teardown(() => clearInterval(junk));
+  await sleep(800);
+  // The peer's own check from its new address, without USE-CANDIDATE (consent checks of most agents).
+  fresh.send(bindingRequest({ username: 'pubfrag1:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
+  await sleep(100);
+  clearInterval(junk);
+  t.is(stats().iceRebinds, 1, 'the peer moved: nothing authenticated came from its old address for 800 ms');
+});
+
+test.serial('valid checks from a peer\'s current address keep a live path from being taken by a backup pair', async (t) => {
+  const { engine, port, stats } = engineFor(t);
+  publisher(engine, 'pubfrag2');
+  const live = await udp(t);
+  const backup = await udp(t);
+  for (let i = 0; i < 8; i++) {
+    live.send(bindingRequest({ username: 'pubfrag2:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
+    await sleep(100);
+  }
+  backup.send(bindingRequest({ username: 'pubfrag2:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
+  await sleep(50);
+  t.is(stats().iceRebinds, 0);
+});
