@@ -26,8 +26,11 @@ function engineFor(t) {
   return { engine, port: engine.ports[0], stats: () => engine.stats().workers[0] };
 }
 
-function publisher(engine, ufrag) {
-  return engine.addPeer({ role: 'publisher', streamId: engine.createStream(), localUfrag: ufrag, localPwd: PWD, remoteUfrag: 'abcd', fingerprintAlgorithm: 'sha-256', fingerprint: FP, kindByPt: [[102, 1]] });
+/** A publisher peer, once its worker has taken it (addPeer is a command the worker drains). */
+async function publisher(engine, ufrag) {
+  const added = engine.addPeer({ role: 'publisher', streamId: engine.createStream(), localUfrag: ufrag, localPwd: PWD, remoteUfrag: 'abcd', fingerprintAlgorithm: 'sha-256', fingerprint: FP, kindByPt: [[102, 1]] });
+  await sleep(50);
+  return added;
 }
 
 test.serial('a check for a pull\'s ufrag on the shared port does not move the pull away from its upstream', async (t) => {
@@ -52,7 +55,7 @@ test.serial('a check for a pull\'s ufrag on the shared port does not move the pu
 
 test.serial('junk from a peer\'s old address (a spoofer) does not keep it pinned there after a NAT rebinding', async (t) => {
   const { engine, port, stats } = engineFor(t);
-  publisher(engine, 'pubfrag1');
+  await publisher(engine, 'pubfrag1');
   const old = await udp(t);
   const fresh = await udp(t);
   old.send(bindingRequest({ username: 'pubfrag1:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
@@ -70,7 +73,7 @@ test.serial('junk from a peer\'s old address (a spoofer) does not keep it pinned
 
 test.serial('valid checks from a peer\'s current address keep a live path from being taken by a backup pair', async (t) => {
   const { engine, port, stats } = engineFor(t);
-  publisher(engine, 'pubfrag2');
+  await publisher(engine, 'pubfrag2');
   const live = await udp(t);
   const backup = await udp(t);
   for (let i = 0; i < 8; i++) {
@@ -80,4 +83,32 @@ test.serial('valid checks from a peer\'s current address keep a live path from b
   backup.send(bindingRequest({ username: 'pubfrag2:abcd', pwd: PWD, useCandidate: false }), port, '127.0.0.1');
   await sleep(50);
   t.is(stats().iceRebinds, 0);
+});
+
+// KNOWN, NOT FIXED: a valid check carries no freshness, so one captured nominating check replayed
+// from the attacker's own address moves a peer's media there (and the settle window then keeps the
+// victim's own checks from moving it back for 2 s). Refusing repeated transaction ids fixes this
+// test, but then a NAT rebinding is only followed at the peer's next fresh check (libjuice: every
+// ~4.5 s), after the 2 s publisher media timeout has already ended the stream; the rebinding test
+// in ice-ownership.test.mjs passes only because its proxy replays the old check. Needs a design
+// decision (e.g. follow authenticated SRTP from a new address), so this stays a failing test.
+test.failing('a captured check replayed from another address does not move the peer\'s media there', async (t) => {
+  const { engine, port, stats } = engineFor(t);
+  await publisher(engine, 'pubfrag3');
+  const victim = await udp(t);
+  const attacker = await udp(t);
+  const captured = bindingRequest({ username: 'pubfrag3:abcd', pwd: PWD, useCandidate: true });
+  victim.send(captured, port, '127.0.0.1');
+  await sleep(100);
+  attacker.send(captured, port, '127.0.0.1');
+  await sleep(100);
+  t.is(stats().iceRebinds, 0, 'the replay did not move the victim');
+  // The victim's own fresh check from its address still works as before (nothing moved).
+  victim.send(bindingRequest({ username: 'pubfrag3:abcd', pwd: PWD, useCandidate: true }), port, '127.0.0.1');
+  await sleep(50);
+  t.is(stats().iceRebinds, 0);
+  // A fresh check from a new address (a real NAT rebinding) still moves it.
+  attacker.send(bindingRequest({ username: 'pubfrag3:abcd', pwd: PWD, useCandidate: true }), port, '127.0.0.1');
+  await sleep(50);
+  t.is(stats().iceRebinds, 1);
 });
