@@ -265,6 +265,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
     return;
   }
   last_seen_ms_ = now_ms;
+  heard_ms_ = now_ms;
   if (cfg_.role == PeerRole::kPublisher) {
     NoteMedia(now_ms, false);
     OnPublisherRtcp(d, static_cast<size_t>(len));

@@ -104,7 +104,9 @@ class Peer {
   void MoveTo(const sockaddr_storage& a, std::string old_key, int64_t now_ms);
   const std::string& previous_address_key() const { return prev_addr_key_; }
   int64_t moved_ms() const { return moved_ms_; }
-  // Anything at all arrived from the peer's current address (a live path is not moved away from).
+  // Something authenticated (SRTP, SRTCP, a valid check) arrived from the peer's current address:
+  // a live path is not moved away from. Never for unauthenticated datagrams, which a spoofer can
+  // send from the address to pin a peer to a path that died.
   void heard(int64_t now_ms) { heard_ms_ = now_ms; }
   // The peer's first address is known: a DTLS client may send its ClientHello now.
   void OnAddressBound();

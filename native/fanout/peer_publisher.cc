@@ -67,6 +67,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
     return;
   }
   last_seen_ms_ = now_ms;
+  heard_ms_ = now_ms;
   NoteMedia(now_ms, true);
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;

@@ -180,7 +180,9 @@ void Worker::DrainCommands() {
         if (p->is_pull() && !OpenPullSocket(p)) p->Fail("pull-socket-failed");
         p->Attach(this);
         peers_[p->id()] = p;
-        by_ufrag_[p->config().local_ufrag] = p;
+        // A pull is the controlling agent on its own socket: the ICE-lite relay it pulls from never
+        // checks, so a check for its ufrag on the shared port is forged and must not move it.
+        if (!p->is_pull()) by_ufrag_[p->config().local_ufrag] = p;
         stats_.peers.fetch_add(1, std::memory_order_relaxed);
         Stream* s = p->stream();
         if (p->role() == PeerRole::kViewer) {

@@ -50,7 +50,8 @@ void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) 
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  it->second->heard(now_ms_);
+  // Not heard() here: anyone can send from a forged source; only what authenticates (SRTP,
+  // SRTCP, a valid check) says the path is alive (Peer::OnSrtp/OnSrtcp, BindAddress).
   DeliverToPeer(*it->second, d, n);
 }
 
@@ -121,6 +122,7 @@ void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, bool nominate
   f.from_previous = key == peer.previous_address_key();
   f.quiet_ms = now_ms_ - peer.heard_ms();
   f.since_move_ms = now_ms_ - peer.moved_ms();
+  if (f.same_address) peer.heard(now_ms_);
   switch (DecideAddressBinding(f)) {
     case AddressBinding::kKeep:
       return;

@@ -5,7 +5,8 @@
 //  - a peer with no address takes the one its first valid check came from (kBind);
 //  - a check from the peer's own address restores a missing table entry, else changes nothing;
 //  - a check from a new address moves the peer there (NAT rebinding) when it nominates
-//    (USE-CANDIDATE), or when nothing has arrived from the current address for kRebindQuietMs,
+//    (USE-CANDIDATE), or when nothing authenticated (SRTP, SRTCP, a valid check; junk from a
+//    forged source does not count) has arrived from the current address for kRebindQuietMs,
 //    so that checks on a backup pair do not pull a live path away; and never back to the
 //    address it just left within kRebindSettleMs, so late old-address checks cannot flap it.
 #pragma once
@@ -25,7 +26,7 @@ struct BindingFacts {
   bool owned_by_other = false;     // the check's source address is bound to another live peer
   bool nominates = false;          // USE-CANDIDATE
   bool from_previous = false;      // the source is the address the peer last moved away from
-  int64_t quiet_ms = 0;            // since anything arrived from the current address
+  int64_t quiet_ms = 0;            // since anything authenticated arrived from the current address
   int64_t since_move_ms = 0;       // since the peer last moved (large when never)
 };
 
