@@ -23,6 +23,18 @@ std::string AddrKey(const sockaddr_storage& a) {
   return k;
 }
 
+sockaddr_storage UnmapV4(const sockaddr_storage& a) {
+  if (a.ss_family != AF_INET6) return a;
+  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&a);
+  if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return a;
+  sockaddr_storage out{};
+  auto* s4 = reinterpret_cast<sockaddr_in*>(&out);
+  s4->sin_family = AF_INET;
+  s4->sin_port = s6->sin6_port;
+  std::memcpy(&s4->sin_addr, reinterpret_cast<const uint8_t*>(&s6->sin6_addr) + 12, 4);
+  return out;
+}
+
 socklen_t AddrLen(const sockaddr_storage& a) {
   return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
