@@ -92,6 +92,11 @@ Peer* Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from, Tcp
     stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
+  if (link && link->owner != 0 && link->owner != peer->id()) {
+    // An ICE-TCP connection belongs to the peer of its first valid check: no answer, no path.
+    WorkerStats::Bump(stats_.ice_address_conflicts);
+    return nullptr;
+  }
   uint8_t out[256];
   size_t len;
   if (m.has_ice_controlled) {

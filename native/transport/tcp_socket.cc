@@ -28,6 +28,10 @@ int OpenTcpListener(const std::string& ip, uint16_t port, std::string* error) {
   if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
   // SO_REUSEADDR only lets a restarted relay bind while old connections sit in TIME_WAIT; no
   // SO_REUSEPORT: another process must not be able to share (and steal from) this port.
+  if (ss.ss_family == AF_INET6) {
+    const int off = 0;  // "::" serves IPv4 peers too (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  }
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0 || listen(fd, 1024) != 0) {
