@@ -5,6 +5,7 @@ import net from 'node:net';
 import test from 'ava';
 import { reportWhen, sleep, spawnPeer, startRelay, until } from './helpers.mjs';
 import { offer } from './sdp-fixtures.mjs';
+import { checkSdp } from './sdp-grammar.mjs';
 import { bindingRequest, iceOf } from './stun-forge.mjs';
 
 const PACKETS = 1200;
@@ -68,6 +69,7 @@ test.serial('ICE-TCP: answers carry passive TCP candidates below UDP; hostile co
   const udp = cands.filter((c) => c.transport === 'udp');
   const tcp = cands.filter((c) => c.transport === 'tcp');
   t.true(udp.length >= 1 && tcp.length >= 1, a.sdp);
+  t.deepEqual(checkSdp(a.sdp), [], 'the answer is valid SDP');
   t.true(tcp.every((c) => c.tcptype === 'passive'));
   t.true(Math.min(...udp.map((c) => c.priority)) > Math.max(...tcp.map((c) => c.priority)), 'every UDP candidate outranks every TCP one');
   const port = tcp[0].port;
