@@ -11,6 +11,12 @@ export interface EngineOptions {
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
+  /** ICE-TCP listening port: -1 (default) the first of the range free for TCP, 0 off. */
+  tcpPort?: number;
+  tcpMaxPerAddress?: number;
+  tcpMaxPerWorker?: number;
+  /** Per-connection send queue, bytes; beyond it packets are dropped (default 256 KiB). */
+  tcpSendQueueBytes?: number;
 }
 
 /** A viewer's feedback summary, every feedbackIntervalMs (see native/fanout/peer.h ViewerFeedback). */
@@ -25,7 +31,8 @@ export interface ViewerFeedback {
 }
 
 export interface EngineEvent {
-  type: 'connected' | 'closed' | 'feedback' | 'layers';
+  /** 'tcp-rejected' (peerId 0): an ICE-TCP connection was closed for bad input, once per burst; detail says why. */
+  type: 'connected' | 'closed' | 'feedback' | 'layers' | 'tcp-rejected';
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
@@ -102,14 +109,25 @@ export interface WorkerStats {
   /** Valid checks refused: their source address belongs to another live peer. Peers moved to a new address (NAT rebinding). */
   iceAddressConflicts: number;
   iceRebinds: number;
+  /** ICE-TCP: live connections, connections accepted, packets dropped on a full send queue, and connections closed for no valid binding request in time, an oversize frame, an unknown username, a connection limit, anything else. */
+  tcpConnections: number;
+  tcpAccepted: number;
+  tcpDroppedPackets: number;
+  tcpRejectedTimeout: number;
+  tcpRejectedOversize: number;
+  tcpRejectedUsername: number;
+  tcpRejectedLimit: number;
+  tcpRejectedInvalid: number;
 }
 
 export interface NativeEngine {
   readonly fingerprint: string;
   readonly ports: number[];
+  /** The ICE-TCP port (0: off). */
+  readonly tcpPort: number;
   createStream(): number;
   closeStream(streamId: number): boolean;
-  addPeer(config: PeerConfig): { peerId: number; worker: number; port: number };
+  addPeer(config: PeerConfig): { peerId: number; worker: number; port: number; tcpPort: number };
   removePeer(peerId: number): boolean;
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */

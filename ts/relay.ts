@@ -78,6 +78,9 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
       bindAddress: opts.rtcBindAddress,
       portBase: opts.rtcPortMin,
       portCount: opts.rtcPortMax - opts.rtcPortMin + 1,
+      tcpPort: opts.rtcTcpPort ?? -1,
+      tcpMaxPerAddress: opts.rtcTcpMaxPerAddress,
+      tcpMaxPerWorker: opts.rtcTcpMaxPerWorker,
     },
     onEvents,
   );
@@ -171,7 +174,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
           }
           listenSocket = token;
           const port = uWS.us_socket_local_port(token);
-          log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, announcedIps: opts.announcedIps }, 'halfsec relay listening');
+          log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, rtcTcpPort: engine.tcpPort, announcedIps: opts.announcedIps }, 'halfsec relay listening');
           startCluster(port);
           resolve({ port });
         });

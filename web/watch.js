@@ -32,6 +32,9 @@ const status = {
   nackCount: 0,
   packetsLost: 0,
   codec: null,
+  // The selected ICE candidate pair: 'udp' or 'tcp' (ICE-TCP, when UDP is blocked), and the relay's end.
+  transport: null,
+  remoteCandidate: null,
 };
 window.halfsecWatch = status;
 
@@ -105,6 +108,15 @@ async function superviseSession(s) {
       status.packetsLost = r.packetsLost ?? 0;
       status.fps = Math.round(r.framesPerSecond ?? 0);
       status.codec = report.get(r.codecId)?.mimeType?.replace('video/', '') ?? status.codec;
+    }
+    for (const r of report.values()) {
+      if (r.type !== 'transport' || !r.selectedCandidatePairId) continue;
+      const pair = report.get(r.selectedCandidatePairId);
+      const remote = pair && report.get(pair.remoteCandidateId);
+      if (remote) {
+        status.transport = remote.protocol;
+        status.remoteCandidate = `${remote.address ?? remote.ip}:${remote.port}${remote.tcpType ? ` tcptype ${remote.tcpType}` : ''}`;
+      }
     }
     render();
     const t = performance.now();

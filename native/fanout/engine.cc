@@ -41,6 +41,34 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
     }
     workers_.push_back(std::move(w));
   }
+  tcp_max_per_worker_ = static_cast<size_t>(std::max(1, opts.tcp_max_per_worker));
+  tcp_max_per_address_ = std::max(1, opts.tcp_max_per_address);
+  tcp_send_queue_bytes_ = static_cast<size_t>(std::max(16 * 1024, opts.tcp_send_queue_bytes));
+  tcp_port_ = 0;
+  if (opts.tcp_port > 0) {
+    std::string err;
+    if (!workers_[0]->OpenTcp(opts.bind_ip, static_cast<uint16_t>(opts.tcp_port), &err)) {
+      *error = "ICE-TCP listener: " + err;
+      workers_.clear();
+      return false;
+    }
+    tcp_port_ = static_cast<uint16_t>(opts.tcp_port);
+  } else if (opts.tcp_port < 0) {
+    // The same number as worker 0's UDP port when free for TCP, else the next of the range.
+    std::string err;
+    for (uint32_t p = workers_[0]->port(); p < port_end && p <= 65535; p++) {
+      if (workers_[0]->OpenTcp(opts.bind_ip, static_cast<uint16_t>(p), &err)) {
+        tcp_port_ = static_cast<uint16_t>(p);
+        break;
+      }
+    }
+    if (tcp_port_ == 0) {
+      *error = "no free TCP port for ICE-TCP in " + std::to_string(opts.port_base) + "-" + std::to_string(port_end - 1) +
+               (err.empty() ? "" : ": " + err);
+      workers_.clear();
+      return false;
+    }
+  }
   for (auto& w : workers_) w->Start();
   started_ = true;
   return true;
@@ -93,6 +121,8 @@ int Engine::AddPeer(PeerConfig cfg, int worker_hint) {
   {
     std::lock_guard<std::mutex> lock(peers_mu_);
     peer_worker_[id] = target;
+    peer_ufrag_[id] = peer->config().local_ufrag;
+    ufrag_worker_[peer->config().local_ufrag] = target;
   }
   workers_[target]->AddPeer(peer);
   return target;
@@ -106,6 +136,7 @@ bool Engine::RemovePeer(uint32_t peer_id) {
     if (it == peer_worker_.end()) return false;
     w = it->second;
     peer_worker_.erase(it);
+    ForgetUfragLocked(peer_id);
   }
   workers_[w]->RemovePeer(peer_id);
   return true;
@@ -135,6 +166,40 @@ bool Engine::SetViewerLayer(uint32_t peer_id, int layer) {
 void Engine::Forget(uint32_t peer_id) {
   std::lock_guard<std::mutex> lock(peers_mu_);
   peer_worker_.erase(peer_id);
+  ForgetUfragLocked(peer_id);
+}
+
+void Engine::ForgetUfragLocked(uint32_t peer_id) {
+  auto u = peer_ufrag_.find(peer_id);
+  if (u == peer_ufrag_.end()) return;
+  auto w = ufrag_worker_.find(u->second);
+  if (w != ufrag_worker_.end()) ufrag_worker_.erase(w);
+  peer_ufrag_.erase(u);
+}
+
+int Engine::WorkerOfUfrag(const std::string& ufrag) {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  auto it = ufrag_worker_.find(ufrag);
+  return it == ufrag_worker_.end() ? -1 : it->second;
+}
+
+bool Engine::AdmitTcp(const std::string& ip_key) {
+  std::lock_guard<std::mutex> lock(tcp_mu_);
+  int& n = tcp_per_ip_[ip_key];
+  if (n >= tcp_max_per_address_) {
+    if (n == 0) tcp_per_ip_.erase(ip_key);
+    return false;
+  }
+  n++;
+  return true;
+}
+
+void Engine::ReleaseTcp(const std::string& ip_key) {
+  if (ip_key.empty()) return;
+  std::lock_guard<std::mutex> lock(tcp_mu_);
+  auto it = tcp_per_ip_.find(ip_key);
+  if (it == tcp_per_ip_.end()) return;
+  if (--it->second <= 0) tcp_per_ip_.erase(it);
 }
 
 void Engine::PushEvent(EngineEvent ev) {

@@ -1,5 +1,6 @@
 // The data plane: N workers, the process's DTLS identity, and the event queue toward JS.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,6 +39,12 @@ struct EngineOptions {
   // A publisher that was sending and then sends no RTP or RTCP this long is gone (0: only consent
   // decides). Never below twice the longest gap the publisher's own stream has shown (DTX).
   int media_timeout_ms = 2000;
+  // ICE-TCP (RFC 6544): the listening port; -1: the first port of [port_base, port_base+count)
+  // free for TCP (worker 0's UDP port number when it is), 0: off.
+  int tcp_port = -1;
+  int tcp_max_per_address = 16;    // live connections from one IP
+  int tcp_max_per_worker = 2000;   // live connections on one worker
+  int tcp_send_queue_bytes = 256 * 1024;  // per connection; beyond it packets are dropped
 };
 
 class Engine {
@@ -55,6 +62,16 @@ class Engine {
   int consent_timeout_ms() const { return consent_timeout_ms_; }
   int media_timeout_ms() const { return media_timeout_ms_; }
   size_t worker_count() const { return workers_.size(); }
+  // ICE-TCP: the listening port (0: off) and limits.
+  uint16_t tcp_port() const { return tcp_port_; }
+  size_t tcp_max_per_worker() const { return tcp_max_per_worker_; }
+  size_t tcp_send_queue_bytes() const { return tcp_send_queue_bytes_; }
+  uint64_t NextTcpId() { return next_tcp_id_.fetch_add(1, std::memory_order_relaxed); }
+  // Any worker, once per connection: the per-address limit (an empty key is never counted).
+  bool AdmitTcp(const std::string& ip_key);
+  void ReleaseTcp(const std::string& ip_key);
+  // The worker of the live peer whose local ICE ufrag this is, or -1.
+  int WorkerOfUfrag(const std::string& ufrag);
   Worker& worker(size_t i) { return *workers_[i]; }
 
   // JS-thread control calls.
@@ -75,6 +92,8 @@ class Engine {
   void Forget(uint32_t peer_id);
 
  private:
+  void ForgetUfragLocked(uint32_t peer_id);  // peers_mu_ held
+
   std::function<void()> notify_;
   std::unique_ptr<DtlsIdentity> identity_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -83,9 +102,17 @@ class Engine {
   int connect_timeout_ms_ = 10000;
   int consent_timeout_ms_ = 30000;
   int media_timeout_ms_ = 2000;
+  uint16_t tcp_port_ = 0;
+  size_t tcp_max_per_worker_ = 2000, tcp_send_queue_bytes_ = 256 * 1024;
+  int tcp_max_per_address_ = 16;
+  std::atomic<uint64_t> next_tcp_id_{1};
+  std::mutex tcp_mu_;
+  std::unordered_map<std::string, int> tcp_per_ip_;
 
   std::mutex peers_mu_;
   std::unordered_map<uint32_t, int> peer_worker_;
+  std::unordered_map<uint32_t, std::string> peer_ufrag_;
+  std::unordered_map<std::string, int> ufrag_worker_;
   std::unordered_map<uint32_t, std::shared_ptr<Stream>> streams_;
   uint32_t next_stream_id_ = 1;
   uint32_t next_peer_id_ = 1;

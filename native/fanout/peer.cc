@@ -41,16 +41,28 @@ Peer::~Peer() {
 }
 
 void Peer::SendRaw(const uint8_t* d, size_t n) {
-  if (has_addr_) worker_->SendNow(d, n, addr_, sock_);
+  if (!has_addr_) return;
+  if (tcp_id_ != 0) {
+    worker_->SendTcp(tcp_id_, d, n);
+  } else {
+    worker_->SendNow(d, n, addr_, sock_);
+  }
 }
 
-void Peer::set_address(const sockaddr_storage& a) {
+std::string Peer::path_key() const { return tcp_id_ != 0 ? TcpPathKey(tcp_id_) : AddrKey(addr_); }
+
+void Peer::set_address(const sockaddr_storage& a, uint64_t tcp_id) {
   addr_ = a;
+  tcp_id_ = tcp_id;
   has_addr_ = true;
 }
 
-void Peer::MoveTo(const sockaddr_storage& a, std::string old_key, int64_t now_ms) {
-  set_address(a);
+void Peer::OnPathDrained() {
+  if (cfg_.role == PeerRole::kViewer && srtp_ready_ && out_[kVideo].layer >= 0) WantKeyframe(out_[kVideo].layer);
+}
+
+void Peer::MoveTo(const sockaddr_storage& a, uint64_t tcp_id, std::string old_key, int64_t now_ms) {
+  set_address(a, tcp_id);
   prev_addr_key_ = std::move(old_key);
   moved_ms_ = now_ms;
   heard_ms_ = now_ms;
@@ -190,7 +202,7 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
   const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts);
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
-  worker_->BatchCommit(static_cast<size_t>(out), addr_);
+  worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
   o.seq.Sent(pkt.rtp.sequence, out_seq, out_ts, worker_->now_ms());
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
@@ -222,7 +234,7 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   }
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
-  worker_->BatchCommit(static_cast<size_t>(out), addr_);
+  worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
   retransmits_++;
   WorkerStats::Bump(worker_->counters().retransmits);
 }

@@ -97,11 +97,19 @@ class Peer {
   const PeerConfig& config() const { return cfg_; }
 
   bool has_address() const { return has_addr_; }
+  // The peer's path: a UDP address on the worker's socket (tcp_id 0), or an ICE-TCP connection
+  // (its id; `address()` is then the connection's remote end).
   const sockaddr_storage& address() const { return addr_; }
-  void set_address(const sockaddr_storage& a);
+  uint64_t tcp_id() const { return tcp_id_; }
+  // The key of the current path in the worker's address table (see PathKey).
+  std::string path_key() const;
+  void set_address(const sockaddr_storage& a, uint64_t tcp_id = 0);
   // NAT rebinding (ice/address_binding.h): the peer's media moves to `a`; `old_key` is the
   // address key it leaves, remembered so that late checks from there cannot pull it back.
-  void MoveTo(const sockaddr_storage& a, std::string old_key, int64_t now_ms);
+  void MoveTo(const sockaddr_storage& a, uint64_t tcp_id, std::string old_key, int64_t now_ms);
+  // The ICE-TCP connection carrying this peer dropped packets (its send queue was full) and has
+  // drained since: a viewer asks for a keyframe to recover.
+  void OnPathDrained();
   const std::string& previous_address_key() const { return prev_addr_key_; }
   int64_t moved_ms() const { return moved_ms_; }
   // Something authenticated (SRTP, SRTCP, a valid check) arrived from the peer's current address:
@@ -196,6 +204,7 @@ class Peer {
   bool srtp_ready_ = false;
   bool has_addr_ = false;
   sockaddr_storage addr_{};
+  uint64_t tcp_id_ = 0;
   int64_t created_ms_ = -1;
   int64_t last_seen_ms_ = 0;
   int64_t heard_ms_ = 0;

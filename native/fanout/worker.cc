@@ -28,6 +28,9 @@ Worker::Worker(Engine* engine, int index)
 
 void Worker::Teardown() {
   by_fd_.clear();
+  tcp_by_fd_.clear();
+  tcp_dirty_.clear();
+  tcp_.clear();  // closes the connections
   for (auto& [id, peer] : peers_) delete peer;
   peers_.clear();
   by_ufrag_.clear();
@@ -41,8 +44,10 @@ Worker::~Worker() {
   Teardown();
   for (auto& c : commands_) {
     if (c.type == Command::kAdd) delete c.peer;
+    if (c.type == Command::kAdoptTcp) delete c.link;
   }
   if (fd_ >= 0) close(fd_);
+  if (tcp_fd_ >= 0) close(tcp_fd_);
   if (epfd_ >= 0) close(epfd_);
   if (wakefd_ >= 0) close(wakefd_);
 }
@@ -120,6 +125,14 @@ void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
   Wake();
 }
 
+void Worker::AdoptTcp(TcpLink* link) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back({Command::kAdoptTcp, nullptr, 0, 0, link});
+  }
+  Wake();
+}
+
 void Worker::PostMedia(uint32_t stream_id, MediaPacket* pkt) {
   if (!media_.Push({stream_id, pkt})) {
     stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
@@ -144,14 +157,19 @@ void Worker::Run() {
     const int n = epoll_wait(epfd_, evs, 16, static_cast<int>(kTickMs));
     now_ms_ = MonotonicMs();
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.fd == fd_) {
+      const int fd = evs[i].data.fd;
+      if (fd == fd_) {
         ReceiveBatch();
-      } else if (evs[i].data.fd == wakefd_) {
+      } else if (fd == wakefd_) {
         uint64_t v;
         ssize_t r = read(wakefd_, &v, sizeof(v));
         (void)r;
+      } else if (fd == tcp_fd_) {
+        AcceptTcp();
+      } else if (auto t = tcp_by_fd_.find(fd); t != tcp_by_fd_.end()) {
+        OnTcpEvent(t->second, evs[i].events);
       } else {
-        ReceivePull(evs[i].data.fd);
+        ReceivePull(fd);
       }
     }
     DrainCommands();
@@ -220,6 +238,9 @@ void Worker::DrainCommands() {
       }
       case Command::kStop:
         running_ = false;
+        break;
+      case Command::kAdoptTcp:
+        InstallTcp(c.link);
         break;
     }
   }
@@ -317,6 +338,7 @@ void Worker::Tick() {
     engine_->Forget(peer->id());
     DestroyPeer(peer, reason);
   }
+  TickTcp();
 }
 
 void Worker::DestroyPeer(Peer* peer, const char* reason) {
@@ -325,9 +347,10 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
   auto u = by_ufrag_.find(peer->config().local_ufrag);
   if (u != by_ufrag_.end() && u->second == peer) by_ufrag_.erase(u);
   if (peer->has_address()) {
-    auto a = by_addr_.find(AddrKey(peer->address()));
+    auto a = by_addr_.find(peer->path_key());
     if (a != by_addr_.end() && a->second == peer) by_addr_.erase(a);
   }
+  ClosePeerTcp(id);  // the session ended: its ICE-TCP connections close with it
   if (peer->socket_fd() >= 0) {
     epoll_ctl(epfd_, EPOLL_CTL_DEL, peer->socket_fd(), nullptr);
     by_fd_.erase(peer->socket_fd());
@@ -367,7 +390,11 @@ uint8_t* Worker::BatchSlot() {
   return out_.Slot();
 }
 
-void Worker::BatchCommit(size_t len, const sockaddr_storage& to) {
+void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id) {
+  if (tcp_id != 0) {
+    SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
+    return;
+  }
   out_.Commit(len, to);
   if (out_.full()) Flush();
 }
@@ -377,6 +404,13 @@ void Worker::Flush() {
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (tcp_dirty_.empty()) return;
+  std::vector<uint64_t> dirty;
+  dirty.swap(tcp_dirty_);
+  for (uint64_t id : dirty) {
+    auto it = tcp_.find(id);
+    if (it != tcp_.end()) FlushTcp(*it->second);
+  }
 }
 
 void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd) {

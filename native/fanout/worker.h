@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -15,6 +16,8 @@
 #include "fanout/stream.h"
 #include "media/retransmission_buffer.h"
 #include "transport/send_batch.h"
+#include "transport/tcp_socket.h"
+#include "transport/udp_socket.h"
 
 namespace halfsec {
 
@@ -29,9 +32,34 @@ struct WorkerStats {
   // ICE: valid checks refused because their source address belongs to another live peer, and
   // peers moved to a new address (NAT rebinding).
   std::atomic<uint64_t> ice_address_conflicts{0}, ice_rebinds{0};
+  // ICE-TCP: connections accepted (on this worker's listener), packets dropped because a
+  // connection's send queue was full, and connections closed for hostile or useless input: no
+  // valid STUN within the connect timeout, a frame over the largest datagram, a username of no
+  // known peer, a connection limit (per address or per worker), anything else (no STUN first,
+  // a failed check).
+  std::atomic<uint64_t> tcp_accepted{0}, tcp_dropped{0};
+  std::atomic<uint64_t> tcp_rejected_timeout{0}, tcp_rejected_oversize{0}, tcp_rejected_username{0},
+      tcp_rejected_limit{0}, tcp_rejected_invalid{0};
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  std::atomic<uint32_t> peers{0}, viewers{0};
+  std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
+};
+
+// One ICE-TCP connection on a worker (fanout/worker_tcp.cc). It belongs to the peer whose valid
+// binding request came first on it (`owner`), and to no other peer after that.
+struct TcpLink {
+  uint64_t id = 0;
+  std::unique_ptr<TcpConnection> conn;
+  uint32_t owner = 0;       // peer id; 0: no valid check yet
+  int64_t opened_ms = 0;
+  std::string ip_key;       // the engine's per-address count
+  bool want_out = false;    // EPOLLOUT registered
+  bool dirty = false;       // queued since the last flush
+  bool dropped = false;     // dropped packets since the queue last drained
+  std::vector<uint8_t> replay;  // the frame that found the owning worker, handed over with it
+  // While its frames are being parsed, a close or a hand-over waits until parsing returns.
+  bool reading = false, close_after_read = false;
+  int handoff_to = -1;
 };
 
 class Worker {
@@ -42,6 +70,9 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   bool Open(const std::string& ip, uint16_t port, std::string* error);
+  // The engine's ICE-TCP listener lives on one worker, which hands each connection to the worker
+  // of the peer its first binding request names.
+  bool OpenTcp(const std::string& ip, uint16_t port, std::string* error);
   void Start();
   void StopAndJoin();
 
@@ -56,6 +87,8 @@ class Worker {
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
+  // Takes over an ICE-TCP connection from the listening worker (ownership passes).
+  void AdoptTcp(TcpLink* link);
   // After every worker has stopped: destroys peers and drops every cached packet.
   void Teardown();
   void PostMedia(uint32_t stream_id, MediaPacket* pkt);  // takes one reference
@@ -65,7 +98,10 @@ class Worker {
   // Worker-thread only: used by peers.
   MediaPacket* NewPacket() { return pool_.Get(); }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
-  void BatchCommit(size_t len, const sockaddr_storage& to);
+  // `tcp_id` nonzero: the packet goes on that ICE-TCP connection instead (copied, framed).
+  void BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id = 0);
+  // Queues one packet on an ICE-TCP connection; false (dropped, counted) when it has no room.
+  bool SendTcp(uint64_t tcp_id, const uint8_t* d, size_t n);
   // `fd` -1: the worker's shared socket; otherwise a pull peer's own socket.
   void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd = -1);
   void Publish(Peer& publisher, MediaPacket* pkt);  // fan out; takes one reference
@@ -84,10 +120,11 @@ class Worker {
 
  private:
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp } type;
     Peer* peer;
     uint32_t peer_id;
     int value = 0;
+    TcpLink* link = nullptr;
   };
   // This worker's share of a stream: its viewers and the packets it forwarded lately, which
   // back retransmissions (references to the shared buffers, not copies).
@@ -107,8 +144,23 @@ class Worker {
   void DrainMedia();
   void ReceiveBatch();
   void HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from);
-  void HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from);
-  void BindAddress(Peer& peer, const sockaddr_storage& from, bool nominates);
+  // A valid binding request's peer (answered and bound by the rules of ice/address_binding.h),
+  // else null. `link`: it came on that ICE-TCP connection.
+  Peer* HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from, TcpLink* link = nullptr);
+  void BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates);
+  // ICE-TCP (worker_tcp.cc).
+  void AcceptTcp();
+  void OnTcpEvent(uint64_t id, uint32_t events);
+  void ReadTcp(TcpLink& link);
+  bool HandleTcpFrame(TcpLink& link, uint8_t* d, size_t n);  // false: stop reading this link
+  void CloseTcp(uint64_t id);
+  void RejectTcp(uint64_t id, std::atomic<uint64_t>& counter, const char* reason);
+  void FlushTcp(TcpLink& link);
+  void TickTcp();
+  void ClosePeerTcp(uint32_t peer_id);
+  void InstallTcp(TcpLink* link);
+  // After parsing: carries out a close or hand-over decided meanwhile; false when the link is gone.
+  bool SettleTcp(uint64_t id);
   void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);
@@ -141,6 +193,11 @@ class Worker {
   std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
   std::unordered_map<uint32_t, LocalStream> streams_;
   std::unordered_map<int, Peer*> by_fd_;  // pull peers by their own socket
+  int tcp_fd_ = -1;                        // the ICE-TCP listener (one worker only)
+  std::unordered_map<uint64_t, std::unique_ptr<TcpLink>> tcp_;
+  std::unordered_map<int, uint64_t> tcp_by_fd_;
+  std::vector<uint64_t> tcp_dirty_;
+  int64_t tcp_logged_ms_ = -1'000'000;
 
   static constexpr int kRecvBatch = 32;
   SendBatch out_;

@@ -68,22 +68,22 @@ void Worker::DeliverToPeer(Peer& peer, uint8_t* d, size_t n) {
   }
 }
 
-void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
+Peer* Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from, TcpLink* link) {
   StunMessage m;
   if (!ParseStun(d, n, &m) || m.type != kStunBindingRequest) {
     stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   // USERNAME is "<our ufrag>:<their ufrag>" (RFC 8445 7.2.2).
   const size_t colon = m.username.find(':');
   if (colon == std::string_view::npos) {
     stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   auto it = by_ufrag_.find(std::string(m.username.substr(0, colon)));
   if (it == by_ufrag_.end()) {
     stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   Peer* peer = it->second;
   const PeerConfig& cfg = peer->config();
@@ -91,7 +91,12 @@ void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
       (m.has_fingerprint && !VerifyStunFingerprint(d, n, m)) ||
       (!cfg.remote_ufrag.empty() && m.username.substr(colon + 1) != cfg.remote_ufrag)) {
     stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
+  }
+  if (link && link->owner != 0 && link->owner != peer->id()) {
+    // An ICE-TCP connection belongs to the peer of its first valid check: no answer, no path.
+    WorkerStats::Bump(stats_.ice_address_conflicts);
+    return nullptr;
   }
   uint8_t out[256];
   size_t len;
@@ -99,25 +104,37 @@ void Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from) {
     // We are ICE-lite and so always controlled; a peer claiming the same role must switch.
     len = BuildStunBindingError(out, sizeof(out), m.transaction_id, 487, "Role Conflict", cfg.local_pwd);
   } else {
-    len = BuildStunBindingSuccess(out, sizeof(out), m.transaction_id, reinterpret_cast<const sockaddr*>(&from),
+    // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; the peer knows itself as a.b.c.d.
+    const sockaddr_storage mapped = UnmapV4(from);
+    len = BuildStunBindingSuccess(out, sizeof(out), m.transaction_id, reinterpret_cast<const sockaddr*>(&mapped),
                                   cfg.local_pwd);
   }
-  if (len > 0) SendNow(out, len, from);
-  if (m.has_ice_controlled) return;
+  if (len > 0) {
+    if (link) {
+      SendTcp(link->id, out, len);
+    } else {
+      SendNow(out, len, from);
+    }
+  }
+  if (m.has_ice_controlled) return peer;
   peer->touch(now_ms_);
-  BindAddress(*peer, from, m.use_candidate);
+  BindAddress(*peer, from, link, m.use_candidate);
+  return peer;
 }
 
-void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, bool nominates) {
-  const std::string key = AddrKey(from);
+void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates) {
+  // A path is a UDP address or an ICE-TCP connection; both live in one table under distinct
+  // keys, so one rule decides for both, and a connection also keeps the peer it first checked for.
+  const std::string key = link ? TcpPathKey(link->id) : AddrKey(from);
+  const uint64_t tcp_id = link ? link->id : 0;
   const auto owner = by_addr_.find(key);
-  const std::string current = peer.has_address() ? AddrKey(peer.address()) : std::string();
+  const std::string current = peer.has_address() ? peer.path_key() : std::string();
   const auto mine = peer.has_address() ? by_addr_.find(current) : by_addr_.end();
   BindingFacts f;
   f.peer_has_address = peer.has_address();
   f.same_address = peer.has_address() && current == key;
   f.table_has_entry = mine != by_addr_.end() && mine->second == &peer;
-  f.owned_by_other = owner != by_addr_.end() && owner->second != &peer;
+  f.owned_by_other = (owner != by_addr_.end() && owner->second != &peer) || (link && link->owner != 0 && link->owner != peer.id());
   f.nominates = nominates;
   f.from_previous = key == peer.previous_address_key();
   f.quiet_ms = now_ms_ - peer.heard_ms();
@@ -125,23 +142,27 @@ void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, bool nominate
   if (f.same_address) peer.heard(now_ms_);
   switch (DecideAddressBinding(f)) {
     case AddressBinding::kKeep:
+      if (link) link->owner = peer.id();
       return;
     case AddressBinding::kRefuse:
       WorkerStats::Bump(stats_.ice_address_conflicts);
       return;
     case AddressBinding::kBind:
+      if (link) link->owner = peer.id();
       by_addr_[key] = &peer;
-      peer.set_address(from);
+      peer.set_address(from, tcp_id);
       peer.heard(now_ms_);
       peer.OnAddressBound();
       return;
     case AddressBinding::kRestore:
+      if (link) link->owner = peer.id();
       by_addr_[key] = &peer;
       return;
     case AddressBinding::kMove:
       if (f.table_has_entry) by_addr_.erase(mine);
+      if (link) link->owner = peer.id();
       by_addr_[key] = &peer;
-      peer.MoveTo(from, current, now_ms_);
+      peer.MoveTo(from, tcp_id, current, now_ms_);
       WorkerStats::Bump(stats_.ice_rebinds);
       return;
   }

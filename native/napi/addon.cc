@@ -65,7 +65,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("stats", &EngineWrap::Stats),
                         InstanceMethod("close", &EngineWrap::Close),
                         InstanceAccessor("fingerprint", &EngineWrap::Fingerprint, nullptr),
-                        InstanceAccessor("ports", &EngineWrap::Ports, nullptr)});
+                        InstanceAccessor("ports", &EngineWrap::Ports, nullptr),
+                        InstanceAccessor("tcpPort", &EngineWrap::TcpPort, nullptr)});
   }
 
   // new Engine({ workers, bindAddress, portBase, portCount }, onEvents)
@@ -89,6 +90,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     opts.connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
     opts.consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
     opts.media_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "publisherMediaTimeoutMs", 2000), 0, 300000));
+    // ICE-TCP: tcpPort -1 (default) takes the first free port of the range, 0 turns it off.
+    const int64_t tcp_port = GetInt(o, "tcpPort", -1);
+    if (tcp_port < -1 || tcp_port > 65535) {
+      ThrowType(env, "tcpPort out of range");
+      return;
+    }
+    opts.tcp_port = static_cast<int>(tcp_port);
+    opts.tcp_max_per_address = static_cast<int>(std::clamp<int64_t>(GetInt(o, "tcpMaxPerAddress", 16), 1, 1 << 20));
+    opts.tcp_max_per_worker = static_cast<int>(std::clamp<int64_t>(GetInt(o, "tcpMaxPerWorker", 2000), 1, 1 << 20));
+    opts.tcp_send_queue_bytes = static_cast<int>(std::clamp<int64_t>(GetInt(o, "tcpSendQueueBytes", 256 * 1024), 16 * 1024, 64 << 20));
     opts.port_base = static_cast<uint16_t>(base);
     opts.port_count = static_cast<uint16_t>(count);
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "halfsec-events", 0, 1);
@@ -276,6 +287,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     r.Set("peerId", id);
     r.Set("worker", w);
     r.Set("port", engine_->worker(static_cast<size_t>(w)).port());
+    r.Set("tcpPort", engine_->tcp_port());
     return r;
   }
 
@@ -324,6 +336,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("nacksSent", static_cast<double>(s.nacks_sent.load()));
       o.Set("iceAddressConflicts", static_cast<double>(s.ice_address_conflicts.load()));
       o.Set("iceRebinds", static_cast<double>(s.ice_rebinds.load()));
+      o.Set("tcpConnections", s.tcp_connections.load());
+      o.Set("tcpAccepted", static_cast<double>(s.tcp_accepted.load()));
+      o.Set("tcpDroppedPackets", static_cast<double>(s.tcp_dropped.load()));
+      o.Set("tcpRejectedTimeout", static_cast<double>(s.tcp_rejected_timeout.load()));
+      o.Set("tcpRejectedOversize", static_cast<double>(s.tcp_rejected_oversize.load()));
+      o.Set("tcpRejectedUsername", static_cast<double>(s.tcp_rejected_username.load()));
+      o.Set("tcpRejectedLimit", static_cast<double>(s.tcp_rejected_limit.load()));
+      o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       workers.Set(static_cast<uint32_t>(i), o);
     }
@@ -348,6 +368,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Array arr = Napi::Array::New(env, engine_->worker_count());
     for (size_t i = 0; i < engine_->worker_count(); i++) arr.Set(static_cast<uint32_t>(i), engine_->worker(i).port());
     return arr;
+  }
+
+  Napi::Value TcpPort(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), engine_->tcp_port());
   }
 
   std::unique_ptr<Engine> engine_;

@@ -23,6 +23,18 @@ std::string AddrKey(const sockaddr_storage& a) {
   return k;
 }
 
+sockaddr_storage UnmapV4(const sockaddr_storage& a) {
+  if (a.ss_family != AF_INET6) return a;
+  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&a);
+  if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return a;
+  sockaddr_storage out{};
+  auto* s4 = reinterpret_cast<sockaddr_in*>(&out);
+  s4->sin_family = AF_INET;
+  s4->sin_port = s6->sin6_port;
+  std::memcpy(&s4->sin_addr, reinterpret_cast<const uint8_t*>(&s6->sin6_addr) + 12, 4);
+  return out;
+}
+
 socklen_t AddrLen(const sockaddr_storage& a) {
   return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
@@ -42,6 +54,10 @@ int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockad
   }
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
+  if (ss.ss_family == AF_INET6) {
+    const int off = 0;  // "::" serves IPv4 peers too (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  }
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {

@@ -14,6 +14,10 @@ int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockad
 // A socket on `addr`'s address and an ephemeral port, `rcvbuf_bytes` of receive buffer; -1 on failure.
 int OpenEphemeralUdpSocket(const sockaddr_storage& addr, int rcvbuf_bytes);
 
+// An IPv4-mapped IPv6 address (a dual-stack socket bound to "::") as the plain IPv4 address it
+// is, e.g. for the XOR-MAPPED-ADDRESS a browser compares with its own candidates; others as is.
+sockaddr_storage UnmapV4(const sockaddr_storage& a);
+
 socklen_t AddrLen(const sockaddr_storage& a);
 // The raw address and port bytes: a cheap map key for a 5-tuple's remote end.
 std::string AddrKey(const sockaddr_storage& a);

@@ -7,7 +7,8 @@ export const MAGIC = 0x48534543; // "HSEC": marks a test payload
 export function newPeer(name, portBase) {
   return new nodeDataChannel.PeerConnection(name, {
     iceServers: [],
-    bindAddress: '127.0.0.1',
+    // PEER_BIND: e.g. ::1 for a viewer over IPv6 loopback.
+    bindAddress: process.env.PEER_BIND ?? '127.0.0.1',
     portRangeBegin: portBase,
     portRangeEnd: portBase + 999,
   });

@@ -39,7 +39,8 @@ export interface AnswerOptions {
   offer: ParsedOffer;
   ice: IceParams;
   fingerprint: string;
-  candidates: { ip: string; port: number }[];
+  /** `tcp`: an ICE-TCP passive candidate (RFC 6544), always below every UDP one in priority. */
+  candidates: { ip: string; port: number; tcp?: boolean }[];
   tracks: AnswerTrack[];
   streamName: string;
   /** The relay's DTLS role; by default what answerSetup() gives for the offer's a=setup. */
@@ -59,6 +60,29 @@ export function cnameFor(ice: IceParams): string {
 const msidToken = (s: string): string => s.slice(0, 64);
 
 /** Builds the ICE-lite answer mirroring the offer's m-sections (DTLS passive unless the offer is passive). */
+/**
+ * One host candidate. Priorities follow RFC 8445 §5.1.2.1 / RFC 6544 §4.2: UDP with type
+ * preference 126; ICE-TCP passive with type preference 90 (as libwebrtc gives TCP host
+ * candidates) and direction preference 4 (passive), so every UDP pair outranks every TCP pair
+ * and a browser picks TCP only when no UDP pair works. Each transport has its own foundation.
+ */
+function candidateLine(cand: { ip: string; port: number; tcp?: boolean }, i: number) {
+  if (!cand.tcp) {
+    return { foundation: `${i + 1}`, component: 1, transport: 'udp', priority: 2130706431 - i, ip: cand.ip, port: cand.port, type: 'host' };
+  }
+  const localPref = (4 << 13) + Math.max(0, 8191 - i);
+  return {
+    foundation: `${i + 1}`,
+    component: 1,
+    transport: 'tcp',
+    priority: 90 * 2 ** 24 + localPref * 2 ** 8 + 255,
+    ip: cand.ip,
+    port: cand.port,
+    type: 'host',
+    tcptype: 'passive',
+  };
+}
+
 export function buildAnswer(o: AnswerOptions): string {
   const accepted = new Set(o.tracks.map((t) => t.mid));
   const cname = cnameFor(o.ice);
@@ -117,15 +141,7 @@ export function buildAnswer(o: AnswerOptions): string {
       icePwd: o.ice.pwd,
       fingerprint: { type: 'sha-256', hash: o.fingerprint },
       setup,
-      candidates: o.candidates.map((cand, i) => ({
-        foundation: String(i + 1),
-        component: 1,
-        transport: 'udp',
-        priority: 2130706431 - i,
-        ip: cand.ip,
-        port: cand.port,
-        type: 'host',
-      })),
+      candidates: o.candidates.map((cand, i) => candidateLine(cand, i)),
       endOfCandidates: 'end-of-candidates',
     };
     if (o.offer.tracks.find((t) => t.mid === s.mid)?.rtcpRsize) (m as { rtcpRsize?: string }).rtcpRsize = 'rtcp-rsize';

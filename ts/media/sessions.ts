@@ -58,7 +58,7 @@ export interface OfferResult {
   answer: string;
 }
 
-type AddedPeer = { peerId: number; worker: number; port: number };
+type AddedPeer = { peerId: number; worker: number; port: number; tcpPort: number };
 
 /** Streams, publishers and viewers: the control plane's state, driving the native engine. */
 export class SessionManager extends EventEmitter<RelayEvents> {
@@ -118,7 +118,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       throw err;
     }
     const session = this.book.newSession('publisher', stream, added);
-    const answer = this.answer('publisher', offer, ice, added.port, plan.tracks, stream);
+    const answer = this.answer('publisher', offer, ice, added, plan.tracks, stream);
     if (reuse) {
       clearTimeout(reuse.graceTimer);
       reuse.graceTimer = undefined;
@@ -147,7 +147,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const session = this.book.newSession('viewer', stream, added);
     st.viewers.set(session.id, session);
     if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
-    const answer = this.answer('viewer', offer, ice, added.port, plan.tracks, stream);
+    const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
     this.emit('viewer:join', { stream, session: session.id });
     return { session, answer };
@@ -216,6 +216,10 @@ export class SessionManager extends EventEmitter<RelayEvents> {
 
   onEngineEvents(events: EngineEvent[]): void {
     for (const ev of events) {
+      if (ev.type === 'tcp-rejected') {
+        this.log.warn({ reason: ev.detail }, 'ICE-TCP connection closed (logged once per burst; counts in /metrics)');
+        continue;
+      }
       const s = this.book.byPeerId(ev.peerId);
       if (!s) continue;
       if (ev.type === 'connected') {
@@ -379,8 +383,10 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return this.engine.addPeer({ ...config, rtcpSsrc: randomInt(1, 2 ** 32 - 1) });
   }
 
-  private answer(role: SessionRole, offer: ParsedOffer, ice: IceParams, port: number, tracks: AnswerTrack[], stream: string): string {
-    const candidates = this.announcedIps.map((ip) => ({ ip, port }));
+  private answer(role: SessionRole, offer: ParsedOffer, ice: IceParams, added: AddedPeer, tracks: AnswerTrack[], stream: string): string {
+    // Every announced IP (IPv4 and IPv6) on UDP, then the same on ICE-TCP when it is on.
+    const candidates = this.announcedIps.map((ip) => ({ ip, port: added.port }));
+    if (added.tcpPort > 0) candidates.push(...this.announcedIps.map((ip) => ({ ip, port: added.tcpPort, tcp: true })));
     return buildAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
   }
 

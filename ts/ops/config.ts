@@ -24,7 +24,7 @@ export interface ConfigEntry {
 export const CONFIG: readonly ConfigEntry[] = [
   { key: 'host', arg: '<ip>', default: DEFAULTS.host, help: 'HTTP listen address', sets: ['host'] },
   { key: 'port', arg: '<n>', default: String(DEFAULTS.port), help: 'HTTP port; 0 picks a free one', sets: ['port'] },
-  { key: 'rtcBind', arg: '<ip>', default: DEFAULTS.rtcBindAddress, help: 'media UDP bind address', sets: ['rtcBindAddress'] },
+  { key: 'rtcBind', arg: '<ip>', default: DEFAULTS.rtcBindAddress, help: 'media bind address (UDP and ICE-TCP); :: takes IPv4 and IPv6', sets: ['rtcBindAddress'] },
   {
     key: 'rtcPorts',
     arg: '<min-max>',
@@ -38,9 +38,18 @@ export const CONFIG: readonly ConfigEntry[] = [
     },
   },
   {
+    key: 'rtcTcpPort',
+    arg: '<n>',
+    default: 'first port of rtcPorts free for TCP',
+    help: 'ICE-TCP port (RFC 6544 passive candidates, below UDP in priority) for viewers whose networks block UDP; one port for all workers; 0 = off',
+    sets: ['rtcTcpPort'],
+  },
+  { key: 'rtcTcpMaxPerAddress', arg: '<n>', default: String(DEFAULTS.rtcTcpMaxPerAddress), help: 'ICE-TCP connections one client IP may hold', sets: ['rtcTcpMaxPerAddress'] },
+  { key: 'rtcTcpMaxPerWorker', arg: '<n>', default: String(DEFAULTS.rtcTcpMaxPerWorker), help: 'ICE-TCP connections one worker holds at most', sets: ['rtcTcpMaxPerWorker'] },
+  {
     key: 'announceIp',
     arg: '<ip>',
-    default: 'bind address, or every non-internal IPv4',
+    default: 'bind address, or every non-internal IPv4 (and IPv6 when bound to ::)',
     help: 'IP written into ICE candidates, e.g. a public IP behind 1:1 NAT',
     repeatable: true,
     sets: ['announcedIps'],

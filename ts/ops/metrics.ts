@@ -39,7 +39,14 @@ type Counted =
   | 'keyframeRequests'
   | 'nacksSent'
   | 'iceAddressConflicts'
-  | 'iceRebinds';
+  | 'iceRebinds'
+  | 'tcpAccepted'
+  | 'tcpDroppedPackets'
+  | 'tcpRejectedTimeout'
+  | 'tcpRejectedOversize'
+  | 'tcpRejectedUsername'
+  | 'tcpRejectedLimit'
+  | 'tcpRejectedInvalid';
 
 const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_packets_total', 'rxPackets', 'UDP datagrams received by a data-plane worker (media, RTCP, STUN, DTLS)'],
@@ -56,10 +63,18 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
   ['halfsec_ice_address_conflicts_total', 'iceAddressConflicts', 'valid ICE checks refused because their source address belongs to another live peer (RFC 8445 §7.3)'],
   ['halfsec_ice_rebinds_total', 'iceRebinds', 'peers whose media moved to a new address on their own check (NAT rebinding)'],
+  ['halfsec_tcp_accepted_total', 'tcpAccepted', 'ICE-TCP connections accepted'],
+  ['halfsec_tcp_dropped_packets_total', 'tcpDroppedPackets', 'packets dropped because an ICE-TCP connection\'s send queue was full (the viewer then gets a keyframe)'],
+  ['halfsec_tcp_rejected_timeout_total', 'tcpRejectedTimeout', 'ICE-TCP connections closed: no valid binding request within connectTimeoutMs'],
+  ['halfsec_tcp_rejected_oversize_total', 'tcpRejectedOversize', 'ICE-TCP connections closed: an RFC 4571 frame longer than the largest datagram'],
+  ['halfsec_tcp_rejected_username_total', 'tcpRejectedUsername', 'ICE-TCP connections closed: a binding request for no known peer'],
+  ['halfsec_tcp_rejected_limit_total', 'tcpRejectedLimit', 'ICE-TCP connections closed: too many from one address, or a worker\'s limit'],
+  ['halfsec_tcp_rejected_invalid_total', 'tcpRejectedInvalid', 'ICE-TCP connections closed: not starting with a binding request, or a failed check'],
 ];
 
-const WORKER_GAUGES: [string, 'peers' | 'viewers', string][] = [
+const WORKER_GAUGES: [string, 'peers' | 'viewers' | 'tcpConnections', string][] = [
   ['halfsec_worker_peers', 'peers', 'peers (publishers and viewers) assigned to a data-plane worker'],
+  ['halfsec_tcp_connections', 'tcpConnections', 'live ICE-TCP connections on a data-plane worker'],
   ['halfsec_worker_viewers', 'viewers', 'viewers assigned to a data-plane worker'],
 ];
 

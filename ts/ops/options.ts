@@ -10,12 +10,22 @@ export interface RelayOptions {
   host?: string;
   /** HTTP port (default 8080; 0 picks a free one). */
   port?: number;
-  /** Address the media UDP sockets bind to (default 0.0.0.0). */
+  /** Address the media UDP sockets and the ICE-TCP listener bind to (default 0.0.0.0; "::" takes IPv4 and IPv6). */
   rtcBindAddress?: string;
   /** Media UDP ports: each worker takes one from [rtcPortMin, rtcPortMax] (default 40000-40099). */
   rtcPortMin?: number;
   rtcPortMax?: number;
-  /** IPs written into ICE candidates (default: the bind address, or every non-internal IPv4 when bound to 0.0.0.0). */
+  /**
+   * ICE-TCP (RFC 6544) port for viewers whose networks block UDP: passive TCP candidates, below
+   * the UDP ones in priority (default: the first port of [rtcPortMin, rtcPortMax] free for TCP;
+   * 0 = off). One port whatever the worker count, so 443 works when the operator allows it.
+   */
+  rtcTcpPort?: number;
+  /** ICE-TCP connections one client IP may hold at once (default 16). */
+  rtcTcpMaxPerAddress?: number;
+  /** ICE-TCP connections one data-plane worker holds at most (default 2000). */
+  rtcTcpMaxPerWorker?: number;
+  /** IPs written into ICE candidates (default: the bind address, or every non-internal IPv4 when bound to 0.0.0.0, and IPv6 too when bound to ::). */
   announcedIps?: string[];
   /** Data-plane worker threads (default: one per core). */
   workers?: number;
@@ -77,7 +87,10 @@ export interface RelayOptions {
 }
 
 type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId';
-export type ResolvedOptions = Required<Omit<RelayOptions, Unset>> & { [K in Unset]: string | undefined };
+export type ResolvedOptions = Required<Omit<RelayOptions, Unset | 'rtcTcpPort'>> & { [K in Unset]: string | undefined } & {
+  /** undefined: the first port of the media range free for TCP. */
+  rtcTcpPort: number | undefined;
+};
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -85,6 +98,8 @@ export const DEFAULTS = {
   rtcBindAddress: '0.0.0.0',
   rtcPortMin: 40000,
   rtcPortMax: 40099,
+  rtcTcpMaxPerAddress: 16,
+  rtcTcpMaxPerWorker: 2000,
   workers: 0,
   maxBodyBytes: 64 * 1024,
   logLevel: 'info',
@@ -140,9 +155,12 @@ export const relayOptionsSchema = z
     {
       host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must not be empty' }).optional(),
       port: intIn(0, 65535).optional(),
-      rtcBindAddress: z.ipv4({ error: 'must be an IPv4 address' }).optional(),
+      rtcBindAddress: ip.optional(),
       rtcPortMin: intIn(1, 65535).optional(),
       rtcPortMax: intIn(1, 65535).optional(),
+      rtcTcpPort: intIn(0, 65535).optional(),
+      rtcTcpMaxPerAddress: intIn(1, 1_000_000).optional(),
+      rtcTcpMaxPerWorker: intIn(1, 1_000_000).optional(),
       announcedIps: z.preprocess(listish, z.array(ip, { error: `must be a list of IP addresses` })).optional(),
       workers: intIn(0, 64).optional(),
       maxBodyBytes: intIn(1024, 16 * 1024 * 1024).optional(),
@@ -211,11 +229,17 @@ export function validateOptions(raw: unknown, describe: (key: string) => string 
 
 function defaultAnnouncedIps(bind: string): string[] {
   if (bind !== '0.0.0.0' && bind !== '::') return [bind];
+  // Bound to "::" (dual stack), global IPv6 addresses are reachable too; link-local ones need a
+  // scope a candidate cannot carry.
+  const v6 = bind === '::';
   const ips: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) ips.push(a.address);
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4' || (v6 && a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:'))) ips.push(a.address);
+    }
   }
-  return ips.length > 0 ? ips : ['127.0.0.1'];
+  return ips.length > 0 ? ips : v6 ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
 }
 
 export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) => string): ResolvedOptions {
@@ -234,6 +258,7 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     rtcBindAddress,
     rtcPortMin,
     rtcPortMax,
+    rtcTcpPort: v.rtcTcpPort,
     announcedIps: v.announcedIps && v.announcedIps.length > 0 ? v.announcedIps : defaultAnnouncedIps(rtcBindAddress),
     adminToken: v.adminToken,
     tokenSecret: v.tokenSecret,

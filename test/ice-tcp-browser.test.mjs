@@ -1,0 +1,53 @@
+// ICE-TCP with a real browser (RFC 6544): a headless Chromium viewer whose UDP to the relay is
+// dropped by nftables still plays, over the relay's passive TCP candidate; with UDP open the same
+// page picks UDP (the TCP candidates rank below). Each case runs test/peers/chromium-tcp-run.mjs
+// in a network namespace of its own (only lo). Needs root and nftables. (node-datachannel cannot
+// be the peer here: libjuice does ICE over UDP only.)
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromiumAvailable } from './browser-helpers.mjs';
+import { netnsUnavailable, runInNetns } from './netns.mjs';
+
+function nftUnavailable() {
+  const r = spawnSync('unshare', ['-n', '--', '/usr/sbin/nft', 'list', 'ruleset'], { timeout: 10_000 });
+  return r.status === 0 ? null : `nft does not run: ${String(r.stderr ?? r.error).trim()}`;
+}
+
+const why = !chromiumAvailable() ? 'no Chromium' : (netnsUnavailable() ?? nftUnavailable());
+const nsTest = why ? test.skip : test.serial;
+if (why) test('ICE-TCP browser tests are skipped', (t) => t.log(why) || t.pass());
+
+async function run(mode) {
+  const r = await runInNetns(process.execPath, [fileURLToPath(new URL('./peers/chromium-tcp-run.mjs', import.meta.url)), mode], { limitSec: 95 });
+  return { ...r, errors: r.messages.filter((m) => m.event === 'error'), viewer: r.messages.find((m) => m.event === 'viewer') };
+}
+
+nsTest('UDP to the relay dropped by nftables: a Chromium viewer plays over ICE-TCP', async (t) => {
+  const r = await run('block');
+  t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const v = r.viewer;
+  t.truthy(v, 'the viewer reported');
+  if (!v) return;
+  t.log(`selected pair: ${v.transport} to ${v.remoteCandidate}; frames ${v.first} → ${v.later}`);
+  t.is(v.mode, 'block', JSON.stringify(v));
+  t.regex(v.nft, /drop/, 'the nftables rule is in place');
+  t.regex(v.nft, /packets [1-9]\d*/, 'and dropped the viewer\'s UDP checks');
+  t.is(v.transport, 'tcp', 'getStats: the selected candidate pair is over TCP');
+  t.regex(v.remoteCandidate ?? '', /tcptype passive/);
+  t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
+  t.is(v.width, 640);
+  t.is(v.publisherState, 'live');
+  t.true(v.tcpAccepted >= 1);
+});
+
+nsTest('UDP open: the same page picks UDP', async (t) => {
+  const r = await run('open');
+  t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const v = r.viewer;
+  t.truthy(v, 'the viewer reported');
+  if (!v) return;
+  t.log(`selected pair: ${v.transport} to ${v.remoteCandidate}; frames ${v.first} → ${v.later}`);
+  t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
+  t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
+});
