@@ -85,14 +85,11 @@ test.serial('valid checks from a peer\'s current address keep a live path from b
   t.is(stats().iceRebinds, 0);
 });
 
-// KNOWN, NOT FIXED: a valid check carries no freshness, so one captured nominating check replayed
-// from the attacker's own address moves a peer's media there (and the settle window then keeps the
-// victim's own checks from moving it back for 2 s). Refusing repeated transaction ids fixes this
-// test, but then a NAT rebinding is only followed at the peer's next fresh check (libjuice: every
-// ~4.5 s), after the 2 s publisher media timeout has already ended the stream; the rebinding test
-// in ice-ownership.test.mjs passes only because its proxy replays the old check. Needs a design
-// decision (e.g. follow authenticated SRTP from a new address), so this stays a failing test.
-test.failing('a captured check replayed from another address does not move the peer\'s media there', async (t) => {
+// A valid check carries no freshness: one captured nominating check replayed from the attacker's
+// own address used to move a peer's media there. A repeated transaction id never moves a peer now
+// (ice/transaction_ring.h); a publisher whose NAT rebinds is followed by its authenticated SRTP
+// (Worker::AdoptBySrtp) without waiting for its next fresh check.
+test('a captured check replayed from another address does not move the peer\'s media there', async (t) => {
   const { engine, port, stats } = engineFor(t);
   await publisher(engine, 'pubfrag3');
   const victim = await udp(t);

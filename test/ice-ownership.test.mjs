@@ -1,5 +1,5 @@
 // No one can take a stream down (RFC 8445 §7.3, RFC 7675): a 5-tuple belongs to one live peer; a
-// peer's own check from a new address moves it (NAT rebinding); a publisher that stops sending is
+// publisher's own authenticated media from a new address moves it (NAT rebinding); a publisher that stops sending is
 // noticed by its media, not only by consent expiry.
 import test from 'ava';
 import { reportWhen, sleep, spawnPeer, startRelay } from './helpers.mjs';
@@ -63,6 +63,7 @@ test.serial('a publisher whose source port changes mid-stream keeps its viewers,
   const { proxy, pub, viewers } = await publishThroughProxy(t, relay, url, 'rebind');
   pub.send('start');
   await sleep(1000);
+  const rebindsBefore = relay.stats().workers[0].iceRebinds;
   proxy.rebind();
   await pub.waitFor('sent', 30000);
   const report = await reportWhen(viewers, (r) => r.viewers.every((v) => Math.max(...v.video) >= PACKETS - 3), 4000);
@@ -72,6 +73,8 @@ test.serial('a publisher whose source port changes mid-stream keeps its viewers,
     t.true(gapMs < 1000, `viewer ${v.index}: media stopped for ${gapMs} ms`);
     t.true(v.video.includes(PACKETS - 1), `viewer ${v.index} got the last packet`);
   }
+  // No check came from the new port (the client does not know its NAT moved): its SRTP moved it.
+  t.is(relay.stats().workers[0].iceRebinds - rebindsBefore, 1, 'the publisher moved once');
 });
 
 test.serial('kill -9 of a publisher: WebSocket viewers are told inactive within 4 s, once', async (t) => {

@@ -13,6 +13,7 @@
 #include "dtls/dtls.h"
 #include "fanout/stream.h"
 #include "ice/stun.h"
+#include "ice/transaction_ring.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
@@ -119,6 +120,11 @@ class Peer {
   // The peer's first address is known: a DTLS client may send its ClientHello now.
   void OnAddressBound();
   int64_t heard_ms() const { return heard_ms_; }
+  // A valid check's transaction id: true when this peer used it before (ice/transaction_ring.h).
+  bool CheckSeenBefore(const uint8_t* tid) { return checks_.SeenOrAdd(tid); }
+  // The SSRCs this publisher sends on (media and RTX) that its worker knows, to find it by SSRC
+  // when its SRTP arrives from a new address (Worker::AdoptBySrtp).
+  const std::vector<uint32_t>& known_ssrcs() const { return known_ssrcs_; }
 
   void Attach(Worker* worker);
   bool is_pull() const { return cfg_.pull; }
@@ -139,7 +145,9 @@ class Peer {
     fail_reason_ = reason;
   }
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ms);
-  void OnSrtp(uint8_t* d, size_t n, int64_t now_ms);
+  // Publisher RTP. `current_path`: it came over the peer's current path (else from an unowned
+  // address, see Worker::AdoptBySrtp). True when it authenticated (and was not a replay).
+  bool OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path = true);
   void OnSrtcp(uint8_t* d, size_t n, int64_t now_ms);
   // Viewer: send one fanned-out packet; `top` is the stream's highest live video layer.
   void Forward(const MediaPacket& pkt, int top);
@@ -182,6 +190,7 @@ class Peer {
   };
   Inbound Classify(uint8_t* d, int* len, RtpHeader* h);
   // A line restarted: a new epoch for it, so viewers follow at its first keyframe (audio at once).
+  void KnowSsrc(uint32_t ssrc);
   void OnLineRestart(const Inbound& c, bool keyframe);
   void PublishPacket(MediaPacket* pkt, int64_t now_ms);
   void SendNacks(int64_t now_ms);
@@ -210,6 +219,8 @@ class Peer {
   int64_t heard_ms_ = 0;
   std::string prev_addr_key_;
   int64_t moved_ms_ = -1'000'000'000;
+  TransactionRing checks_;
+  std::vector<uint32_t> known_ssrcs_;
   bool failed_ = false;
   const char* fail_reason_ = "dtls-failed";
   // Publisher: media liveness (RTP or RTCP), for the media timeout; -1 until the first RTP.

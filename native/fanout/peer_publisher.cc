@@ -59,26 +59,27 @@ Peer::Inbound Peer::Classify(uint8_t* d, int* len, RtpHeader* h) {
   return c;
 }
 
-void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
-  if (!srtp_ready_ || cfg_.role != PeerRole::kPublisher) return;
+bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
+  if (!srtp_ready_ || cfg_.role != PeerRole::kPublisher) return false;
   int len = srtp_in_.UnprotectRtp(d, n);
   if (len < 0) {
     WorkerStats::Bump(worker_->counters().srtp_errors);
-    return;
+    return false;
   }
   last_seen_ms_ = now_ms;
-  heard_ms_ = now_ms;
+  if (current_path) heard_ms_ = now_ms;
   NoteMedia(now_ms, true);
   RtpHeader h;
-  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
+  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return true;
+  KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
-  if (!c.line) return;
+  if (!c.line) return true;
   // Simulcast: the rid names the layer, so a new SSRC under it is that layer's restart at once.
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
-  if (v == InboundStream::Verdict::kDrop) return;
+  if (v == InboundStream::Verdict::kDrop) return true;
   MediaPacket* pkt = worker_->NewPacket();
-  if (!pkt) return;
+  if (!pkt) return true;
   std::memcpy(pkt->data, d, static_cast<size_t>(len));
   pkt->len = static_cast<uint16_t>(len);
   pkt->rtp = h;
@@ -90,7 +91,7 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
   if (v == InboundStream::Verdict::kProbation) {
     if (held) held->Release();
     held = pkt;  // published only if the next packet confirms the jump as a restart
-    return;
+    return true;
   }
   const bool resumes = held && held->rtp.ssrc == h.ssrc && held->rtp.sequence == static_cast<uint16_t>(h.sequence - 1);
   if (v == InboundStream::Verdict::kRestart) OnLineRestart(c, resumes ? held->keyframe : pkt->keyframe);
@@ -103,6 +104,15 @@ void Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms) {
     held = nullptr;
   }
   PublishPacket(pkt, now_ms);
+  return true;
+}
+
+void Peer::KnowSsrc(uint32_t ssrc) {
+  // Pulls have their own socket and never move; a handful of SSRCs per publisher at most.
+  if (cfg_.pull || known_ssrcs_.size() >= 2 * kMediaKinds * kMaxLayers) return;
+  if (std::find(known_ssrcs_.begin(), known_ssrcs_.end(), ssrc) != known_ssrcs_.end()) return;
+  known_ssrcs_.push_back(ssrc);
+  worker_->KnowSsrc(ssrc, this);
 }
 
 void Peer::OnLineRestart(const Inbound& c, bool keyframe) {

@@ -35,6 +35,7 @@ void Worker::Teardown() {
   peers_.clear();
   by_ufrag_.clear();
   by_addr_.clear();
+  by_ssrc_.clear();
   streams_.clear();
   ReleaseQueued();
 }
@@ -349,6 +350,15 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
   if (peer->has_address()) {
     auto a = by_addr_.find(peer->path_key());
     if (a != by_addr_.end() && a->second == peer) by_addr_.erase(a);
+  }
+  for (uint32_t ssrc : peer->known_ssrcs()) {
+    auto [first, last] = by_ssrc_.equal_range(ssrc);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == peer) {
+        by_ssrc_.erase(it);
+        break;
+      }
+    }
   }
   ClosePeerTcp(id);  // the session ended: its ICE-TCP connections close with it
   if (peer->socket_fd() >= 0) {

@@ -105,6 +105,7 @@ class Worker {
   // `fd` -1: the worker's shared socket; otherwise a pull peer's own socket.
   void SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd = -1);
   void Publish(Peer& publisher, MediaPacket* pkt);  // fan out; takes one reference
+  void KnowSsrc(uint32_t ssrc, Peer* publisher) { by_ssrc_.emplace(ssrc, publisher); }
   void KeyframeWanted(Stream& stream, int layer);
   // Sends the stream's cached keyframe (and what followed it) to a viewer that just connected.
   bool ReplayKeyframe(Peer& viewer);
@@ -147,7 +148,10 @@ class Worker {
   // A valid binding request's peer (answered and bound by the rules of ice/address_binding.h),
   // else null. `link`: it came on that ICE-TCP connection.
   Peer* HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from, TcpLink* link = nullptr);
-  void BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates);
+  void BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates, bool repeated);
+  // A publisher's SRTP from an address no peer owns: delivered if it authenticates, and the
+  // publisher moves there once its current path went quiet (NAT rebinding without a check).
+  bool AdoptBySrtp(uint8_t* d, size_t n, const sockaddr_storage& from);
   // ICE-TCP (worker_tcp.cc).
   void AcceptTcp();
   void OnTcpEvent(uint64_t id, uint32_t events);
@@ -191,6 +195,7 @@ class Worker {
   std::unordered_map<uint32_t, Peer*> peers_;
   std::unordered_map<std::string, Peer*> by_ufrag_;
   std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
+  std::unordered_multimap<uint32_t, Peer*> by_ssrc_;  // publishers by the SSRCs they send on
   std::unordered_map<uint32_t, LocalStream> streams_;
   std::unordered_map<int, Peer*> by_fd_;  // pull peers by their own socket
   int tcp_fd_ = -1;                        // the ICE-TCP listener (one worker only)

@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "fanout/worker.h"
 #include "ice/address_binding.h"
 #include "ice/stun.h"
@@ -47,12 +49,44 @@ void Worker::HandleDatagram(uint8_t* d, size_t n, const sockaddr_storage& from) 
   }
   auto it = by_addr_.find(AddrKey(from));
   if (it == by_addr_.end()) {
-    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (!AdoptBySrtp(d, n, from)) stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   // Not heard() here: anyone can send from a forged source; only what authenticates (SRTP,
   // SRTCP, a valid check) says the path is alive (Peer::OnSrtp/OnSrtcp, BindAddress).
   DeliverToPeer(*it->second, d, n);
+}
+
+// RFC 8445 moves a peer on its checks only, and a publisher's agent may not check its new path
+// for seconds after its NAT rebinds (libjuice ~5 s, Chromium 2.5 s) while its media keeps coming,
+// past the publisher media timeout. An RTP packet from an address no peer owns that authenticates
+// under a publisher's SRTP key and passes its replay window came from that publisher (an
+// off-path spoofer cannot make one; a replay fails the window): it is delivered, and the
+// publisher moves there once its current path has carried nothing authenticated for
+// kSrtpRebindQuietMs, so late packets from the old path do not pull it back.
+bool Worker::AdoptBySrtp(uint8_t* d, size_t n, const sockaddr_storage& from) {
+  if (n < 12 || !LooksLikeRtp(d, n) || LooksLikeRtcp(d, n)) return false;
+  auto [first, last] = by_ssrc_.equal_range(Load32(d + 8));
+  int tries = 0;
+  for (auto it = first; it != last && tries < 4; ++it, ++tries) {
+    Peer& peer = *it->second;
+    if (!peer.has_address()) continue;
+    // Unprotecting works in place: a failed try must leave the datagram intact for the next.
+    uint8_t copy[kMaxPacket];
+    std::memcpy(copy, d, n);
+    const int64_t quiet_ms = now_ms_ - peer.heard_ms();
+    if (!peer.OnSrtp(copy, n, now_ms_, /*current_path=*/false)) continue;
+    if (quiet_ms >= kSrtpRebindQuietMs) {
+      const std::string current = peer.path_key();
+      auto mine = by_addr_.find(current);
+      if (mine != by_addr_.end() && mine->second == &peer) by_addr_.erase(mine);
+      by_addr_[AddrKey(from)] = &peer;
+      peer.MoveTo(from, 0, current, now_ms_);
+      WorkerStats::Bump(stats_.ice_rebinds);
+    }
+    return true;
+  }
+  return false;
 }
 
 void Worker::DeliverToPeer(Peer& peer, uint8_t* d, size_t n) {
@@ -118,11 +152,11 @@ Peer* Worker::HandleStun(uint8_t* d, size_t n, const sockaddr_storage& from, Tcp
   }
   if (m.has_ice_controlled) return peer;
   peer->touch(now_ms_);
-  BindAddress(*peer, from, link, m.use_candidate);
+  BindAddress(*peer, from, link, m.use_candidate, peer->CheckSeenBefore(m.transaction_id));
   return peer;
 }
 
-void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates) {
+void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link, bool nominates, bool repeated) {
   // A path is a UDP address or an ICE-TCP connection; both live in one table under distinct
   // keys, so one rule decides for both, and a connection also keeps the peer it first checked for.
   const std::string key = link ? TcpPathKey(link->id) : AddrKey(from);
@@ -136,6 +170,7 @@ void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link
   f.table_has_entry = mine != by_addr_.end() && mine->second == &peer;
   f.owned_by_other = (owner != by_addr_.end() && owner->second != &peer) || (link && link->owner != 0 && link->owner != peer.id());
   f.nominates = nominates;
+  f.repeated = repeated;
   f.from_previous = key == peer.previous_address_key();
   f.quiet_ms = now_ms_ - peer.heard_ms();
   f.since_move_ms = now_ms_ - peer.moved_ms();

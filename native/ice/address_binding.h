@@ -4,6 +4,8 @@
 //    peer B from peer A's address (a forged source) changes nothing (kRefuse);
 //  - a peer with no address takes the one its first valid check came from (kBind);
 //  - a check from the peer's own address restores a missing table entry, else changes nothing;
+//  - a check whose transaction id the peer already used (a retransmission, or a captured check
+//    replayed from elsewhere) never moves it;
 //  - a check from a new address moves the peer there (NAT rebinding) when it nominates
 //    (USE-CANDIDATE), or when nothing authenticated (SRTP, SRTCP, a valid check; junk from a
 //    forged source does not count) has arrived from the current address for kRebindQuietMs,
@@ -16,6 +18,9 @@ namespace halfsec {
 
 inline constexpr int64_t kRebindQuietMs = 500;
 inline constexpr int64_t kRebindSettleMs = 2000;
+// A publisher's SRTP that authenticates from an unowned address moves it there once its current
+// path has carried nothing authenticated for this long (see Worker::AdoptBySrtp).
+inline constexpr int64_t kSrtpRebindQuietMs = 100;
 
 enum class AddressBinding : uint8_t { kKeep, kBind, kRestore, kMove, kRefuse };
 
@@ -26,6 +31,7 @@ struct BindingFacts {
   bool owned_by_other = false;     // the check's source address is bound to another live peer
   bool nominates = false;          // USE-CANDIDATE
   bool from_previous = false;      // the source is the address the peer last moved away from
+  bool repeated = false;           // the check's transaction id was seen before
   int64_t quiet_ms = 0;            // since anything authenticated arrived from the current address
   int64_t since_move_ms = 0;       // since the peer last moved (large when never)
 };
@@ -34,6 +40,7 @@ inline AddressBinding DecideAddressBinding(const BindingFacts& f) {
   if (f.owned_by_other) return AddressBinding::kRefuse;
   if (!f.peer_has_address) return AddressBinding::kBind;
   if (f.same_address) return f.table_has_entry ? AddressBinding::kKeep : AddressBinding::kRestore;
+  if (f.repeated) return AddressBinding::kKeep;
   if (f.from_previous && f.since_move_ms < kRebindSettleMs) return AddressBinding::kKeep;
   if (f.nominates || f.quiet_ms >= kRebindQuietMs) return AddressBinding::kMove;
   return AddressBinding::kKeep;

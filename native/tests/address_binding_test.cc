@@ -1,4 +1,5 @@
 #include "ice/address_binding.h"
+#include "ice/transaction_ring.h"
 #include "tests/check.h"
 
 using namespace halfsec;
@@ -55,4 +56,29 @@ TEST(address_binding_does_not_flap_back) {
   CHECK(DecideAddressBinding(f) == AddressBinding::kKeep);
   f.since_move_ms = kRebindSettleMs;
   CHECK(DecideAddressBinding(f) == AddressBinding::kMove);
+}
+
+TEST(address_binding_replayed_check_never_moves) {
+  BindingFacts f = Live();
+  f.repeated = true;
+  f.nominates = true;
+  f.quiet_ms = 60'000;
+  CHECK(DecideAddressBinding(f) == AddressBinding::kKeep);
+  f.repeated = false;
+  CHECK(DecideAddressBinding(f) == AddressBinding::kMove);
+}
+
+TEST(transaction_ring_remembers_the_latest_ids) {
+  TransactionRing ring;
+  uint8_t tid[12] = {};
+  for (int i = 0; i < TransactionRing::kSize; i++) {
+    tid[0] = static_cast<uint8_t>(i);
+    CHECK(!ring.SeenOrAdd(tid));
+  }
+  tid[0] = 3;
+  CHECK(ring.SeenOrAdd(tid));
+  tid[0] = 200;  // pushes out id 0
+  CHECK(!ring.SeenOrAdd(tid));
+  tid[0] = 0;
+  CHECK(!ring.SeenOrAdd(tid));
 }
