@@ -60,13 +60,15 @@ bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epfd_ < 0 || wakefd_ < 0) return *error = std::string("epoll/eventfd: ") + strerror(errno), false;
+  if (!WatchReadable(fd_) || !WatchReadable(wakefd_)) return *error = std::string("epoll_ctl: ") + strerror(errno), false;
+  return true;
+}
+
+bool Worker::WatchReadable(int fd) {
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = fd_;
-  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_, &ev);
-  ev.data.fd = wakefd_;
-  epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
-  return true;
+  ev.data.fd = fd;
+  return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
 int Worker::connect_timeout_ms() const { return engine_->connect_timeout_ms(); }

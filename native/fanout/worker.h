@@ -152,6 +152,8 @@ class Worker {
   // A publisher's SRTP from an address no peer owns: delivered if it authenticates, and the
   // publisher moves there once its current path went quiet (NAT rebinding without a check).
   bool AdoptBySrtp(uint8_t* d, size_t n, const sockaddr_storage& from);
+  // Adds `fd` to the loop for reading; false when epoll refuses it.
+  bool WatchReadable(int fd);
   // ICE-TCP (worker_tcp.cc).
   void AcceptTcp();
   void OnTcpEvent(uint64_t id, uint32_t events);

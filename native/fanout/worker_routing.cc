@@ -206,10 +206,7 @@ void Worker::BindAddress(Peer& peer, const sockaddr_storage& from, TcpLink* link
 bool Worker::OpenPullSocket(Peer* peer) {
   const int fd = OpenEphemeralUdpSocket(bind_addr_, 1 << 20);
   if (fd < 0) return false;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (!WatchReadable(fd)) {
     close(fd);
     return false;
   }

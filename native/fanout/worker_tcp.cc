@@ -22,10 +22,7 @@ constexpr int64_t kLogBurstMs = 5000;      // rejections are logged once per bur
 bool Worker::OpenTcp(const std::string& ip, uint16_t port, std::string* error) {
   const int fd = OpenTcpListener(ip, port, error);
   if (fd < 0) return false;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (!WatchReadable(fd)) {
     close(fd);
     return *error = "epoll tcp listener", false;
   }
@@ -57,10 +54,7 @@ void Worker::AcceptTcp() {
 void Worker::InstallTcp(TcpLink* link) {
   std::unique_ptr<TcpLink> owned(link);
   const uint64_t id = link->id;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = link->conn->fd();
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, link->conn->fd(), &ev) != 0) {
+  if (!WatchReadable(link->conn->fd())) {
     engine_->ReleaseTcp(link->ip_key);
     return;
   }

@@ -13,25 +13,12 @@ namespace halfsec {
 
 int OpenTcpListener(const std::string& ip, uint16_t port, std::string* error) {
   sockaddr_storage ss{};
-  if (ip.find(':') != std::string::npos) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) != 1) return *error = "bad bind address " + ip, -1;
-  } else {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) != 1) return *error = "bad bind address " + ip, -1;
-  }
+  if (!ParseBindAddress(ip, port, &ss, error)) return -1;
   const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
   // SO_REUSEADDR only lets a restarted relay bind while old connections sit in TIME_WAIT; no
   // SO_REUSEPORT: another process must not be able to share (and steal from) this port.
-  if (ss.ss_family == AF_INET6) {
-    const int off = 0;  // "::" serves IPv4 peers too (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-  }
+  AllowV4Mapped(fd, ss);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0 || listen(fd, 1024) != 0) {

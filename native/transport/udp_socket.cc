@@ -35,29 +35,39 @@ sockaddr_storage UnmapV4(const sockaddr_storage& a) {
   return out;
 }
 
+bool ParseBindAddress(const std::string& ip, uint16_t port, sockaddr_storage* out, std::string* error) {
+  *out = sockaddr_storage{};
+  if (ip.find(':') != std::string::npos) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(out);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1) return true;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(out);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1) return true;
+  }
+  *error = "bad bind address " + ip;
+  return false;
+}
+
+void AllowV4Mapped(int fd, const sockaddr_storage& bound) {
+  if (bound.ss_family != AF_INET6) return;
+  const int off = 0;  // "::" serves IPv4 peers too (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says
+  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+}
+
 socklen_t AddrLen(const sockaddr_storage& a) {
   return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
 
 int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockaddr_storage* bound, std::string* error) {
   sockaddr_storage ss{};
-  if (ip.find(':') != std::string::npos) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) != 1) return *error = "bad bind address " + ip, -1;
-  } else {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) != 1) return *error = "bad bind address " + ip, -1;
-  }
+  if (!ParseBindAddress(ip, port, &ss, error)) return -1;
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
-  if (ss.ss_family == AF_INET6) {
-    const int off = 0;  // "::" serves IPv4 peers too (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-  }
+  AllowV4Mapped(fd, ss);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {

@@ -18,6 +18,11 @@ int OpenEphemeralUdpSocket(const sockaddr_storage& addr, int rcvbuf_bytes);
 // is, e.g. for the XOR-MAPPED-ADDRESS a browser compares with its own candidates; others as is.
 sockaddr_storage UnmapV4(const sockaddr_storage& a);
 
+// `ip` (an IPv4 or IPv6 literal) and `port` as a socket address; false with `*error` set.
+bool ParseBindAddress(const std::string& ip, uint16_t port, sockaddr_storage* out, std::string* error);
+// A socket bound to an IPv6 address also takes IPv4 peers (as ::ffff:a.b.c.d).
+void AllowV4Mapped(int fd, const sockaddr_storage& bound);
+
 socklen_t AddrLen(const sockaddr_storage& a);
 // The raw address and port bytes: a cheap map key for a 5-tuple's remote end.
 std::string AddrKey(const sockaddr_storage& a);
