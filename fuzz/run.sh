@@ -23,7 +23,7 @@ declare -A SOURCES=(
   [stun]="native/ice/stun.cc"
   [rtp]="native/rtp/rtp.cc native/rtp/keyframe.cc"
   [rtcp]="native/rtp/rtp.cc native/rtp/rtcp.cc"
-  [srtp]="native/srtp/srtp.cc"
+  [srtp]="native/srtp/srtp_context.cc native/srtp/srtp_cipher.cc native/srtp/srtp_kdf.cc"
 )
 declare -A EXTRA=([srtp]="-max_len=8192")
 

@@ -1,4 +1,4 @@
-// SRTP/SRTCP (native/srtp.cc) against published test vectors, plus ROC, replay and parsing
+// SRTP/SRTCP (native/srtp/) against published test vectors, plus ROC, replay and parsing
 // behaviour. Vector sources:
 //   - RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation).
 //   - libSRTP test/srtp_driver.c srtp_validate(): AES_CM_128_HMAC_SHA1_80 SRTP and SRTCP

@@ -84,7 +84,7 @@ put('rtcp', 'remb', hex('8f ce 00 05 00 00 08 ae 00 00 00 00 52 45 4d 42 01 0a 7
 const cxx = process.env.CXX_FUZZ ?? 'clang++-14';
 const tmp = mkdtempSync(join(tmpdir(), 'halfsec-seeds-'));
 const bin = join(tmp, 'srtp_seeds');
-execFileSync(cxx, ['-std=c++20', '-O1', '-fno-exceptions', `-I${join(fuzz, '../native')}`, join(fuzz, 'tools/srtp_seeds.cc'), join(fuzz, '../native/srtp/srtp.cc'), '-lcrypto', '-o', bin], { stdio: 'inherit' });
+execFileSync(cxx, ['-std=c++20', '-O1', '-fno-exceptions', `-I${join(fuzz, '../native')}`, join(fuzz, 'tools/srtp_seeds.cc'), join(fuzz, '../native/srtp/srtp_context.cc'), join(fuzz, '../native/srtp/srtp_cipher.cc'), join(fuzz, '../native/srtp/srtp_kdf.cc'), '-lcrypto', '-o', bin], { stdio: 'inherit' });
 mkdirSync(join(fuzz, 'corpus', 'srtp'), { recursive: true });
 execFileSync(bin, [join(fuzz, 'corpus', 'srtp')], { stdio: 'inherit' });
 console.log('corpus written');

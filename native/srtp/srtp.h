@@ -26,8 +26,8 @@ struct SrtpStats {
 
 class SrtpContext;
 
-// Test-only hooks (defined in srtp.cc, used by test_srtp.cc for the published test vectors).
-// Not part of the data-plane API.
+// Test-only hooks (defined in srtp_context.cc and srtp_kdf.cc, used by test_srtp.cc for the
+// published test vectors). Not part of the data-plane API.
 namespace srtp_test {
 // RFC 3711 4.3 AES-CM PRF with key derivation rate 0: `out_len` bytes for `label`. `salt_len` is
 // 14, or 12 for a GCM master salt (used as salt * 2^16, RFC 7714 errata 4938).
