@@ -47,7 +47,7 @@ aiortcTest('aiortc publishes H.264: a late viewer gets a PLI sent upstream and d
   for (const v of [late, fresh]) t.log(`${v.label} viewer: opened ${v.sinceLastKeyframeMs} ms after a keyframe; first frame after ${v.waitedMs} ms (page's join ${v.joinMs} ms); keyframe requests upstream ${v.keyframeRequests} (within 1.5 s: ${v.keyframeRequestsSoon}); PLIs aiortc received ${v.plisAtPublisher}; keyframes while waiting ${JSON.stringify(v.keyframesWhileWaiting)}; frames ${v.framesDecoded} → ${v.framesLater}`);
 
   // The late viewer: the cached keyframe is past keyframeCacheMaxAgeMs, so the relay asks.
-  t.true(late.sinceLastKeyframeMs > 1000, 'the late viewer joined when the cached keyframe was stale');
+  t.true(late.sinceLastKeyframeMs > 4000, 'the late viewer joined when the cached keyframe was stale (keyframeCacheMaxAgeMs 4 s here)');
   t.true((late.keyframeRequestsSoon ?? late.keyframeRequests) > 0, 'a keyframe request went upstream right after the late viewer joined');
   t.true(late.plisAtPublisher > 0, 'aiortc received the PLI');
   t.true(late.played, `the late viewer decoded (${late.state}: ${late.error})`);
@@ -63,7 +63,8 @@ aiortcTest('aiortc publishes H.264: a late viewer gets a PLI sent upstream and d
   t.true(fresh.sinceLastKeyframeMs < 1000, 'the fresh viewer joined while the cached keyframe was fresh');
   t.true(fresh.played, `the fresh viewer decoded (${fresh.state}: ${fresh.error})`);
   t.deepEqual(fresh.keyframesWhileWaiting, [], 'the fresh viewer started without a new keyframe: from the cached picture');
-  t.true(fresh.joinMs !== null && fresh.joinMs < 1500, `the fresh viewer started at once (${fresh.joinMs} ms from its WHEP POST)`);
+  // Well under aiortc's ~9 s keyframe interval: only the cached picture can start it this soon.
+  t.true(fresh.joinMs !== null && fresh.joinMs < 3000, `the fresh viewer started at once (${fresh.joinMs} ms from its WHEP POST)`);
   t.true(fresh.framesLater > fresh.framesDecoded, `the fresh viewer keeps decoding: ${fresh.framesDecoded} → ${fresh.framesLater}`);
   t.is(`${fresh.width}x${fresh.height}`, '640x360');
 });

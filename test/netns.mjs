@@ -61,7 +61,7 @@ export function runInNetns(command, args, { veth = false, limitSec = 60, env = {
  * that address, not 0.0.0.0: from a wildcard socket the kernel answers a check sent to VETH_ADDR
  * from VETH_PEER with source VETH_PEER, and Firefox and libnice drop such a response.
  */
-export async function startVethRelay(createRelay, rtcPortMin) {
+export async function startVethRelay(createRelay, rtcPortMin, options = {}) {
   const relay = createRelay({
     host: '127.0.0.1',
     port: 0,
@@ -72,6 +72,7 @@ export async function startVethRelay(createRelay, rtcPortMin) {
     workers: 1,
     logLevel: process.env.HALFSEC_LOG ?? 'silent',
     sessionsPerIpPerSecond: 0,
+    ...options,
   });
   const { port } = await relay.listen();
   return { relay, base: `http://127.0.0.1:${port}` };

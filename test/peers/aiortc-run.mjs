@@ -2,7 +2,8 @@
 // the relay's WHIP endpoint; headless Chromium /watch pages join late. Run by test/aiortc.test.mjs
 // inside a veth network namespace (aioice never gathers 127.0.0.1):
 //   node aiortc-run.mjs
-// 1. The stream runs until its latest keyframe is over 2 s old (past keyframeCacheMaxAgeMs).
+// 1. The stream runs until its latest keyframe is over 5 s old (past keyframeCacheMaxAgeMs, 4 s
+//    here: long enough that a loaded machine's ICE + DTLS still reaches the cached picture in step 3).
 // 2. The "late" viewer joins: the cache cannot start it, so a PLI must go upstream. aiortc 1.4's
 //    H.264 encoder ignores forced keyframes: it starts at the next keyframe aiortc sends.
 // 3. The "fresh" viewer joins 300 ms after the publisher reports its next keyframe, when that
@@ -25,7 +26,8 @@ const say = (m) => console.log(JSON.stringify(m));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const codec = process.argv[2] ?? 'h264';
 
-const { relay, base } = await startVethRelay(createRelay, 42200);
+const CACHE_MAX_AGE_MS = 4000;
+const { relay, base } = await startVethRelay(createRelay, 42200, { keyframeCacheMaxAgeMs: CACHE_MAX_AGE_MS });
 const keyframeRequests = () => relay.stats().workers.reduce((sum, w) => sum + w.keyframeRequests, 0);
 
 const py = spawn('timeout', ['-s', 'KILL', '90', '/usr/bin/python3', fileURLToPath(new URL('./aiortc-whip.py', import.meta.url)), '--codec', codec, '--whip', `${base}/whip/aio`, '--seconds', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -109,11 +111,11 @@ try {
   chromium = await launching;
   if (connected?.event !== 'connected') throw new Error(`aiortc did not connect: ${JSON.stringify(events.filter((m) => m.event !== 'offer' && m.event !== 'answer'))} ${pyErr}`);
   const context = await chromium.browser.newContext();
-  // 1. Run until the latest keyframe (aiortc starts one per encoder it creates) is over 2 s old.
+  // 1. Run until the latest keyframe (aiortc starts one per encoder it creates) is past the cache age.
   const runStart = Date.now();
   for (;;) {
     const last = events.filter((m) => m.event === 'keyframe').at(-1);
-    if (last && Date.now() - last.at > 2000 && Date.now() - connected.at > 3000) break;
+    if (last && Date.now() - last.at > CACHE_MAX_AGE_MS + 1000 && Date.now() - connected.at > 3000) break;
     if (Date.now() - runStart > 20_000) throw new Error(`no quiet keyframe-free stretch: ${JSON.stringify(events.filter((m) => m.event === 'keyframe'))}`);
     await sleep(100);
   }

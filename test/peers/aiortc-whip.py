@@ -21,8 +21,8 @@ import json
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+
+from whip_post import post_offer
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--whip', required=True)
@@ -164,13 +164,6 @@ class Pattern(VideoStreamTrack):
 # ---------------------------------------------------------------- WHIP
 
 
-def post_offer(sdp):
-    req = urllib.request.Request(args.whip, data=sdp.encode(), method='POST', headers={'Content-Type': 'application/sdp'})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode(), r.headers.get('Location')
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
 
 
 async def main():
@@ -196,7 +189,7 @@ async def main():
     await pc.setLocalDescription(await pc.createOffer())
     offer = pc.localDescription.sdp
     say(event='offer', sdp=offer)
-    status, body, location = await asyncio.get_running_loop().run_in_executor(None, post_offer, offer)
+    status, body, location = await asyncio.get_running_loop().run_in_executor(None, post_offer, args.whip, offer)
     say(event='answer', status=status, sdp=body, location=location)
     if status != 201:
         say(event='error', error=f'WHIP POST answered {status}: {body[:300]}')

@@ -4,12 +4,13 @@
 # Prints JSON lines: {"event":"offer","sdp":...} once ICE gathering is complete; with --whip it
 # posts that offer, applies the answer and prints {"event":"answer",...}, {"event":"connected"}
 # when ICE connects, and {"event":"done"} after N seconds. Exits 2 on any failure.
-import argparse, json, sys, threading, urllib.request, urllib.error
+import argparse, json, sys, threading
 import gi
 gi.require_version('Gst', '1.0')
 gi.require_version('GstWebRTC', '1.0')
 gi.require_version('GstSdp', '1.0')
 from gi.repository import Gst, GstWebRTC, GstSdp, GLib
+from whip_post import post_offer
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--codec', default='vp8')
@@ -53,13 +54,6 @@ def on_bus(bus, msg):
 pipe.get_bus().add_signal_watch()
 pipe.get_bus().connect('message', on_bus)
 
-def post_offer(sdp):
-    req = urllib.request.Request(args.whip, data=sdp.encode(), method='POST', headers={'Content-Type': 'application/sdp'})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode(), r.headers.get('Location')
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
 
 def on_gathering(*_):
     if w.get_property('ice-gathering-state') != GstWebRTC.WebRTCICEGatheringState.COMPLETE:
@@ -77,7 +71,7 @@ def gathered():
         loop.quit()
         return False
     def work():
-        status, body, location = post_offer(sdp)
+        status, body, location = post_offer(args.whip, sdp)
         say(event='answer', status=status, sdp=body, location=location)
         if status != 201:
             fail(f'WHIP answered {status}: {body}')
