@@ -1,12 +1,15 @@
 // ICE-TCP with a real browser (RFC 6544): a headless Chromium viewer whose UDP to the relay is
 // dropped by nftables still plays, over the relay's passive TCP candidate; with UDP open the same
 // page picks UDP (the TCP candidates rank below). Each case runs test/peers/chromium-tcp-run.mjs
-// in a network namespace of its own (only lo). Needs root and nftables. (node-datachannel cannot
+// in a network namespace of its own (only lo). The same for Firefox ESR (its ICE-TCP active
+// candidates, pref media.peerconnection.ice.tcp, on by default) with test/peers/firefox-tcp-run.mjs
+// in a veth namespace (Firefox gathers nothing on lo alone). Needs root and nftables. (node-datachannel cannot
 // be the peer here: libjuice does ICE over UDP only.)
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromiumAvailable } from './browser-helpers.mjs';
+import { firefoxAvailable } from './firefox-helpers.mjs';
 import { netnsUnavailable, runInNetns } from './netns.mjs';
 
 function nftUnavailable() {
@@ -18,8 +21,8 @@ const why = !chromiumAvailable() ? 'no Chromium' : (netnsUnavailable() ?? nftUna
 const nsTest = why ? test.skip : test.serial;
 if (why) test('ICE-TCP browser tests are skipped', (t) => t.log(why) || t.pass());
 
-async function run(mode) {
-  const r = await runInNetns(process.execPath, [fileURLToPath(new URL('./peers/chromium-tcp-run.mjs', import.meta.url)), mode], { limitSec: 95 });
+async function run(mode, script = 'chromium-tcp-run.mjs', veth = false) {
+  const r = await runInNetns(process.execPath, [fileURLToPath(new URL(`./peers/${script}`, import.meta.url)), mode], { limitSec: 95, veth });
   return { ...r, errors: r.messages.filter((m) => m.event === 'error'), viewer: r.messages.find((m) => m.event === 'viewer') };
 }
 
@@ -50,4 +53,34 @@ nsTest('UDP open: the same page picks UDP', async (t) => {
   t.log(`selected pair: ${v.transport} to ${v.remoteCandidate}; frames ${v.first} → ${v.later}`);
   t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
+});
+
+const ffWhy = why ?? (firefoxAvailable() ? null : 'no /usr/bin/firefox-esr');
+const ffTest = ffWhy ? test.skip : test.serial;
+
+ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TCP (tcptype active to passive)', async (t) => {
+  const r = await run('block', 'firefox-tcp-run.mjs', true);
+  t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const v = r.viewer;
+  t.truthy(v, 'the viewer reported');
+  if (!v) return;
+  t.log(`Firefox: ${v.local} → ${v.remote}; frames ${v.first} → ${v.later}`);
+  t.regex(v.nft, /packets [1-9]\d*/, 'the nftables rule dropped the viewer\'s UDP checks');
+  t.is(v.transport, 'tcp', 'getStats: the selected candidate pair is over TCP');
+  t.regex(v.local ?? '', /tcptype active/);
+  t.regex(v.remote ?? '', /tcptype passive/);
+  t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state})`);
+  t.is(v.width, 320);
+  t.true(v.tcpAccepted >= 1);
+});
+
+ffTest('UDP open: the same Firefox page picks UDP', async (t) => {
+  const r = await run('open', 'firefox-tcp-run.mjs', true);
+  t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const v = r.viewer;
+  t.truthy(v, 'the viewer reported');
+  if (!v) return;
+  t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
+  t.true(v.offerTcp >= 1, 'while Firefox offered TCP candidates too');
+  t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later}`);
 });
