@@ -55,6 +55,35 @@ nsTest('UDP open: the same page picks UDP', async (t) => {
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
 });
 
+nsTest('backpressure: a stalled ICE-TCP viewer (Chromium SIGSTOPped) has packets dropped and counted while UDP viewers of the same worker get every packet; resumed, it recovers with a keyframe', async (t) => {
+  const r = await runInNetns(process.execPath, [fileURLToPath(new URL('./peers/tcp-backpressure-run.mjs', import.meta.url))], { limitSec: 95 });
+  const errors = r.messages.filter((m) => m.event === 'error');
+  t.deepEqual(errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const v = r.messages.find((m) => m.event === 'result');
+  t.truthy(v, `the run reported; stderr: ${r.stderr.slice(-1500)}`);
+  if (!v) return;
+  t.log(`dropped ${JSON.stringify(v.dropped)}; keyframe requests ${JSON.stringify(v.keyframeRequests)}; TCP viewer packets ${v.beforeStop.packets} → ${v.afterResume.packets} → ${v.end.packets}`);
+  t.true(r.messages.find((m) => m.event === 'stopped')?.pids >= 1, 'Chromium was stopped');
+  t.is(v.beforeStop.transport, 'tcp', 'the stalled viewer is on ICE-TCP');
+  t.true(v.beforeStop.packets > 0, 'and received before the stall');
+  t.is(v.dropped.atStop, 0, 'nothing dropped while it read');
+  t.true(v.dropped.duringStop > 0, 'the relay dropped packets for the stalled viewer');
+  t.is(v.dropped.end, v.dropped.afterResume, 'and none once it drained');
+  t.regex(v.metricsDropped ?? '', new RegExp(`^halfsec_tcp_dropped_packets_total(\\{[^}]*\\})? ${v.dropped.end}$`), '/metrics counts them');
+  t.is(v.keyframeRequests.beforeResume, v.keyframeRequests.atStop, 'no keyframe asked for while stalled');
+  t.true(v.keyframeRequests.afterResume > v.keyframeRequests.beforeResume, 'a keyframe request went upstream once it drained');
+  t.true(v.afterResume.packets > v.beforeStop.packets && v.end.packets > v.afterResume.packets, 'the viewer receives again');
+  t.is(v.end.state, 'connected');
+  t.is(v.tcpConnections, 1, 'its connection survived');
+  for (const [i, u] of v.udpViewers.entries()) {
+    // Every packet (seen: all 2400 of each, no gap); the margin is ice-tcp.test.mjs's, for a loaded CI machine.
+    t.true(u.video >= v.packets - 5, `UDP viewer ${i}: ${u.video}/${v.packets} video packets`);
+    t.true(u.audio >= v.packets - 5, `UDP viewer ${i}: ${u.audio}/${v.packets} audio packets`);
+    t.true(u.seqGaps <= 5, `UDP viewer ${i}: ${u.seqGaps} gaps`);
+    t.is(u.bad, 0);
+  }
+});
+
 const ffWhy = why ?? (firefoxAvailable() ? null : 'no /usr/bin/firefox-esr');
 const ffTest = ffWhy ? test.skip : test.serial;
 
