@@ -84,6 +84,31 @@ nsTest('backpressure: a stalled ICE-TCP viewer (Chromium SIGSTOPped) has packets
   }
 });
 
+nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) or whose connection is reset (SIGKILL) is reaped like a UDP one; the TCP connection count returns to its baseline', async (t) => {
+  const r = await runInNetns(process.execPath, [fileURLToPath(new URL('./peers/tcp-consent-run.mjs', import.meta.url))], { limitSec: 95 });
+  const errors = r.messages.filter((m) => m.event === 'error');
+  t.deepEqual(errors, [], `stderr: ${r.stderr.slice(-1500)}`);
+  const runs = r.messages.filter((m) => m.event === 'vanish');
+  t.deepEqual(runs.map((v) => v.how), ['silent', 'reset'], `stderr: ${r.stderr.slice(-1500)}`);
+  for (const v of runs) {
+    t.log(`${v.how}: connection closed after ${v.connectionClosedMs} ms, viewer reaped after ${v.reapedMs} ms (consent ${v.consentTimeoutMs} ms)`);
+    t.true(v.pids >= 1, `${v.how}: Chromium processes found`);
+    t.is(v.joined.transport, 'tcp', `${v.how}: the viewer is on ICE-TCP`);
+    t.is(v.joined.tcpConnections, v.baseline.tcpConnections + 1, `${v.how}: one connection while it plays`);
+    t.is(v.alive.viewers, v.baseline.viewers + 1, `${v.how}: not reaped while alive, past the consent timeout`);
+    t.true(v.alive.packets > v.joined.packets, `${v.how}: and receiving`);
+    t.true(v.reapedMs >= 0, `${v.how}: reaped`);
+    t.true(v.reapedMs <= v.consentTimeoutMs + 3000, `${v.how}: within the consent timeout (${v.reapedMs} ms)`);
+    t.true(v.connectionClosedMs >= 0, `${v.how}: its connection closed`);
+    t.deepEqual(v.after, v.baseline, `${v.how}: back to the baseline`);
+  }
+  const reset = runs.find((v) => v.how === 'reset');
+  if (reset) t.true(reset.connectionClosedMs < 2000, 'a reset connection is closed at once (the session waits for consent, as on UDP)');
+  const end = r.messages.find((m) => m.event === 'end');
+  t.is(end?.stats.tcpConnections, 0);
+  t.is(end?.stats.viewers, 0);
+});
+
 const ffWhy = why ?? (firefoxAvailable() ? null : 'no /usr/bin/firefox-esr');
 const ffTest = ffWhy ? test.skip : test.serial;
 

@@ -8,12 +8,10 @@
 // connection queue fill, and the relay drops (and counts) packets for that viewer only. Then
 // SIGCONT: the queue drains, the relay asks the publisher for a keyframe, the viewer goes on.
 // Prints JSON lines ({ event, ... }).
-import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium } from '../browser-helpers.mjs';
+import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
 
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -31,58 +29,6 @@ const PORT_MIN = 42500;
 // Small TCP buffers in this namespace only (per-netns sysctls), so a stalled reader fills them
 // in a fraction of a second instead of after megabytes of autotuned buffer.
 for (const k of ['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']) spawnSync('sysctl', ['-qw', `${k}=4096 16384 32768`]);
-
-/** A child peer script speaking JSON lines; `waitFor(event)` resolves with its next such message. */
-function peer(script, args, env = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const waiting = [];
-  const seen = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let m;
-    try {
-      m = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const i = waiting.findIndex((w) => w.event === m.event);
-    if (i >= 0) waiting.splice(i, 1)[0].resolve(m);
-    else seen.push(m);
-  });
-  return {
-    child,
-    send: (cmd) => child.stdin.write(`${cmd}\n`),
-    waitFor: (event, ms = 30_000) => {
-      const i = seen.findIndex((m) => m.event === event);
-      if (i >= 0) return Promise.resolve(seen.splice(i, 1)[0]);
-      return new Promise((resolve, reject) => {
-        waiting.push({ event, resolve });
-        setTimeout(() => reject(new Error(`${script}: no ${event} in ${ms} ms`)), ms).unref();
-      });
-    },
-  };
-}
-
-/** Every descendant of this process whose command is Chromium's. */
-function chromiumPids() {
-  const parent = new Map();
-  const comm = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      parent.set(Number(d), Number(stat.slice(close + 2).split(' ')[1]));
-      comm.set(Number(d), stat.slice(stat.indexOf('(') + 1, close));
-    } catch {
-      // gone
-    }
-  }
-  const mine = (pid) => {
-    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === process.pid) return true;
-    return false;
-  };
-  return [...parent.keys()].filter((pid) => mine(pid) && /chrom/i.test(comm.get(pid) ?? ''));
-}
 
 const relay = createRelay({
   host: '127.0.0.1',
@@ -113,33 +59,7 @@ try {
   chromium = await launchChromium({ limitMs: 80_000 });
   const page = await (await chromium.browser.newContext()).newPage();
   await page.goto(`${base}/`);
-  // The TCP viewer: the answer's UDP candidates are removed before Chromium sees them.
-  await page.evaluate(async () => {
-    const real = RTCPeerConnection.prototype.setRemoteDescription;
-    RTCPeerConnection.prototype.setRemoteDescription = function (d) {
-      const sdp = d.sdp.split('\r\n').filter((l) => !/^a=candidate:\S+ \d+ udp /i.test(l)).join('\r\n');
-      return real.call(this, { type: d.type, sdp });
-    };
-    const lib = await import('/web/whip-whep.js');
-    window.__v = await lib.watch('/whep/bp');
-    window.__look = async () => {
-      const stats = await window.__v.pc.getStats();
-      const out = { packets: 0, bytes: 0, transport: null, state: window.__v.pc.connectionState };
-      for (const x of stats.values()) {
-        if (x.type === 'inbound-rtp' && x.kind === 'video') {
-          out.packets = x.packetsReceived ?? 0;
-          out.bytes = x.bytesReceived ?? 0;
-        }
-        if (x.type === 'transport' && x.selectedCandidatePairId) {
-          const pair = stats.get(x.selectedCandidatePairId);
-          out.transport = stats.get(pair?.remoteCandidateId)?.protocol ?? null;
-        }
-      }
-      return out;
-    };
-    const t0 = Date.now();
-    while (window.__v.pc.connectionState !== 'connected' && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
-  });
+  await watchOverTcp(page, '/whep/bp');
   const look = () => page.evaluate(() => window.__look());
   say({ event: 'tcp-viewer', ...(await look()), tcpConnections: w0().tcpConnections });
 
