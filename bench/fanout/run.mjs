@@ -5,6 +5,10 @@
 // Then the same load against the node-datachannel relay in ../peers/. Prints figures; asserts none.
 // Usage: node bench/fanout/run.mjs [--quick] [--sizes 100,500] [--runs 3] [--seconds 10]
 //        [--rate-kbps 2500] [--peers halfsec,ndc] [--ndc-max 500] [--threads 1] [--workers N]
+//        [--transport udp|tcp]
+// --transport tcp: halfsec is measured twice in the same run, with UDP viewers ("halfsec") and
+// with ICE-TCP viewers ("halfsec-tcp": RFC 4571 frames over one connected socket each, tcptype
+// active); the publisher stays on UDP. --peers defaults to those two then.
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
@@ -28,6 +32,7 @@ const { values: a } = parseArgs({
     workers: { type: 'string' },
     out: { type: 'string' },
     'no-hold': { type: 'boolean' },
+    transport: { type: 'string' },
   },
 });
 const cfg = {
@@ -37,7 +42,8 @@ const cfg = {
   rateKbps: Number(a['rate-kbps'] ?? 2500),
   packetSize: 1200,
   fps: 30,
-  peers: (a.peers ?? 'halfsec,ndc').split(','),
+  transport: a.transport ?? 'udp',
+  peers: (a.peers ?? (a.transport === 'tcp' ? 'halfsec,halfsec-tcp' : 'halfsec,ndc')).split(','),
   ndcMax: Number(a['ndc-max'] ?? 500),
   threads: Number(a.threads ?? 1),
   workers: Number(a.workers ?? availableParallelism()),
@@ -45,6 +51,7 @@ const cfg = {
   // load measures the machine's saturation rather than the fan-out.
   hold: !a['no-hold'],
 };
+if (!['udp', 'tcp'].includes(cfg.transport)) throw new Error('--transport: udp or tcp');
 if (cfg.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
 const pps = (cfg.rateKbps * 1000) / 8 / cfg.packetSize;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -56,6 +63,7 @@ const log = (m) => process.stderr.write(`${m}\n`);
 
 const RELAYS = {
   halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
+  'halfsec-tcp': { script: `${here}relay-child.mjs`, args: [String(cfg.workers)], transport: 'tcp' },
   ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
 };
 
@@ -73,6 +81,7 @@ async function measure(peer, n, runIndex) {
       packetSize: cfg.packetSize,
       publish: true,
       peer: 'native',
+      transport: RELAYS[peer].transport ?? 'udp',
       concurrency: 20,
       threads: cfg.threads,
       ipOctet: 100 + ((process.pid + runIndex) % 100),
@@ -127,9 +136,10 @@ async function measure(peer, n, runIndex) {
   }
 }
 
-async function raw(n) {
+async function raw(n, tcp = false) {
   // SRTP (AEAD_AES_128_GCM) adds a 16-byte tag to each 1,200-byte packet the relay sends.
-  const r = await loadNative.rawSend({ destinations: n, roundsPerSecond: pps, packetSize: cfg.packetSize + 16, seconds: Math.min(cfg.seconds, 5), ipOctet: 250 });
+  // tcp: send() of one RFC 4571 frame per packet on N accepted connections (ICE-TCP viewers).
+  const r = await loadNative.rawSend({ destinations: n, roundsPerSecond: pps, packetSize: cfg.packetSize + 16, seconds: Math.min(cfg.seconds, 5), ipOctet: 250, tcp });
   const cpu = r.userSeconds + r.systemSeconds;
   return { ...r, cpuSecPerMpkt: r.sent > 0 ? cpu / (r.sent / 1e6) : undefined, usPerPacket: r.sent > 0 ? (cpu * 1e6) / r.sent : undefined };
 }
@@ -153,7 +163,7 @@ function machine() {
 
 const results = [];
 for (const peer of cfg.peers) {
-  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, ndc)`);
+  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, halfsec-tcp, ndc)`);
   for (const n of cfg.sizes) {
     if (peer === 'ndc' && n > cfg.ndcMax) {
       results.push({ peer, viewers: n, skipped: `above --ndc-max ${cfg.ndcMax}` });
@@ -164,7 +174,7 @@ for (const peer of cfg.peers) {
       log(`${peer} N=${n} run ${i + 1}/${cfg.runs}`);
       try {
         const m = await measure(peer, n, i);
-        const r = await raw(n);
+        const r = await raw(n, RELAYS[peer].transport === 'tcp');
         m.raw = r;
         m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
         runs.push(m);

@@ -73,6 +73,9 @@ struct ClientParams {
   std::string fingerprint_algorithm, fingerprint;
   DtlsRole dtls_role = DtlsRole::kClient;
   sockaddr_in remote{};
+  // ICE-TCP (RFC 6544 tcptype active, RFC 4571 framing): a connected TCP socket from the client's
+  // own address to `remote`, the relay's passive candidate, instead of the loop's UDP socket.
+  bool tcp = false;
   // Publisher only.
   uint8_t payload_type = 102;
   uint32_t ssrc = 0;
@@ -94,6 +97,8 @@ class Client {
   uint32_t id() const { return id_; }
   uint32_t ip() const { return ip_; }
   bool publisher() const { return p_.publisher; }
+  bool tcp() const { return p_.tcp; }
+  const sockaddr_in& remote() const { return p_.remote; }
 
   // Loop thread only from here on.
   void Attach(Loop* loop, const DtlsIdentity& identity, int64_t now_ns);
@@ -161,6 +166,19 @@ class Loop {
   void Receive();
   void Tick(int64_t now);
   void Pace(int64_t now);
+  // ICE-TCP clients: one non-blocking connected socket each, RFC 4571 frames both ways.
+  struct TcpConn {
+    int fd = -1;
+    uint32_t ip = 0;
+    sockaddr_in remote{};
+    std::vector<uint8_t> in, out;  // partial frame read; bytes not yet written
+  };
+  void OpenTcp(uint32_t ip, const sockaddr_in& remote);
+  void CloseTcp(uint32_t ip);
+  void ReadTcp(TcpConn& c);
+  void FlushTcp(TcpConn& c);
+  std::unordered_map<uint32_t, TcpConn> tcp_by_ip_;  // key: client IP, network order
+  std::unordered_map<int, uint32_t> tcp_ip_by_fd_;
 
   static constexpr int kRxBatch = 64;
   struct RxSlot {

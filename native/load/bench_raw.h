@@ -13,6 +13,9 @@ struct RawOptions {
   uint32_t packet_size = 1220;
   double seconds = 5;
   uint8_t ip_octet = 200;  // destinations are 127.<ip_octet>.x.y
+  // TCP: one accepted connection per destination (as the relay's ICE-TCP viewers), each packet
+  // one RFC 4571 frame written with send(); the destinations' sockets are drained with epoll.
+  bool tcp = false;
 };
 
 struct RawResult {
@@ -23,5 +26,6 @@ struct RawResult {
 
 // Blocks the calling thread for `seconds`; that thread is the sender whose CPU time is measured.
 bool RunRawSend(const RawOptions& opts, RawResult* out);
+bool RunRawSendTcp(const RawOptions& opts, RawResult* out);
 
 }  // namespace halfsec::bench

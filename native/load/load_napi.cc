@@ -165,6 +165,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     p.rate_kbps = static_cast<uint32_t>(rate);
     p.fps = static_cast<uint32_t>(fps);
     p.packet_size = static_cast<uint32_t>(size);
+    { const Napi::Value t = o.Get("tcp"); p.tcp = t.IsBoolean() && t.As<Napi::Boolean>().Value(); }
     std::string err;
     if (!engine_->Connect(info[0].As<Napi::Number>().Uint32Value(), std::move(p), &err)) return Throw(env, err, false);
     return env.Undefined();
@@ -296,6 +297,7 @@ Napi::Value RawSend(const Napi::CallbackInfo& info) {
   const double octet = Num(o, "ipOctet", opts.ip_octet);
   if (octet < 1 || octet > 254) return Throw(env, "rawSend: ipOctet 1..254");
   opts.ip_octet = static_cast<uint8_t>(octet);
+  { const Napi::Value t = o.Get("tcp"); opts.tcp = t.IsBoolean() && t.As<Napi::Boolean>().Value(); }
   auto* w = new RawSendWorker(env, opts);
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -24,10 +24,14 @@ export class NativeClients implements ViewerPool {
   private publisherId: number | undefined;
   private publisherLocation: string | undefined;
 
-  constructor(readonly engine: NativeLoadEngine) {}
+  constructor(
+    readonly engine: NativeLoadEngine,
+    /** How viewers reach the relay (the publisher always uses UDP). */
+    readonly transport: 'udp' | 'tcp' = 'udp',
+  ) {}
 
-  static create(threads: number, ipOctet: number): NativeClients {
-    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet }));
+  static create(threads: number, ipOctet: number, transport: 'udp' | 'tcp' = 'udp'): NativeClients {
+    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet }), transport);
   }
 
   private async signal(role: 'viewer' | 'publisher', url: string, extra: Partial<ClientParams>, ssrc?: number): Promise<{ id: number; postNs: number; location: string }> {
@@ -36,7 +40,8 @@ export class NativeClients implements ViewerPool {
     const offer = buildOffer({ role, ufrag: ice.ufrag, pwd: ice.pwd, fingerprint: this.engine.fingerprint, ip: slot.ip, port: slot.port, ...(ssrc !== undefined ? { ssrc } : {}) });
     const postNs = loadNative.LoadEngine.nowNs();
     const { answer, location } = await postOffer(url, offer);
-    const a = parseAnswer(answer);
+    const tcp = role === 'viewer' && this.transport === 'tcp';
+    const a = parseAnswer(answer, tcp ? 'tcp' : 'udp');
     this.engine.connect(slot.id, {
       localUfrag: ice.ufrag,
       localPwd: ice.pwd,
@@ -48,6 +53,7 @@ export class NativeClients implements ViewerPool {
       remoteIp: a.ip,
       remotePort: a.port,
       payloadType: a.videoPt,
+      tcp,
       ...extra,
     });
     return { id: slot.id, postNs, location };

@@ -16,6 +16,8 @@ export interface ClientParams {
   dtlsRole: 'client' | 'server';
   remoteIp: string;
   remotePort: number;
+  /** ICE-TCP (tcptype active, RFC 4571 framing) to the answer's passive TCP candidate. */
+  tcp?: boolean;
   /** Publisher only. */
   payloadType?: number;
   ssrc?: number;
@@ -63,6 +65,8 @@ export interface RawSendOptions {
   packetSize: number;
   seconds: number;
   ipOctet?: number;
+  /** One accepted TCP connection per destination, each packet an RFC 4571 frame (ICE-TCP's cost). */
+  tcp?: boolean;
 }
 
 export interface RawSendResult {

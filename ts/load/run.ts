@@ -19,6 +19,8 @@ export interface LoadConfig {
   peer: 'native' | 'datachannel';
   /** WHEP POSTs in flight at once. */
   concurrency: number;
+  /** How native viewers reach the relay: UDP (default) or ICE-TCP. */
+  transport?: 'udp' | 'tcp';
   /** Native viewer threads (the publisher has its own). */
   threads: number;
   /** Clients get 127.<ipOctet>.x.y; default derived from the pid so that parallel runs differ. */
@@ -67,7 +69,7 @@ export class LoadRun {
 
   static async start(cfg: LoadConfig): Promise<LoadRun> {
     const octet = cfg.ipOctet ?? 100 + (process.pid % 100);
-    const clients = NativeClients.create(cfg.threads, octet);
+    const clients = NativeClients.create(cfg.threads, octet, cfg.transport ?? 'udp');
     try {
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);

@@ -79,7 +79,7 @@ export interface AnswerParams {
 }
 
 /** Reads the answer; throws when it lacks something a client needs or points off loopback. */
-export function parseAnswer(text: string): AnswerParams {
+export function parseAnswer(text: string, transport: 'udp' | 'tcp' = 'udp'): AnswerParams {
   const s = sdpTransform.parse(text);
   const m = (s.media ?? []).find((x) => x.port !== 0 && x.type === 'video') ?? (s.media ?? []).find((x) => x.port !== 0);
   if (!m) throw new Error('answer accepts no media section');
@@ -89,8 +89,8 @@ export function parseAnswer(text: string): AnswerParams {
   const setup = m.setup ?? s.setup ?? 'passive';
   if (!ufrag || !pwd || !fp) throw new Error('answer lacks ICE credentials or a fingerprint');
   const cands = (s.media ?? []).flatMap((x) => x.candidates ?? []);
-  const cand = cands.find((c) => c.transport.toLowerCase() === 'udp' && c.component === 1 && /^127\.\d+\.\d+\.\d+$/.test(c.ip));
-  if (!cand) throw new Error('answer has no UDP host candidate in 127.0.0.0/8 (the load generator stays on loopback)');
+  const cand = cands.find((c) => c.transport.toLowerCase() === transport && c.component === 1 && /^127\.\d+\.\d+\.\d+$/.test(c.ip) && (transport === 'udp' || c.tcptype === 'passive'));
+  if (!cand) throw new Error(`answer has no ${transport === 'udp' ? 'UDP' : 'passive TCP'} host candidate in 127.0.0.0/8 (the load generator stays on loopback)`);
   return {
     ufrag: String(ufrag),
     pwd: String(pwd),
