@@ -66,7 +66,8 @@
         "native/srtp/srtp_cipher.cc",
         "native/srtp/srtp_kdf.cc",
         "native/ice/stun.cc",
-        "native/rtp/rtp.cc"
+        "native/rtp/rtp.cc",
+        "native/rtp/rtcp.cc"
       ]
     },
     {

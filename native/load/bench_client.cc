@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "rtp/rtcp.h"
 #include "rtp/rtp.h"
 #include "ice/stun.h"
 
@@ -231,6 +232,9 @@ int64_t Client::SendDue(int64_t now_ns) {
   if (!p_.publisher || !srtp_ready_) return 0;
   if (stats_->paused.load(std::memory_order_relaxed)) {
     next_send_ns_ = 0;
+    // A paused encoder still sends sender reports (about one a second, as browsers do): the relay
+    // takes a publisher silent for ~2 s (no RTP, no RTCP) as gone (publisherMediaTimeoutMs).
+    if (now_ns - last_report_ns_ >= 1'000'000'000) SendSenderReport(now_ns);
     return 0;  // the loop's tick checks again
   }
   if (next_send_ns_ == 0 || now_ns - next_send_ns_ > kMaxPacingLagNs) next_send_ns_ = now_ns;
@@ -267,6 +271,14 @@ void Client::SendPacket(int64_t) {
   loop_->SendFrom(ip_, p_.remote, buf, static_cast<size_t>(out));
   ClientStats::Bump(stats_->tx_packets);
   ClientStats::Bump<uint64_t>(stats_->tx_bytes, static_cast<uint64_t>(out));
+}
+
+void Client::SendSenderReport(int64_t now_ns) {
+  last_report_ns_ = now_ns;
+  uint8_t buf[64 + kSrtpMaxTrailer];
+  const size_t len = BuildSenderReport(buf, p_.ssrc, NtpNow(), rtp_ts_, static_cast<uint32_t>(stats_->tx_packets.load(std::memory_order_relaxed)), 0);
+  const int out = srtp_out_.ProtectRtcp(buf, len);
+  if (out > 0) loop_->SendFrom(ip_, p_.remote, buf, static_cast<size_t>(out));
 }
 
 void Client::Close() {

@@ -115,6 +115,7 @@ class Client {
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ns);
   void Fail(const std::string& why);
   void SendPacket(int64_t now_ns);
+  void SendSenderReport(int64_t now_ns);
 
   const uint32_t id_;
   const uint32_t ip_;  // network byte order
@@ -135,7 +136,7 @@ class Client {
   std::vector<uint8_t> packet_;
   uint16_t seq_ = 0;
   uint32_t rtp_ts_ = 0, counter_ = 0, in_frame_ = 0, per_frame_ = 1, frame_ = 0;
-  int64_t interval_ns_ = 0, next_send_ns_ = 0;
+  int64_t interval_ns_ = 0, next_send_ns_ = 0, last_report_ns_ = 0;
 };
 
 // One thread, one UDP socket, an epoll loop, and the clients assigned to it.
