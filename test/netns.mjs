@@ -77,3 +77,15 @@ export async function startVethRelay(createRelay, rtcPortMin, options = {}) {
   const { port } = await relay.listen();
   return { relay, base: `http://127.0.0.1:${port}` };
 }
+
+/**
+ * Kills a child started as `timeout -s KILL <s> <cmd>` together with what it runs: GNU timeout
+ * leads its own process group, and killing timeout alone leaves <cmd> running as an orphan.
+ */
+export function killTimeoutGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openViewer, viewerStatus } from '../browser-helpers.mjs';
-import { startVethRelay } from '../netns.mjs';
+import { killTimeoutGroup, startVethRelay } from '../netns.mjs';
 
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -151,7 +151,7 @@ try {
   say({ event: 'error', error: String(err?.stack ?? err), pyErr });
 } finally {
   await chromium?.close();
-  py.kill('SIGKILL');
+  killTimeoutGroup(py);
   await relay.close();
 }
 process.exit(0);

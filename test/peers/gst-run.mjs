@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openViewer, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
-import { startVethRelay } from '../netns.mjs';
+import { killTimeoutGroup, startVethRelay } from '../netns.mjs';
 
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -57,7 +57,7 @@ try {
   say({ event: 'error', error: String(err?.stack ?? err) });
 } finally {
   await chromium?.close();
-  gst.kill('SIGKILL');
+  killTimeoutGroup(gst);
   await relay.close();
 }
 process.exit(0);
