@@ -58,6 +58,37 @@ void Drain(int fd, std::atomic<bool>* stop, std::atomic<uint64_t>* received) {
   received->store(count);
 }
 
+// Runs `round()` once every 1/rounds_per_second for o.seconds on this thread, drops the rounds
+// that fall more than 50 ms behind (like a relay whose input queue overflowed), and records the
+// thread's CPU time and the elapsed time in `out`.
+template <typename Round>
+void PacedRounds(const RawOptions& o, RawResult* out, Round round) {
+  rusage before{}, after{};
+  getrusage(RUSAGE_THREAD, &before);
+  const int64_t start = MonotonicNs();
+  const int64_t end = start + static_cast<int64_t>(o.seconds * 1e9);
+  const double round_ns = 1e9 / o.rounds_per_second;
+  const uint64_t max_backlog = static_cast<uint64_t>(o.rounds_per_second * 0.05) + 1;  // 50 ms
+  uint64_t done = 0;
+  for (;;) {
+    const int64_t now = MonotonicNs();
+    if (now >= end) break;
+    const uint64_t due = static_cast<uint64_t>((now - start) / round_ns) + 1;
+    if (due > done + max_backlog) {
+      out->skipped_rounds += due - done - max_backlog;
+      done = due - max_backlog;
+    }
+    for (; done < due; done++) round();
+    const int64_t next = start + static_cast<int64_t>(done * round_ns);
+    timespec ts{static_cast<time_t>(next / 1000000000), static_cast<long>(next % 1000000000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  }
+  getrusage(RUSAGE_THREAD, &after);
+  out->elapsed_s = (MonotonicNs() - start) / 1e9;
+  out->user_s = TvSeconds(after.ru_utime) - TvSeconds(before.ru_utime);
+  out->system_s = TvSeconds(after.ru_stime) - TvSeconds(before.ru_stime);
+}
+
 }  // namespace
 
 bool RunRawSend(const RawOptions& o, RawResult* out) {
@@ -104,54 +135,30 @@ bool RunRawSend(const RawOptions& o, RawResult* out) {
   constexpr int kBatch = 64;  // the relay's send batch
   mmsghdr msgs[kBatch];
   iovec iov{payload.data(), payload.size()};
-  rusage before{}, after{};
-  getrusage(RUSAGE_THREAD, &before);
-  const int64_t start = MonotonicNs();
-  const int64_t end = start + static_cast<int64_t>(o.seconds * 1e9);
-  const double round_ns = 1e9 / o.rounds_per_second;
-  const uint64_t max_backlog = static_cast<uint64_t>(o.rounds_per_second * 0.05) + 1;  // 50 ms
-  uint64_t done = 0;
-  for (;;) {
-    const int64_t now = MonotonicNs();
-    if (now >= end) break;
-    const uint64_t due = static_cast<uint64_t>((now - start) / round_ns) + 1;
-    if (due > done + max_backlog) {
-      // Like a relay whose input queue overflowed: the rounds it could not keep up with are lost.
-      out->skipped_rounds += due - done - max_backlog;
-      done = due - max_backlog;
-    }
-    for (; done < due; done++) {
-      for (uint32_t first = 0; first < o.destinations; first += kBatch) {
-        const int count = static_cast<int>(std::min<uint32_t>(kBatch, o.destinations - first));
-        for (int i = 0; i < count; i++) {
-          msgs[i] = {};
-          msgs[i].msg_hdr.msg_name = &dests[first + static_cast<uint32_t>(i)];
-          msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-          msgs[i].msg_hdr.msg_iov = &iov;
-          msgs[i].msg_hdr.msg_iovlen = 1;
+  PacedRounds(o, out, [&] {
+    for (uint32_t first = 0; first < o.destinations; first += kBatch) {
+      const int count = static_cast<int>(std::min<uint32_t>(kBatch, o.destinations - first));
+      for (int i = 0; i < count; i++) {
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_name = &dests[first + static_cast<uint32_t>(i)];
+        msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        msgs[i].msg_hdr.msg_iov = &iov;
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      int sent = 0;
+      while (sent < count) {
+        const int r = sendmmsg(sender.fd, msgs + sent, static_cast<unsigned>(count - sent), 0);
+        if (r <= 0) {
+          if (r < 0 && errno == EINTR) continue;
+          out->send_errors++;
+          sent++;
+          continue;
         }
-        int sent = 0;
-        while (sent < count) {
-          const int r = sendmmsg(sender.fd, msgs + sent, static_cast<unsigned>(count - sent), 0);
-          if (r <= 0) {
-            if (r < 0 && errno == EINTR) continue;
-            out->send_errors++;
-            sent++;
-            continue;
-          }
-          sent += r;
-          out->sent += static_cast<uint64_t>(r);
-        }
+        sent += r;
+        out->sent += static_cast<uint64_t>(r);
       }
     }
-    const int64_t next = start + static_cast<int64_t>(done * round_ns);
-    timespec ts{static_cast<time_t>(next / 1000000000), static_cast<long>(next % 1000000000)};
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-  }
-  getrusage(RUSAGE_THREAD, &after);
-  out->elapsed_s = (MonotonicNs() - start) / 1e9;
-  out->user_s = TvSeconds(after.ru_utime) - TvSeconds(before.ru_utime);
-  out->system_s = TvSeconds(after.ru_stime) - TvSeconds(before.ru_stime);
+  });
   usleep(50000);  // let the sink read what is still queued
   stop.store(true);
   drain.join();
@@ -216,40 +223,17 @@ bool RunRawSendTcp(const RawOptions& o, RawResult* out) {
   std::vector<uint8_t> payload(frame, 0x5a);
   payload[0] = static_cast<uint8_t>(o.packet_size >> 8);
   payload[1] = static_cast<uint8_t>(o.packet_size);
-  rusage before{}, after{};
-  getrusage(RUSAGE_THREAD, &before);
-  const int64_t start = MonotonicNs();
-  const int64_t end = start + static_cast<int64_t>(o.seconds * 1e9);
-  const double round_ns = 1e9 / o.rounds_per_second;
-  const uint64_t max_backlog = static_cast<uint64_t>(o.rounds_per_second * 0.05) + 1;  // 50 ms
-  uint64_t done = 0;
-  for (;;) {
-    const int64_t now = MonotonicNs();
-    if (now >= end) break;
-    const uint64_t due = static_cast<uint64_t>((now - start) / round_ns) + 1;
-    if (due > done + max_backlog) {
-      out->skipped_rounds += due - done - max_backlog;
-      done = due - max_backlog;
-    }
-    for (; done < due; done++) {
-      for (auto& s : accepted) {
-        const ssize_t r = send(s->fd, payload.data(), frame, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r == static_cast<ssize_t>(frame)) {
-          out->sent++;
-        } else {
-          out->send_errors++;  // full (or a partial write): the relay would drop it too
-        }
+  PacedRounds(o, out, [&] {
+    for (auto& s : accepted) {
+      const ssize_t r = send(s->fd, payload.data(), frame, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r == static_cast<ssize_t>(frame)) {
+        out->sent++;
+      } else {
+        out->send_errors++;  // full (or a partial write): the relay would drop it too
       }
     }
-    const int64_t next = start + static_cast<int64_t>(done * round_ns);
-    timespec ts{static_cast<time_t>(next / 1000000000), static_cast<long>(next % 1000000000)};
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-  }
-  getrusage(RUSAGE_THREAD, &after);
-  out->elapsed_s = (MonotonicNs() - start) / 1e9;
-  out->user_s = TvSeconds(after.ru_utime) - TvSeconds(before.ru_utime);
-  out->system_s = TvSeconds(after.ru_stime) - TvSeconds(before.ru_stime);
-  usleep(50000);
+  });
+  usleep(50000);  // let the clients read what is still queued
   stop.store(true);
   drain.join();
   out->received = received.load();
