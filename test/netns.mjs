@@ -57,16 +57,15 @@ export function runInNetns(command, args, { veth = false, limitSec = 60, env = {
 }
 
 /**
- * Inside a veth namespace: a relay with HTTP on loopback and media on the veth address. Bound to
- * that address, not 0.0.0.0: from a wildcard socket the kernel answers a check sent to VETH_ADDR
- * from VETH_PEER with source VETH_PEER, and Firefox and libnice drop such a response.
+ * A relay for a peer script in a namespace: HTTP on loopback, media bound to and announced on
+ * `mediaAddr`, 20 ports from `rtcPortMin`, one worker, quiet; `options` override any of it.
  */
-export async function startVethRelay(createRelay, rtcPortMin, options = {}) {
+export async function startNetnsRelay(createRelay, mediaAddr, rtcPortMin, options = {}) {
   const relay = createRelay({
     host: '127.0.0.1',
     port: 0,
-    rtcBindAddress: VETH_ADDR,
-    announcedIps: [VETH_ADDR],
+    rtcBindAddress: mediaAddr,
+    announcedIps: [mediaAddr],
     rtcPortMin,
     rtcPortMax: rtcPortMin + 19,
     workers: 1,
@@ -76,6 +75,15 @@ export async function startVethRelay(createRelay, rtcPortMin, options = {}) {
   });
   const { port } = await relay.listen();
   return { relay, base: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * Inside a veth namespace: media on the veth address. Bound to that address, not 0.0.0.0: from a
+ * wildcard socket the kernel answers a check sent to VETH_ADDR from VETH_PEER with source
+ * VETH_PEER, and Firefox and libnice drop such a response.
+ */
+export function startVethRelay(createRelay, rtcPortMin, options = {}) {
+  return startNetnsRelay(createRelay, VETH_ADDR, rtcPortMin, options);
 }
 
 /**

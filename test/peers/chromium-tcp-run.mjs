@@ -5,6 +5,7 @@
 // every new UDP flow to the relay's ports, so the viewer's UDP checks go nowhere. Prints JSON lines.
 import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
+import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium, openPublisher, openViewer, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
 
 setTimeout(() => {
@@ -19,19 +20,7 @@ const PORT_MIN = 42300;
 // By absolute path: under npm/ava, node_modules/.bin comes first in PATH and holds @vercel/nft's "nft".
 const NFT = '/usr/sbin/nft';
 
-const relay = createRelay({
-  host: '127.0.0.1',
-  port: 0,
-  rtcBindAddress: '127.0.0.1',
-  announcedIps: ['127.0.0.1'],
-  rtcPortMin: PORT_MIN,
-  rtcPortMax: PORT_MIN + 19,
-  workers: 2,
-  logLevel: process.env.HALFSEC_LOG ?? 'silent',
-  sessionsPerIpPerSecond: 0,
-});
-const { port } = await relay.listen();
-const base = `http://127.0.0.1:${port}`;
+const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN, { workers: 2 });
 
 function nft(...args) {
   const r = spawnSync(NFT, args, { encoding: 'utf8' });

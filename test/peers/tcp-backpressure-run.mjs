@@ -10,6 +10,7 @@
 // Prints JSON lines ({ event, ... }).
 import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
+import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
 
@@ -30,19 +31,7 @@ const PORT_MIN = 42500;
 // in a fraction of a second instead of after megabytes of autotuned buffer.
 for (const k of ['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']) spawnSync('sysctl', ['-qw', `${k}=4096 16384 32768`]);
 
-const relay = createRelay({
-  host: '127.0.0.1',
-  port: 0,
-  rtcBindAddress: '127.0.0.1',
-  announcedIps: ['127.0.0.1'],
-  rtcPortMin: PORT_MIN,
-  rtcPortMax: PORT_MIN + 19,
-  workers: 1,
-  logLevel: process.env.HALFSEC_LOG ?? 'silent',
-  sessionsPerIpPerSecond: 0,
-});
-const { port } = await relay.listen();
-const base = `http://127.0.0.1:${port}`;
+const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN);
 const w0 = () => relay.stats().workers[0];
 const kids = [];
 let chromium;

@@ -8,6 +8,7 @@
 // must reap the viewer and the worker's TCP connection count return to its baseline.
 // Prints JSON lines ({ event, ... }).
 import { createRelay } from '../../dist/index.js';
+import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
 
@@ -21,20 +22,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CONSENT_MS = 5000;
 const PORT_MIN = 42600;
 
-const relay = createRelay({
-  host: '127.0.0.1',
-  port: 0,
-  rtcBindAddress: '127.0.0.1',
-  announcedIps: ['127.0.0.1'],
-  rtcPortMin: PORT_MIN,
-  rtcPortMax: PORT_MIN + 19,
-  workers: 1,
-  consentTimeoutMs: CONSENT_MS,
-  logLevel: process.env.HALFSEC_LOG ?? 'silent',
-  sessionsPerIpPerSecond: 0,
-});
-const { port } = await relay.listen();
-const base = `http://127.0.0.1:${port}`;
+const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN, { consentTimeoutMs: CONSENT_MS });
 const w0 = () => relay.stats().workers[0];
 const viewerCount = async () => (await (await fetch(`${base}/api/streams/c`)).json()).viewers.length;
 let pub;
