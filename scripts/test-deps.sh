@@ -28,6 +28,10 @@ done
 command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)
 [ -f /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)
+# nftables for the ICE-TCP and TURN tests (firewall rules inside network namespaces), and coturn,
+# the TURN server the README's example config is tested with (test/coturn.test.mjs).
+[ -x /usr/sbin/nft ] || need_apt+=(nftables)
+[ -x /usr/bin/turnserver ] || need_apt+=(coturn)
 # The cluster tests start their own throwaway redis-server.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ ${#need_apt[@]} -eq 0 ] && exit 0

@@ -8,6 +8,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "fanout/engine.h"
 #include "fanout/worker.h"
 #include "ice/stun.h"
@@ -17,6 +19,14 @@ namespace halfsec {
 namespace {
 constexpr size_t kReadBudget = 64 * 1024;  // per readiness event: one connection cannot hog the loop
 constexpr int64_t kLogBurstMs = 5000;      // rejections are logged once per burst
+// A peer whose only path was an ICE-TCP connection that closed (EOF, RST, a write error, a
+// rejected frame) has this long to check in over another path before its session ends, instead
+// of waiting out the consent timeout (30 s by default). The client learns of the close within
+// one round trip; Chromium then nominates another writable pair at once (a nominating check
+// moves the peer immediately, address_binding.h), and retries a dropped ICE-TCP connection on its
+// next send (RTCP at least every second, a consent check every 2.5 s). 3 s covers both with a
+// margin for a loaded client, and is far below any consent timeout an operator would set.
+constexpr int64_t kTcpPathGraceMs = 3000;
 }  // namespace
 
 bool Worker::OpenTcp(const std::string& ip, uint16_t port, std::string* error) {
@@ -240,7 +250,14 @@ void Worker::CloseTcp(uint64_t id) {
   epoll_ctl(epfd_, EPOLL_CTL_DEL, link.conn->fd(), nullptr);
   tcp_by_fd_.erase(link.conn->fd());
   auto a = by_addr_.find(TcpPathKey(id));
-  if (a != by_addr_.end()) by_addr_.erase(a);  // its peer keeps the path until consent decides
+  if (a != by_addr_.end()) by_addr_.erase(a);
+  if (link.owner != 0) {
+    // Was it its peer's current path? Then the peer has no path left: a short grace, not consent.
+    auto p = peers_.find(link.owner);
+    if (p != peers_.end() && p->second->has_address() && p->second->tcp_id() == id) {
+      tcp_orphans_.push_back({link.owner, id, now_ms_ + std::min<int64_t>(kTcpPathGraceMs, consent_timeout_ms())});
+    }
+  }
   engine_->ReleaseTcp(link.ip_key);
   tcp_.erase(it);
   stats_.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -256,6 +273,22 @@ void Worker::RejectTcp(uint64_t id, std::atomic<uint64_t>& counter, const char* 
 }
 
 void Worker::TickTcp() {
+  if (!tcp_orphans_.empty()) {
+    std::vector<OrphanedPath> due;
+    std::erase_if(tcp_orphans_, [&](const OrphanedPath& o) {
+      if (o.deadline_ms > now_ms_) return false;
+      due.push_back(o);
+      return true;
+    });
+    for (const OrphanedPath& o : due) {
+      auto p = peers_.find(o.peer_id);
+      if (p == peers_.end() || p->second->tcp_id() != o.tcp_id) continue;  // gone, or moved on
+      WorkerStats::Bump(stats_.tcp_path_closed);
+      Peer* peer = p->second;
+      engine_->Forget(peer->id());
+      DestroyPeer(peer, "ice-tcp-closed");
+    }
+  }
   if (tcp_.empty()) return;
   const int64_t limit = connect_timeout_ms();
   std::vector<uint64_t> expired;
