@@ -116,7 +116,7 @@ nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) is reaped 
 const ffWhy = why ?? (firefoxAvailable() ? null : 'no /usr/bin/firefox-esr');
 const ffTest = ffWhy ? test.skip : test.serial;
 
-ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TCP (tcptype active to passive)', async (t) => {
+ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TCP (tcptype active to passive), and the watch page shows TCP', async (t) => {
   const r = await run('block', 'firefox-tcp-run.mjs', true);
   t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
   const v = r.viewer;
@@ -130,6 +130,10 @@ ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TC
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state})`);
   t.is(v.width, 320);
   t.true(v.tcpAccepted >= 1);
+  // The watch page finds Firefox's selected pair without transport stats (web/watch.js selectedPair).
+  t.true(v.page?.frames > 0, `the watch page plays (${JSON.stringify(v.page)})`);
+  t.is(v.page?.transport, 'tcp');
+  t.is(v.page?.text, 'TCP', 'and shows TCP');
 });
 
 ffTest('UDP open: the same Firefox page picks UDP', async (t) => {
@@ -140,5 +144,6 @@ ffTest('UDP open: the same Firefox page picks UDP', async (t) => {
   if (!v) return;
   t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
   t.true(v.offerTcp >= 1, 'while Firefox offered TCP candidates too');
+  t.is(v.page?.text, 'UDP', `the watch page shows UDP (${JSON.stringify(v.page)})`);
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later}`);
 });
