@@ -19,13 +19,15 @@ namespace halfsec {
 namespace {
 constexpr size_t kReadBudget = 64 * 1024;  // per readiness event: one connection cannot hog the loop
 constexpr int64_t kLogBurstMs = 5000;      // rejections are logged once per burst
-// A peer whose only path was an ICE-TCP connection that closed (EOF, RST, a write error, a
+// A peer whose only path was an ICE-TCP connection that closed (FIN, RST, a write error, a
 // rejected frame) has this long to check in over another path before its session ends, instead
-// of waiting out the consent timeout (30 s by default). The client learns of the close within
-// one round trip; Chromium then nominates another writable pair at once (a nominating check
-// moves the peer immediately, address_binding.h), and retries a dropped ICE-TCP connection on its
-// next send (RTCP at least every second, a consent check every 2.5 s). 3 s covers both with a
-// margin for a loaded client, and is far below any consent timeout an operator would set.
+// of waiting out the consent timeout (30 s by default). The client learns of the close within a
+// round trip; an agent whose selected pair is lost pings its other pairs at short intervals
+// (libwebrtc: 48-480 ms while weak) and a nominating check moves the peer at once
+// (address_binding.h); a new TCP connection with the same username is taken like any other. 3 s
+// covers several such rounds on a loaded client and is far below any consent timeout in use.
+// (Chromium here did not reopen a reset ICE-TCP connection within 6 s: with TCP its only path,
+// the grace just bounds how long a dead viewer holds its resources.)
 constexpr int64_t kTcpPathGraceMs = 3000;
 }  // namespace
 

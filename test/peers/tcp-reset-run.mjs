@@ -67,32 +67,6 @@ async function tcpPage(context) {
   return { page, joined, port, resource };
 }
 
-// "rebind": the relay's end of one TCP viewer's connection is reset, but the browser may open a
-// new connection (nothing blocks SYNs): it must check in over it within the grace and keep playing.
-async function rebind() {
-  const chromium = await launchChromium({ limitMs: 40_000 });
-  browsers.push(chromium);
-  const context = await chromium.browser.newContext();
-  const victim = await tcpPage(context);
-  await sleep(1500);
-  const baseline = { viewers: await viewerCount(), tcpAccepted: w0().tcpAccepted, pathClosed: w0().tcpPathClosed, rebinds: w0().iceRebinds };
-  const before = await victim.page.evaluate(() => window.__look());
-  const leavesBefore = leaves.length;
-  nft('add table inet rst', 'add chain inet rst out { type filter hook output priority 0 ; }');
-  nft(`add rule inet rst out tcp sport ${TCP_PORT} tcp dport ${victim.port} counter reject with tcp reset`);
-  await sleep(6000);
-  const after = { viewers: await viewerCount(), tcpAccepted: w0().tcpAccepted, pathClosed: w0().tcpPathClosed, rebinds: w0().iceRebinds, ports: [...tcpClients()] };
-  const mid = await victim.page.evaluate(() => window.__look());
-  await sleep(1000);
-  const later = await victim.page.evaluate(() => window.__look());
-  const rules = spawnSync('/usr/sbin/nft', ['list', 'table', 'inet', 'rst'], { encoding: 'utf8' }).stdout;
-  nft('delete table inet rst');
-  say({ event: 'rebind', victimPort: victim.port, baseline, after, before, mid, later, leaves: leaves.slice(leavesBefore).map((e) => e.reason), nft: rules });
-  await Promise.race([chromium.close(), sleep(3000)]);
-  browsers.splice(browsers.indexOf(chromium), 1);
-  for (let i = 0; i < 100 && (await viewerCount()) > 1; i++) await sleep(100);
-}
-
 async function vanish(how) {
   const before = new Set(chromiumPids());
   const chromium = await launchChromium({ limitMs: 40_000 });
@@ -167,11 +141,8 @@ try {
   udp = peer('./viewers.mjs', [`${base}/whep/c`, '1'], { VIEWER_PORT_BASE: '35000' });
   const ready = await udp.waitFor('ready');
   if (ready.open !== 1) throw new Error('the UDP viewer did not connect');
-  if (process.argv[2] === 'rebind') await rebind();
-  else {
-    await vanish('rst');
-    await vanish('kill');
-  }
+  await vanish('rst');
+  await vanish('kill');
   say({ event: 'end', stats: { tcpConnections: w0().tcpConnections, viewers: w0().viewers, tcpPathClosed: w0().tcpPathClosed } });
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err) });
