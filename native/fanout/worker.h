@@ -167,6 +167,7 @@ class Worker {
   void TickTcp();
   void ClosePeerTcp(uint32_t peer_id);
   void InstallTcp(TcpLink* link);
+  void PauseTcpListener();
   // After parsing: carries out a close or hand-over decided meanwhile; false when the link is gone.
   bool SettleTcp(uint64_t id);
   void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
@@ -207,6 +208,7 @@ class Worker {
   std::unordered_map<int, uint64_t> tcp_by_fd_;
   std::vector<uint64_t> tcp_dirty_;
   int64_t tcp_logged_ms_ = -1'000'000;
+  int64_t tcp_listen_paused_until_ms_ = 0;  // 0: the listener is watched
   // Peers whose current path was an ICE-TCP connection that closed: (peer id, connection id,
   // deadline). Unless the peer has moved to another path by the deadline, its session ends.
   struct OrphanedPath {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "fanout/engine.h"
 #include "fanout/worker.h"
@@ -29,6 +30,7 @@ constexpr int64_t kLogBurstMs = 5000;      // rejections are logged once per bur
 // (Chromium here did not reopen a reset ICE-TCP connection within 6 s: with TCP its only path,
 // the grace just bounds how long a dead viewer holds its resources.)
 constexpr int64_t kTcpPathGraceMs = 3000;
+constexpr int64_t kListenPauseMs = 100;  // the listener's rest after running out of descriptors
 }  // namespace
 
 bool Worker::OpenTcp(const std::string& ip, uint16_t port, std::string* error) {
@@ -46,7 +48,10 @@ void Worker::AcceptTcp() {
   for (int i = 0; i < 64; i++) {
     sockaddr_storage remote{};
     const int fd = halfsec::AcceptTcp(tcp_fd_, &remote);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) PauseTcpListener();
+      return;
+    }
     WorkerStats::Bump(stats_.tcp_accepted);
     auto* link = new TcpLink;
     link->id = engine_->NextTcpId();
@@ -60,6 +65,18 @@ void Worker::AcceptTcp() {
       continue;
     }
     InstallTcp(link);
+  }
+}
+
+// Out of descriptors: the pending connection stays in the backlog and the level-triggered
+// listener would wake the loop at once, forever. Stop watching it for a while instead.
+void Worker::PauseTcpListener() {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, tcp_fd_, nullptr);
+  tcp_listen_paused_until_ms_ = now_ms_ + kListenPauseMs;
+  WorkerStats::Bump(stats_.tcp_rejected_limit);
+  if (now_ms_ - tcp_logged_ms_ >= kLogBurstMs) {
+    tcp_logged_ms_ = now_ms_;
+    Emit("tcp-rejected", 0, "ICE-TCP accept failed: the process is out of file descriptors");
   }
 }
 
@@ -275,6 +292,10 @@ void Worker::RejectTcp(uint64_t id, std::atomic<uint64_t>& counter, const char* 
 }
 
 void Worker::TickTcp() {
+  if (tcp_listen_paused_until_ms_ != 0 && now_ms_ >= tcp_listen_paused_until_ms_) {
+    tcp_listen_paused_until_ms_ = 0;
+    if (!WatchReadable(tcp_fd_)) tcp_listen_paused_until_ms_ = now_ms_ + kListenPauseMs;
+  }
   if (!tcp_orphans_.empty()) {
     std::vector<OrphanedPath> due;
     std::erase_if(tcp_orphans_, [&](const OrphanedPath& o) {
