@@ -37,6 +37,7 @@ nsTest('UDP to the relay dropped by nftables: a Chromium viewer plays over ICE-T
   t.regex(v.nft, /drop/, 'the nftables rule is in place');
   t.regex(v.nft, /packets [1-9]\d*/, 'and dropped the viewer\'s UDP checks');
   t.is(v.transport, 'tcp', 'getStats: the selected candidate pair is over TCP');
+  t.is(v.path, 'TCP', 'the watch page shows TCP');
   t.regex(v.remoteCandidate ?? '', /tcptype passive/);
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
   t.is(v.width, 640);
@@ -52,6 +53,7 @@ nsTest('UDP open: the same page picks UDP', async (t) => {
   if (!v) return;
   t.log(`selected pair: ${v.transport} to ${v.remoteCandidate}; frames ${v.first} → ${v.later}`);
   t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
+  t.is(v.path, 'UDP', 'the watch page shows UDP');
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
 });
 
