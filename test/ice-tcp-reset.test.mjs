@@ -1,8 +1,8 @@
 // An ICE-TCP viewer whose only path closes is gone within the 3 s grace (worker_tcp.cc
 // kTcpPathGraceMs), not at the consent timeout (30 s here): its session ends with reason
 // "ice-tcp-closed", its WHEP resource is gone, /metrics counts it, and the other viewers (one
-// more over ICE-TCP, one over UDP) keep receiving. Real peers: Chromium viewers forced onto
-// ICE-TCP, node-datachannel publisher and UDP viewer; the reset comes from nftables ("reject with
+// more over ICE-TCP, one over UDP) keep receiving. Real peers: Chromium viewers whose UDP to the
+// relay nftables drops (so they play over ICE-TCP), node-datachannel publisher and UDP viewer; the reset comes from nftables ("reject with
 // tcp reset") while the browser keeps running, the close from SIGKILLing the browser. Runs
 // test/peers/tcp-reset-run.mjs in a network namespace of its own. Needs root and nftables.
 import test from 'ava';
@@ -53,4 +53,5 @@ nsTest('an ICE-TCP viewer whose connection is reset (nftables) or closed (browse
   const end = r.messages.find((m) => m.event === 'end');
   t.is(end?.stats.tcpConnections, 0, 'no ICE-TCP connection left');
   t.is(end?.stats.viewers, 1, 'only the UDP viewer left');
+  t.regex(end?.udpBlock ?? '', /ct state new counter packets [1-9]\d* bytes \d+ drop/, 'nftables dropped the browsers\' UDP checks');
 });

@@ -1,8 +1,8 @@
 // An ICE-TCP viewer whose connection ends (issue 14): run by test/ice-tcp-reset.test.mjs inside a
 // network namespace holding only lo:  node tcp-reset-run.mjs
 // A node-datachannel publisher, a node-datachannel viewer over UDP, and Chromium viewers forced
-// onto ICE-TCP (watchOverTcp strips the answer's UDP candidates) on a one-worker relay whose
-// consent timeout is the default 30 s. Twice, one TCP viewer's only path goes away:
+// onto ICE-TCP (nftables drops every new UDP flow to the relay once the first two are connected)
+// on a one-worker relay whose consent timeout is the default 30 s. Twice, one TCP viewer's only path goes away:
 //  - "rst": nftables rejects the relay's next segment to that viewer with a TCP reset (the relay's
 //    socket gets ECONNRESET) and any new connection to the relay's TCP port, so the browser,
 //    still running, cannot come back over TCP; a second TCP viewer in the same browser keeps its
@@ -60,7 +60,7 @@ async function tcpPage(context) {
   const before = tcpClients();
   const page = await context.newPage();
   await page.goto(`${base}/`);
-  await watchOverTcp(page, '/whep/c');
+  await watchOverTcp(page, '/whep/c', { strip: false });
   const joined = await page.evaluate(() => window.__look());
   const port = [...tcpClients()].find((p) => !before.has(p));
   const resource = new URL(await page.evaluate(() => window.__v.resource), base).href;
@@ -141,9 +141,14 @@ try {
   udp = peer('./viewers.mjs', [`${base}/whep/c`, '1'], { VIEWER_PORT_BASE: '35000' });
   const ready = await udp.waitFor('ready');
   if (ready.open !== 1) throw new Error('the UDP viewer did not connect');
+  // From here on every new UDP flow to the relay is dropped: the publisher's and the UDP viewer's
+  // go on, the browsers' checks go nowhere and they connect over ICE-TCP.
+  nft('add table inet udpblock', 'add chain inet udpblock out { type filter hook output priority 0 ; }');
+  nft(`add rule inet udpblock out udp dport ${PORT_MIN}-${PORT_MIN + 19} ct state new counter drop`);
   await vanish('rst');
   await vanish('kill');
-  say({ event: 'end', stats: { tcpConnections: w0().tcpConnections, viewers: w0().viewers, tcpPathClosed: w0().tcpPathClosed } });
+  const udpBlock = spawnSync('/usr/sbin/nft', ['list', 'table', 'inet', 'udpblock'], { encoding: 'utf8' }).stdout;
+  say({ event: 'end', udpBlock, stats: { tcpConnections: w0().tcpConnections, viewers: w0().viewers, tcpPathClosed: w0().tcpPathClosed } });
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err) });
 } finally {
