@@ -43,3 +43,8 @@ echo "halfsec tests: installing ${need_apt[*]}" >&2
 apt-get update -qq
 apt-get install -y -qq "${need_apt[@]}"
 
+# Debian starts coturn as a service on install; the tests run their own in network namespaces,
+# so the machine keeps no open TURN server.
+if [[ " ${need_apt[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
