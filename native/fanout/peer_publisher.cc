@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/peer.h"
 #include "fanout/worker.h"
 #include "media/rtcp_reporter.h"
@@ -17,6 +18,9 @@ constexpr int kNackBatch = 64;
 // A second SSRC of one kind takes over once the current one has sent nothing for this long
 // (an encoder restart leaves a gap of a frame or two; two live SSRCs never alternate).
 constexpr int64_t kSsrcQuietMs = 250;
+constexpr int64_t kTransportCcIntervalMs = 50;
+constexpr int kTransportCcPacketsPerTick = 4;
+constexpr size_t kTransportCcMaxBytes = 1200;  // whole RTCP datagram before SRTCP's trailer
 }  // namespace
 
 int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
@@ -71,6 +75,12 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   NoteMedia(now_ms, true);
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h)) return true;
+  // Every packet counts for congestion control, RTX and padding-only probes included.
+  if (transport_cc_) {
+    const uint8_t* v;
+    size_t vlen;
+    if (FindRtpExtension(d, h, cfg_.transport_cc_ext_id, &v, &vlen) && vlen == 2) transport_cc_->OnPacket(Load16(v), MonotonicUs(), h.ssrc);
+  }
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
   if (!c.line) return true;
@@ -162,6 +172,20 @@ void Peer::ReportLayerRates(int64_t now_ms) {
     layer_bytes_[i] = 0;
   }
   if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
+}
+
+// Feedback leaves every kTransportCcIntervalMs (Chromium's own receivers send every 50-250 ms),
+// at most a few bounded packets at a time: a burst of loss is reported over several ticks.
+void Peer::SendTransportCc(int64_t now_ms) {
+  if (!transport_cc_ || now_ms - last_transport_cc_ms_ < kTransportCcIntervalMs) return;
+  last_transport_cc_ms_ = now_ms;
+  for (int i = 0; i < kTransportCcPacketsPerTick && transport_cc_->pending(); i++) {
+    const size_t off = FeedbackHead();
+    const size_t len = transport_cc_->Build(scratch_ + off, kTransportCcMaxBytes - off, cfg_.rtcp_ssrc);
+    if (len == 0) break;
+    SendRtcp(scratch_, off + len);
+    WorkerStats::Bump(worker_->counters().transport_cc_sent);
+  }
 }
 
 void Peer::SendKeyframeRequest(int layer) {

@@ -29,6 +29,8 @@ struct WorkerStats {
   // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
   // and NACKed sequence numbers sent to publishers.
   std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};
+  // Transport-cc feedback packets sent to publishers.
+  std::atomic<uint64_t> transport_cc_sent{0};
   // ICE: valid checks refused because their source address belongs to another live peer, and
   // peers moved to a new address (NAT rebinding).
   std::atomic<uint64_t> ice_address_conflicts{0}, ice_rebinds{0};

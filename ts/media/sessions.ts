@@ -51,6 +51,8 @@ export interface SessionOptions {
   republishGraceMs: number;
   /** Peers one data-plane worker may hold (0: unlimited); new sessions get 503 when all are full. */
   maxPeersPerWorker?: number;
+  /** Ceiling on one publisher's bit rate, kbit/s (default 20000): REMB and the answer's b=AS / b=TIAS. */
+  maxPublishKbps?: number;
 }
 
 export interface OfferResult {
@@ -96,7 +98,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
     if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
-    const plan = planPublisher(offer);
+    const plan = planPublisher(offer, (this.options.maxPublishKbps ?? 20_000) * 1000);
     // The viewers' answers fixed their payload types: only the same codecs can continue them.
     const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
     if (existing && !keep) {

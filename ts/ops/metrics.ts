@@ -38,6 +38,7 @@ type Counted =
   | 'retransmits'
   | 'keyframeRequests'
   | 'nacksSent'
+  | 'transportCcSent'
   | 'iceAddressConflicts'
   | 'iceRebinds'
   | 'tcpAccepted'
@@ -61,6 +62,7 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_retransmits_total', 'retransmits', 'packets resent to viewers from the packet cache (RTX or plain)'],
   ['halfsec_keyframe_requests_total', 'keyframeRequests', 'PLIs sent to publishers after merging viewers\' requests'],
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
+  ['halfsec_transport_cc_feedback_sent_total', 'transportCcSent', 'transport-cc feedback packets sent to publishers (draft-holmer-rmcat-transport-wide-cc-extensions-01)'],
   ['halfsec_ice_address_conflicts_total', 'iceAddressConflicts', 'valid ICE checks refused because their source address belongs to another live peer (RFC 8445 §7.3)'],
   ['halfsec_ice_rebinds_total', 'iceRebinds', 'peers whose media moved to a new address on their own check (NAT rebinding)'],
   ['halfsec_tcp_accepted_total', 'tcpAccepted', 'ICE-TCP connections accepted'],
