@@ -86,6 +86,7 @@
         "native/tests/source_restart_test.cc",
         "native/tests/tcp_framing_test.cc",
         "native/tests/transport_cc_writer_test.cc",
+        "native/tests/bitrate_window_test.cc",
         "native/transport/tcp_socket.cc",
         "native/transport/udp_socket.cc",
         "native/media/packet.cc",

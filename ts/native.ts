@@ -36,8 +36,12 @@ export interface EngineEvent {
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
-  /** 'layers' (publishers, once a second): video bit/s per simulcast layer, lowest first. */
+  /** 'layers' (publishers, once a second): video bit/s per simulcast layer, lowest first, over the last 2 s (RTP headers included). */
   layerBps?: number[];
+  /** 'layers': each layer's SSRC (0 until it has sent). */
+  layerSsrc?: number[];
+  /** 'layers': audio bit/s over the same window. */
+  audioBps?: number;
 }
 
 export interface PeerConfig {

@@ -14,6 +14,7 @@
 #include "fanout/stream.h"
 #include "ice/stun.h"
 #include "ice/transaction_ring.h"
+#include "media/bitrate_window.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
@@ -244,7 +245,8 @@ class Peer {
   // Publisher.
   InboundStream in_[kMediaKinds][kMaxLayers];
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
-  uint64_t layer_bytes_[kMaxLayers] = {};     // video bytes per layer since the last report
+  BitrateWindow layer_rate_[kMaxLayers];       // video ingress per layer (sliding window)
+  BitrateWindow audio_rate_;
   // A packet on probation (a sequence jump, see InboundStream::Accept), per kind and layer.
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).

@@ -138,7 +138,9 @@ void Peer::PublishPacket(MediaPacket* pkt, int64_t now_ms) {
   pkt->epoch = epoch_[pkt->kind][pkt->layer];
   if (pkt->kind == kVideo) {
     s->layer_seen_ms[pkt->layer].store(now_ms, std::memory_order_relaxed);
-    layer_bytes_[pkt->layer] += pkt->len;
+    layer_rate_[pkt->layer].Add(pkt->len, now_ms);
+  } else {
+    audio_rate_.Add(pkt->len, now_ms);
   }
   s->keyframes.Add(pkt, now_ms);
   worker_->Publish(*this, pkt);
@@ -163,15 +165,16 @@ void Peer::SendNacks(int64_t now_ms) {
 
 // Measured layer rates let the control plane's policy compare a viewer's estimate with what
 // each layer really costs.
+// The same figures (RTP packets as received, headers included) feed /api/streams and /metrics.
 void Peer::ReportLayerRates(int64_t now_ms) {
-  const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
   const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
   double bps[kMaxLayers] = {};
+  uint32_t ssrcs[kMaxLayers] = {};
   for (int i = 0; i < layers; i++) {
-    bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
-    layer_bytes_[i] = 0;
+    bps[i] = layer_rate_[i].Bps(now_ms);
+    ssrcs[i] = in_[kVideo][i].started() ? in_[kVideo][i].ssrc() : 0;
   }
-  if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
+  worker_->EmitLayers(cfg_.id, bps, ssrcs, layers, audio_rate_.Bps(now_ms));
 }
 
 // Feedback leaves every kTransportCcIntervalMs (Chromium's own receivers send every 50-250 ms),

@@ -115,7 +115,7 @@ class Worker {
   const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
-  void EmitLayers(uint32_t peer_id, const double* bps, int count);
+  void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
   int64_t now_ms() const { return now_ms_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;

@@ -147,8 +147,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       if (events[i].layer_count > 0) {
         Napi::Array bps = Napi::Array::New(env, static_cast<size_t>(events[i].layer_count));
-        for (int l = 0; l < events[i].layer_count; l++) bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
+        Napi::Array ssrcs = Napi::Array::New(env, static_cast<size_t>(events[i].layer_count));
+        for (int l = 0; l < events[i].layer_count; l++) {
+          bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
+          ssrcs.Set(static_cast<uint32_t>(l), static_cast<double>(events[i].layer_ssrc[l]));
+        }
         e.Set("layerBps", bps);
+        e.Set("layerSsrc", ssrcs);
+        e.Set("audioBps", events[i].audio_bps);
       }
       arr.Set(static_cast<uint32_t>(i), e);
     }

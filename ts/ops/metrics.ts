@@ -9,6 +9,8 @@ type SessionEvent = 'stream:start' | 'stream:stop' | 'viewer:join' | 'viewer:lea
 /** What metrics read of the sessions (media/'s SessionManager), named here so ops/ stays below media/. */
 export interface SessionSource {
   counts(): { streams: number; publishers: number; viewers: number };
+  /** Live streams' ingress per video layer (rid or "default") and "audio", kbit/s. */
+  ingressRates?(): { stream: string; layer: string; kbps: number }[];
   /** Returns the function that removes the listeners. */
   subscribe(handlers: { [E in SessionEvent]?: () => void }): () => void;
 }
@@ -122,6 +124,19 @@ export function createMetrics(src: MetricsSources): Metrics {
   for (const [name, field, help] of WORKER_COUNTERS) {
     new Counter({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.inc(l, v)); } });
   }
+
+  // Reset at every scrape: an ended stream's series disappear, so the label set stays bounded by
+  // live streams x (simulcast layers + audio).
+  new Gauge({
+    name: 'halfsec_stream_ingress_kbps',
+    help: "a live stream's ingress bit rate per video layer (rid, or \"default\") and \"audio\", kbit/s over the data plane's sliding 2 s window",
+    labelNames: ['stream', 'layer'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of src.sessions.ingressRates?.() ?? []) this.set({ stream: r.stream, layer: r.layer }, r.kbps);
+    },
+  });
 
   const started = new Counter({ name: 'halfsec_sessions_started_total', help: 'sessions started', labelNames: ['role'], registers: [registry] });
   const ended = new Counter({ name: 'halfsec_sessions_ended_total', help: 'sessions ended', labelNames: ['role'], registers: [registry] });
