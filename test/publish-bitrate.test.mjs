@@ -20,9 +20,10 @@ test.after.always(async (t) => {
 /**
  * In the page: a 1280x720 canvas of noise, a new random blend every frame (no encoder can
  * predict it, so VP8 spends whatever rate it is given), published over WHIP with VP8 only.
- * `stripBandwidth` drops the answer's b= lines (then only REMB carries the ceiling).
+ * `stripBandwidth` drops the answer's b= lines (then only REMB carries the ceiling);
+ * `overWebSocket` publishes through /ws instead of WHIP.
  */
-function publishNoise({ stream, maxBitrate, stripBandwidth }) {
+function publishNoise({ stream, maxBitrate, stripBandwidth, overWebSocket }) {
   return (async () => {
     const W = 1280, H = 720;
     const noise = document.createElement('canvas');
@@ -54,16 +55,36 @@ function publishNoise({ stream, maxBitrate, stripBandwidth }) {
       pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
       setTimeout(resolve, 3000);
     });
-    const res = await fetch(`/whip/${stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-    let answer = await res.text();
-    if (!res.ok) return { status: res.status, answer };
+    let status, answer;
+    if (overWebSocket) {
+      // The WebSocket signaling path (docs/websocket.md): hello, then publish.
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      window.ws = ws;
+      const replies = new Map();
+      ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.id) replies.get(m.id)?.(m);
+      };
+      const request = (msg) => new Promise((resolve) => {
+        replies.set(msg.id, resolve);
+        ws.send(JSON.stringify(msg));
+      });
+      await new Promise((resolve) => { ws.onopen = resolve; });
+      await request({ type: 'hello', id: 'h', version: 1 });
+      const m = await request({ type: 'publish', id: 'p', stream, sdp: pc.localDescription.sdp });
+      [status, answer] = m.type === 'answer' ? [201, m.sdp] : [400, JSON.stringify(m)];
+    } else {
+      const res = await fetch(`/whip/${stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+      [status, answer] = [res.status, await res.text()];
+    }
+    if (status !== 201) return { status, answer };
     if (stripBandwidth) answer = answer.replace(/^b=.*\r\n/gm, '');
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     // Keep 1280x720 under CPU pressure: frames may drop, the resolution may not.
     const params = tr.sender.getParameters();
     params.degradationPreference = 'maintain-resolution';
     await tr.sender.setParameters(params).catch(() => {});
-    return { status: res.status, answer, offer: pc.localDescription.sdp };
+    return { status, answer, offer: pc.localDescription.sdp };
   })();
 }
 
@@ -86,13 +107,13 @@ async function ingress(url, stream) {
 }
 
 /** Publishes, then samples the relay's measured ingress (kbit/s, 2 s windows) once a second. */
-async function publishAndSample(t, options, { stream, stripBandwidth = false, seconds, stopWhen = () => false }) {
+async function publishAndSample(t, options, { stream, stripBandwidth = false, overWebSocket = false, seconds, stopWhen = () => false }) {
   const { url } = await startRelay(t, options);
   const context = await t.context.chromium.browser.newContext();
   t.teardown(() => context.close());
   const page = await context.newPage();
   await page.goto(`${url}/`);
-  const pub = await page.evaluate(publishNoise, { stream, maxBitrate: 8_000_000, stripBandwidth });
+  const pub = await page.evaluate(publishNoise, { stream, maxBitrate: 8_000_000, stripBandwidth, overWebSocket });
   t.is(pub.status, 201, pub.answer);
   const samples = [];
   const chromium = [];
@@ -136,4 +157,13 @@ run('with maxPublishKbps 1000 the same publisher stays under ~1.1 Mbit/s', async
   const settled = samples.slice(5);  // after the first keyframes and the start-up probes
   t.true(settled.some((k) => k > 300), `it does send (${samples.join(' ')})`);
   t.true(settled.every((k) => k <= 1100), `every 2 s window at most 1100 kbit/s (${settled.join(' ')})`);
+});
+
+run('the WebSocket publish path answers transport-cc too, and the feedback flows', async (t) => {
+  const { url, pub, samples } = await publishAndSample(t, {}, { stream: 'ws', overWebSocket: true, seconds: 5 });
+  t.regex(pub.answer, /a=rtcp-fb:\d+ transport-cc/);
+  t.true(samples.at(-1) > 0, 'media arrives');
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const feedback = [...metrics.matchAll(/^halfsec_transport_cc_feedback_sent_total\{worker="\d+"\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  t.true(feedback > 20, `transport-cc feedback packets sent (${feedback})`);
 });
