@@ -20,4 +20,12 @@ inline int64_t MonotonicUs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
+// CLOCK_REALTIME in microseconds: only to place kernel receive timestamps (which use it) on the
+// monotonic clock.
+inline int64_t RealtimeUs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 }  // namespace halfsec

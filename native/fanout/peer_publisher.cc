@@ -79,7 +79,10 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   if (transport_cc_) {
     const uint8_t* v;
     size_t vlen;
-    if (FindRtpExtension(d, h, cfg_.transport_cc_ext_id, &v, &vlen) && vlen == 2) transport_cc_->OnPacket(Load16(v), MonotonicUs(), h.ssrc);
+    if (FindRtpExtension(d, h, cfg_.transport_cc_ext_id, &v, &vlen) && vlen == 2) {
+      const int64_t kernel_us = worker_->rx_arrival_us();
+      transport_cc_->OnPacket(Load16(v), kernel_us > 0 ? kernel_us : MonotonicUs(), h.ssrc);
+    }
   }
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);

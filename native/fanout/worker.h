@@ -117,6 +117,9 @@ class Worker {
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
   int64_t now_ms() const { return now_ms_; }
+  // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
+  // unknown (ICE-TCP, pull sockets, no timestamp).
+  int64_t rx_arrival_us() const { return rx_arrival_us_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;
   int media_timeout_ms() const;
@@ -214,6 +217,7 @@ class Worker {
     uint8_t data[kMaxPacket + 64];
   };
   std::vector<Slot> in_slots_;
+  int64_t rx_arrival_us_ = 0;
 };
 
 }  // namespace halfsec
