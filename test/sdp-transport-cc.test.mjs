@@ -39,6 +39,10 @@ test('a Chromium offer gets transport-cc on both sections, REMB and b=AS/b=TIAS 
   t.regex(section('video'), /b=AS:6000\r\nb=TIAS:6000000\r\n/);
   t.notRegex(section('audio'), /b=AS/);
   t.regex(section('video'), /a=rtcp-fb:\d+ goog-remb\r\n/, 'REMB stays');
+  const pt = plan.tracks.find((x) => x.kind === 'video').codec.payloadType;
+  t.regex(section('video'), new RegExp(`a=fmtp:${pt} \\S*;x-google-start-bitrate=1500\r\n`), "libwebrtc's estimator starts at 1.5 Mbit/s");
+  t.regex(answerFor(chromium, 1_000_000).section('video'), /x-google-start-bitrate=1000\r\n/, 'never above the ceiling');
+  t.notRegex(section('audio'), /x-google/);
 });
 
 test('an offer without transport-cc (REMB only) is answered without it; an extension without the feedback is not enough', (t) => {
@@ -48,6 +52,7 @@ test('an offer without transport-cc (REMB only) is answered without it; an exten
   t.is(a.plan.peer.transportCcExtId, undefined);
   t.false(a.answer.includes(TCC), 'the extension is not answered without feedback');
   t.false(a.answer.includes('transport-cc'));
+  t.false(a.answer.includes('x-google-start-bitrate'), 'a REMB-only publisher starts from the REMB figure anyway');
   t.is(a.plan.peer.rembBps, 20_000_000);
 
   const noExt = chromium.replace(/^a=extmap:\d+ http:\/\/www\.ietf\.org\/id\/draft-holmer\S*\r\n/gm, '');

@@ -39,6 +39,12 @@ export interface AnswerTrack {
   transportCc?: boolean;
   /** Publisher answers: the most the section may send, bit/s, written as b=AS and b=TIAS (RFC 3890). */
   maxBitrate?: number;
+  /**
+   * Publisher answers: where libwebrtc's estimator starts, bit/s (its `x-google-start-bitrate`
+   * format parameter, read from the remote description; others ignore it). Its own default is
+   * 300 kbit/s, at which it first encodes 640x360 and up at a reduced size.
+   */
+  startBitrate?: number;
 }
 
 export interface AnswerOptions {
@@ -61,6 +67,12 @@ export interface AnswerOptions {
  */
 export function cnameFor(ice: IceParams): string {
   return `halfsec-${ice.ufrag}`;
+}
+
+function withStartBitrate(fmtp: string | undefined, bps: number | undefined): string {
+  if (!bps) return fmtp ?? '';
+  const p = `x-google-start-bitrate=${Math.max(1, Math.round(bps / 1000))}`;
+  return fmtp ? `${fmtp};${p}` : p;
 }
 
 /** msid-id and msid-appdata are 1-64 token characters (RFC 8830 §2). */
@@ -127,7 +139,7 @@ export function buildAnswer(o: AnswerOptions): string {
         ...(rtx ? [{ payload: rtx.payloadType, codec: 'rtx', rate: rtx.clockRate }] : []),
       ],
       fmtp: [
-        ...(c.fmtp ? [{ payload: c.payloadType, config: c.fmtp }] : []),
+        ...(c.fmtp || track.startBitrate ? [{ payload: c.payloadType, config: withStartBitrate(c.fmtp, track.startBitrate) }] : []),
         ...(rtx ? [{ payload: rtx.payloadType, config: `apt=${c.payloadType}` }] : []),
       ],
       // The relay answers NACKs from its packet cache, NACKs the publisher for its own losses,

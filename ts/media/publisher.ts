@@ -10,6 +10,13 @@ import { TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, MediaKind, OfferedTrack, ParsedOffer } from './sdp.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
+/**
+ * Where a transport-cc publisher's estimator starts: above libwebrtc's 300 kbit/s, at which it
+ * first sends 640x360 and larger sources scaled down for seconds. (A REMB-only publisher takes
+ * the REMB ceiling at once instead.) Its delay-based estimator backs off from here within about a
+ * second on a thinner path.
+ */
+const START_BPS = 1_500_000;
 /** Announced upstream by a pull: high, so an origin's layer policy sends its top layer. */
 const PULL_REMB_BPS = 50_000_000;
 
@@ -72,7 +79,8 @@ export function planPublisher(offer: ParsedOffer, maxBps: number): PublisherPlan
     const id = transportCcExtId(t, codec.payloadType);
     tccId ??= id;
     const transportCc = id !== undefined && id === tccId;
-    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}), ...(transportCc ? { transportCc } : {}), ...(t.kind === 'video' ? { maxBitrate: maxBps } : {}) });
+    const rates = t.kind === 'video' ? { maxBitrate: maxBps, ...(transportCc ? { startBitrate: Math.min(maxBps, START_BPS) } : {}) } : {};
+    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}), ...(transportCc ? { transportCc } : {}), ...rates });
     codecs[t.kind] = codec;
   }
   if (tracks.length === 0) {
