@@ -117,17 +117,19 @@ async function publishAndSample(t, options, { stream, stripBandwidth = false, ov
   t.is(pub.status, 201, pub.answer);
   const samples = [];
   const chromium = [];
+  const estimates = [];
   for (let i = 0; i < seconds; i++) {
     await sleep(1000);
     const b = await ingress(url, stream);
     samples.push(b?.layers[0]?.kbps ?? 0);
     const v = await page.evaluate(senderView);
+    estimates.push(Math.round((v.availableOutgoingBitrate ?? 0) / 1000));
     chromium.push(`${Math.round((v.availableOutgoingBitrate ?? 0) / 1000)}/${Math.round((v.targetBitrate ?? 0) / 1000)}@${v.fps}`);
     if (stopWhen(samples)) break;
   }
   t.log(`ingress kbit/s each second at the relay: ${samples.join(' ')}`);
   t.log(`Chromium's estimate/encoder target kbit/s @fps: ${chromium.join(' ')}`);
-  return { url, pub, samples, page };
+  return { url, pub, samples, estimates, page };
 }
 
 run('Chromium with transport-cc feedback ramps past 4 Mbit/s when allowed 8; /api/streams and /metrics report it per layer', async (t) => {
@@ -147,16 +149,23 @@ run('Chromium with transport-cc feedback ramps past 4 Mbit/s when allowed 8; /ap
   const gauge = Number(/^halfsec_stream_ingress_kbps\{stream="big",layer="default"\} (\d+)/m.exec(metrics)?.[1]);
   t.true(gauge > 3000, `/metrics halfsec_stream_ingress_kbps for the layer (${gauge})`);
   const feedback = [...metrics.matchAll(/^halfsec_transport_cc_feedback_sent_total\{worker="\d+"\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
-  t.true(feedback > 20, `transport-cc feedback packets sent (${feedback})`);
+  // Every ~60 ms while media flows; at least 4 a second even on a loaded machine.
+  t.true(feedback >= 4 * samples.length, `transport-cc feedback packets sent: ${feedback} in ${samples.length} s`);
 });
 
 run('with maxPublishKbps 1000 the same publisher stays under ~1.1 Mbit/s', async (t) => {
-  const { pub, samples } = await publishAndSample(t, { maxPublishKbps: 1000 }, { stream: 'capped', seconds: 16 });
+  const { pub, samples, estimates } = await publishAndSample(t, { maxPublishKbps: 1000 }, { stream: 'capped', seconds: 17 });
   t.regex(pub.answer, /b=AS:1000\r\n/);
   t.regex(pub.answer, /b=TIAS:1000000\r\n/);
-  const settled = samples.slice(5);  // after the first keyframes and the start-up probes
-  t.true(settled.some((k) => k > 300), `it does send (${samples.join(' ')})`);
-  t.true(settled.every((k) => k <= 1100), `every 2 s window at most 1100 kbit/s (${settled.join(' ')})`);
+  t.true(estimates.every((k) => k <= 1000), `Chromium's own estimate never above the ceiling (${estimates.join(' ')})`);
+  // After the first keyframes: the mean of back-to-back 2 s windows over 10 s. (A CPU-starved
+  // encoder here runs at 1-6 frames/s, so one 2 s window may hold a frame more or less.)
+  const settled = samples.slice(6);
+  const windows = settled.filter((_, i) => i % 2 === 1);
+  const mean = windows.reduce((a, b) => a + b, 0) / windows.length;
+  t.true(mean > 300, `it does send (${samples.join(' ')})`);
+  t.true(mean <= 1100, `mean over ${windows.length * 2} s at most 1100 kbit/s: ${Math.round(mean)} (2 s windows ${settled.join(' ')})`);
+  t.true(settled.every((k) => k <= 1500), `no 2 s window far above it (${settled.join(' ')})`);
 });
 
 run('the WebSocket publish path answers transport-cc too, and the feedback flows', async (t) => {
