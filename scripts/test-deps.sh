@@ -8,7 +8,8 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 need_apt=()
-command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# ip and tc (test/publish-bitrate.test.mjs limits a publisher's uplink with tc htb).
+{ command -v ip && [ -x /usr/sbin/tc ]; } >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser here).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

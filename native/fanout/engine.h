@@ -23,9 +23,12 @@ struct EngineEvent {
   std::string detail;
   bool has_feedback = false;
   ViewerFeedback feedback;
-  // "layers": a publisher's video bit rate per simulcast layer over the last interval.
+  // "layers": a publisher's ingress video bit rate per simulcast layer over a sliding window
+  // (media/bitrate_window.h), each layer's SSRC, and its audio bit rate.
   int layer_count = 0;
   double layer_bps[kMaxLayers] = {};
+  uint32_t layer_ssrc[kMaxLayers] = {};  // 0 until the layer has sent
+  double audio_bps = 0;
 };
 
 struct EngineOptions {

@@ -29,6 +29,8 @@ struct WorkerStats {
   // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
   // and NACKed sequence numbers sent to publishers.
   std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};
+  // Transport-cc feedback packets sent to publishers.
+  std::atomic<uint64_t> transport_cc_sent{0};
   // ICE: valid checks refused because their source address belongs to another live peer, and
   // peers moved to a new address (NAT rebinding).
   std::atomic<uint64_t> ice_address_conflicts{0}, ice_rebinds{0};
@@ -115,8 +117,11 @@ class Worker {
   const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
-  void EmitLayers(uint32_t peer_id, const double* bps, int count);
+  void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
   int64_t now_ms() const { return now_ms_; }
+  // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
+  // unknown (ICE-TCP, pull sockets, no timestamp).
+  int64_t rx_arrival_us() const { return rx_arrival_us_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;
   int media_timeout_ms() const;
@@ -224,6 +229,7 @@ class Worker {
     uint8_t data[kMaxPacket + 64];
   };
   std::vector<Slot> in_slots_;
+  int64_t rx_arrival_us_ = 0;
 };
 
 }  // namespace halfsec

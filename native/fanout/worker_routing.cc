@@ -4,8 +4,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/worker.h"
 #include "ice/address_binding.h"
 #include "ice/stun.h"
@@ -17,6 +19,7 @@ void Worker::ReceiveBatch() {
   mmsghdr msgs[kRecvBatch];
   iovec iov[kRecvBatch];
   sockaddr_storage from[kRecvBatch];
+  alignas(cmsghdr) uint8_t control[kRecvBatch][CMSG_SPACE(sizeof(timespec))];
   for (int round = 0; round < 8; round++) {
     for (int i = 0; i < kRecvBatch; i++) {
       iov[i] = {in_slots_[i].data, kMaxPacket};
@@ -25,10 +28,23 @@ void Worker::ReceiveBatch() {
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
     }
     const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
+    // The kernel stamps with the wall clock; arrival times are kept on the monotonic one.
+    const int64_t mono_us = MonotonicUs();
+    const int64_t mono_minus_real = mono_us - RealtimeUs();
     for (int i = 0; i < n; i++) {
+      rx_arrival_us_ = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+        const int64_t at = static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000 + mono_minus_real;
+        rx_arrival_us_ = std::clamp<int64_t>(at, mono_us - 1000000, mono_us);  // a wall-clock step
+      }
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         stats_.dropped.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -37,6 +53,7 @@ void Worker::ReceiveBatch() {
       stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
       HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
     }
+    rx_arrival_us_ = 0;
     if (n < kRecvBatch) return;
   }
 }
