@@ -1,4 +1,4 @@
-// The data plane's one clock: CLOCK_MONOTONIC in milliseconds (never jumps with the wall clock).
+// The data plane's one clock: CLOCK_MONOTONIC in milliseconds, or µs where packet timing needs it (never jumps with the wall clock).
 #pragma once
 #include <time.h>
 
@@ -10,6 +10,12 @@ inline int64_t MonotonicMs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+inline int64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
 }  // namespace halfsec

@@ -159,6 +159,7 @@ void Peer::ReportLayerRates(int64_t now_ms) {
   double bps[kMaxLayers] = {};
   for (int i = 0; i < layers; i++) {
     bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
+    if (secs > 0) cfg_.stream->layer_kbps[i].store(static_cast<uint32_t>(bps[i] / 1000), std::memory_order_relaxed);
     layer_bytes_[i] = 0;
   }
   if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);

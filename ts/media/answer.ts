@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
-import { REPAIRED_RID_EXTENSION, RID_EXTENSION } from './sdp.js';
+import { REPAIRED_RID_EXTENSION, RID_EXTENSION, TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, DtlsSetup, MediaKind, OfferRole, ParsedOffer } from './sdp.js';
 
 /** The relay's a=setup in its answer (RFC 8842 §5.2): passive unless the offerer insists on being passive. */
@@ -32,6 +32,11 @@ export interface AnswerTrack {
   rtx?: Codec;
   /** Viewer answers: the SSRC of the RTX stream. */
   rtxSsrc?: number;
+  /**
+   * Viewer answers: the transport-wide-cc extension id the viewer offered (with `transport-cc`
+   * feedback); the answer keeps both and the data plane stamps every packet to the viewer.
+   */
+  twccExtId?: number;
 }
 
 export interface AnswerOptions {
@@ -155,6 +160,10 @@ export function buildAnswer(o: AnswerOptions): string {
         m.rids = rids.map((id) => ({ id, direction: 'recv' }));
         m.simulcast = { dir1: 'recv', list1: rids.join(';') };
       }
+    }
+    if (o.role === 'viewer' && track.twccExtId !== undefined) {
+      m.ext = [{ value: track.twccExtId, uri: TRANSPORT_CC_EXTENSION }];
+      m.rtcpFb = [...(m.rtcpFb ?? []), { payload: c.payloadType, type: 'transport-cc' }];
     }
     if (o.role === 'viewer' && track.ssrc !== undefined) {
       const msid = { id: msidToken(o.streamName), appdata: msidToken(`${o.streamName}-${track.kind}`) };
