@@ -35,6 +35,8 @@ const status = {
   // The selected ICE candidate pair: 'udp' or 'tcp' (ICE-TCP, when UDP is blocked), and the relay's end.
   transport: null,
   remoteCandidate: null,
+  // This page's end of the pair (its UDP port), so a test can shape exactly this viewer's path.
+  localPort: null,
 };
 window.halfsecWatch = status;
 
@@ -113,6 +115,8 @@ async function superviseSession(s) {
       if (r.type !== 'transport' || !r.selectedCandidatePairId) continue;
       const pair = report.get(r.selectedCandidatePairId);
       const remote = pair && report.get(pair.remoteCandidateId);
+      const local = pair && report.get(pair.localCandidateId);
+      if (local) status.localPort = local.port ?? null;
       if (remote) {
         status.transport = remote.protocol;
         status.remoteCandidate = `${remote.address ?? remote.ip}:${remote.port}${remote.tcpType ? ` tcptype ${remote.tcpType}` : ''}`;

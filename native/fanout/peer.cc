@@ -301,6 +301,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
 
 void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
   RtcpSummary r;
+  r.report_for = cfg_.out_ssrc[kVideo];
   ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
     if (media == cfg_.out_ssrc[kVideo]) {
       Retransmit(kVideo, seq);

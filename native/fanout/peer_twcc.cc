@@ -19,6 +19,11 @@ constexpr double kAudioAllowanceBps = 64'000;
 constexpr int64_t kLayerStaleMs = 1000;
 constexpr size_t kPaddingPacket = 12 + kTwccExtensionBytes + 255;
 constexpr int kMaxPaddingPerCall = 64;
+// An estimate this far below the layer being sent (ts/media/policy.ts estimateDownMargin) is
+// reported at once instead of at the next periodic summary, at most every kEarlySummaryMs: the
+// sooner the policy moves the viewer down, the fewer frames a full queue costs it.
+constexpr double kEarlyDownFraction = 0.8;
+constexpr int64_t kEarlySummaryMs = 250;
 
 // Per worker thread: one feedback packet's arrivals and their matches.
 thread_local std::array<TransportCcArrival, kMaxTransportCcArrivals> t_arrivals;
@@ -46,6 +51,15 @@ void Peer::OnTransportCc(const uint8_t* d, size_t n) {
     const size_t results = MatchTransportCc(fb, t_arrivals.data(), count, offset, history_.get(), t_results.data());
     if (results > 0) bwe_->OnFeedback(t_results.data(), results, worker_->now_ms());
   }
+  const int layer = out_[kVideo].layer;
+  const uint64_t estimate = bwe_->estimate_bps();
+  if (layer < 0 || layer >= kMaxLayers || estimate == 0 || cfg_.feedback_interval_ms <= 0) return;
+  const double layer_bps = cfg_.stream->layer_kbps[layer].load(std::memory_order_relaxed) * 1000.0;
+  const int64_t now = worker_->now_ms();
+  if (static_cast<double>(estimate) < kEarlyDownFraction * layer_bps && now - last_feedback_ms_ >= kEarlySummaryMs) {
+    last_feedback_ms_ = now;
+    ReportFeedback();
+  }
 }
 
 void Peer::Probe(int64_t now_ms) {
@@ -66,8 +80,10 @@ void Peer::Probe(int64_t now_ms) {
   const double next_bps = cfg_.stream->layer_kbps[cur + 1].load(std::memory_order_relaxed) * 1000.0;
   if (next_bps <= 0) return;
   const double target = next_bps * kProbeHeadroom + kAudioAllowanceBps;
-  if (!probe_.Due(now_ms, bwe_->estimate_bps(), target)) return;
-  probe_.Start(now_ms, target - bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
+  const uint64_t estimate = bwe_->estimate_bps();
+  if (!probe_.Due(now_ms, estimate, target, bwe_->last_cut_ms(), bwe_->usage() == BandwidthUsage::kOverusing)) return;
+  const double step = ProbeController::StepTarget(estimate, target);
+  probe_.Start(now_ms, step - bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
   SendPadding(now_ms);
 }
 

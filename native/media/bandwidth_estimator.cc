@@ -15,6 +15,9 @@ constexpr double kLossCut = 0.10, kLossGrow = 0.02;
 constexpr double kProbeHeldRatio = 0.9;
 constexpr uint32_t kProbeMinPackets = 5;
 constexpr int64_t kProbeReportTimeoutMs = 1000;
+// A queue that grew by this much while the probe passed means the path did not carry it, even
+// when a shaper's burst allowance let the bytes through at the paced rate.
+constexpr int64_t kProbeMaxQueueGrowthUs = 15'000;
 }  // namespace
 
 void BandwidthEstimator::RateWindow::Add(int64_t arrival_us, size_t bytes) {
@@ -64,6 +67,12 @@ void BandwidthEstimator::OnFeedback(const PacketResult* r, size_t n, int64_t now
       }
       if (cluster_.received == 0 || p.arrival_us > cluster_.last_arrival) cluster_.last_arrival = p.arrival_us;
       cluster_.bytes += p.size;
+      const int64_t delay = p.arrival_us - p.send_us;
+      if (cluster_.received == 0 || delay < cluster_.min_delay) cluster_.min_delay = delay;
+      if (cluster_.received == 0 || p.send_us >= cluster_.last_send) {
+        cluster_.last_send = p.send_us;
+        cluster_.last_delay = delay;
+      }
       cluster_.received++;
     }
     double sd, ad;
@@ -78,7 +87,10 @@ void BandwidthEstimator::OnFeedback(const PacketResult* r, size_t n, int64_t now
   const double acked = acked_.rate();
   if (!known_) aimd_.SetRate(1.5 * acked + 10'000);  // tracks what is carried until a limit shows
   aimd_.Update(usage, acked, now_ms);
-  if (!known_ && aimd_.last_decrease_ms() == now_ms) known_ = true;
+  if (aimd_.last_decrease_ms() == now_ms) {
+    known_ = true;
+    last_cut_ms_ = now_ms;
+  }
   LossBased(now_ms);
   EvaluateProbe(now_ms);
 }
@@ -95,6 +107,7 @@ void BandwidthEstimator::LossBased(int64_t now_ms) {
     // cuts under steady loss settle near the throughput rather than compounding to nothing.
     loss_bps_ = std::max(AimdRateControl::kMinBps, acked * (1 - 0.5 * loss));
     known_ = true;
+    last_cut_ms_ = now_ms;
   } else if (loss < kLossGrow && loss_bps_ >= 0) {
     const double limit = 1.5 * acked + 10'000;
     const double next = loss_bps_ * 1.05;
@@ -143,7 +156,8 @@ void BandwidthEstimator::EvaluateProbe(int64_t now_ms) {
   cluster_.done = true;
   const int64_t span_us = cluster_.last_arrival - cluster_.first_arrival;
   bool held = cluster_.received >= kProbeMinPackets && span_us > 0 && !cluster_.overuse &&
-              cluster_.received * 10 >= cluster_.expected * 9;
+              cluster_.received * 10 >= cluster_.expected * 9 &&
+              cluster_.last_delay - cluster_.min_delay <= kProbeMaxQueueGrowthUs;
   double recv_bps = 0;
   if (held) {
     recv_bps = (cluster_.bytes - cluster_.first_arrival_size) * 8.0 * 1e6 / static_cast<double>(span_us);

@@ -38,6 +38,9 @@ class BandwidthEstimator {
   double loss_based_bps() const { return loss_bps_; }
   BandwidthUsage usage() const { return detector_.state(); }
   bool known() const { return known_; }
+  // When the estimate was last cut (a delay-based decrease or a loss-based cut), -1 never: a
+  // path that just showed its limit is not probed again at once.
+  int64_t last_cut_ms() const { return last_cut_ms_; }
   // Fraction of packets the feedback reported lost since the previous call.
   double TakeLoss();
 
@@ -63,6 +66,9 @@ class BandwidthEstimator {
     int64_t first_arrival = 0, last_arrival = 0;
     uint64_t bytes = 0, first_arrival_size = 0;
     double media_bps = 0;
+    // One-way delay (arrival minus send, µs) of the cluster's packets: the smallest, and that of
+    // the last one sent. A queue that fills during the probe shows as the difference.
+    int64_t min_delay = 0, last_delay = 0, last_send = 0;
     bool overuse = false;
     bool done = true;
   };
@@ -75,6 +81,7 @@ class BandwidthEstimator {
   AimdRateControl aimd_;
   RateWindow acked_, media_acked_;
   bool known_ = false;
+  int64_t last_cut_ms_ = -1;
   double loss_bps_ = -1;  // -1: no loss-based limit yet
   uint32_t window_received_ = 0, window_lost_ = 0;
   int64_t window_start_ms_ = -1;

@@ -1,9 +1,12 @@
 // When and how hard to probe one viewer's path before a step up (draft-ietf-rmcat-gcc-02 leaves
 // probing to the sender; this follows the common practice of short padding clusters): while
-// the estimate is known and below what the next layer needs, every so often send padding at
-// `target - media` for kDurationMs; the estimator reports whether it held. A failed probe
-// doubles the wait before the next one (up to kMaxIntervalMs), one that held resets it.
-// Padding is paced by the worker's tick (20 ms), in packets of at most 255 padding octets.
+// the estimate is known and below what the next layer needs, every so often send padding for
+// kDurationMs so that media and padding together reach the next step, at most kStep times the
+// estimate (a probe far above the path's rate would fill its queue and freeze the picture);
+// the estimator reports whether it held. No probe while the path is overused or within
+// kQuietAfterCutMs of a cut. A failed probe doubles the wait before the next one (up to
+// kMaxIntervalMs), one that held resets it. Padding is paced by the worker's tick (20 ms), in
+// packets of at most 255 padding octets.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -12,16 +15,26 @@ namespace halfsec {
 
 class ProbeController {
  public:
-  static constexpr int64_t kDurationMs = 100;
-  static constexpr int64_t kBaseIntervalMs = 1500, kMaxIntervalMs = 4000;
+  // Long enough that a shaper's burst allowance (a few KB) cannot carry a whole probe, short
+  // enough that a probe that fails adds only tens of ms to the queue.
+  static constexpr int64_t kDurationMs = 250;
+  static constexpr int64_t kBaseIntervalMs = 1000, kMaxIntervalMs = 4000, kQuietAfterCutMs = 2000;
+  static constexpr double kStep = 2.0;
   // Padding rate bounds (bit/s): below the floor a probe says nothing; the ceiling bounds what
   // a probe can cost a viewer's path.
   static constexpr double kMinPadBps = 80'000, kMaxPadBps = 4'000'000;
 
-  // True when a probe toward `target_bps` should start now.
-  bool Due(int64_t now_ms, uint64_t estimate_bps, double target_bps) const {
+  // True when a probe toward `target_bps` should start now; `last_cut_ms` and `overusing` from
+  // the estimator.
+  bool Due(int64_t now_ms, uint64_t estimate_bps, double target_bps, int64_t last_cut_ms = -1,
+           bool overusing = false) const {
     if (active_ || estimate_bps == 0 || target_bps <= static_cast<double>(estimate_bps)) return false;
+    if (overusing || (last_cut_ms >= 0 && now_ms - last_cut_ms < kQuietAfterCutMs)) return false;
     return now_ms >= next_ms_;
+  }
+  // The total rate (media and padding) the next probe aims at.
+  static double StepTarget(uint64_t estimate_bps, double target_bps) {
+    return std::min(target_bps, kStep * static_cast<double>(estimate_bps));
   }
   void Start(int64_t now_ms, double pad_bps, int cluster) {
     active_ = true;

@@ -86,6 +86,27 @@ TEST(EstimatorStepsUpOnlyThroughProbesThatHold) {
   CHECK(sim.bwe.estimate_bps() <= 1'500'000 * 1.35 + 400'000);
 }
 
+TEST(EstimatorIsNotFooledByAShapersBurstAllowance) {
+  // tc tbf with an 8 KB burst: a short probe passes whole at the paced rate; a queue still grows.
+  test::LinkSim sim;
+  sim.rate_bps = 1'000'000;
+  sim.capacity_bps = 600'000;
+  sim.burst_bytes = 8 * 1024;
+  sim.Run(6'000);
+  CHECK(sim.bwe.known());
+  sim.rate_bps = 340'000;
+  sim.probe_target_bps = 1'000'000;
+  uint64_t highest = 0;
+  sim.Run(20'000, [&](int64_t) { highest = std::max(highest, sim.bwe.estimate_bps()); });
+  std::printf("  600 kbit/s with an 8 KB burst, probing toward 1 Mbit/s: highest estimate %llu bit/s\n",
+              static_cast<unsigned long long>(highest));
+  CHECK(highest < 800'000);
+  // The same probes on an open path hold.
+  sim.capacity_bps = 10'000'000;
+  sim.Run(8'000);
+  CHECK(sim.bwe.estimate_bps() >= 900'000);
+}
+
 TEST(EstimatorWithoutProbesDoesNotClimbPastWhatItCarries) {
   test::LinkSim sim;
   sim.rate_bps = 1'500'000;

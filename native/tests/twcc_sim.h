@@ -83,6 +83,11 @@ struct LinkSim {
   double loss = 0;          // random loss fraction on top of tail drop
   int64_t max_queue_ms = 300;
   double probe_target_bps = 0;
+  // A token-bucket shaper's burst allowance (bytes, as tc tbf's `burst`): packets leave at once
+  // while tokens last. 0: a plain FIFO at capacity_bps.
+  double burst_bytes = 0;
+  double tokens = 0;
+  int64_t tokens_at_us = 0;
 
   BandwidthEstimator bwe;
   ProbeController probes;
@@ -103,14 +108,24 @@ struct LinkSim {
 
   void SendPacket(size_t size, int probe) {
     history.Record(seq, now_us, size, probe);
-    const int64_t tx_us = static_cast<int64_t>(size * 8 * 1e6 / capacity_bps);
     const int64_t start = std::max(now_us, link_free_us);
     const bool tail_drop = start - now_us > max_queue_ms * 1000;
     const bool random_drop = std::uniform_real_distribution<double>(0, 1)(rng) < loss;
     if (tail_drop || random_drop) {
       pending.push_back({seq, std::nullopt, now_us + 20'000});
     } else {
-      link_free_us = start + tx_us;
+      tokens = std::min(burst_bytes, tokens + (start - tokens_at_us) * capacity_bps / 8e6);
+      tokens_at_us = start;
+      int64_t depart;
+      if (burst_bytes > 0 && tokens >= static_cast<double>(size)) {
+        tokens -= static_cast<double>(size);
+        depart = start;
+      } else {
+        depart = start + static_cast<int64_t>((static_cast<double>(size) - std::max(tokens, 0.0)) * 8e6 / capacity_bps);
+        tokens = 0;
+        tokens_at_us = depart;
+      }
+      link_free_us = depart;
       pending.push_back({seq, link_free_us + 20'000, link_free_us + 20'000});
     }
     seq++;
@@ -146,8 +161,10 @@ struct LinkSim {
     const int o = bwe.TakeProbeOutcome();
     if (o != 0) probes.OnOutcome(o, now_ms);
     if (probe_target_bps <= 0) return;
-    if (!probes.active() && probes.Due(now_ms, bwe.estimate_bps(), probe_target_bps)) {
-      probes.Start(now_ms, probe_target_bps - bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
+    const uint64_t e = bwe.estimate_bps();
+    if (!probes.active() && probes.Due(now_ms, e, probe_target_bps, bwe.last_cut_ms(), bwe.usage() == BandwidthUsage::kOverusing)) {
+      const double step = ProbeController::StepTarget(e, probe_target_bps);
+      probes.Start(now_ms, step - bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
     }
     if (probes.active()) {
       uint64_t owed = probes.Owed(now_ms);
