@@ -115,3 +115,46 @@ TEST(TransportCcClockUnwrapsTheReferenceTime) {
 }
 
 }  // namespace halfsec
+
+namespace halfsec {
+
+TEST(RewriteWritesTheRelaysOwnTransportWideNumber) {
+  // A publisher packet with a one-byte extension block (mid, 3 bytes) and a 5-byte payload.
+  uint8_t in[32] = {0x90, 96, 0, 7, 0, 0, 0, 9, 0, 0, 0, 1, 0xBE, 0xDE, 0, 1, 0x12, 'a', 'b', 'c', 1, 2, 3, 4, 5};
+  RtpHeader h;
+  CHECK(ParseRtp(in, 25, &h));
+  uint8_t out[64];
+  const size_t n = RewriteRtp(in, 25, h, out, 0xabcd, 100, 500, 9000, 5, 0x1234);
+  CHECK_EQ(n, size_t{12 + 8 + 5});
+  RtpHeader o;
+  CHECK(ParseRtp(out, n, &o));
+  CHECK_EQ(o.header_len, RtpHeaderEnd(h, 5));
+  CHECK_EQ(o.payload_len, size_t{5});
+  CHECK_EQ(out[o.header_len], 1);
+  const uint8_t* v = nullptr;
+  size_t vl = 0;
+  CHECK(FindRtpExtension(out, o, 5, &v, &vl));
+  CHECK(vl == 2 && Load16(v) == 0x1234);
+  CHECK(!FindRtpExtension(out, o, 1, &v, &vl));  // the publisher's mid is gone
+  // Without an id the extension is stripped as before; an id outside 1..14 writes none.
+  CHECK_EQ(RewriteRtp(in, 25, h, out, 1, 100, 1, 1), size_t{17});
+  CHECK_EQ(RewriteRtp(in, 25, h, out, 1, 100, 1, 1, 15, 1), size_t{17});
+}
+
+TEST(PaddingProbePacketsParseAsPaddingOnly) {
+  uint8_t out[300];
+  const size_t n = BuildPaddingRtp(out, 12 + 8 + 255, 0x5555, 97, 10, 20, 3, 77);
+  CHECK_EQ(n, size_t{275});
+  RtpHeader h;
+  CHECK(ParseRtp(out, n, &h));
+  CHECK_EQ(h.payload_len, size_t{0});
+  CHECK_EQ(h.payload_type, 97);
+  const uint8_t* v = nullptr;
+  size_t vl = 0;
+  CHECK(FindRtpExtension(out, h, 3, &v, &vl) && Load16(v) == 77);
+  // Sizes beyond what one padding count octet can say are clamped.
+  CHECK_EQ(BuildPaddingRtp(out, 1000, 1, 97, 1, 1, 3, 1), size_t{275});
+  CHECK(ParseRtp(out, BuildPaddingRtp(out, 0, 1, 97, 1, 1, 0, 0), &h) && h.payload_len == 0);
+}
+
+}  // namespace halfsec
