@@ -39,12 +39,16 @@ export function liftLimit() {
 }
 
 /**
- * Samples `status()` ({ height, freezeCount, framesDecoded }) every 250 ms: `openMs` open,
+ * Waits (up to 20 s) for the viewer to decode `topHeight`, then samples `status()`
+ * ({ height, freezeCount, framesDecoded }) every 250 ms: `openMs` open,
  * `limitMs` limited to `kbps` (the viewer's `port`), then open again until the top height comes
  * back (at most `recoverMs`). Returns the figures.
  */
-export async function limitedRun({ status, port, kbps, openMs, limitMs, recoverMs }) {
+export async function limitedRun({ status, port, kbps, openMs, limitMs, recoverMs, topHeight = 0 }) {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const waitStart = Date.now();
+  while (Date.now() - waitStart < 20_000 && (await status()).height < topHeight) await sleep(250);
+  const reachedTopMs = (await status()).height >= topHeight ? Date.now() - waitStart : null;
   const samples = [];
   const t0 = Date.now();
   const run = async (phase, ms, stop) => {
@@ -83,5 +87,5 @@ export async function limitedRun({ status, port, kbps, openMs, limitMs, recoverM
   }
   const down = samples.find((s) => s.phase === 'limited' && s.height < top);
   const up = samples.find((s) => s.phase === 'lifted' && s.height >= top);
-  return { kbps, topHeight: top, phases, moveDownMs: down?.t ?? null, recoverMs: up?.t ?? null, samples };
+  return { kbps, topHeight: top, reachedTopMs, phases, moveDownMs: down?.t ?? null, recoverMs: up?.t ?? null, samples };
 }

@@ -134,7 +134,7 @@ try {
   let limit = null;
   if (limitKbps > 0) {
     const port = (await viewerStatus(viewers[0].page, 0)).localPort;
-    limit = await limitedRun({ status: () => viewerStatus(viewers[0].page, 0), port, kbps: limitKbps, openMs: 5000, limitMs: limitSeconds * 1000, recoverMs: 25_000 });
+    limit = await limitedRun({ status: () => viewerStatus(viewers[0].page, 0), port, kbps: limitKbps, openMs: 5000, limitMs: limitSeconds * 1000, recoverMs: 25_000, topHeight: Number(args.size.split('x')[1]) });
   }
   const latencies = viewers.flatMap((v) => v.samples);
   const result = {
