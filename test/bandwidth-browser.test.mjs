@@ -37,7 +37,7 @@ nsTest('a Chromium viewer behind a 600 kbit/s link moves down within seconds and
   const steps = res.samples.filter((s, i, all) => i === 0 || s.height !== all[i - 1].height || s.freezes !== all[i - 1].freezes);
   t.log(`layers published: ${res.publisherLayers.map((l) => `${l.rid} ${l.width}x${l.height} ${l.kbps} kbit/s`).join(', ')}`);
   t.log(`timeline: ${steps.map((s) => `${s.phase}+${s.t}ms ${s.height}p freezes=${s.freezes}`).join('; ')}`);
-  t.log(`estimates: ${res.feedback.map((f) => `${Math.round(f.t / 100) / 10}s L${f.layer} ${Math.round(f.estimateBps / 1000)}k`).join(' ')}`);
+  t.log(`limit applied at ${(res.limitedAt / 1000).toFixed(1)} s; summaries: ${res.feedback.map((f) => `${Math.round(f.t / 100) / 10}s L${f.layer} ${Math.round(f.estimateBps / 1000)}k`).join(' ')}`);
 
   // Open: the top layer all along, no freeze.
   t.true(open.length > 10, 'the open phase was sampled');

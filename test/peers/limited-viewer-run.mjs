@@ -79,6 +79,7 @@ try {
   tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:30');
   phase = 'limited';
   phaseStart = Date.now();
+  const limitedAt = phaseStart - t0;
   say({ event: 'limited', port, limitKbps });
   await sample(limitedMs);
   const qdisc = spawnSync(TC, ['-s', 'qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
@@ -87,7 +88,7 @@ try {
   phaseStart = Date.now();
   await sample(recoverMs, (p) => p.height === 720 && p.t > 1000);
   await sample(2000);
-  say({ event: 'result', samples, feedback, qdisc, publisherLayers: (await publisherStatus(pub)).layers });
+  say({ event: 'result', samples, feedback, qdisc, limitedAt, publisherLayers: (await publisherStatus(pub)).layers });
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err), feedback: feedback.slice(-20) });
 } finally {
