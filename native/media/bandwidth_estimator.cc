@@ -105,7 +105,9 @@ void BandwidthEstimator::LossBased(int64_t now_ms) {
     // §6 scales the sending rate, which an encoder then follows. The relay's sending rate is
     // the layer's and does not follow, so the cut applies to what arrived instead: repeated
     // cuts under steady loss settle near the throughput rather than compounding to nothing.
-    loss_bps_ = std::max(AimdRateControl::kMinBps, acked * (1 - 0.5 * loss));
+    // At most halved per window, like the delay-based decrease.
+    const double cut = acked * (1 - 0.5 * loss);
+    loss_bps_ = std::max(AimdRateControl::kMinBps, loss_bps_ < 0 ? cut : std::max(cut, 0.5 * loss_bps_));
     known_ = true;
     last_cut_ms_ = now_ms;
   } else if (loss < kLossGrow && loss_bps_ >= 0) {

@@ -166,11 +166,12 @@ void AimdRateControl::Update(BandwidthUsage usage, double acked_bps, int64_t now
     if (next > limit) next = std::max(rate_, limit);
     rate_ = next;
   } else if (state_ == State::kDecrease) {
-    // At most once per round trip (a queue takes that long to show a decrease worked), unless
-    // the throughput collapsed.
+    // At most once per round trip (a queue takes that long to show a decrease worked), and to
+    // no less than half the rate at once: what arrived in the last 500 ms dips when a queue
+    // drops a burst, and one dip must not take the estimate to the floor.
     const double wait_ms = std::max(200.0, rtt_ms_);
-    if (now_ms - last_decrease_ms_ >= wait_ms || acked_bps < 0.5 * rate_) {
-      const double next = kBeta * acked_bps;
+    if (now_ms - last_decrease_ms_ >= wait_ms) {
+      const double next = std::max(kBeta * acked_bps, 0.5 * rate_);
       if (next < rate_ || rate_ <= 0) rate_ = next;
       // Normalized variance of the congestion point (§5.5).
       if (avg_max_ < 0) {

@@ -158,14 +158,21 @@ TEST(OveruseDetectorThresholdAdapts) {
 
 TEST(AimdDecreasesToBetaTimesThroughputOncePerRoundTrip) {
   AimdRateControl a;
-  a.SetRate(2'000'000);
+  a.SetRate(1'500'000);
   a.Update(BandwidthUsage::kOverusing, 1'000'000, 1000);
   CHECK_EQ(static_cast<int64_t>(a.rate()), 850'000);
-  a.Update(BandwidthUsage::kOverusing, 900'000, 1050);  // within the round trip: held
+  a.Update(BandwidthUsage::kOverusing, 100'000, 1050);  // within the round trip: held
   CHECK_EQ(static_cast<int64_t>(a.rate()), 850'000);
+  // A throughput dip (a dropped burst) halves the rate at most.
+  a.Update(BandwidthUsage::kOverusing, 100'000, 1300);
+  CHECK_EQ(static_cast<int64_t>(a.rate()), 425'000);
+  a.Update(BandwidthUsage::kNormal, 400'000, 1350);
+  a.Update(BandwidthUsage::kNormal, 400'000, 1400);
+  a.Update(BandwidthUsage::kOverusing, 400'000, 1700);
+  CHECK_EQ(static_cast<int64_t>(a.rate()), 340'000);
   // Normal: hold, then increase, bounded by 1.5 x throughput.
-  for (int i = 0; i < 100; i++) a.Update(BandwidthUsage::kNormal, 800'000, 1100 + i * 100);
-  CHECK(a.rate() > 850'000);
+  for (int i = 0; i < 100; i++) a.Update(BandwidthUsage::kNormal, 800'000, 1800 + i * 100);
+  CHECK(a.rate() > 500'000);
   CHECK(a.rate() <= 1.5 * 800'000 + 10'000);
 }
 
