@@ -21,7 +21,7 @@ const why = !chromiumAvailable() ? 'no Chromium' : (netnsUnavailable() ?? tcUnav
 const nsTest = why ? test.skip : test.serial;
 if (why) test('bandwidth browser test is skipped', (t) => t.log(why) || t.pass());
 
-const OPEN_MS = 6000, LIMITED_MS = 12000, RECOVER_MS = 12000;
+const OPEN_MS = 6000, LIMITED_MS = 12000, RECOVER_MS = 12000;  // plus ~15 s to start: < 60 s in all
 
 nsTest('a Chromium viewer behind a 600 kbit/s link moves down within seconds and back up once it lifts; with the link open it stays on the top layer', async (t) => {
   t.timeout(95_000);
@@ -52,7 +52,9 @@ nsTest('a Chromium viewer behind a 600 kbit/s link moves down within seconds and
   const settle = limited.filter((s) => s.t <= down.t + 3000).at(-1);
   t.true(settle.freezes - open.at(-1).freezes <= 1, `freezes while moving down: ${settle.freezes - open.at(-1).freezes}`);
   const tail = limited.filter((s) => s.t >= down.t + 2000);
-  t.true(tail.length > 0 && tail.at(-1).frames - tail[0].frames >= 8 * ((tail.at(-1).t - tail[0].t) / 1000), 'still decoding on the lower layer');
+  const fps = tail.length > 1 ? (tail.at(-1).frames - tail[0].frames) / ((tail.at(-1).t - tail[0].t) / 1000) : 0;
+  // The publisher sends ~20 frames/s here; a loaded 2-core machine decodes fewer, never none.
+  t.true(fps >= 5, `still decoding on the lower layer: ${fps.toFixed(1)} frames/s`);
   t.true(tail.every((s) => s.height < 720), `and stays down while the link is limited: ${JSON.stringify(tail.map((s) => s.height))}`);
   t.log(`freezes over the whole limited phase: ${limited.at(-1).freezes - open.at(-1).freezes}`);
 

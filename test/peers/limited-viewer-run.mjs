@@ -52,6 +52,9 @@ try {
   await waitForPlayback(page, { timeout: 15_000 });
   const topAt = Date.now();
   while (Date.now() - topAt < 10_000 && (await viewerStatus(page, 0)).height !== 720) await sleep(250);
+  // The page reads freezeCount from getStats once a second: let what happened while the viewer
+  // started (its first layer, then the top one) show before the open phase counts from it.
+  await sleep(2000);
 
   const samples = [];
   let phase = 'open';
