@@ -4,7 +4,7 @@
 // moves it between layers on its own estimate (REMB: Chromium sends none with transport-cc).
 // Its path is first open, then limited by tc to 600 kbit/s (htb + tbf on lo, a u32 filter on
 // the viewer's own UDP port: the publisher's path stays open), then open again. Assertions are
-// on what the viewer decoded (frame height, freezeCount from getStats). Runs
+// on what the viewer decoded (frameHeight, freezeCount, framesDecoded from its getStats). Runs
 // test/peers/limited-viewer-run.mjs in a network namespace of its own. Needs root and tc.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';

@@ -92,3 +92,11 @@ test('one overuse on a path that carries the layer does not move the viewer; a r
   t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 1_700_000 }))), [1, 1, 1]);
   t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 2_000_000 }))), [1, 1, 2]);
 });
+
+test('with the relay\'s estimate, loss reported at a switch does not take the viewer a second layer down; it still blocks a step up', (t) => {
+  const p = new LayerPolicy({ layerBitrates: RATES });
+  t.is(p.update({ loss: 0, rembBps: 0, estimateBps: 600_000 }), 1);
+  t.is(p.update({ loss: 0.5, rembBps: 0, estimateBps: 550_000 }), 1, 'the estimate (with its own loss-based part) decides');
+  t.deepEqual(run(p, [1, 2, 3, 4].map(() => ({ loss: 0.05, rembBps: 0, estimateBps: 2_500_000 }))), [1, 1, 1, 1], 'no step up while loss is above lossUp');
+  t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 2_500_000 }))), [1, 1, 2]);
+});

@@ -52,18 +52,29 @@ try {
   await waitForPlayback(page, { timeout: 15_000 });
   const topAt = Date.now();
   while (Date.now() - topAt < 10_000 && (await viewerStatus(page, 0)).height !== 720) await sleep(250);
-  // The page reads freezeCount from getStats once a second: let what happened while the viewer
-  // started (its first layer, then the top one) show before the open phase counts from it.
-  await sleep(2000);
+  // Let the start (its first layer, then the top one) settle before the open phase counts.
+  await sleep(1000);
 
   const samples = [];
   let phase = 'open';
   let phaseStart = Date.now();
+  // The receiver's own figures at the moment of asking (the page polls getStats only once a
+  // second, which would put a freeze in the wrong phase).
+  const inbound = () =>
+    page.evaluate(async () => {
+      const pc = window.halfsecPeer?.();
+      if (!pc) return null;
+      for (const r of (await pc.getStats()).values()) {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0 };
+      }
+      return null;
+    });
   async function sample(ms, stop) {
     const end = Date.now() + ms;
     while (Date.now() < end) {
       const s = await viewerStatus(page, 0);
-      const point = { phase, t: Date.now() - phaseStart, height: s.height, freezes: s.freezeCount, frames: s.framesDecoded, state: s.state, port: s.localPort };
+      const r = (await inbound()) ?? { height: s.height, freezes: s.freezeCount, frames: s.framesDecoded };
+      const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, state: s.state, port: s.localPort };
       samples.push(point);
       if (stop?.(point)) return point;
       await sleep(250);
@@ -83,15 +94,18 @@ try {
   phase = 'limited';
   phaseStart = Date.now();
   const limitedAt = phaseStart - t0;
+  const counters = () => relay.stats().workers.reduce((a, w) => ({ retransmits: a.retransmits + w.retransmits, nacks: a.nacks + w.nacksReceived }), { retransmits: 0, nacks: 0 });
+  const atLimit = counters();
   say({ event: 'limited', port, limitKbps });
   await sample(limitedMs);
   const qdisc = spawnSync(TC, ['-s', 'qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
   tc('qdisc', 'del', 'dev', 'lo', 'root');
+  const afterLimit = counters();
   phase = 'lifted';
   phaseStart = Date.now();
   await sample(recoverMs, (p) => p.height === 720 && p.t > 1000);
   await sample(2000);
-  say({ event: 'result', samples, feedback, qdisc, limitedAt, publisherLayers: (await publisherStatus(pub)).layers });
+  say({ event: 'result', samples, feedback, qdisc, limitedAt, repair: { atLimit, afterLimit, end: counters() }, publisherLayers: (await publisherStatus(pub)).layers });
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err), feedback: feedback.slice(-20) });
 } finally {

@@ -84,7 +84,10 @@ export class LayerPolicy {
     const own = fb.estimateBps ?? 0;
     const estimate = own > 0 ? own : fb.rembBps > 0 ? fb.rembBps : Number.POSITIVE_INFINITY;
     const stay = own > 0 ? this.o.estimateDownMargin : 1;
-    const lossy = fb.loss >= this.o.lossDown;
+    // The relay's estimate has a loss-based part of its own (sustained loss cuts it): a receiver
+    // report's loss from the moment of a switch down (the old layer overflowing the queue) must
+    // not move the viewer a second layer down. Without the estimate, loss steps down.
+    const lossy = own <= 0 && fb.loss >= this.o.lossDown;
     if (lossy || !this.fits(this.layer, estimate, stay)) {
       if (this.probing > 0) this.backoff = Math.min(this.o.maxBackoff, this.backoff * 2);
       this.probing = 0;
