@@ -23,6 +23,7 @@
         "native/fanout/worker_tcp.cc",
         "native/fanout/peer.cc",
         "native/fanout/peer_publisher.cc",
+        "native/fanout/peer_twcc.cc",
         "native/fanout/stream.cc",
         "native/transport/udp_socket.cc",
         "native/transport/send_batch.cc",
@@ -35,6 +36,8 @@
         "native/media/seq_rewriter.cc",
         "native/media/layer_switcher.cc",
         "native/media/rtcp_reporter.cc",
+        "native/media/delay_based_bwe.cc",
+        "native/media/bandwidth_estimator.cc",
         "native/dtls/dtls_transport.cc",
         "native/dtls/dtls_identity.cc",
         "native/dtls/fingerprint.cc",
@@ -47,7 +50,8 @@
         "native/rtp/keyframe.cc",
         "native/rtp/rtcp.cc",
         "native/rtp/rtx.cc",
-        "native/rtp/transport_cc_writer.cc"
+        "native/rtp/transport_cc_writer.cc",
+        "native/rtp/transport_cc_reader.cc"
       ]
     },
     {
@@ -87,6 +91,8 @@
         "native/tests/tcp_framing_test.cc",
         "native/tests/transport_cc_writer_test.cc",
         "native/tests/bitrate_window_test.cc",
+        "native/tests/transport_cc_reader_test.cc",
+        "native/tests/bandwidth_estimator_test.cc",
         "native/transport/tcp_socket.cc",
         "native/transport/udp_socket.cc",
         "native/media/packet.cc",
@@ -97,10 +103,13 @@
         "native/media/seq_rewriter.cc",
         "native/media/layer_switcher.cc",
         "native/media/rtcp_reporter.cc",
+        "native/media/delay_based_bwe.cc",
+        "native/media/bandwidth_estimator.cc",
         "native/rtp/rtp.cc",
         "native/rtp/rtcp.cc",
         "native/rtp/rtx.cc",
-        "native/rtp/transport_cc_writer.cc"
+        "native/rtp/transport_cc_writer.cc",
+        "native/rtp/transport_cc_reader.cc"
       ]
     }
   ]

@@ -10,7 +10,7 @@ ROOT="$(cd .. && pwd)"
 
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
-ALL_TARGETS=(stun rtp rtcp srtp sdp)
+ALL_TARGETS=(stun rtp rtcp srtp transport_cc sdp)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL_TARGETS[@]}")
 
@@ -24,6 +24,7 @@ declare -A SOURCES=(
   [rtp]="native/rtp/rtp.cc native/rtp/keyframe.cc"
   [rtcp]="native/rtp/rtp.cc native/rtp/rtcp.cc"
   [srtp]="native/srtp/srtp_context.cc native/srtp/srtp_cipher.cc native/srtp/srtp_kdf.cc"
+  [transport_cc]="native/rtp/transport_cc_reader.cc native/media/delay_based_bwe.cc native/media/bandwidth_estimator.cc"
 )
 declare -A EXTRA=([srtp]="-max_len=8192")
 

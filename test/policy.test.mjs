@@ -71,3 +71,32 @@ test('a recorded sequence: congestion, recovery, congestion', (t) => {
 test('rejects an empty layer list', (t) => {
   t.throws(() => new LayerPolicy({ layerBitrates: [] }), { instanceOf: RangeError });
 });
+
+test('the relay\'s transport-cc estimate wins over REMB; without one REMB still counts', (t) => {
+  const p = new LayerPolicy({ layerBitrates: RATES });
+  // Chromium stops sending REMB once transport-cc is negotiated: the estimate decides.
+  t.is(p.update({ loss: 0, rembBps: 0, estimateBps: 400_000 }), 0);
+  const q = new LayerPolicy({ layerBitrates: RATES });
+  t.is(q.update({ loss: 0, rembBps: 400_000, estimateBps: 0 }), 0, 'estimate 0 (unknown): REMB');
+  const r = new LayerPolicy({ layerBitrates: RATES });
+  t.is(r.update({ loss: 0, rembBps: 400_000, estimateBps: 5_000_000 }), 2, 'the estimate overrides REMB');
+});
+
+test('one overuse on a path that carries the layer does not move the viewer; a real limit does', (t) => {
+  const p = new LayerPolicy({ layerBitrates: RATES });
+  // 0.85 x the top layer: what a single delay-based decrease gives on an open path.
+  t.deepEqual(run(p, [{ loss: 0, rembBps: 0, estimateBps: 1_275_000 }, { loss: 0, rembBps: 0, estimateBps: 1_300_000 }]), [2, 2]);
+  // 600 kbit/s: down to the highest layer that fits whole.
+  t.is(p.update({ loss: 0, rembBps: 0, estimateBps: 600_000 }), 1);
+  // Back up only once a probe raised the estimate above the next layer with headroom.
+  t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 1_700_000 }))), [1, 1, 1]);
+  t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 2_000_000 }))), [1, 1, 2]);
+});
+
+test('with the relay\'s estimate, loss reported at a switch does not take the viewer a second layer down; it still blocks a step up', (t) => {
+  const p = new LayerPolicy({ layerBitrates: RATES });
+  t.is(p.update({ loss: 0, rembBps: 0, estimateBps: 600_000 }), 1);
+  t.is(p.update({ loss: 0.5, rembBps: 0, estimateBps: 550_000 }), 1, 'the estimate (with its own loss-based part) decides');
+  t.deepEqual(run(p, [1, 2, 3, 4].map(() => ({ loss: 0.05, rembBps: 0, estimateBps: 2_500_000 }))), [1, 1, 1, 1], 'no step up while loss is above lossUp');
+  t.deepEqual(run(p, [1, 2, 3].map(() => ({ loss: 0, rembBps: 0, estimateBps: 2_500_000 }))), [1, 1, 2]);
+});

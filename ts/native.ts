@@ -28,6 +28,13 @@ export interface ViewerFeedback {
   retransmits: number;
   layer: number;
   packets: number;
+  /**
+   * The relay's own estimate of the viewer's path from its transport-cc feedback (bit/s;
+   * native/media/bandwidth_estimator.h): 0 without transport-cc, and while no limit has shown.
+   */
+  estimateBps: number;
+  /** What the viewer acknowledged receiving over the last ~500 ms (bit/s; 0 without transport-cc). */
+  ackedBps: number;
 }
 
 export interface EngineEvent {
@@ -75,6 +82,9 @@ export interface PeerConfig {
   rtxPt?: number;
   rtxSsrc?: number;
   feedbackIntervalMs?: number;
+  /** Viewer: transport-wide-cc extension id per kind (1..14; absent: not negotiated). */
+  audioTwccExtId?: number;
+  videoTwccExtId?: number;
   /** Viewer: [publisher payload type, viewer payload type]. */
   outPtByPt?: [number, number][];
   audioSsrc?: number;

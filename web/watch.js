@@ -37,8 +37,12 @@ const status = {
   remoteCandidate: null,
   // What the page shows: 'UDP', 'TCP' or 'relay (TURN/…)'.
   path: null,
+  // This page's end of the pair (its UDP port), so a test can shape exactly this viewer's path.
+  localPort: null,
 };
 window.halfsecWatch = status;
+// For tests that read getStats themselves (frameHeight, freezeCount at the moment they ask).
+window.halfsecPeer = () => session?.pc ?? null;
 
 let session = null;
 const reader = new ClockReader();
@@ -114,6 +118,7 @@ async function superviseSession(s) {
     const pair = selectedPair(report);
     const remote = pair && report.get(pair.remoteCandidateId);
     const local = pair && report.get(pair.localCandidateId);
+    if (local) status.localPort = local.port ?? null;
     if (remote) {
       status.transport = remote.protocol;
       status.remoteCandidate = `${remote.address ?? remote.ip}:${remote.port}${remote.tcpType ? ` tcptype ${remote.tcpType}` : ''}`;

@@ -6,6 +6,7 @@
 //
 //   node bench/latency/run.mjs [--seconds 30] [--viewers 1] [--joins 10] [--codec h264-cb]
 //                              [--size 640x360] [--simulcast] [--workers 2] [--loss 3] [--out file.json]
+//                              [--limit-kbps 600 [--limit-seconds 20]]   (root: runs in its own netns)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { createRelay } from '../../dist/index.js';
 import { startLossyProxy } from '../../test/lossy-proxy.mjs';
 import { launchChromium, openPublisher, openViewer, viewerStatus, waitForPlayback } from '../../test/browser-helpers.mjs';
+import { limitedRun, reexecInNetns } from './limit.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,8 +27,16 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     loss: { type: 'string', default: '0' },
     out: { type: 'string' },
+    'limit-kbps': { type: 'string', default: '0' },
+    'limit-seconds': { type: 'string', default: '20' },
   },
 });
+const limitKbps = Number(args['limit-kbps']);
+const limitSeconds = Number(args['limit-seconds']);
+if (limitKbps > 0) {
+  const status = reexecInNetns();
+  if (status !== null) process.exit(status);
+}
 const seconds = Number(args.seconds);
 const viewerCount = Number(args.viewers);
 const joinCount = Number(args.joins);
@@ -35,7 +45,7 @@ const joinCount = Number(args.joins);
 setTimeout(() => {
   console.error('bench: watchdog expired');
   process.exit(3);
-}, (seconds + 30 + joinCount * 10) * 1000 + 60_000).unref();
+}, (seconds + 30 + joinCount * 10 + (limitKbps > 0 ? limitSeconds + 40 : 0)) * 1000 + 60_000).unref();
 
 function percentile(values, p) {
   if (values.length === 0) return null;
@@ -79,7 +89,7 @@ if (lossPct > 0) {
   }
 }
 const base = `http://127.0.0.1:${port}`;
-const chromium = await launchChromium({ limitMs: (seconds + 60 + joinCount * 10) * 1000 });
+const chromium = await launchChromium({ limitMs: (seconds + 60 + joinCount * 10 + (limitKbps > 0 ? limitSeconds + 40 : 0)) * 1000 });
 const stream = 'bench';
 try {
   const context = await chromium.browser.newContext();
@@ -120,6 +130,12 @@ try {
       }
     }
   }
+  // --limit-kbps: viewer 0's path limited for --limit-seconds after 5 s open, then open again.
+  let limit = null;
+  if (limitKbps > 0) {
+    const port = (await viewerStatus(viewers[0].page, 0)).localPort;
+    limit = await limitedRun({ status: () => viewerStatus(viewers[0].page, 0), port, kbps: limitKbps, openMs: 5000, limitMs: limitSeconds * 1000, recoverMs: 25_000, topHeight: Number(args.size.split('x')[1]) });
+  }
   const latencies = viewers.flatMap((v) => v.samples);
   const result = {
     bench: 'latency',
@@ -141,6 +157,8 @@ try {
     receivedCodec: codec,
     glassToGlassMs: summary(latencies),
     joinMs: summary(joins),
+    limit,
+    loadavg: os.loadavg(),
   };
   const fmt = (s) => `p50 ${s.p50} ms  p95 ${s.p95} ms  (min ${s.min}, max ${s.max}, n=${s.n})`;
   console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, node ${result.machine.node}, chromium ${result.machine.chromium}`);
@@ -151,6 +169,13 @@ try {
     const dropped = shims.reduce((a, p) => a + p.stats.toClientDropped, 0);
     console.log(`loss ${lossPct} % relay -> browsers (${dropped} packets dropped by the shim), relay retransmits ${result.relayRetransmits}`);
     for (const [i, l] of result.viewerLoss.entries()) console.log(`  viewer ${i}: freezes ${l.freezeCount}, NACKs sent ${l.nackCount}, packets lost ${l.packetsLost}, frames decoded ${l.framesDecoded}`);
+  }
+  if (limit) {
+    console.log(`limit ${limitKbps} kbit/s on viewer 0 for ${limitSeconds} s (top ${limit.topHeight}p): moved down after ${limit.moveDownMs ?? '-'} ms, back on top ${limit.recoverMs ?? '-'} ms after the limit lifted`);
+    for (const [name, ph] of Object.entries(limit.phases)) {
+      const at = Object.entries(ph.heights).sort((a, b) => Number(b[0]) - Number(a[0])).map(([h, ms]) => `${h}p ${(ms / 1000).toFixed(1)} s`).join(', ');
+      console.log(`  ${name.padEnd(7)} ${(ph.ms / 1000).toFixed(1)} s: freezes ${ph.freezes}, frames ${ph.frames}; ${at}`);
+    }
   }
   const out = args.out ?? new URL(`../results/latency-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url).pathname;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });

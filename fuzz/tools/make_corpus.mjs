@@ -80,6 +80,18 @@ put('rtcp', 'fir', hex('84 ce 00 04 00 00 08 ae 00 00 00 00 00 00 04 57 01 00 00
 put('rtcp', 'nack', hex('81 cd 00 03 00 00 08 ae 00 00 04 57 12 34 00 05'));
 put('rtcp', 'remb', hex('8f ce 00 05 00 00 08 ae 00 00 00 00 52 45 4d 42 01 0a 7d 00 00 00 04 57'));
 
+// ---- transport-cc feedback (RTPFB FMT=15): a two-bit status vector with a reordered (large,
+// negative) delta, a run of losses, and a one-bit vector; each is a whole RTCP packet.
+put('transport_cc', 'two-bit-vector', hex(`
+  8f cd 00 06 11 11 11 11 22 22 22 22 00 05 00 07 00 00 0f 01
+  d6 40 10 f4 ff 30 10 00`));
+put('transport_cc', 'run-of-losses', hex(`
+  8f cd 00 05 11 11 11 11 22 22 22 22 00 40 03 e8 00 00 10 02
+  03 e8 00 00`));
+put('transport_cc', 'one-bit-vector', hex(`
+  8f cd 00 08 11 11 11 11 22 22 22 22 ff fa 00 0e 00 01 00 03
+  bf ff 04 04 04 04 04 04 04 04 04 04 04 04 04 00`));
+
 // ---- SRTP: built by the C++ helper with the fuzzer's key.
 const cxx = process.env.CXX_FUZZ ?? 'clang++-14';
 const tmp = mkdtempSync(join(tmpdir(), 'halfsec-seeds-'));

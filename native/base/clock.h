@@ -1,4 +1,4 @@
-// The data plane's one clock: CLOCK_MONOTONIC in milliseconds (never jumps with the wall clock).
+// The data plane's one clock: CLOCK_MONOTONIC in milliseconds, or µs where packet timing needs it (never jumps with the wall clock).
 #pragma once
 #include <time.h>
 

@@ -76,6 +76,10 @@ void Peer::Attach(Worker* worker) {
   last_seen_ms_ = created_ms_;
   retransmit_budget_.Start(created_ms_);
   rtx_seq_ = static_cast<uint16_t>(Random32());
+  if (cfg_.role == PeerRole::kViewer && (cfg_.twcc_ext_id[kAudio] != 0 || cfg_.twcc_ext_id[kVideo] != 0)) {
+    history_ = std::make_unique<SendHistory>();
+    bwe_ = std::make_unique<BandwidthEstimator>();
+  }
   if (cfg_.cname.empty()) {
     uint8_t r[8];
     RAND_bytes(r, sizeof r);
@@ -201,10 +205,13 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
   const uint16_t out_seq = o.seq.OutSeq(pkt.rtp.sequence);
   const uint32_t out_ts = o.seq.OutTs(pkt.rtp.timestamp);
   uint8_t* slot = worker_->BatchSlot();
-  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts);
+  const uint8_t twcc = TwccId(pkt.kind);
+  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
+                                twcc, twcc_seq_);
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
+  RecordSent(twcc, twcc_seq_, len, -1);
   o.seq.Sent(pkt.rtp.sequence, out_seq, out_ts, worker_->now_ms());
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
@@ -225,18 +232,20 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   if (out_pt >= 128) return;
   uint8_t* slot = worker_->BatchSlot();
   size_t len;
+  const uint8_t twcc = TwccId(kind);
   if (kind == kVideo && cfg_.out_rtx_pt != kNoPt) {
     // RFC 4588: RTX stream with its own SSRC and sequence; the payload leads with the OSN.
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_rtx_ssrc, cfg_.out_rtx_pt, rtx_seq_++,
-                     pkt->rtp.timestamp + seg->ts_delta);
-    len = InsertRtxOsn(slot, len, pkt->rtp.csrc_end, out_seq);
+                     pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
+    len = InsertRtxOsn(slot, len, RtpHeaderEnd(pkt->rtp, twcc), out_seq);
   } else {
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_ssrc[kind], out_pt, out_seq,
-                     pkt->rtp.timestamp + seg->ts_delta);
+                     pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
   }
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
+  RecordSent(twcc, twcc_seq_, len, -1);
   retransmits_++;
   WorkerStats::Bump(worker_->counters().retransmits);
 }
@@ -267,6 +276,10 @@ void Peer::ReportFeedback() {
   fb_.retransmits = retransmits_;
   fb_.packets = sent_;
   fb_.layer = out_[kVideo].layer;
+  if (bwe_) {
+    fb_.estimate_bps = static_cast<double>(bwe_->estimate_bps());
+    fb_.acked_bps = bwe_->acked_bps();
+  }
   nacks_ = retransmits_ = sent_ = 0;
   worker_->EmitFeedback(cfg_.id, fb_);
 }
@@ -290,6 +303,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
 
 void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
   RtcpSummary r;
+  r.report_for = cfg_.out_ssrc[kVideo];
   ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
     if (media == cfg_.out_ssrc[kVideo]) {
       Retransmit(kVideo, seq);
@@ -297,12 +311,16 @@ void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
       Retransmit(kAudio, seq);
     }
   });
+  if (bwe_) OnTransportCc(d, n);
   if (r.keyframe_request) WantKeyframe(std::max(0, out_[kVideo].layer));
   if (r.has_remb) fb_.remb_bps = static_cast<double>(r.remb_bps);
   if (r.has_report && (r.report_ssrc == cfg_.out_ssrc[kVideo] || r.report_ssrc == cfg_.out_ssrc[kAudio])) {
     fb_.loss = r.fraction_lost / 256.0;
     const double rtt = RoundTripMs(r.last_sr, r.delay_since_sr, NtpNow());
-    if (rtt >= 0) fb_.rtt_ms = rtt;
+    if (rtt >= 0) {
+      fb_.rtt_ms = rtt;
+      if (bwe_) bwe_->set_rtt_ms(rtt);
+    }
   }
 }
 
@@ -357,6 +375,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       last_rtcp_ms_ = now_ms;
       SendSenderReports(now_ms);
     }
+    if (bwe_) Probe(now_ms);
     if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= cfg_.feedback_interval_ms) {
       last_feedback_ms_ = now_ms;
       ReportFeedback();

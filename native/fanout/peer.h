@@ -15,13 +15,17 @@
 #include "ice/stun.h"
 #include "ice/transaction_ring.h"
 #include "media/bitrate_window.h"
+#include "media/bandwidth_estimator.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
+#include "media/probe_controller.h"
+#include "media/send_history.h"
 #include "media/seq_rewriter.h"
 #include "media/token_bucket.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
+#include "rtp/transport_cc_reader.h"
 #include "srtp/srtp.h"
 
 namespace halfsec {
@@ -68,6 +72,10 @@ struct PeerConfig {
   uint8_t out_rtx_pt = kNoPt;
   uint32_t out_rtx_ssrc = 0;
   int feedback_interval_ms = 1000;
+  // Viewer: the transport-wide-cc header extension id per kind (1..14, one-byte form; 0: not
+  // negotiated), answered only with `transport-cc` feedback: every packet to the viewer then
+  // carries the relay's own transport-wide sequence number and its feedback drives the estimate.
+  uint8_t twcc_ext_id[kMediaKinds] = {0, 0};
 
   // Pull (relay-to-relay): a publisher-role peer that is itself the ICE-controlling agent and
   // the DTLS client toward another relay's ICE-lite viewer session. It owns a UDP socket of its
@@ -88,6 +96,10 @@ struct ViewerFeedback {
   double retransmits = 0;   // packets resent since the previous summary
   double layer = -1;        // simulcast layer being sent
   double packets = 0;       // media packets sent since the previous summary
+  // From transport-cc feedback (0 without it): the relay's bandwidth estimate for the viewer
+  // (0 while no limit has shown, see media/bandwidth_estimator.h) and the rate it acknowledged.
+  double estimate_bps = 0;
+  double acked_bps = 0;
 };
 
 class Peer {
@@ -210,6 +222,14 @@ class Peer {
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
   void OnViewerRtcp(const uint8_t* d, size_t n);
+  // Transport-wide congestion control toward the viewer (fanout/peer_twcc.cc).
+  uint8_t TwccId(int kind) const { return history_ ? cfg_.twcc_ext_id[kind] : 0; }
+  // The packet just protected into the batch carried transport-wide number `seq` (`len` bytes
+  // before SRTP): remember it for the feedback.
+  void RecordSent(uint8_t twcc_id, uint16_t seq, size_t len, int probe);
+  void OnTransportCc(const uint8_t* d, size_t n);
+  void Probe(int64_t now_ms);
+  void SendPadding(int64_t now_ms);
 
   PeerConfig cfg_;
   const DtlsIdentity& identity_;
@@ -263,6 +283,12 @@ class Peer {
   int64_t last_feedback_ms_ = 0;
   ViewerFeedback fb_;
   uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;
+  // Viewer transport-wide congestion control: allocated only when negotiated.
+  uint16_t twcc_seq_ = 1;
+  std::unique_ptr<SendHistory> history_;
+  std::unique_ptr<BandwidthEstimator> bwe_;
+  TransportCcClock twcc_clock_;
+  ProbeController probe_;
 
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };

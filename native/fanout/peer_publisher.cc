@@ -176,6 +176,7 @@ void Peer::ReportLayerRates(int64_t now_ms) {
   for (int i = 0; i < layers; i++) {
     bps[i] = layer_rate_[i].Bps(now_ms);
     ssrcs[i] = in_[kVideo][i].started() ? in_[kVideo][i].ssrc() : 0;
+    cfg_.stream->layer_kbps[i].store(static_cast<uint32_t>(bps[i] / 1000), std::memory_order_relaxed);
   }
   worker_->EmitLayers(cfg_.id, bps, ssrcs, layers, audio_rate_.Bps(now_ms));
 }

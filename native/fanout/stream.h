@@ -26,6 +26,9 @@ struct Stream {
   // When each video layer last carried a packet (publisher's worker writes, viewers read).
   std::atomic<int64_t> layer_seen_ms[kMaxLayers] = {};
   std::atomic<int> layer_count{1};
+  // Each video layer's measured bit rate (kbit/s, about once a second, publisher's worker
+  // writes): what a viewer's probe toward the next layer aims at.
+  std::atomic<uint32_t> layer_kbps[kMaxLayers] = {};
   KeyframeCache keyframes;
 
   // The publisher's NTP <-> RTP mapping per kind and layer, from its sender reports, so each

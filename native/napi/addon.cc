@@ -143,6 +143,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         fb.Set("retransmits", f.retransmits);
         fb.Set("layer", f.layer);
         fb.Set("packets", f.packets);
+        fb.Set("estimateBps", f.estimate_bps);
+        fb.Set("ackedBps", f.acked_bps);
         e.Set("feedback", fb);
       }
       if (events[i].layer_count > 0) {
@@ -258,6 +260,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.out_rtx_pt = rtx_pt < 0 ? kNoPt : static_cast<uint8_t>(rtx_pt);
     cfg.out_rtx_ssrc = static_cast<uint32_t>(GetInt(o, "rtxSsrc", 0));
     cfg.feedback_interval_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "feedbackIntervalMs", 1000), 0, 60000));
+    // Viewer: transport-wide-cc extension ids (one-byte form, RFC 8285: 1..14; 0 or absent: off).
+    const int64_t twcc_audio = GetInt(o, "audioTwccExtId", 0), twcc_video = GetInt(o, "videoTwccExtId", 0);
+    if (twcc_audio < 0 || twcc_audio > 14 || twcc_video < 0 || twcc_video > 14) return ThrowType(env, "audioTwccExtId/videoTwccExtId must be 0..14");
+    cfg.twcc_ext_id[kAudio] = static_cast<uint8_t>(twcc_audio);
+    cfg.twcc_ext_id[kVideo] = static_cast<uint8_t>(twcc_video);
     const int64_t audio_clock = GetInt(o, "audioClockRate", 48000);
     if (audio_clock < 8000 || audio_clock > 192000) return ThrowType(env, "audioClockRate out of range");
     cfg.clock_rate[kAudio] = static_cast<uint32_t>(audio_clock);

@@ -10,7 +10,9 @@ namespace halfsec {
 struct RtcpSummary {
   bool keyframe_request = false;  // PLI or FIR
   uint32_t keyframe_ssrc = 0;
-  // Receiver report block about one of our SSRCs (the first one found).
+  // Receiver report block about one of our SSRCs: the one about `report_for` when the caller
+  // set it (a viewer's RR also has blocks for the RTX stream, often first), else the first.
+  uint32_t report_for = 0;
   bool has_report = false;
   uint32_t report_ssrc = 0;
   uint8_t fraction_lost = 0;  // /256

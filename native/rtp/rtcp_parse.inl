@@ -23,12 +23,15 @@ bool ParseRtcp(const uint8_t* d, size_t n, RtcpSummary* out, OnNack&& on_nack) {
         out->sr_ntp = (static_cast<uint64_t>(Load32(p + 8)) << 32) | Load32(p + 12);
         out->sr_rtp = Load32(p + 16);
       }
-      if (count > 0 && blocks + 24 <= len && !out->has_report) {
+      for (size_t b = 0, q = blocks; b < count && q + 24 <= len; b++, q += 24) {
+        const uint32_t about = Load32(p + q);
+        const bool wanted = out->report_for != 0 && about == out->report_for;
+        if (out->has_report && !(wanted && out->report_ssrc != about)) continue;
         out->has_report = true;
-        out->report_ssrc = Load32(p + blocks);
-        out->fraction_lost = p[blocks + 4];
-        out->last_sr = Load32(p + blocks + 16);
-        out->delay_since_sr = Load32(p + blocks + 20);
+        out->report_ssrc = about;
+        out->fraction_lost = p[q + 4];
+        out->last_sr = Load32(p + q + 16);
+        out->delay_since_sr = Load32(p + q + 20);
       }
     } else if (pt == 202) {
       // SDES: walk the chunks' items for a CNAME.

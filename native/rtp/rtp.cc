@@ -33,16 +33,41 @@ bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out) {
 }
 
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp) {
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint8_t twcc_id,
+                  uint16_t twcc_seq) {
   std::memcpy(dst, src, h.csrc_end);
   dst[0] &= static_cast<uint8_t>(~0x10);  // extension dropped: ids are negotiated per peer
   dst[1] = static_cast<uint8_t>((src[1] & 0x80) | (payload_type & 0x7f));
   Store16(dst + 2, sequence);
   Store32(dst + 4, timestamp);
   Store32(dst + 8, ssrc);
+  size_t off = h.csrc_end;
+  if (twcc_id >= 1 && twcc_id <= 14) {
+    dst[0] |= 0x10;
+    WriteTwccExtension(dst + off, twcc_id, twcc_seq);
+    off += kTwccExtensionBytes;
+  }
   const size_t rest = n - h.header_len;  // payload and padding
-  std::memcpy(dst + h.csrc_end, src + h.header_len, rest);
-  return h.csrc_end + rest;
+  std::memcpy(dst + off, src + h.header_len, rest);
+  return off + rest;
+}
+
+size_t BuildPaddingRtp(uint8_t* out, size_t total, uint32_t ssrc, uint8_t payload_type, uint16_t sequence,
+                       uint32_t timestamp, uint8_t twcc_id, uint16_t twcc_seq) {
+  const bool ext = twcc_id >= 1 && twcc_id <= 14;
+  const size_t head = 12 + (ext ? kTwccExtensionBytes : 0);
+  if (total < head + 1) total = head + 1;
+  if (total > head + 255) total = head + 255;
+  out[0] = static_cast<uint8_t>(0x80 | 0x20 | (ext ? 0x10 : 0));  // V=2, P=1
+  out[1] = payload_type & 0x7f;
+  Store16(out + 2, sequence);
+  Store32(out + 4, timestamp);
+  Store32(out + 8, ssrc);
+  if (ext) WriteTwccExtension(out + 12, twcc_id, twcc_seq);
+  const size_t pad = total - head;
+  std::memset(out + head, 0, pad - 1);
+  out[total - 1] = static_cast<uint8_t>(pad);
+  return total;
 }
 
 bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const uint8_t** value, size_t* len) {

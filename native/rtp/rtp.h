@@ -41,8 +41,32 @@ bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out);
 
 // Writes the packet `src` to `dst` with the header extension removed and the SSRC, payload type,
 // sequence number and timestamp replaced. Returns the new length (at most the old one).
+// `twcc_id` 1..14: the relay's own header extension takes the publisher's place, one element in
+// the one-byte form (RFC 8285 §4.2): the transport-wide sequence number `twcc_seq`
+// (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2), 8 bytes more; the header then ends
+// at RtpHeaderEnd(h, twcc_id).
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp);
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint8_t twcc_id = 0,
+                  uint16_t twcc_seq = 0);
+constexpr size_t kTwccExtensionBytes = 8;
+inline size_t RtpHeaderEnd(const RtpHeader& h, uint8_t twcc_id) {
+  return h.csrc_end + (twcc_id != 0 ? kTwccExtensionBytes : 0);
+}
+// Writes the one-byte-form extension block carrying only the transport-wide sequence number.
+inline void WriteTwccExtension(uint8_t* p, uint8_t twcc_id, uint16_t twcc_seq) {
+  p[0] = 0xBE;
+  p[1] = 0xDE;
+  p[2] = 0;
+  p[3] = 1;  // one 32-bit word follows
+  p[4] = static_cast<uint8_t>((twcc_id << 4) | 1);  // L = 1: two bytes of data
+  Store16(p + 5, twcc_seq);
+  p[7] = 0;  // padding
+}
+
+// A padding-only RTP packet (RFC 3550 §5.1 P bit) of `total` bytes (header, extension and
+// padding; 12 + 8 + 1 .. 12 + 8 + 255), e.g. a bandwidth probe on an RTX stream (RFC 4588 §4).
+size_t BuildPaddingRtp(uint8_t* out, size_t total, uint32_t ssrc, uint8_t payload_type, uint16_t sequence,
+                       uint32_t timestamp, uint8_t twcc_id, uint16_t twcc_seq);
 
 // Finds header extension element `id` (RFC 8285, one- or two-byte form). False when absent.
 bool FindRtpExtension(const uint8_t* d, const RtpHeader& h, uint8_t id, const uint8_t** value, size_t* len);

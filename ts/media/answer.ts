@@ -45,6 +45,11 @@ export interface AnswerTrack {
    * 300 kbit/s, at which it first encodes 640x360 and up at a reduced size.
    */
   startBitrate?: number;
+  /**
+   * Viewer answers: the transport-wide-cc extension id the viewer offered (with `transport-cc`
+   * feedback); the answer keeps both and the data plane stamps every packet to the viewer.
+   */
+  twccExtId?: number;
 }
 
 export interface AnswerOptions {
@@ -182,6 +187,10 @@ export function buildAnswer(o: AnswerOptions): string {
         m.rids = rids.map((id) => ({ id, direction: 'recv' }));
         m.simulcast = { dir1: 'recv', list1: rids.join(';') };
       }
+    }
+    if (o.role === 'viewer' && track.twccExtId !== undefined) {
+      m.ext = [{ value: track.twccExtId, uri: TRANSPORT_CC_EXTENSION }];
+      m.rtcpFb = [...(m.rtcpFb ?? []), { payload: c.payloadType, type: 'transport-cc' }];
     }
     if (o.role === 'viewer' && track.ssrc !== undefined) {
       const msid = { id: msidToken(o.streamName), appdata: msidToken(`${o.streamName}-${track.kind}`) };

@@ -1,6 +1,9 @@
 /**
  * Bandwidth-estimation policy: which simulcast layer each viewer should get, from the feedback
- * summaries the data plane reports (loss, REMB). Pure: no I/O, no clock; one call per summary.
+ * summaries the data plane reports: the relay's own estimate of the viewer's path when the viewer
+ * negotiated transport-cc (native/media/bandwidth_estimator.h: delay- and loss-based, raised only
+ * by padding probes that held), else the viewer's REMB; and loss. Pure: no I/O, no clock; one
+ * call per summary.
  *
  * Down fast (one bad summary), up slowly (several good ones), and every step up is a probe that
  * is undone, with a doubled wait before the next try, if loss follows it.
@@ -10,6 +13,8 @@ export interface LayerFeedback {
   loss: number;
   /** The viewer's REMB estimate in bit/s; 0 when it sends none. */
   rembBps: number;
+  /** The relay's transport-cc estimate in bit/s; 0 or absent when it has none (then REMB counts). */
+  estimateBps?: number;
 }
 
 export interface LayerPolicyOptions {
@@ -27,6 +32,12 @@ export interface LayerPolicyOptions {
   headroom?: number;
   /** Largest multiplier of upAfter after failed probes (default 8). */
   maxBackoff?: number;
+  /**
+   * With the transport-cc estimate, the viewer leaves its layer only when the estimate falls
+   * below this fraction of the layer's rate (default 0.8): one overuse signal on a path that
+   * carries the layer fine sets the estimate to 0.85 x what arrived, and must not move it.
+   */
+  estimateDownMargin?: number;
 }
 
 export class LayerPolicy {
@@ -39,7 +50,7 @@ export class LayerPolicy {
 
   constructor(options: LayerPolicyOptions) {
     if (options.layerBitrates.length === 0) throw new RangeError('layerBitrates must name at least one layer');
-    this.o = { upAfter: 3, probeFor: 2, lossDown: 0.1, lossUp: 0.02, headroom: 1.2, maxBackoff: 8, ...options };
+    this.o = { upAfter: 3, probeFor: 2, lossDown: 0.1, lossUp: 0.02, headroom: 1.2, maxBackoff: 8, estimateDownMargin: 0.8, ...options };
     this.cap = this.top;
     this.layer = this.top;
   }
@@ -70,9 +81,14 @@ export class LayerPolicy {
 
   /** Feeds one summary; returns the layer the viewer should get now. */
   update(fb: LayerFeedback): number {
-    const estimate = fb.rembBps > 0 ? fb.rembBps : Number.POSITIVE_INFINITY;
-    const lossy = fb.loss >= this.o.lossDown;
-    if (lossy || !this.fits(this.layer, estimate)) {
+    const own = fb.estimateBps ?? 0;
+    const estimate = own > 0 ? own : fb.rembBps > 0 ? fb.rembBps : Number.POSITIVE_INFINITY;
+    const stay = own > 0 ? this.o.estimateDownMargin : 1;
+    // The relay's estimate has a loss-based part of its own (sustained loss cuts it): a receiver
+    // report's loss from the moment of a switch down (the old layer overflowing the queue) must
+    // not move the viewer a second layer down. Without the estimate, loss steps down.
+    const lossy = own <= 0 && fb.loss >= this.o.lossDown;
+    if (lossy || !this.fits(this.layer, estimate, stay)) {
       if (this.probing > 0) this.backoff = Math.min(this.o.maxBackoff, this.backoff * 2);
       this.probing = 0;
       this.good = 0;

@@ -66,6 +66,18 @@ export const REPAIRED_RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:repaired-
 /** Transport-wide sequence numbers (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
 export const TRANSPORT_CC_EXTENSION = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
 
+/**
+ * The transport-wide-cc extension id a section offers, when it also offers `transport-cc`
+ * feedback for `payloadType` (or `*`) and the id fits the one-byte header form the data plane
+ * writes (RFC 8285 §4.2: 1..14); undefined otherwise.
+ */
+export function transportCcId(t: OfferedTrack, payloadType: number): number | undefined {
+  const ext = t.extensions.find((e) => e.uri === TRANSPORT_CC_EXTENSION);
+  if (!ext || !Number.isInteger(ext.id) || ext.id < 1 || ext.id > 14) return undefined;
+  const fb = t.rtcpFb.some((f) => f.type === 'transport-cc' && (String(f.payload) === '*' || Number(f.payload) === payloadType));
+  return fb ? ext.id : undefined;
+}
+
 
 const MAX_SDP_LINES = 2000;
 const ICE_CHARS = /^[A-Za-z0-9+/]+$/;

@@ -288,6 +288,11 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     for (const v of st.viewers.values()) this.policies.get(v.id)?.setLayerBitrates(st.layerBitrates);
   }
 
+  /**
+   * A viewer's summary from the data plane (every feedbackIntervalMs, and at once when its
+   * transport-cc estimate falls below the layer it gets): loss, RTT, REMB and, when it
+   * negotiated transport-cc, the relay's own estimate, which the policy prefers to REMB.
+   */
   private onFeedback(s: Session, feedback: ViewerFeedback): void {
     s.feedback = feedback;
     let layer = feedback.layer;

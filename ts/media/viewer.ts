@@ -5,6 +5,7 @@ import type { PeerConfig } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import type { AnswerTrack } from './answer.js';
 import { requireViewerCodec, rtxFor } from './codecs.js';
+import { transportCcId } from './sdp.js';
 import type { Codec, ParsedOffer } from './sdp.js';
 import type { StreamState, ViewerPreferences } from './streams.js';
 
@@ -32,6 +33,12 @@ export function planViewer(offer: ParsedOffer, st: StreamState): ViewerPlan {
     // The viewer's own format line: never one it did not offer.
     const codec: Codec = { ...mine };
     const track: AnswerTrack = { kind: t.kind, mid: t.mid, codec, ssrc };
+    const twcc = transportCcId(t, mine.payloadType);
+    if (twcc !== undefined) {
+      track.twccExtId = twcc;
+      if (t.kind === 'audio') peer.audioTwccExtId = twcc;
+      else peer.videoTwccExtId = twcc;
+    }
     const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
     if (rtx) {
       track.rtx = rtx;

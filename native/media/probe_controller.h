@@ -1,0 +1,88 @@
+// When and how hard to probe one viewer's path before a step up (draft-ietf-rmcat-gcc-02 leaves
+// probing to the sender; this follows the common practice of short padding clusters): while
+// the estimate is known and below what the next layer needs, every so often send padding for
+// kDurationMs so that media and padding together reach the next step, at most kStep times the
+// estimate (a probe far above the path's rate would fill its queue and freeze the picture);
+// the estimator reports whether it held. No probe while the path is overused or within
+// kQuietAfterCutMs of a cut. A failed probe doubles the wait before the next one (up to
+// kMaxIntervalMs), one that held resets it. Padding is paced by the worker's tick (20 ms), in
+// packets of at most 255 padding octets.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+namespace halfsec {
+
+class ProbeController {
+ public:
+  // Long enough that a shaper's burst allowance (a few KB) cannot carry a whole probe, short
+  // enough that a probe that fails adds only tens of ms to the queue.
+  static constexpr int64_t kDurationMs = 250;
+  static constexpr int64_t kBaseIntervalMs = 1000, kMaxIntervalMs = 4000, kQuietAfterCutMs = 2000;
+  static constexpr double kStep = 2.0;
+  // Padding rate bounds (bit/s): below the floor a probe says nothing; the ceiling bounds what
+  // a probe can cost a viewer's path.
+  static constexpr double kMinPadBps = 80'000, kMaxPadBps = 4'000'000;
+
+  // True when a probe toward `target_bps` should start now; `last_cut_ms` and `overusing` from
+  // the estimator.
+  bool Due(int64_t now_ms, uint64_t estimate_bps, double target_bps, int64_t last_cut_ms = -1,
+           bool overusing = false) const {
+    if (active_ || estimate_bps == 0 || target_bps <= static_cast<double>(estimate_bps)) return false;
+    if (overusing || (last_cut_ms >= 0 && now_ms - last_cut_ms < kQuietAfterCutMs)) return false;
+    return now_ms >= next_ms_;
+  }
+  // The total rate (media and padding) the next probe aims at.
+  static double StepTarget(uint64_t estimate_bps, double target_bps) {
+    return std::min(target_bps, kStep * static_cast<double>(estimate_bps));
+  }
+  void Start(int64_t now_ms, double pad_bps, int cluster) {
+    active_ = true;
+    start_ms_ = now_ms;
+    pad_bps_ = std::clamp(pad_bps, kMinPadBps, kMaxPadBps);
+    sent_bytes_ = 0;
+    packets_ = 0;
+    cluster_ = cluster;
+  }
+  bool active() const { return active_; }
+  int cluster() const { return cluster_; }
+  double pad_bps() const { return pad_bps_; }
+  uint32_t packets() const { return packets_; }
+  // Padding bytes owed at `now_ms` (the rate times the time since the start, bounded by the
+  // probe's length) minus what was sent; 0 once it is over.
+  uint64_t Owed(int64_t now_ms) const {
+    if (!active_) return 0;
+    const int64_t t = std::min(now_ms - start_ms_ + 20, kDurationMs);  // one tick ahead
+    const double due = pad_bps_ * static_cast<double>(t) / 8000.0;
+    return due > static_cast<double>(sent_bytes_) ? static_cast<uint64_t>(due) - sent_bytes_ : 0;
+  }
+  void Sent(uint64_t bytes) {
+    sent_bytes_ += bytes;
+    packets_++;
+  }
+  // True once the probe's time is up (it stops being active).
+  bool Finish(int64_t now_ms) {
+    if (!active_ || now_ms - start_ms_ < kDurationMs) return false;
+    active_ = false;
+    next_ms_ = now_ms + interval_ms_;  // a result (or its absence) comes before then
+    return true;
+  }
+  void OnOutcome(int outcome, int64_t now_ms) {
+    if (outcome > 0) {
+      interval_ms_ = kBaseIntervalMs;
+    } else if (outcome < 0) {
+      interval_ms_ = std::min(interval_ms_ * 2, kMaxIntervalMs);
+    }
+    if (outcome != 0) next_ms_ = now_ms + interval_ms_;
+  }
+
+ private:
+  bool active_ = false;
+  int64_t start_ms_ = 0, next_ms_ = 0, interval_ms_ = kBaseIntervalMs;
+  double pad_bps_ = 0;
+  uint64_t sent_bytes_ = 0;
+  uint32_t packets_ = 0;
+  int cluster_ = -1;
+};
+
+}  // namespace halfsec
