@@ -57,3 +57,25 @@ export async function viewerCount(url) {
   const r = await fetch(`${url}/api/stats`);
   return (await r.json()).viewers;
 }
+
+/** A relay in its own process (so it can die by SIGKILL), on the cluster's Redis. */
+export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = [] } = {}) {
+  const port = await freePort();
+  const rtc = 47000 + Math.floor(Math.random() * 100) * 10;
+  const child = spawn('timeout', ['-s', 'KILL', '120', process.execPath, 'dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(port), '--rtc-bind', '127.0.0.1',
+    '--rtc-ports', `${rtc}-${rtc + 9}`, '--workers', '1', '--log-level', 'silent', '--redis', redisUrl, '--node-id', nodeId, '--cluster-heartbeat-ms', '300',
+    '--sessions-per-ip-per-second', '0', ...extra], { stdio: 'ignore', detached: true, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) } });
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    await gone;
+  };
+  t.teardown(kill);
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await until(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok, 10000, 100))) throw new Error(`${nodeId} did not start`);
+  return { url, kill };
+}
+

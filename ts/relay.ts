@@ -162,7 +162,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     isClosed: () => closed,
     cluster: {
       gate: (role, stream, headers, sdp) => cluster.gate(role, stream, headers, sdp),
-      director: (stream, region) => cluster.director(stream, region),
+      director: (stream, region, role) => cluster.director(stream, region, role),
       describe: () => cluster.describe(),
     },
   });

@@ -97,13 +97,14 @@ export class Edge {
 
   private async pull(stream: string, path: string[]): Promise<boolean> {
     if (this.closed) return false;
-    const origin = await this.d.registry.origin(stream);
-    if (!origin || origin.node === this.d.nodeId) return false;
     const exclude = new Set([...path, this.d.nodeId]);
     const deadline = Date.now() + FULL_RETRY_MS;
     let nodes = this.d.nodes();
     let last: Error | undefined;
     for (;;) {
+      // Read each round: a publisher that failed over to another node moves the origin record.
+      const origin = await this.d.registry.origin(stream);
+      if (!origin || origin.node === this.d.nodeId) return false;
       // Best first; on a refusal that another node may not give (full, draining), the next.
       for (const up of upstreamCandidates(nodes, origin, exclude, this.d.region, this.d.distances).slice(0, 8)) {
         try {
@@ -163,6 +164,19 @@ export class Edge {
     // Nobody may come after all (the viewer's offer can still fail): the linger covers that.
     this.maybeLinger(stream);
     return true;
+  }
+
+  /**
+   * Called with each heartbeat's node list: a pull whose upstream node left the registry (died
+   * without a goodbye, its record expired) is dropped at once and looked for again, rather than
+   * after the consent timeout. A list without this node is no evidence (a registry hiccup).
+   */
+  checkUpstreams(nodes: NodeRecord[]): void {
+    if (!nodes.some((n) => n.id === this.d.nodeId)) return;
+    const live = new Set(nodes.map((n) => n.id));
+    for (const [stream, p] of this.pulls) {
+      if (!p.lost && !live.has(p.upstream)) this.d.sessions.dropPull(stream, `upstream ${p.upstream} left the registry`);
+    }
   }
 
   private maybeLinger(stream: string): void {

@@ -67,6 +67,7 @@ export interface DirectorAnswer {
   node: string;
   url: string;
   whep: string;
+  whip: string;
   /** The node carries the stream already (no pull needed). */
   carries: boolean;
   load: number;
@@ -175,6 +176,7 @@ export class ClusterNode {
       maxPulls: this.d.config.maxPulls,
       pullsServed: this.served.size,
       streams: [...this.d.sessions.localStreams(), ...this.d.sessions.relayedStreams().filter((s) => !s.orphaned).map((s) => s.name)],
+      held: this.d.sessions.relayedStreams().filter((s) => s.orphaned).map((s) => s.name),
       at: Date.now(),
     };
   }
@@ -193,6 +195,7 @@ export class ClusterNode {
     try {
       await this.registry.heartbeat(this.record(), [...this.origins], this.ttlMs);
       this.nodeList = await this.registry.nodes();
+      this.edge.checkUpstreams(this.nodeList);
     } catch {
       // Degraded: the registry logs the outage once; local streams carry on.
     }
@@ -281,8 +284,12 @@ export class ClusterNode {
     return this.d.sessions.counts().viewers >= this.d.config.capacity;
   }
 
-  /** `region`: the viewer's region hint ('' = this node's region). */
-  async director(stream: string, region = ''): Promise<DirectorAnswer | undefined> {
+  /**
+   * `region`: the client's region hint ('' = this node's region). `role` 'publisher': where a
+   * publisher should (re)publish `stream`, i.e. a node that neither carries nor holds it, so the
+   * edges holding it for their viewers can re-pull from it with their viewers' lines intact.
+   */
+  async director(stream: string, region = '', role: 'viewer' | 'publisher' = 'viewer'): Promise<DirectorAnswer | undefined> {
     let nodes: NodeRecord[];
     try {
       nodes = this.enabled ? await this.registry.nodes() : [];
@@ -290,9 +297,11 @@ export class ClusterNode {
       nodes = [];
     }
     if (!nodes.some((n) => n.id === this.id)) nodes.push(this.record());
-    const n = chooseViewerNode(nodes, stream, region || this.d.config.region, this.distances);
+    const free = (n: NodeRecord): boolean => !n.streams.includes(stream) && !(n.held ?? []).includes(stream);
+    const pool = role === 'publisher' && nodes.some((n) => free(n) && !n.draining) ? nodes.filter(free) : nodes;
+    const n = chooseViewerNode(pool, stream, region || this.d.config.region, this.distances);
     if (!n) return undefined;
-    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
   }
 
   stats(): ClusterStats {

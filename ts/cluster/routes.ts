@@ -4,6 +4,6 @@ import type { NodeRecord } from './registry.js';
 
 export interface ClusterRoutes {
   gate(role: 'publisher' | 'viewer', stream: string, headers: Record<string, string | undefined>, sdp: string): Promise<GateResult>;
-  director(stream: string, region: string): Promise<DirectorAnswer | undefined>;
+  director(stream: string, region: string, role: 'viewer' | 'publisher'): Promise<DirectorAnswer | undefined>;
   describe(): Promise<ClusterStats & { nodes: NodeRecord[] }>;
 }

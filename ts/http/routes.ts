@@ -165,8 +165,10 @@ export class Router {
     if (top === 'api' && a === 'director' && b !== undefined && extra.length === 0 && cluster) {
       return this.get(m, async () => {
         // The viewer's region: a hint in the query or a header, else the region of this node.
-        const hint = new URLSearchParams(req.query ?? '').get('region') ?? req.headers['x-halfsec-region'] ?? '';
-        const choice = await cluster.director(b, /^[A-Za-z0-9_.-]{0,64}$/.test(hint) ? hint : '');
+        const q = new URLSearchParams(req.query ?? '');
+        const hint = q.get('region') ?? req.headers['x-halfsec-region'] ?? '';
+        const role = q.get('role') === 'publish' ? 'publisher' : 'viewer';
+        const choice = await cluster.director(b, /^[A-Za-z0-9_.-]{0,64}$/.test(hint) ? hint : '', role);
         return choice ? reply(200, choice) : jsonError(503, 'no node can take viewers');
       });
     }
