@@ -35,6 +35,8 @@ const status = {
   // The selected ICE candidate pair: 'udp' or 'tcp' (ICE-TCP, when UDP is blocked), and the relay's end.
   transport: null,
   remoteCandidate: null,
+  // The cluster node the director sent this session to (null: the page's own relay).
+  node: null,
 };
 window.halfsecWatch = status;
 
@@ -137,12 +139,34 @@ function render() {
   $('codec').textContent = status.codec ?? '–';
 }
 
+/**
+ * Where to watch from: in a cluster the director (GET /api/director/<stream> on the page's own
+ * relay) names the node, asked again before every (re)connect, so a viewer whose edge died goes
+ * to a live one. Without an answer, the page's own relay.
+ */
+async function whereToWatch() {
+  try {
+    const res = await fetch(`/api/director/${encodeURIComponent(streamName)}`, { signal: AbortSignal.timeout(3000) });
+    if (res.ok) {
+      const choice = await res.json();
+      if (typeof choice.whep === 'string' && /^https?:\/\//.test(choice.whep)) {
+        status.node = choice.node ?? null;
+        return choice.whep;
+      }
+    }
+  } catch {
+    // The page's relay is unreachable or answers no director: try its own WHEP.
+  }
+  status.node = null;
+  return endpoint;
+}
+
 async function run() {
   scheduleFrame();
   for (;;) {
     setState('connecting');
     try {
-      session = await watch(endpoint);
+      session = await watch(await whereToWatch());
     } catch (err) {
       session = null;
       if (err instanceof RelayError && err.status === 404) setState('waiting for the stream');
