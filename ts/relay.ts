@@ -95,6 +95,8 @@ function joinCluster(opts: ResolvedOptions, sessions: SessionManager, log: Logge
     egressBitsPerSecond: () => rates.rates().egressBitsPerSecond,
     config: {
       redisUrl: opts.redisUrl,
+      redisSentinels: [...opts.redisSentinels],
+      redisMasterName: opts.redisMasterName,
       publicUrl: opts.publicUrl,
       nodeId: opts.nodeId,
       capacity: opts.capacityViewers > 0 ? opts.capacityViewers : VIEWERS_PER_WORKER * engine.ports.length,

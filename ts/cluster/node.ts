@@ -20,6 +20,9 @@ import { RedisRegistry } from './redis-registry.js';
 
 export interface ClusterConfig {
   redisUrl: string | undefined;
+  /** Redis Sentinel host:port list (wins over redisUrl when not empty) and the master name they monitor. */
+  redisSentinels: string[];
+  redisMasterName: string;
   publicUrl: string | undefined;
   nodeId: string | undefined;
   capacity: number;
@@ -113,7 +116,9 @@ export class ClusterNode {
     this.id = d.config.nodeId ?? randomBytes(6).toString('hex');
     this.credentials = d.config.clusterSecret !== undefined ? new PullCredentials(d.config.clusterSecret) : undefined;
     this.distances = parseRegionDistances(d.config.regionDistances);
-    this.registry = d.config.redisUrl ? new RedisRegistry(d.config.redisUrl, d.log.child({ node: this.id })) : new MemoryRegistry();
+    const c = d.config;
+    const target = c.redisSentinels.length > 0 ? { sentinels: c.redisSentinels, name: c.redisMasterName } : c.redisUrl ? { url: c.redisUrl } : undefined;
+    this.registry = target ? new RedisRegistry(target, d.log.child({ node: this.id })) : new MemoryRegistry();
     this.edge = new Edge({
       sessions: d.sessions,
       registry: this.registry,
