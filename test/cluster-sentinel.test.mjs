@@ -66,7 +66,10 @@ async function startSentinelSet(t) {
     const fields = (await answers(sentinels[0], ['sentinel', 'master', 'halfsec'])) ?? [];
     return Number(fields[fields.indexOf('num-other-sentinels') + 1]);
   };
-  if (!(await until(async () => (await otherSentinels()) === 2, 10000, 200))) throw new Error('the sentinels did not find each other');
+  if (!(await until(async () => (await otherSentinels()) === 2, 15000, 200))) throw new Error('the sentinels did not find each other');
+  // Each sentinel learns the replica from the primary's INFO (every 10 s at first): all must know it.
+  const knowReplica = async () => (await Promise.all(sentinels.map((p) => answers(p, ['sentinel', 'replicas', 'halfsec'])))).every((list) => Array.isArray(list) && list.length === 1);
+  if (!(await until(knowReplica, 15000, 200))) throw new Error('the sentinels did not learn of the replica');
   const masterPort = async () => Number((await answers(sentinels[0], ['sentinel', 'get-master-addr-by-name', 'halfsec']))?.[1]);
   return { primary, replica, sentinels: sentinels.map((p) => `127.0.0.1:${p}`), killPrimary, masterPort };
 }

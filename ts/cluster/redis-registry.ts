@@ -28,7 +28,6 @@ function hostPort(s: string): { host: string; port: number } {
 export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
-  private up = false;
   private everUp = false;
   private downLogged = false;
 
@@ -60,24 +59,21 @@ export class RedisRegistry implements Registry {
           });
     this.redis.on('ready', () => {
       this.log.info({ redis: redact(url) }, this.everUp ? 'redis reconnected: cluster registry back' : 'redis connected: cluster registry up');
-      this.up = true;
       this.everUp = true;
       this.downLogged = false;
     });
     this.redis.on('error', (err: Error) => {
-      this.up = false;
       // Said once per outage, not once per reconnect attempt.
       if (this.downLogged) return;
       this.downLogged = true;
       this.log.error({ redis: redact(url), err: err.message }, 'redis unavailable: cluster registry degraded, serving local streams only; retrying');
     });
-    this.redis.on('close', () => {
-      this.up = false;
-    });
   }
 
   healthy(): boolean {
-    return this.up && this.redis.status === 'ready';
+    // The connection's own state: an 'error' may also come from a sentinel connection (the
+    // failover detector's) while the connection to the primary is ready.
+    return this.redis.status === 'ready';
   }
 
   async heartbeat(self: NodeRecord, origins: string[], ttlMs: number): Promise<void> {
