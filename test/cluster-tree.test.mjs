@@ -36,6 +36,14 @@ test('upstream: the origin while it has pull budget, then carriers of the edge r
   t.deepEqual(ids(upstreamCandidates([oFull, m1, m2], origin, new Set(['e']), 'eu', table)), ['m1', 'm2', 'o'], 'a full origin last');
   t.deepEqual(ids(upstreamCandidates([oFull, m1, m2], origin, new Set(['e', 'm1']), 'eu', table)), ['m2', 'o'], 'never a node on the path');
   t.deepEqual(ids(upstreamCandidates([m1], origin, new Set(['e']), 'eu', table)), ['m1', 'o'], 'an origin without a node record still comes last');
+  // Chains: m2 lost its source (it holds the stream); e3 below it still looks live.
+  const m2held = rec('m2', { region: 'us', streams: [], held: ['s'], upstreams: {} });
+  const e3 = rec('e3', { region: 'us', streams: ['s'], upstreams: { s: 'm2' } });
+  const e1 = rec('e1', { region: 'eu', streams: ['s'], upstreams: { s: 'o' } });
+  t.deepEqual(ids(upstreamCandidates([o, m2held, e3, e1], origin, new Set(['m2']), 'us', table)), ['o', 'e1'], 'm2 never re-pulls from e3, its own child (a loop)');
+  t.deepEqual(ids(upstreamCandidates([o, m2held, e3, e1], origin, new Set(['e4']), 'us', table)), ['o', 'e1'], 'nor does anyone: e3 is fed by a node without a source');
+  const e5 = rec('e5', { region: 'us', streams: ['s'], upstreams: { s: 'gone' } });
+  t.deepEqual(ids(upstreamCandidates([o, e5], origin, new Set(['x']), 'us', table)), ['o'], 'a carrier whose upstream left the registry is fed by nothing');
 });
 
 test.serial('maxPulls 2 and 4 edges: the origin serves at most 2 pulls, the others pull from edges, and every viewer gets every packet', async (t) => {

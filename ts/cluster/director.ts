@@ -65,7 +65,7 @@ export function chooseViewerNode(nodes: NodeRecord[], stream: string, region = '
  */
 export function upstreamCandidates(nodes: NodeRecord[], origin: StreamOrigin, exclude: ReadonlySet<string>, region = '', table: RegionDistances = new Map()): { id: string; url: string }[] {
   const originRec = nodes.find((n) => n.id === origin.node);
-  const carriers = nodes.filter((n) => n.id !== origin.node && !exclude.has(n.id) && !n.draining && n.streams.includes(origin.stream));
+  const carriers = nodes.filter((n) => n.id !== origin.node && !exclude.has(n.id) && !n.draining && n.streams.includes(origin.stream) && fedFromOrigin(nodes, n, origin, exclude));
   const list = originRec ? [originRec, ...carriers] : carriers;
   const rank = (n: NodeRecord): number[] => [
     hasPullRoom(n) && loadOf(n) < 1 ? 0 : 1,
@@ -84,4 +84,25 @@ export function upstreamCandidates(nodes: NodeRecord[], origin: StreamOrigin, ex
   // The registry may not list the origin's node record yet (or any more): its stream record names it.
   if (!originRec && !exclude.has(origin.node)) ranked.push({ id: origin.node, url: origin.url });
   return ranked;
+}
+
+/**
+ * Whether `n`'s copy of the stream really comes from the origin: its chain of upstreams (from
+ * the records) reaches the origin without passing a node in `exclude` (that would close a loop:
+ * a node below us, still connected to us while our own source is lost) or a node that holds the
+ * stream without a source or left the registry (then `n` is fed by nothing).
+ */
+function fedFromOrigin(nodes: NodeRecord[], n: NodeRecord, origin: StreamOrigin, exclude: ReadonlySet<string>): boolean {
+  const byId = new Map(nodes.map((x) => [x.id, x]));
+  let at: NodeRecord | undefined = n;
+  for (let hops = 0; hops <= 8 && at; hops++) {
+    if (at.id === origin.node) return true;
+    const up: string | undefined = at.upstreams?.[origin.stream];
+    // Records from before upstreams were published: trust the stream list, as before.
+    if (at.upstreams === undefined) return true;
+    if (!up || exclude.has(up)) return false;
+    at = byId.get(up);
+    if (at && (at.held ?? []).includes(origin.stream)) return false;
+  }
+  return false;
 }

@@ -182,6 +182,7 @@ export class ClusterNode {
       pullsServed: this.served.size,
       streams: [...this.d.sessions.localStreams(), ...this.d.sessions.relayedStreams().filter((s) => !s.orphaned).map((s) => s.name)],
       held: this.d.sessions.relayedStreams().filter((s) => s.orphaned).map((s) => s.name),
+      upstreams: Object.fromEntries(this.edge.list().filter((p) => !p.lost).map((p) => [p.stream, p.upstream])),
       at: Date.now(),
     };
   }
@@ -302,8 +303,11 @@ export class ClusterNode {
       nodes = [];
     }
     if (!nodes.some((n) => n.id === this.id)) nodes.push(this.record());
-    const free = (n: NodeRecord): boolean => !n.streams.includes(stream) && !(n.held ?? []).includes(stream);
-    const pool = role === 'publisher' && nodes.some((n) => free(n) && !n.draining) ? nodes.filter(free) : nodes;
+    // A publisher goes to a node without the stream; failing that, to one that holds it without a
+    // source (its own viewers start over there, the pulls below it re-pull with their lines intact).
+    const free = (n: NodeRecord): boolean => !n.draining && !n.streams.includes(stream) && !(n.held ?? []).includes(stream);
+    const holding = (n: NodeRecord): boolean => !n.draining && (n.held ?? []).includes(stream);
+    const pool = role !== 'publisher' ? nodes : nodes.some(free) ? nodes.filter(free) : nodes.some(holding) ? nodes.filter(holding) : nodes;
     const n = chooseViewerNode(pool, stream, region || this.d.config.region, this.distances);
     if (!n) return undefined;
     return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };

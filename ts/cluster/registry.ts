@@ -18,6 +18,8 @@ export interface NodeRecord {
   maxPulls?: number;
   /** Edge pulls this node serves now (other nodes pulling from it). */
   pullsServed?: number;
+  /** The node each connected relayed stream is pulled from, by stream. */
+  upstreams?: Record<string, string>;
   /** Relayed streams this node holds for its viewers while their source is gone. */
   held?: string[];
   /** Streams this node carries: published here or pulled. */
