@@ -65,12 +65,19 @@ export function chooseViewerNode(nodes: NodeRecord[], stream: string, region = '
  */
 export function upstreamCandidates(nodes: NodeRecord[], origin: StreamOrigin, exclude: ReadonlySet<string>, region = '', table: RegionDistances = new Map()): { id: string; url: string }[] {
   const originRec = nodes.find((n) => n.id === origin.node);
-  const carriers = nodes.filter((n) => n.id !== origin.node && !exclude.has(n.id) && !n.draining && n.streams.includes(origin.stream) && fedFromOrigin(nodes, n, origin, exclude));
+  const depth = new Map<string, number>();
+  for (const n of nodes) {
+    if (n.id === origin.node || exclude.has(n.id) || n.draining || !n.streams.includes(origin.stream)) continue;
+    const d = hopsFromOrigin(nodes, n, origin, exclude);
+    if (d > 0) depth.set(n.id, d);
+  }
+  const carriers = nodes.filter((n) => depth.has(n.id));
   const list = originRec ? [originRec, ...carriers] : carriers;
+  // Shallower first: the origin, then nodes pulling from it, and so on (each hop adds latency).
   const rank = (n: NodeRecord): number[] => [
     hasPullRoom(n) && loadOf(n) < 1 ? 0 : 1,
     regionDistance(table, region, regionOf(n)),
-    n.id === origin.node ? 0 : 1,
+    n.id === origin.node ? 0 : (depth.get(n.id) ?? 9),
     n.pullsServed ?? 0,
     loadOf(n),
   ];
@@ -87,22 +94,22 @@ export function upstreamCandidates(nodes: NodeRecord[], origin: StreamOrigin, ex
 }
 
 /**
- * Whether `n`'s copy of the stream really comes from the origin: its chain of upstreams (from
- * the records) reaches the origin without passing a node in `exclude` (that would close a loop:
- * a node below us, still connected to us while our own source is lost) or a node that holds the
- * stream without a source or left the registry (then `n` is fed by nothing).
+ * How many pulls `n`'s copy of the stream is from the origin, following the chain of upstreams
+ * in the records; 0 when it is not fed from the origin: the chain passes a node in `exclude`
+ * (a loop: a node below us, still connected to us while our own source is lost), a node that
+ * holds the stream without a source, or one that left the registry.
  */
-function fedFromOrigin(nodes: NodeRecord[], n: NodeRecord, origin: StreamOrigin, exclude: ReadonlySet<string>): boolean {
+function hopsFromOrigin(nodes: NodeRecord[], n: NodeRecord, origin: StreamOrigin, exclude: ReadonlySet<string>): number {
   const byId = new Map(nodes.map((x) => [x.id, x]));
   let at: NodeRecord | undefined = n;
   for (let hops = 0; hops <= 8 && at; hops++) {
-    if (at.id === origin.node) return true;
-    const up: string | undefined = at.upstreams?.[origin.stream];
-    // Records from before upstreams were published: trust the stream list, as before.
-    if (at.upstreams === undefined) return true;
-    if (!up || exclude.has(up)) return false;
+    if (at.id === origin.node) return hops;
+    // Records from before upstreams were published: trust the stream list, depth unknown.
+    if (at.upstreams === undefined) return 8;
+    const up: string | undefined = at.upstreams[origin.stream];
+    if (!up || exclude.has(up)) return 0;
     at = byId.get(up);
-    if (at && (at.held ?? []).includes(origin.stream)) return false;
+    if (at && (at.held ?? []).includes(origin.stream)) return 0;
   }
-  return false;
+  return 0;
 }

@@ -111,6 +111,8 @@ export class ClusterNode {
   private readonly served = new Map<string, string>();
   /** Pulls admitted by the gate whose session is not created yet (they hold a slot). */
   private reserved = 0;
+  /** When the registry last became reachable (undefined while it is not). */
+  private registrySince: number | undefined;
 
   constructor(private readonly d: ClusterDeps) {
     this.id = d.config.nodeId ?? randomBytes(6).toString('hex');
@@ -201,9 +203,13 @@ export class ClusterNode {
     try {
       await this.registry.heartbeat(this.record(), [...this.origins], this.ttlMs);
       this.nodeList = await this.registry.nodes();
-      this.edge.checkUpstreams(this.nodeList);
+      this.registrySince ??= Date.now();
+      // After an outage longer than the TTL every record expired, and the others re-register at
+      // their own next beat: a node missing from the list means it died only once all had time.
+      if (Date.now() - this.registrySince > this.ttlMs + this.d.config.heartbeatMs) this.edge.checkUpstreams(this.nodeList);
     } catch {
       // Degraded: the registry logs the outage once; local streams carry on.
+      this.registrySince = undefined;
     }
   }
 
@@ -303,14 +309,25 @@ export class ClusterNode {
       nodes = [];
     }
     if (!nodes.some((n) => n.id === this.id)) nodes.push(this.record());
-    // A publisher goes to a node without the stream; failing that, to one that holds it without a
-    // source (its own viewers start over there, the pulls below it re-pull with their lines intact).
-    const free = (n: NodeRecord): boolean => !n.draining && !n.streams.includes(stream) && !(n.held ?? []).includes(stream);
-    const holding = (n: NodeRecord): boolean => !n.draining && (n.held ?? []).includes(stream);
-    const pool = role !== 'publisher' ? nodes : nodes.some(free) ? nodes.filter(free) : nodes.some(holding) ? nodes.filter(holding) : nodes;
+    const pool = role === 'publisher' ? await this.publisherPool(nodes, stream) : nodes;
     const n = chooseViewerNode(pool, stream, region || this.d.config.region, this.distances);
     if (!n) return undefined;
     return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+  }
+
+  /**
+   * Where a publisher of `stream` may go: its origin while that node lives (a reconnect after a
+   * blip); else a node without the stream; else one that holds it without a source (its own
+   * viewers start over there, the pulls below it re-pull with their lines intact). Empty while
+   * every node still carries a stream whose origin died (they notice within three heartbeats).
+   */
+  private async publisherPool(nodes: NodeRecord[], stream: string): Promise<NodeRecord[]> {
+    const origin = await this.registry.origin(stream).catch(() => undefined);
+    const home = origin && nodes.find((n) => n.id === origin.node && !n.draining);
+    if (home) return [home];
+    const free = nodes.filter((n) => !n.draining && !n.streams.includes(stream) && !(n.held ?? []).includes(stream));
+    if (free.length > 0) return free;
+    return nodes.filter((n) => !n.draining && (n.held ?? []).includes(stream));
   }
 
   stats(): ClusterStats {
