@@ -118,7 +118,8 @@ export async function startSentinelSet(t) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const primary = await freePort();
   const replica = await freePort();
-  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  // --dir: a replica's full sync writes an RDB file there, never into the working tree.
+  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const killPrimary = run(t, 'redis-server', ['--port', String(primary), ...base]);
   run(t, 'redis-server', ['--port', String(replica), '--replicaof', '127.0.0.1', String(primary), ...base]);
   const sentinels = [];
