@@ -241,7 +241,8 @@ export class ClusterNode {
           await this.credentials.verify(headers[PULL_HEADER], { stream, self: this.id, edge: path.at(-1), fingerprint });
         } catch (err) {
           const e = err as { status?: number; message: string };
-          this.d.log.warn({ stream, from: path.at(-1), err: e.message }, 'pull refused');
+          // Debug, not warn: anyone can send these, and a log line each would be a lever on the disk.
+          this.d.log.debug({ stream, from: path.at(-1), err: e.message }, 'pull refused');
           return refuse(e.status ?? 401, e.message);
         }
       }
