@@ -149,6 +149,11 @@ async function whereToWatch() {
     const res = await fetch(`/api/director/${encodeURIComponent(streamName)}`, { signal: AbortSignal.timeout(3000) });
     if (res.ok) {
       const choice = await res.json();
+      // This relay itself: its own endpoint, as the page reached it (its public URL may differ).
+      if (choice.local === true) {
+        status.node = choice.node ?? null;
+        return endpoint;
+      }
       if (typeof choice.whep === 'string' && /^https?:\/\//.test(choice.whep)) {
         status.node = choice.node ?? null;
         return choice.whep;

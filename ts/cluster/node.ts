@@ -71,6 +71,8 @@ export interface DirectorAnswer {
   url: string;
   whep: string;
   whip: string;
+  /** The node named is the one answering (a page it served may use its own relative URLs). */
+  local: boolean;
   /** The node carries the stream already (no pull needed). */
   carries: boolean;
   load: number;
@@ -313,7 +315,7 @@ export class ClusterNode {
     const pool = role === 'publisher' ? await this.publisherPool(nodes, stream) : nodes;
     const n = chooseViewerNode(pool, stream, region || this.d.config.region, this.distances);
     if (!n) return undefined;
-    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, local: n.id === this.id, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
   }
 
   /**
