@@ -19,6 +19,8 @@ const status = {
   state: 'starting',
   error: null,
   connects: 0,
+  // The cluster node the director sent this session to (null: the page's own relay, no director).
+  node: null,
   joinMs: null,
   joins: [],
   latencyMs: null,
@@ -35,8 +37,6 @@ const status = {
   // The selected ICE candidate pair: 'udp' or 'tcp' (ICE-TCP, when UDP is blocked), and the relay's end.
   transport: null,
   remoteCandidate: null,
-  // The cluster node the director sent this session to (null: the page's own relay).
-  node: null,
 };
 window.halfsecWatch = status;
 
