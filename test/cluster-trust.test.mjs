@@ -93,6 +93,16 @@ test.serial('a viewer can never use a pull credential, and a view token is never
   const viewAsPull = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': view, 'X-Halfsec-Path': 'node-x' });
   t.is(viewAsPull.status, 401);
   t.regex(viewAsPull.error, /aud/);
+  // Expired, or minted to live longer than a node accepts.
+  const forged = (iat, exp) =>
+    new SignJWT({ up: 'node-a', fp: FP }).setProtectedHeader({ alg: 'HS256' }).setIssuer('node-x').setSubject('open').setAudience('halfsec-pull').setIssuedAt(iat).setExpirationTime(exp).sign(new TextEncoder().encode(CLUSTER));
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now - 100, now - 60), 'X-Halfsec-Path': 'node-x' });
+  t.is(expired.status, 401);
+  t.regex(expired.error, /expired/);
+  const longLived = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now, now + 3600), 'X-Halfsec-Path': 'node-x' });
+  t.is(longLived.status, 401);
+  t.regex(longLived.error, /longer than/);
   // A path without a credential: refused, not taken as a viewer.
   t.is((await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Path': 'node-x' })).status, 401);
   // The genuine article is admitted (the session is created; no ICE will follow here).
