@@ -68,6 +68,7 @@ test.serial('maxPulls 2 and 4 edges: the origin serves at most 2 pulls, the othe
   t.true(upstreams.every((u) => u === 'node-a' || /^edge-/.test(u)), 'the other two pull from an edge (mid-tier)');
   t.is(a.relay.clusterStats().pullsServed, 2);
   t.is(a.relay.stats().viewers, 2, "the origin's only viewers are two pulls");
+  t.regex(await (await fetch(`${a.url}/metrics`)).text(), /^halfsec_node_pulls_served 2$/m);
   t.true(await until(() => edges.every((e) => e.relay.stats().publishers === 1), 10000));
 
   pub.send('start');

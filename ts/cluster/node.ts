@@ -364,6 +364,7 @@ export class ClusterNode {
     gauge('halfsec_node_egress_mbps', 'egress over the last second, Mbit/s', () => this.d.egressBitsPerSecond() / 1e6);
     gauge('halfsec_node_draining', '1 while the node drains (takes no new viewers)', () => (this.draining ? 1 : 0));
     gauge('halfsec_node_pulls', 'streams this node pulls from other nodes (edge role)', () => this.edge.count);
+    gauge('halfsec_node_pulls_served', 'pulls other nodes hold on this node (bounded by --max-pulls)', () => this.served.size);
     gauge('halfsec_cluster_registry_up', '1 while the cluster registry (Redis) is reachable', () => (this.registry.healthy() ? 1 : 0));
     gauge('halfsec_cluster_nodes', 'live nodes in the registry as of the latest heartbeat', () => this.nodeList.length);
     gauge('halfsec_cluster_viewers', 'viewers on all live nodes as of the latest heartbeat', () => this.nodeList.reduce((a, n) => a + n.viewers, 0));
