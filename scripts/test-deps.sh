@@ -35,6 +35,8 @@ ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null
 [ -x /usr/bin/turnserver ] || need_apt+=(coturn)
 # The cluster tests start their own throwaway redis-server.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# test/cluster-sentinel.test.mjs: a primary, a replica and three Redis Sentinels of its own.
+command -v redis-sentinel >/dev/null 2>&1 || need_apt+=(redis-sentinel)
 [ ${#need_apt[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "halfsec tests: missing Debian packages; run as root: apt-get install -y ${need_apt[*]}" >&2

@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { createServer } from 'node:net';
 import { startRelay, until } from './helpers.mjs';
 
@@ -14,7 +18,6 @@ export function freePort() {
 }
 
 async function ping(port) {
-  const { Redis } = await import('ioredis');
   const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on('error', () => {});
   try {
@@ -57,3 +60,88 @@ export async function viewerCount(url) {
   const r = await fetch(`${url}/api/stats`);
   return (await r.json()).viewers;
 }
+
+/** A relay in its own process (so it can die by SIGKILL), on the cluster's Redis. */
+export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = [], ip = '127.0.0.1', limitSec = 120 } = {}) {
+  const port = await freePort();
+  const rtc = 47000 + Math.floor(Math.random() * 100) * 10;
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, 'dist/cli.js', 'serve', '--host', ip, '--port', String(port), '--rtc-bind', ip, '--public-url', `http://${ip}:${port}`,
+    '--rtc-ports', `${rtc}-${rtc + 9}`, '--workers', '1', '--log-level', 'silent', ...(redisUrl ? ['--redis', redisUrl] : []), '--node-id', nodeId, '--cluster-heartbeat-ms', '300',
+    '--sessions-per-ip-per-second', '0', ...extra], { stdio: 'ignore', detached: true, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) } });
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    await gone;
+  };
+  t.teardown(kill);
+  const url = `http://${ip}:${port}`;
+  if (!(await until(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok, 10000, 100))) throw new Error(`${nodeId} did not start`);
+  return { url, kill };
+}
+
+
+function run(t, cmd, args) {
+  const child = spawn('timeout', ['-s', 'KILL', '150', cmd, ...args], { stdio: 'ignore' });
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+    await gone;
+  };
+  t.teardown(kill);
+  return kill;
+}
+
+async function answers(port, command = ['ping']) {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return await r.call(...command);
+  } catch {
+    return undefined;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Primary + replica + 3 sentinels (quorum 2, down after 1 s). */
+export async function startSentinelSet(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'halfsec-sentinel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const primary = await freePort();
+  const replica = await freePort();
+  // --dir: a replica's full sync writes an RDB file there, never into the working tree.
+  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const killPrimary = run(t, 'redis-server', ['--port', String(primary), ...base]);
+  run(t, 'redis-server', ['--port', String(replica), '--replicaof', '127.0.0.1', String(primary), ...base]);
+  const sentinels = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const conf = join(dir, `sentinel-${i}.conf`);
+    writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor halfsec 127.0.0.1 ${primary} 2`, 'sentinel down-after-milliseconds halfsec 1000', 'sentinel failover-timeout halfsec 10000', ''].join('\n'));
+    run(t, 'redis-sentinel', [conf]);
+    sentinels.push(port);
+  }
+  const ok = await until(async () => (await answers(replica, ['info', 'replication']))?.includes('master_link_status:up') && (await Promise.all(sentinels.map((p) => answers(p)))).every((x) => x === 'PONG'), 10000, 100);
+  if (!ok) throw new Error('the Redis primary/replica/sentinel set did not come up (Debian packages redis-server and redis-sentinel: bash scripts/test-deps.sh)');
+  // The sentinels must know each other and the replica before a failover can be elected.
+  const otherSentinels = async () => {
+    const fields = (await answers(sentinels[0], ['sentinel', 'master', 'halfsec'])) ?? [];
+    return Number(fields[fields.indexOf('num-other-sentinels') + 1]);
+  };
+  if (!(await until(async () => (await otherSentinels()) === 2, 15000, 200))) throw new Error('the sentinels did not find each other');
+  // Each sentinel learns the replica from the primary's INFO (every 10 s at first): all must know it.
+  const knowReplica = async () => (await Promise.all(sentinels.map((p) => answers(p, ['sentinel', 'replicas', 'halfsec'])))).every((list) => Array.isArray(list) && list.length === 1);
+  if (!(await until(knowReplica, 15000, 200))) throw new Error('the sentinels did not learn of the replica');
+  const masterPort = async () => Number((await answers(sentinels[0], ['sentinel', 'get-master-addr-by-name', 'halfsec']))?.[1]);
+  return { primary, replica, sentinels: sentinels.map((p) => `127.0.0.1:${p}`), killPrimary, masterPort };
+}
+

@@ -13,7 +13,7 @@ import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
 import type { ClusterStats } from './cluster/node.js';
-import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
+import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
 import type { Rates } from './ops/rates.js';
@@ -95,23 +95,36 @@ function joinCluster(opts: ResolvedOptions, sessions: SessionManager, log: Logge
     egressBitsPerSecond: () => rates.rates().egressBitsPerSecond,
     config: {
       redisUrl: opts.redisUrl,
+      redisSentinels: [...opts.redisSentinels],
+      redisMasterName: opts.redisMasterName,
       publicUrl: opts.publicUrl,
       nodeId: opts.nodeId,
       capacity: opts.capacityViewers > 0 ? opts.capacityViewers : VIEWERS_PER_WORKER * engine.ports.length,
       heartbeatMs: opts.clusterHeartbeatMs,
       lingerMs: opts.pullLingerMs,
       whepRedirect: opts.whepRedirect,
+      clusterSecret: opts.clusterSecret,
+      region: opts.region,
+      maxPulls: opts.maxPulls,
+      regionDistances: opts.regionDistances,
     },
   });
 }
 
 export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay {
   const opts = resolveOptions(options);
+  if (opts.clusterSecret !== undefined && opts.clusterSecret === opts.tokenSecret) {
+    // One key for both would let a view token pass for a pull credential's signature, and leak the cluster's key to token issuers.
+    throw new OptionsError(['clusterSecret must differ from tokenSecret']);
+  }
   const log = logger ?? pino({ level: opts.logLevel, base: { name: 'halfsec' } });
   let sessions: SessionManager | undefined;
   const engine = startEngine(opts, (events) => sessions?.onEngineEvents(events));
   sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker, maxPublishKbps: opts.maxPublishKbps });
   const sm = sessions;
+  if ((opts.redisUrl !== undefined || opts.redisSentinels.length > 0) && opts.clusterSecret === undefined) {
+    log.warn('no cluster secret: this node takes pulls from any node that asks, like viewers (set --cluster-secret on every node of the cluster)');
+  }
   const access = new Access(opts, sm);
   access.warnIfOpen(log);
   if (opts.adminToken === undefined) {
@@ -150,8 +163,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     isClosed: () => closed,
     cluster: {
-      gate: (role, stream, headers) => cluster.gate(role, stream, headers),
-      director: (stream) => cluster.director(stream),
+      gate: (role, stream, headers, sdp) => cluster.gate(role, stream, headers, sdp),
+      director: (stream, region, role) => cluster.director(stream, region, role),
       describe: () => cluster.describe(),
     },
   });

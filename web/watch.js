@@ -19,6 +19,8 @@ const status = {
   state: 'starting',
   error: null,
   connects: 0,
+  // The cluster node the director sent this session to (null: the page's own relay, no director).
+  node: null,
   joinMs: null,
   joins: [],
   latencyMs: null,
@@ -162,12 +164,39 @@ function render() {
   $('path').textContent = status.path ?? '–';
 }
 
+/**
+ * Where to watch from: in a cluster the director (GET /api/director/<stream> on the page's own
+ * relay) names the node, asked again before every (re)connect, so a viewer whose edge died goes
+ * to a live one. Without an answer, the page's own relay.
+ */
+async function whereToWatch() {
+  try {
+    const res = await fetch(`/api/director/${encodeURIComponent(streamName)}`, { signal: AbortSignal.timeout(3000) });
+    if (res.ok) {
+      const choice = await res.json();
+      // This relay itself: its own endpoint, as the page reached it (its public URL may differ).
+      if (choice.local === true) {
+        status.node = choice.node ?? null;
+        return endpoint;
+      }
+      if (typeof choice.whep === 'string' && /^https?:\/\//.test(choice.whep)) {
+        status.node = choice.node ?? null;
+        return choice.whep;
+      }
+    }
+  } catch {
+    // The page's relay is unreachable or answers no director: try its own WHEP.
+  }
+  status.node = null;
+  return endpoint;
+}
+
 async function run() {
   scheduleFrame();
   for (;;) {
     setState('connecting');
     try {
-      session = await watch(endpoint);
+      session = await watch(await whereToWatch());
     } catch (err) {
       session = null;
       if (err instanceof RelayError && err.status === 404) setState('waiting for the stream');

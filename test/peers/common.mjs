@@ -29,7 +29,9 @@ export function gatheredOffer(pc) {
 }
 
 export async function postOffer(url, sdp) {
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+  // PEER_TOKEN: a publish/view token for relays with tokens on.
+  const auth = process.env.PEER_TOKEN ? { Authorization: `Bearer ${process.env.PEER_TOKEN}` } : {};
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: sdp });
   let body = await res.text();
   if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
   // PROXY_PORT: reach the relay through a test proxy (see test/lossy-proxy.mjs).

@@ -112,7 +112,10 @@ process.stdin.on('data', async (line) => {
       }, 1000);
       sr.unref();
       let sent = 0;
+      // PEER_TIMES=1: the wall-clock send time of each video packet (ms, fractional), for latency.
+      const times = process.env.PEER_TIMES === '1' ? [] : undefined;
       for (let i = 0; i < total; i++) {
+        times?.push(performance.timeOrigin + performance.now());
         if (i === SWITCH_AT) {
           await new Promise((r) => setTimeout(r, 300));
           for (const t of tracks) Object.assign(t, { ssrc: t.ssrc + 0x10000, seqBase: t.seqBase + 7777, tsOff: t.tsOff + 123456, forceKey: true });
@@ -138,7 +141,7 @@ process.stdin.on('data', async (line) => {
         }
         await new Promise((r) => setTimeout(r, interval));
       }
-      send({ event: 'sent', count: total, packets: sent });
+      send({ event: 'sent', count: total, packets: sent, ...(times ? { times } : {}) });
     } else if (cmd === 'rtcp') {
       send({ event: 'rtcp', datagrams: rtcp });
     } else if (cmd === 'plis') {

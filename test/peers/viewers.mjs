@@ -69,7 +69,10 @@ function newViewer(i) {
     r.kindSsrcs[kind]?.add(p.ssrc);
     if (kind === 1 && !r.firstVideoAt) r.firstVideoAt = Date.now();
     r.received[kind]?.push(counter);
+    // VIEWER_TIMES=1: the wall-clock arrival time of each video packet (ms, fractional).
+    if (kind === 1 && process.env.VIEWER_TIMES === '1') r.videoAt.push(performance.timeOrigin + performance.now());
   };
+  r.videoAt = [];
   r.seen = { 0: new Set(), 1: new Set() };
   const vt = pc.addTrack(v);
   const at = pc.addTrack(a);
@@ -117,6 +120,7 @@ process.stdin.on('data', async (chunk) => {
           state: r.state,
           video: r.received[1],
           audio: r.received[0],
+          ...(process.env.VIEWER_TIMES === '1' ? { videoAt: r.videoAt } : {}),
           bad: r.bad,
           seqGaps: r.seqGaps,
           nacked: r.nacked,

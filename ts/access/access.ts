@@ -3,6 +3,7 @@ import { createAuthorizer } from './auth.js';
 import type { Authorizer, TokenAction } from './auth.js';
 import { HttpError } from '../ops/errors.js';
 import { clientKey, createRateLimiter } from './limits.js';
+import { isPullCredential } from './pull-token.js';
 import type { RateLimiter } from './limits.js';
 
 export interface AccessOptions {
@@ -67,6 +68,8 @@ export class Access {
   async admit(action: TokenAction, stream: string, req: AdmitRequest): Promise<Admission> {
     // Rate first: it is the cheap check, and it also bounds how fast tokens can be guessed.
     if (this.rate && req.remoteAddress) this.rate.consume(clientKey(req.remoteAddress), 'new sessions');
+    // Whatever its signature and even on open streams: a pull credential is for relays only.
+    if (isPullCredential(req.authorization)) throw new HttpError(403, 'a pull credential is for relay-to-relay pulls; it is not a view or publish token');
     const auth = await this.authorizer.authorize(action, stream, req.authorization, req.origin);
     const claims = auth.mode === 'token' ? auth.claims : undefined;
     if (action === 'view') {

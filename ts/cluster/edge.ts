@@ -3,7 +3,10 @@
 import type { Logger } from 'pino';
 import { newIceParams } from '../media/answer.js';
 import type { SessionManager } from '../media/sessions.js';
-import { chooseUpstream } from './director.js';
+import type { PullCredentials } from '../access/pull-token.js';
+import { PULL_HEADER } from '../access/pull-token.js';
+import { upstreamCandidates } from './director.js';
+import type { RegionDistances } from './director.js';
 import { PATH_HEADER } from './headers.js';
 import { buildPullOffer, parsePullAnswer } from './pull-sdp.js';
 import type { NodeRecord, Registry } from './registry.js';
@@ -19,6 +22,20 @@ export interface EdgeDeps {
   lingerMs: number;
   /** How long an edge keeps viewers of a stream whose source went away, waiting for it. */
   graceMs: number;
+  /** Mints this edge's pull credentials; undefined when no cluster secret is set. */
+  credentials: PullCredentials | undefined;
+  region: string;
+  distances: RegionDistances;
+}
+
+/** An upstream refused for a reason another upstream may not have (full, draining, failed pull). */
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly retryOthers: boolean,
+  ) {
+    super(message);
+  }
 }
 
 interface Pull {
@@ -34,6 +51,8 @@ interface Pull {
 
 const REQUEST_TIMEOUT_MS = 5000;
 const REPULL_EVERY_MS = 300;
+/** How long a pull keeps looking when every candidate is full (a new carrier shows up within a heartbeat or two). */
+const FULL_RETRY_MS = 4000;
 
 export class Edge {
   private readonly pulls = new Map<string, Pull>();
@@ -78,20 +97,52 @@ export class Edge {
 
   private async pull(stream: string, path: string[]): Promise<boolean> {
     if (this.closed) return false;
-    const origin = await this.d.registry.origin(stream);
-    if (!origin || origin.node === this.d.nodeId) return false;
     const exclude = new Set([...path, this.d.nodeId]);
-    const up = chooseUpstream(this.d.nodes(), origin, exclude);
+    const deadline = Date.now() + FULL_RETRY_MS;
+    let nodes = this.d.nodes();
+    let last: Error | undefined;
+    for (;;) {
+      // Read each round: a publisher that failed over to another node moves the origin record.
+      const origin = await this.d.registry.origin(stream);
+      if (!origin || origin.node === this.d.nodeId) return false;
+      // Best first; on a refusal that another node may not give (full, draining), the next.
+      for (const up of upstreamCandidates(nodes, origin, exclude, this.d.region, this.d.distances).slice(0, 8)) {
+        try {
+          return await this.pullFrom(stream, path, up);
+        } catch (err) {
+          last = err as Error;
+          if (!(err instanceof Refused && err.retryOthers)) throw err;
+          this.d.log.debug({ stream, upstream: up.id, err: last.message }, 'upstream refused the pull; trying the next');
+        }
+      }
+      if (this.closed || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, REPULL_EVERY_MS));
+      nodes = await this.d.registry.nodes().catch(() => nodes);
+    }
+    throw last ?? new Error('no node to pull from');
+  }
+
+  private async pullFrom(stream: string, path: string[], up: { id: string; url: string }): Promise<boolean> {
     const ice = newIceParams();
-    const res = await fetch(`${up.url}/whep/${encodeURIComponent(stream)}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/sdp', [PATH_HEADER]: [...path, this.d.nodeId].join(',') },
-      body: buildPullOffer(ice, this.d.fingerprint()),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    const headers: Record<string, string> = { 'Content-Type': 'application/sdp', [PATH_HEADER]: [...path, this.d.nodeId].join(',') };
+    if (this.d.credentials) {
+      headers[PULL_HEADER] = await this.d.credentials.mint({ edge: this.d.nodeId, stream, upstream: up.id, fingerprint: this.d.fingerprint() });
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${up.url}/whep/${encodeURIComponent(stream)}`, {
+        method: 'POST',
+        headers,
+        body: buildPullOffer(ice, this.d.fingerprint()),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      // A node that died after its last heartbeat: the others may still serve.
+      throw new Refused(`upstream ${up.id} unreachable: ${(err as Error).message}`, true);
+    }
     const body = await res.text();
-    if (res.status !== 201) throw new Error(`upstream ${up.id} answered ${res.status}: ${body.slice(0, 200)}`);
+    if (res.status !== 201) throw new Refused(`upstream ${up.id} answered ${res.status}: ${body.slice(0, 200)}`, res.status === 503 || res.status === 502 || res.status === 404);
     const answer = parsePullAnswer(body);
     const location = res.headers.get('location');
     if (this.closed) return false;
@@ -113,6 +164,19 @@ export class Edge {
     // Nobody may come after all (the viewer's offer can still fail): the linger covers that.
     this.maybeLinger(stream);
     return true;
+  }
+
+  /**
+   * Called with each heartbeat's node list: a pull whose upstream node left the registry (died
+   * without a goodbye, its record expired) is dropped at once and looked for again, rather than
+   * after the consent timeout. A list without this node is no evidence (a registry hiccup).
+   */
+  checkUpstreams(nodes: NodeRecord[]): void {
+    if (!nodes.some((n) => n.id === this.d.nodeId)) return;
+    const live = new Set(nodes.map((n) => n.id));
+    for (const [stream, p] of this.pulls) {
+      if (!p.lost && !live.has(p.upstream)) this.d.sessions.dropPull(stream, `upstream ${p.upstream} left the registry`);
+    }
   }
 
   private maybeLinger(stream: string): void {

@@ -8,7 +8,10 @@ import { collectedGauge } from '../ops/metrics.js';
 import type { Registry as PromRegistry } from 'prom-client';
 import { checkStreamName } from '../media/streams.js';
 import type { SessionManager } from '../media/sessions.js';
-import { chooseViewerNode, loadOf } from './director.js';
+import { parseOffer } from '../media/sdp.js';
+import { PULL_HEADER, PullCredentials } from '../access/pull-token.js';
+import { chooseViewerNode, loadOf, parseRegionDistances } from './director.js';
+import type { RegionDistances } from './director.js';
 import { Edge } from './edge.js';
 import { MAX_HOPS, PATH_HEADER, parsePath } from './headers.js';
 import { MemoryRegistry } from './registry.js';
@@ -17,12 +20,22 @@ import { RedisRegistry } from './redis-registry.js';
 
 export interface ClusterConfig {
   redisUrl: string | undefined;
+  /** Redis Sentinel host:port list (wins over redisUrl when not empty) and the master name they monitor. */
+  redisSentinels: string[];
+  redisMasterName: string;
   publicUrl: string | undefined;
   nodeId: string | undefined;
   capacity: number;
   heartbeatMs: number;
   lingerMs: number;
   whepRedirect: boolean;
+  /** Shared cluster secret for pull credentials; undefined: pulls are admitted like viewers. */
+  clusterSecret: string | undefined;
+  region: string;
+  /** Edge pulls served at most (0: unlimited). */
+  maxPulls: number;
+  /** "a-b=30,..." (see parseRegionDistances). */
+  regionDistances: string;
 }
 
 export interface ClusterDeps {
@@ -40,11 +53,26 @@ export interface GateReply {
   headers?: [string, string][];
 }
 
+/** A pull the gate let through: tell it the session it became (or that none did). */
+export interface PullTicket {
+  /** Signed by a node of this cluster: no view token is needed. */
+  trusted: boolean;
+  started(session: string): void;
+  /** Frees the reserved pull slot when no session came of it; harmless after started(). */
+  release(): void;
+}
+
+/** The gate's verdict: a reply instead of the session, a pull to admit, or undefined (a viewer: go on). */
+export type GateResult = { reply: GateReply; pull?: undefined } | { pull: PullTicket; reply?: undefined } | undefined;
+
 export interface DirectorAnswer {
   stream: string;
   node: string;
   url: string;
   whep: string;
+  whip: string;
+  /** The node named is the one answering (a page it served may use its own relative URLs). */
+  local: boolean;
   /** The node carries the stream already (no pull needed). */
   carries: boolean;
   load: number;
@@ -59,6 +87,10 @@ export interface ClusterStats {
   capacity: number;
   nodesSeen: number;
   pulls: { stream: string; upstream: string; lost: boolean }[];
+  region: string;
+  maxPulls: number;
+  /** Edge pulls this node serves now. */
+  pullsServed: number;
 }
 
 const RETRY_AFTER_S = '5';
@@ -75,10 +107,22 @@ export class ClusterNode {
   private cpuPrev = { usage: process.cpuUsage(), at: performance.now() };
   private cpu = 0;
   private readonly unsubscribe: () => void;
+  private readonly credentials: PullCredentials | undefined;
+  private readonly distances: RegionDistances;
+  /** Viewer sessions that are other nodes' pulls, by session id → stream. */
+  private readonly served = new Map<string, string>();
+  /** Pulls admitted by the gate whose session is not created yet (they hold a slot). */
+  private reserved = 0;
+  /** When the registry last became reachable (undefined while it is not). */
+  private registrySince: number | undefined;
 
   constructor(private readonly d: ClusterDeps) {
     this.id = d.config.nodeId ?? randomBytes(6).toString('hex');
-    this.registry = d.config.redisUrl ? new RedisRegistry(d.config.redisUrl, d.log.child({ node: this.id })) : new MemoryRegistry();
+    this.credentials = d.config.clusterSecret !== undefined ? new PullCredentials(d.config.clusterSecret) : undefined;
+    this.distances = parseRegionDistances(d.config.regionDistances);
+    const c = d.config;
+    const target = c.redisSentinels.length > 0 ? { sentinels: c.redisSentinels, name: c.redisMasterName } : c.redisUrl ? { url: c.redisUrl } : undefined;
+    this.registry = target ? new RedisRegistry(target, d.log.child({ node: this.id })) : new MemoryRegistry();
     this.edge = new Edge({
       sessions: d.sessions,
       registry: this.registry,
@@ -88,6 +132,9 @@ export class ClusterNode {
       nodes: () => this.nodeList,
       lingerMs: d.config.lingerMs,
       graceMs: Math.max(d.config.lingerMs, 3 * d.config.heartbeatMs, 10_000),
+      credentials: this.credentials,
+      region: d.config.region,
+      distances: this.distances,
     });
     const sm = d.sessions;
     this.unsubscribe = sm.subscribe({
@@ -95,6 +142,9 @@ export class ClusterNode {
         if (sm.isRelayed(e.stream)) return;
         this.origins.add(e.stream);
         this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
+      },
+      'viewer:leave': (e) => {
+        this.served.delete(e.session);
       },
       'stream:stop': (e) => {
         if (!this.origins.delete(e.stream)) return;
@@ -131,7 +181,12 @@ export class ClusterNode {
       egressMbps: Math.round(this.d.egressBitsPerSecond() / 1e4) / 100,
       cpu: Math.round(this.cpu * 1000) / 1000,
       draining: this.draining,
+      region: this.d.config.region,
+      maxPulls: this.d.config.maxPulls,
+      pullsServed: this.served.size,
       streams: [...this.d.sessions.localStreams(), ...this.d.sessions.relayedStreams().filter((s) => !s.orphaned).map((s) => s.name)],
+      held: this.d.sessions.relayedStreams().filter((s) => s.orphaned).map((s) => s.name),
+      upstreams: Object.fromEntries(this.edge.list().filter((p) => !p.lost).map((p) => [p.stream, p.upstream])),
       at: Date.now(),
     };
   }
@@ -150,40 +205,92 @@ export class ClusterNode {
     try {
       await this.registry.heartbeat(this.record(), [...this.origins], this.ttlMs);
       this.nodeList = await this.registry.nodes();
+      this.registrySince ??= Date.now();
+      // After an outage longer than the TTL every record expired, and the others re-register at
+      // their own next beat: a node missing from the list means it died only once all had time.
+      if (Date.now() - this.registrySince > this.ttlMs + this.d.config.heartbeatMs) this.edge.checkUpstreams(this.nodeList);
     } catch {
       // Degraded: the registry logs the outage once; local streams carry on.
+      this.registrySince = undefined;
     }
   }
 
   /**
    * Runs before a WHEP (or WHIP) offer is answered: refuses while draining, redirects when this
-   * node is full, pulls a stream that lives elsewhere, refuses pull loops. Undefined: go on.
+   * node is full, checks a pull's credential and this node's pull budget, pulls a stream that
+   * lives elsewhere, refuses pull loops. `sdp`: the offer (a pull's credential is bound to its
+   * DTLS fingerprint).
    */
-  async gate(role: 'publisher' | 'viewer', stream: string, headers: Record<string, string | undefined>): Promise<GateReply | undefined> {
+  async gate(role: 'publisher' | 'viewer', stream: string, headers: Record<string, string | undefined>, sdp: string): Promise<GateResult> {
     checkStreamName(stream);
-    if (this.draining) return { status: 503, message: 'this node is draining; try another node', headers: [['Retry-After', RETRY_AFTER_S]] };
-    if (role === 'publisher') {
-      if (!this.enabled || this.d.sessions.isLive(stream)) return undefined;
-      const origin = await this.registry.origin(stream).catch(() => undefined);
-      if (origin && origin.node !== this.id) return { status: 409, message: `stream "${stream}" is already published on node ${origin.node}` };
-      return undefined;
-    }
+    const refuse = (status: number, message: string, extra?: [string, string][]): GateResult => ({ reply: { status, message, ...(extra ? { headers: extra } : {}) } });
+    if (this.draining) return refuse(503, 'this node is draining; try another node', [['Retry-After', RETRY_AFTER_S]]);
+    if (role === 'publisher') return this.gatePublisher(stream);
     const path = parsePath(headers[PATH_HEADER]);
-    const isPull = headers[PATH_HEADER] !== undefined;
-    if (path.includes(this.id)) return { status: 508, message: `pull loop: this node (${this.id}) is already on the path ${path.join(' > ')}` };
-    if (path.length > MAX_HOPS) return { status: 508, message: `pull path longer than ${MAX_HOPS} hops` };
-    if (!isPull && this.d.config.whepRedirect && this.enabled && this.full()) {
-      const other = chooseViewerNode(this.nodeList.filter((n) => n.id !== this.id), stream);
+    const isPull = headers[PATH_HEADER] !== undefined || headers[PULL_HEADER] !== undefined;
+    if (path.includes(this.id)) return refuse(508, `pull loop: this node (${this.id}) is already on the path ${path.join(' > ')}`);
+    if (path.length > MAX_HOPS) return refuse(508, `pull path longer than ${MAX_HOPS} hops`);
+    let ticket: PullTicket | undefined;
+    if (isPull) {
+      if (this.credentials) {
+        let fingerprint: string | undefined;
+        try {
+          fingerprint = parseOffer(sdp, 'viewer').fingerprint;
+        } catch {
+          fingerprint = undefined;
+        }
+        try {
+          await this.credentials.verify(headers[PULL_HEADER], { stream, self: this.id, edge: path.at(-1), fingerprint });
+        } catch (err) {
+          const e = err as { status?: number; message: string };
+          // Debug, not warn: anyone can send these, and a log line each would be a lever on the disk.
+          this.d.log.debug({ stream, from: path.at(-1), err: e.message }, 'pull refused');
+          return refuse(e.status ?? 401, e.message);
+        }
+      }
+      if (this.d.config.maxPulls > 0 && this.served.size + this.reserved >= this.d.config.maxPulls) {
+        return refuse(503, `this node serves its most pulls (${this.d.config.maxPulls}); pull from another node`, [['Retry-After', '1']]);
+      }
+      ticket = this.reserve(this.credentials !== undefined, stream);
+    } else if (this.d.config.whepRedirect && this.enabled && this.full()) {
+      const other = chooseViewerNode(this.nodeList.filter((n) => n.id !== this.id), stream, this.d.config.region, this.distances);
       if (other && loadOf(other) < 1) {
-        return { status: 307, message: `this node is full; use ${other.url}`, headers: [['Location', `${other.url}/whep/${encodeURIComponent(stream)}`]] };
+        return refuse(307, `this node is full; use ${other.url}`, [['Location', `${other.url}/whep/${encodeURIComponent(stream)}`]]);
       }
     }
-    if (!this.enabled) return undefined;
+    if (!this.enabled) return ticket ? { pull: ticket } : undefined;
     try {
       await this.edge.ensure(stream, path);
     } catch (err) {
+      ticket?.release();
       this.d.log.warn({ stream, err: (err as Error).message }, 'pull failed');
-      return { status: 502, message: `stream "${stream}" lives on another node, and pulling it failed: ${(err as Error).message}` };
+      return refuse(502, `stream "${stream}" lives on another node, and pulling it failed: ${(err as Error).message}`);
+    }
+    return ticket ? { pull: ticket } : undefined;
+  }
+
+  private reserve(trusted: boolean, stream: string): PullTicket {
+    this.reserved++;
+    let held = true;
+    const release = (): void => {
+      if (held) this.reserved--;
+      held = false;
+    };
+    return {
+      trusted,
+      started: (session) => {
+        release();
+        this.served.set(session, stream);
+      },
+      release,
+    };
+  }
+
+  private async gatePublisher(stream: string): Promise<GateResult> {
+    if (!this.enabled || this.d.sessions.isLive(stream)) return undefined;
+    const origin = await this.registry.origin(stream).catch(() => undefined);
+    if (origin && origin.node !== this.id && (await reachable(origin.url))) {
+      return { reply: { status: 409, message: `stream "${stream}" is already published on node ${origin.node}` } };
     }
     return undefined;
   }
@@ -192,7 +299,12 @@ export class ClusterNode {
     return this.d.sessions.counts().viewers >= this.d.config.capacity;
   }
 
-  async director(stream: string): Promise<DirectorAnswer | undefined> {
+  /**
+   * `region`: the client's region hint ('' = this node's region). `role` 'publisher': where a
+   * publisher should (re)publish `stream`, i.e. a node that neither carries nor holds it, so the
+   * edges holding it for their viewers can re-pull from it with their viewers' lines intact.
+   */
+  async director(stream: string, region = '', role: 'viewer' | 'publisher' = 'viewer'): Promise<DirectorAnswer | undefined> {
     let nodes: NodeRecord[];
     try {
       nodes = this.enabled ? await this.registry.nodes() : [];
@@ -200,9 +312,25 @@ export class ClusterNode {
       nodes = [];
     }
     if (!nodes.some((n) => n.id === this.id)) nodes.push(this.record());
-    const n = chooseViewerNode(nodes, stream);
+    const pool = role === 'publisher' ? await this.publisherPool(nodes, stream) : nodes;
+    const n = chooseViewerNode(pool, stream, region || this.d.config.region, this.distances);
     if (!n) return undefined;
-    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+    return { stream, node: n.id, url: n.url, whep: `${n.url}/whep/${encodeURIComponent(stream)}`, whip: `${n.url}/whip/${encodeURIComponent(stream)}`, local: n.id === this.id, carries: n.streams.includes(stream), load: Math.round(loadOf(n) * 1000) / 1000 };
+  }
+
+  /**
+   * Where a publisher of `stream` may go: its origin while that node lives (a reconnect after a
+   * blip); else a node without the stream; else one that holds it without a source (its own
+   * viewers start over there, the pulls below it re-pull with their lines intact). Empty while
+   * every node still carries a stream whose origin died (they notice within three heartbeats).
+   */
+  private async publisherPool(nodes: NodeRecord[], stream: string): Promise<NodeRecord[]> {
+    const origin = await this.registry.origin(stream).catch(() => undefined);
+    const home = origin && nodes.find((n) => n.id === origin.node && !n.draining);
+    if (home) return [home];
+    const free = nodes.filter((n) => !n.draining && !n.streams.includes(stream) && !(n.held ?? []).includes(stream));
+    if (free.length > 0) return free;
+    return nodes.filter((n) => !n.draining && (n.held ?? []).includes(stream));
   }
 
   stats(): ClusterStats {
@@ -215,6 +343,9 @@ export class ClusterNode {
       capacity: this.d.config.capacity,
       nodesSeen: this.nodeList.length,
       pulls: this.edge.list(),
+      region: this.d.config.region,
+      maxPulls: this.d.config.maxPulls,
+      pullsServed: this.served.size,
     };
   }
 
@@ -233,6 +364,7 @@ export class ClusterNode {
     gauge('halfsec_node_egress_mbps', 'egress over the last second, Mbit/s', () => this.d.egressBitsPerSecond() / 1e6);
     gauge('halfsec_node_draining', '1 while the node drains (takes no new viewers)', () => (this.draining ? 1 : 0));
     gauge('halfsec_node_pulls', 'streams this node pulls from other nodes (edge role)', () => this.edge.count);
+    gauge('halfsec_node_pulls_served', 'pulls other nodes hold on this node (bounded by --max-pulls)', () => this.served.size);
     gauge('halfsec_cluster_registry_up', '1 while the cluster registry (Redis) is reachable', () => (this.registry.healthy() ? 1 : 0));
     gauge('halfsec_cluster_nodes', 'live nodes in the registry as of the latest heartbeat', () => this.nodeList.length);
     gauge('halfsec_cluster_viewers', 'viewers on all live nodes as of the latest heartbeat', () => this.nodeList.reduce((a, n) => a + n.viewers, 0));
@@ -259,5 +391,18 @@ export class ClusterNode {
     await this.registry.deregister(this.id).catch(() => undefined);
     for (const s of this.origins) await this.registry.clearOrigin(s, this.id).catch(() => undefined);
     await this.registry.close();
+  }
+}
+
+/**
+ * Whether another node's HTTP endpoint answers at all: a stream record outlives its node by up
+ * to three heartbeats, and a publisher that moved away from a dead node must not wait that out.
+ */
+async function reachable(url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
   }
 }

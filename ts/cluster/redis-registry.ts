@@ -17,42 +17,63 @@ const CLEAR_IF_OURS = `local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v).node == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+export type RedisTarget = { url: string } | { sentinels: string[]; name: string };
+
+/** "host:port" (or "[v6]:port") as ioredis wants it. */
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+
 export class RedisRegistry implements Registry {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
-  private up = false;
   private everUp = false;
   private downLogged = false;
 
-  constructor(url: string, private readonly log: Logger) {
-    this.redis = new Redis(url, {
+  /**
+   * `target`: one server (`url`, redis:// or rediss://, credentials allowed), or Redis Sentinel
+   * (`sentinels` host:port list and the monitored `name`): then ioredis asks the sentinels for the
+   * primary, follows their +switch-master at once, and asks again whenever its connection drops,
+   * so a failover of the primary costs the registry a few failed calls, never the media.
+   */
+  constructor(target: RedisTarget, private readonly log: Logger) {
+    const common = {
       lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 2000,
       // Keep trying for as long as the node runs, at most every 2 s.
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-    });
+      retryStrategy: (times: number) => Math.min(100 * times, 2000),
+    };
+    const url = 'url' in target ? target.url : `sentinel://${target.sentinels.join(',')}/${target.name}`;
+    this.redis =
+      'url' in target
+        ? new Redis(target.url, common)
+        : new Redis({
+            ...common,
+            sentinels: target.sentinels.map(hostPort),
+            name: target.name,
+            sentinelRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+            failoverDetector: true,
+          });
     this.redis.on('ready', () => {
       this.log.info({ redis: redact(url) }, this.everUp ? 'redis reconnected: cluster registry back' : 'redis connected: cluster registry up');
-      this.up = true;
       this.everUp = true;
       this.downLogged = false;
     });
     this.redis.on('error', (err: Error) => {
-      this.up = false;
       // Said once per outage, not once per reconnect attempt.
       if (this.downLogged) return;
       this.downLogged = true;
       this.log.error({ redis: redact(url), err: err.message }, 'redis unavailable: cluster registry degraded, serving local streams only; retrying');
     });
-    this.redis.on('close', () => {
-      this.up = false;
-    });
   }
 
   healthy(): boolean {
-    return this.up && this.redis.status === 'ready';
+    // The connection's own state: an 'error' may also come from a sentinel connection (the
+    // failover detector's) while the connection to the primary is ready.
+    return this.redis.status === 'ready';
   }
 
   async heartbeat(self: NodeRecord, origins: string[], ttlMs: number): Promise<void> {

@@ -12,6 +12,16 @@ export interface NodeRecord {
   /** Fraction of the machine's CPU the process used over the last heartbeat interval (0..1). */
   cpu: number;
   draining: boolean;
+  /** Region label ('' = none); older records lack it. */
+  region?: string;
+  /** Edge pulls this node serves at most (0 = unlimited). */
+  maxPulls?: number;
+  /** Edge pulls this node serves now (other nodes pulling from it). */
+  pullsServed?: number;
+  /** The node each connected relayed stream is pulled from, by stream. */
+  upstreams?: Record<string, string>;
+  /** Relayed streams this node holds for its viewers while their source is gone. */
+  held?: string[];
   /** Streams this node carries: published here or pulled. */
   streams: string[];
   /** Wall-clock ms of the heartbeat that wrote this record. */

@@ -69,6 +69,7 @@ export function createNodeHandler(router: Router): NodeHandler {
     const prepared = router.prepare({
       method: (req.method ?? 'GET').toUpperCase(),
       path,
+      query: (req.url ?? '').split('?')[1] ?? '',
       headers,
       basePath,
       ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),

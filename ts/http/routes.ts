@@ -20,6 +20,8 @@ export interface RouteRequest {
   basePath: string;
   /** The client's IP address, for per-address limits. */
   remoteAddress?: string;
+  /** The query string without '?', when the adapter passes it. */
+  query?: string;
 }
 
 export interface Reply {
@@ -161,7 +163,11 @@ export class Router {
     // Open like WHEP: it answers with a node's public URL, what a player needs before its offer.
     if (top === 'api' && a === 'director' && b !== undefined && extra.length === 0 && cluster) {
       return this.get(m, async () => {
-        const choice = await cluster.director(b);
+        // The viewer's region: a hint in the query or a header, else the region of this node.
+        const q = new URLSearchParams(req.query ?? '');
+        const hint = q.get('region') ?? req.headers['x-halfsec-region'] ?? '';
+        const role = q.get('role') === 'publish' ? 'publisher' : 'viewer';
+        const choice = await cluster.director(b, /^[A-Za-z0-9_.-]{0,64}$/.test(hint) ? hint : '', role);
         return choice ? reply(200, choice) : jsonError(503, 'no node can take viewers');
       });
     }
@@ -215,11 +221,19 @@ export class Router {
       limit,
       reply: (body) =>
         this.guard(async () => {
-          const gated = await this.d.cluster?.gate(role, stream, headers);
-          if (gated) return jsonError(gated.status, gated.message, gated.headers ?? []);
           const sdp = body.toString('utf8');
-          const ok = await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
-          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp);
+          const gated = await this.d.cluster?.gate(role, stream, headers, sdp);
+          if (gated?.reply) return jsonError(gated.reply.status, gated.reply.message, gated.reply.headers ?? []);
+          const pull = gated?.pull;
+          let r;
+          try {
+            // A pull signed by a node of this cluster needs no view token of its own.
+            const ok = pull?.trusted ? { takeover: false } : await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
+            r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp);
+            pull?.started(r.session.id);
+          } finally {
+            pull?.release();
+          }
           const location = `${base}/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;
           return reply(201, r.answer, [
             ['Content-Type', 'application/sdp'],

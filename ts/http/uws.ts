@@ -60,7 +60,7 @@ function handler(d: HttpDeps) {
       headers[k] = v;
     });
     const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
-    const prepared = d.router.prepare({ method: req.getMethod().toUpperCase(), path: req.getUrl(), headers, basePath: '', remoteAddress });
+    const prepared = d.router.prepare({ method: req.getMethod().toUpperCase(), path: req.getUrl(), query: req.getQuery() ?? '', headers, basePath: '', remoteAddress });
     const send = (r: Reply): void => out.send(r);
     if (!prepared.body) {
       void prepared.reply().then(send);

@@ -95,14 +95,16 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const existing = this.book.get(stream);
-    const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
+    // A relayed stream whose source is gone may be published here instead (origin failover); its
+    // viewers' payload types came from the pull, so it starts over rather than continue.
+    const waiting = existing !== undefined && existing.orphaned === true;
     if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
     const plan = planPublisher(offer, (this.options.maxPublishKbps ?? 20_000) * 1000);
     // The viewers' answers fixed their payload types: only the same codecs can continue them.
     const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
     if (existing && !keep) {
-      this.endStream(existing, waiting ? 'republished with other codecs' : 'taken over by a new publisher');
+      this.endStream(existing, existing.relayed ? 'published here after its source was lost' : waiting ? 'republished with other codecs' : 'taken over by a new publisher');
     } else if (existing && keep && !waiting) {
       this.log.info({ stream, session: existing.publisher.id }, 'publisher taken over');
       this.book.untrack(existing.publisher.peerId);
@@ -186,6 +188,23 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       this.emit('stream:start', { stream, session: session.id });
     }
     return session;
+  }
+
+  /**
+   * Detaches the pull feeding a relayed stream whose upstream is known to be gone (the cluster
+   * registry says so long before consent would): the viewers stay, `source:lost` is emitted as
+   * when the data plane closes it. False when the stream is not a connected relayed one.
+   */
+  dropPull(stream: string, reason: string): boolean {
+    const st = this.book.get(stream);
+    if (!st || !st.relayed || st.orphaned) return false;
+    this.book.untrack(st.publisher.peerId);
+    this.engine.removePeer(st.publisher.peerId);
+    st.orphaned = true;
+    st.publisher.connected = false;
+    this.log.info({ stream, session: st.publisher.id, reason }, 'relayed stream lost its source');
+    this.emit('source:lost', { stream, reason });
+    return true;
   }
 
   /** Ends a stream and its viewers (a pull nobody watches any more, or whose source never came back). */

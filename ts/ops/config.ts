@@ -121,11 +121,17 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'clusterHeartbeatMs', arg: '<ms>', default: String(DEFAULTS.clusterHeartbeatMs), help: 'registry heartbeat; a node expires after three missed beats', sets: ['clusterHeartbeatMs'] },
   { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },
+  { key: 'clusterSecret', arg: '<secret>', default: 'none (pulls unauthenticated)', help: 'secret (>= 32 chars) the nodes of one cluster share; a node takes pulls only with a credential signed with it', sets: ['clusterSecret'] },
+  { key: 'region', arg: '<label>', default: "'' (one region)", help: "this node's region; the director prefers nodes in the viewer's region", sets: ['region'] },
+  { key: 'maxPulls', arg: '<n>', default: '0 = unlimited', help: 'edge pulls this node serves; beyond it new edges pull from an edge of their region', sets: ['maxPulls'] },
+  { key: 'regionDistances', arg: '<a-b=n,...>', default: 'none', help: 'region distance table for the director (symmetric; unlisted pairs are farthest)', sets: ['regionDistances'] },
+  { key: 'redisSentinel', arg: '<host:port>', default: 'none', help: 'a Redis Sentinel to find the registry primary through (instead of --redis)', repeatable: true, sets: ['redisSentinels'] },
+  { key: 'redisMasterName', arg: '<name>', default: DEFAULTS.redisMasterName, help: 'the master name the sentinels monitor', sets: ['redisMasterName'] },
   { key: 'drainTimeoutMs', arg: '<ms>', default: String(DEFAULTS.drainTimeoutMs), help: 'on SIGTERM: stop taking viewers, exit when they are gone or after this long', sets: ['drainTimeoutMs'] },
 ];
 
 // The entries whose key is not the RelayOptions field they set.
-const FIELD: Record<string, OptionKey> = { rtcBind: 'rtcBindAddress', announceIp: 'announcedIps', redis: 'redisUrl' };
+const FIELD: Record<string, OptionKey> = { rtcBind: 'rtcBindAddress', announceIp: 'announcedIps', redis: 'redisUrl', redisSentinel: 'redisSentinels' };
 
 const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const flagOf = (e: ConfigEntry): string => `--${kebab(e.key)}`;

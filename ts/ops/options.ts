@@ -88,11 +88,27 @@ export interface RelayOptions {
   pullLingerMs?: number;
   /** Answer WHEP with 307 to a less loaded node when this one is at capacity (default false). */
   whepRedirect?: boolean;
+  /**
+   * Secret the nodes of one cluster share (at least 32 characters, not the view-token secret):
+   * edges sign their pull credentials with it and a node takes pulls only with a valid one.
+   * Unset: pulls are unauthenticated (admitted like viewers).
+   */
+  clusterSecret?: string;
+  /** This node's region label for the director (default '' = one region). */
+  region?: string;
+  /** Edge pulls this node serves at most; beyond it edges pull from other nodes (default 0 = unlimited). */
+  maxPulls?: number;
+  /** Distances between regions for the director, "a-b=30,a-c=80" (symmetric, unlisted pairs are farthest). */
+  regionDistances?: string;
+  /** Redis Sentinel addresses (host:port) instead of redisUrl's server; needs redisMasterName. */
+  redisSentinels?: string[];
+  /** The master name the sentinels watch (default 'halfsec' when redisSentinels is set). */
+  redisMasterName?: string;
   /** On SIGTERM, how long viewers may stay before the node exits anyway, ms (default 30000). */
   drainTimeoutMs?: number;
 }
 
-type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId';
+type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId' | 'clusterSecret';
 export type ResolvedOptions = Required<Omit<RelayOptions, Unset | 'rtcTcpPort'>> & { [K in Unset]: string | undefined } & {
   /** undefined: the first port of the media range free for TCP. */
   rtcTcpPort: number | undefined;
@@ -125,6 +141,11 @@ export const DEFAULTS = {
   clusterHeartbeatMs: 2000,
   pullLingerMs: 5000,
   whepRedirect: false,
+  region: '',
+  maxPulls: 0,
+  regionDistances: '',
+  redisSentinels: [],
+  redisMasterName: 'halfsec',
   drainTimeoutMs: 30000,
 } as const satisfies RelayOptions;
 
@@ -194,6 +215,15 @@ export const relayOptionsSchema = z
       clusterHeartbeatMs: intIn(100, 60000).optional(),
       pullLingerMs: intIn(0, 600000).optional(),
       whepRedirect: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      clusterSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters' }).optional(),
+      region: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{0,64}$/, { error: 'must be 0-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
+      maxPulls: intIn(0, 1_000_000).optional(),
+      regionDistances: z
+        .string({ error: 'must be a string like "eu-us=80,eu-ap=200"' })
+        .regex(/^\s*(([A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}=\d{1,9})(\s*,\s*[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}=\d{1,9}){0,1000})?\s*$/, { error: 'must look like "eu-us=80,eu-ap=200" (region names without "-")' })
+        .optional(),
+      redisSentinels: z.preprocess(listish, z.array(z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,255}:\d{1,5}$/, { error: 'must be host:port' }), { error: 'must be a list of host:port' }).max(16)).optional(),
+      redisMasterName: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
@@ -274,5 +304,6 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     redisUrl: v.redisUrl,
     publicUrl: v.publicUrl,
     nodeId: v.nodeId,
+    clusterSecret: v.clusterSecret,
   };
 }
