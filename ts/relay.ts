@@ -12,6 +12,7 @@ import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
+import { Ingests } from './ingest/ingest.js';
 import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -54,6 +55,8 @@ export interface Relay {
   stats(): RelayStats;
   /** This node's place in the cluster (node id, registry state, pulls); one node without --redis. */
   clusterStats(): ClusterStats;
+  /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
+  readonly ingests: Ingests;
   /**
    * Stops taking viewers (WHEP answers 503 with Retry-After), marks the node draining in the
    * registry, waits until its viewers are gone or `timeoutMs` (default drainTimeoutMs), then closes.
@@ -134,6 +137,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const cluster = joinCluster(opts, sm, log, engine, rates);
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
+  const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
@@ -190,6 +194,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     stats,
     clusterStats: () => cluster.stats(),
+    ingests,
     async drain(timeoutMs = opts.drainTimeoutMs) {
       if (closed) return;
       await cluster.startDrain();
@@ -204,6 +209,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       await cluster.close();
       rates.stop();
       signaling.close();
+      ingests.close();
       sm.closeAll();
       metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);

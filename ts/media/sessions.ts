@@ -15,7 +15,7 @@ import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
 import { StreamBook, checkStreamName, defaultLayerRates, sameCodecs } from './streams.js';
-import type { Session, SessionRole, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
+import type { Session, SessionRole, StreamCodecs, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
 import { layerCap, planViewer } from './viewer.js';
 
 export type { PullSource } from './publisher.js';
@@ -183,6 +183,43 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'pull session started');
       this.emit('stream:start', { stream, session: session.id });
     }
+    return session;
+  }
+
+  /**
+   * Feeds `stream` from one of the relay's own child processes (RTMP, SRT, RTSP ingest): a local
+   * stream like a WHIP publisher's, with its republish grace (an orphaned stream with the same
+   * codecs keeps its viewers). `peer` is the native ingest peer (see ingestPeer).
+   */
+  attachIngest(stream: string, codecs: StreamCodecs, peer: Omit<PeerConfig, 'streamId'>): Session {
+    checkStreamName(stream);
+    this.assertWorkerRoom();
+    let st = this.book.get(stream);
+    if (st && (!st.orphaned || st.relayed)) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    if (st && !sameCodecs(st.codecs, codecs)) {
+      this.endStream(st, 'republished with other codecs');
+      st = undefined;
+    }
+    const engineId = st?.engineId ?? this.engine.createStream();
+    let added: AddedPeer;
+    try {
+      added = this.addPeer({ ...peer, streamId: engineId });
+    } catch (err) {
+      if (!st) this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.book.newSession('publisher', stream, added);
+    if (st) {
+      clearTimeout(st.graceTimer);
+      st.graceTimer = undefined;
+      st.publisher = session;
+      st.orphaned = false;
+      this.emit('publisher:back', { stream, session: session.id });
+    } else {
+      this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids: [], layerBitrates: defaultLayerRates(1) });
+      this.emit('stream:start', { stream, session: session.id });
+    }
+    this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, resumed: st !== undefined }, 'ingest session started');
     return session;
   }
 

@@ -113,6 +113,9 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'capacityViewers', arg: '<n>', default: '0 = 800 per worker', help: 'viewers this node takes before the director prefers other nodes', sets: ['capacityViewers'] },
   { key: 'clusterHeartbeatMs', arg: '<ms>', default: String(DEFAULTS.clusterHeartbeatMs), help: 'registry heartbeat; a node expires after three missed beats', sets: ['clusterHeartbeatMs'] },
   { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
+  { key: 'maxIngests', arg: '<n>', default: String(DEFAULTS.maxIngests), help: 'concurrent ingests (FFmpeg children: RTMP, SRT, RTSP); more are refused with 503', sets: ['maxIngests'] },
+  { key: 'ffmpegPath', arg: '<path>', default: DEFAULTS.ffmpegPath, help: 'the FFmpeg executable ingest children run', sets: ['ffmpegPath'] },
+  { key: 'ingestReencodeVideo', arg: '<true|false>', default: String(DEFAULTS.ingestReencodeVideo), help: 're-encode ingested video (libx264, no B-frames, 1 s keyframes) instead of passing H.264 through', sets: ['ingestReencodeVideo'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },
   { key: 'drainTimeoutMs', arg: '<ms>', default: String(DEFAULTS.drainTimeoutMs), help: 'on SIGTERM: stop taking viewers, exit when they are gone or after this long', sets: ['drainTimeoutMs'] },
 ];

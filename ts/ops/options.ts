@@ -82,6 +82,12 @@ export interface RelayOptions {
   pullLingerMs?: number;
   /** Answer WHEP with 307 to a less loaded node when this one is at capacity (default false). */
   whepRedirect?: boolean;
+  /** Concurrent ingests (FFmpeg children feeding streams: RTMP, SRT, RTSP), default 16; more are refused with 503. */
+  maxIngests?: number;
+  /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
+  ffmpegPath?: string;
+  /** Re-encode ingested video with libx264 (no B-frames, 1 s keyframes) instead of passing H.264 through (default false). */
+  ingestReencodeVideo?: boolean;
   /** On SIGTERM, how long viewers may stay before the node exits anyway, ms (default 30000). */
   drainTimeoutMs?: number;
 }
@@ -118,6 +124,9 @@ export const DEFAULTS = {
   clusterHeartbeatMs: 2000,
   pullLingerMs: 5000,
   whepRedirect: false,
+  maxIngests: 16,
+  ffmpegPath: 'ffmpeg',
+  ingestReencodeVideo: false,
   drainTimeoutMs: 30000,
 } as const satisfies RelayOptions;
 
@@ -186,6 +195,9 @@ export const relayOptionsSchema = z
       clusterHeartbeatMs: intIn(100, 60000).optional(),
       pullLingerMs: intIn(0, 600000).optional(),
       whepRedirect: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      maxIngests: intIn(0, 10000).optional(),
+      ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
+      ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },
