@@ -13,6 +13,7 @@ import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
+import { RtmpIngest } from './ingest/rtmp.js';
 import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -138,6 +139,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
   const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
+  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
@@ -180,7 +182,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
           const port = uWS.us_socket_local_port(token);
           log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, rtcTcpPort: engine.tcpPort, announcedIps: opts.announcedIps }, 'halfsec relay listening');
           startCluster(port);
-          resolve({ port });
+          if (!rtmp) return resolve({ port });
+          rtmp.listen().then(() => resolve({ port }), (err: Error) => reject(new Error(`could not listen for RTMP on ${opts.host}:${opts.rtmpPort}: ${err.message}`)));
         });
       });
     },
@@ -209,6 +212,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       await cluster.close();
       rates.stop();
       signaling.close();
+      rtmp?.close();
       ingests.close();
       sm.closeAll();
       metrics?.close();

@@ -114,6 +114,7 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'clusterHeartbeatMs', arg: '<ms>', default: String(DEFAULTS.clusterHeartbeatMs), help: 'registry heartbeat; a node expires after three missed beats', sets: ['clusterHeartbeatMs'] },
   { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
   { key: 'maxIngests', arg: '<n>', default: String(DEFAULTS.maxIngests), help: 'concurrent ingests (FFmpeg children: RTMP, SRT, RTSP); more are refused with 503', sets: ['maxIngests'] },
+  { key: 'rtmpPort', arg: '<port>', default: '0 = off', help: 'RTMP publish port (rtmp://host:port/live/<stream>?token=<jwt>; usually 1935)', sets: ['rtmpPort'] },
   { key: 'ffmpegPath', arg: '<path>', default: DEFAULTS.ffmpegPath, help: 'the FFmpeg executable ingest children run', sets: ['ffmpegPath'] },
   { key: 'ingestReencodeVideo', arg: '<true|false>', default: String(DEFAULTS.ingestReencodeVideo), help: 're-encode ingested video (libx264, no B-frames, 1 s keyframes) instead of passing H.264 through', sets: ['ingestReencodeVideo'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },

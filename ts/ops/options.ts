@@ -84,6 +84,8 @@ export interface RelayOptions {
   whepRedirect?: boolean;
   /** Concurrent ingests (FFmpeg children feeding streams: RTMP, SRT, RTSP), default 16; more are refused with 503. */
   maxIngests?: number;
+  /** RTMP publish port (rtmp://host:port/live/<stream>), 0 = off (default 0; RTMP's usual port is 1935). Listens on `host`. */
+  rtmpPort?: number;
   /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
   ffmpegPath?: string;
   /** Re-encode ingested video with libx264 (no B-frames, 1 s keyframes) instead of passing H.264 through (default false). */
@@ -125,6 +127,7 @@ export const DEFAULTS = {
   pullLingerMs: 5000,
   whepRedirect: false,
   maxIngests: 16,
+  rtmpPort: 0,
   ffmpegPath: 'ffmpeg',
   ingestReencodeVideo: false,
   drainTimeoutMs: 30000,
@@ -196,6 +199,7 @@ export const relayOptionsSchema = z
       pullLingerMs: intIn(0, 600000).optional(),
       whepRedirect: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       maxIngests: intIn(0, 10000).optional(),
+      rtmpPort: intIn(0, 65535).optional(),
       ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
       ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
