@@ -46,15 +46,20 @@ export function ingestCodecs(kinds: IngestKinds): StreamCodecs {
   return { ...(kinds.video ? { video: INGEST_H264 } : {}), ...(kinds.audio ? { audio: INGEST_OPUS } : {}) };
 }
 
-function rtpOutput(path: string, pt: number, ssrc: number): string[] {
-  // One RTP stream per output (FFmpeg's RTP muxer carries one); its sender reports go to the
-  // same socket, the data plane tells them apart (RFC 5761 §4).
-  return ['-f', 'rtp', '-payload_type', String(pt), '-ssrc', String(ssrc), '-packetsize', String(PACKET_SIZE), '-type', 'datagram', `unix:${path}`];
-}
-
-/** The output half of the child's command line (after its `-i` input). */
+/**
+ * The output half of the child's command line (after its `-i` input): one `tee` output with an
+ * RTP slave per kind (FFmpeg's RTP muxer carries one stream), both to the ingest socket; its
+ * sender reports go there too and the data plane tells them apart (RFC 5761 §4). Each kind's
+ * map is optional and its slave `onfail=ignore`: a source without audio (or video) runs with
+ * what it has, and FFmpeg says "continuing with 1/2 slaves" (see missingKind).
+ */
 export function outputArgs(o: OutputOptions): string[] {
   const args: string[] = [];
+  const slaves: string[] = [];
+  // tee's slave syntax: ':' in the path escaped; the path is the relay's own (no '|', '[', ']').
+  const target = `unix\\:${o.path}`;
+  const slave = (select: string, pt: number, ssrc: number): string =>
+    `[select=${select}:f=rtp:payload_type=${pt}:ssrc=${ssrc}:packetsize=${PACKET_SIZE}:type=datagram:onfail=ignore]${target}`;
   if (o.kinds.video) {
     const gop = String(Math.max(1, Math.round(o.keyframeIntervalSec * 30)));
     const video = o.reencodeVideo
@@ -62,15 +67,24 @@ export function outputArgs(o: OutputOptions): string[] {
       // Passed through untouched; SPS/PPS put in-band before every IDR (RTMP and MP4-style
       // sources carry them out of band, WebRTC decoders need them in the stream).
       : ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb'];
-    args.push('-map', '0:v:0', ...video, ...rtpOutput(o.path, INGEST_VIDEO_PT, o.videoSsrc));
+    args.push('-map', '0:v:0?', ...video);
+    slaves.push(slave('v', INGEST_VIDEO_PT, o.videoSsrc));
   }
   if (o.kinds.audio) {
     // AAC (or anything) to Opus at 48 kHz stereo, 20 ms frames, the low-delay mode.
-    args.push('-map', '0:a:0', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k', '-application', 'lowdelay', '-frame_duration', '20',
-      ...rtpOutput(o.path, INGEST_AUDIO_PT, o.audioSsrc));
+    args.push('-map', '0:a:0?', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k', '-application', 'lowdelay', '-frame_duration', '20');
+    slaves.push(slave('a', INGEST_AUDIO_PT, o.audioSsrc));
   }
+  args.push('-f', 'tee', slaves.join('|'));
   return args;
 }
 
+/** What the child's stderr says about a kind its source lacks (tee dropped that slave), if anything. */
+export function missingKind(stderr: string): 'audio' | 'video' | undefined {
+  const m = /Slave '\[select=([av])[^']*' ?: ?error writing header|Slave '\[select=([av])/.exec(stderr.includes('continuing with') ? stderr : '');
+  const k = m?.[1] ?? m?.[2];
+  return k === 'a' ? 'audio' : k === 'v' ? 'video' : undefined;
+}
+
 /** Flags every child starts with: quiet, no stdin, low-delay demuxing. */
-export const CHILD_PREFIX = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-fflags', '+nobuffer', '-flags', 'low_delay'];
+export const CHILD_PREFIX = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-fflags', '+nobuffer', '-flags', 'low_delay'];

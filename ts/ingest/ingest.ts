@@ -13,7 +13,7 @@ import { CODEC_IDS } from '../native.js';
 import type { NativeEngine, PeerConfig } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import type { Session, SessionManager } from '../media/sessions.js';
-import { CHILD_PREFIX, INGEST_AUDIO_PT, INGEST_VIDEO_PT, ingestCodecs, outputArgs } from './ffmpeg.js';
+import { CHILD_PREFIX, INGEST_AUDIO_PT, INGEST_VIDEO_PT, ingestCodecs, missingKind, outputArgs } from './ffmpeg.js';
 import type { IngestKinds } from './ffmpeg.js';
 
 export interface IngestOptions {
@@ -171,8 +171,14 @@ export class Ingests {
     r.pid = child.pid ?? 0;
     this.children.add(r);
     child.stderr?.setEncoding('utf8');
+    let told = false;
     child.stderr?.on('data', (d: string) => {
       r.stderr = (r.stderr + d).slice(-STDERR_KEEP);
+      const missing = told ? undefined : missingKind(r.stderr);
+      if (missing) {
+        told = true;
+        this.log.warn({ stream: r.stream, kind: r.kind, session: r.session }, `the source has no ${missing}: the stream carries ${missing === 'audio' ? 'video' : 'audio'} only`);
+      }
     });
     child.on('error', (err) => this.childGone(r, `spawn failed: ${err.message}`));
     child.on('exit', (code, signal) => this.childGone(r, signal ? `killed by ${signal}` : `exited with ${code}`));

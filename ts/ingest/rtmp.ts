@@ -105,7 +105,7 @@ export class RtmpIngest {
     };
     child.onGone = (how, stderr) => {
       if (!client.destroyed) {
-        this.log.warn({ remote, stream: child.stream, how, stderr: explain(stderr) }, 'RTMP ingest child ended');
+        this.log.warn({ remote, stream: child.stream, how, stderr }, 'RTMP ingest child ended');
         client.destroy();
       }
     };
@@ -173,13 +173,6 @@ export class RtmpIngest {
     client.pipe(up);
     client.resume();
   }
-}
-
-/** FFmpeg's last lines, with the ones a publisher's operator needs said plainly. */
-function explain(stderr: string): string {
-  if (/matches no streams/.test(stderr) && /0:a/.test(stderr)) return `the source has no audio track (this relay needs audio and video from RTMP): ${stderr}`;
-  if (/matches no streams/.test(stderr) && /0:v/.test(stderr)) return `the source has no video track: ${stderr}`;
-  return stderr;
 }
 
 async function connectWithRetry(port: number, abandoned: () => boolean): Promise<Socket | undefined> {
