@@ -143,3 +143,40 @@ test.serial('RTMP: audio-less and video-less inputs run with what they have; the
   process.kill(-first.p.pid, 'SIGKILL');
   await nothingLeft(t, relay);
 });
+
+test.serial('RTMP: a source with B-frames is refused with a clear error; with ingestReencodeVideo it plays', async (t) => {
+  if (!hasFfmpeg) return t.fail('ffmpeg missing');
+  t.timeout(50000);
+  for (const reencode of [false, true]) {
+    const port = rtmpPort();
+    const { relay, url } = await startRelay(t, { rtmpPort: port, republishGraceMs: 5000, ingestReencodeVideo: reencode });
+    const stops = [];
+    relay.on('stream:stop', (e) => stops.push(e.reason));
+    const graph = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';
+    const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', graph, '-t', '15', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bframes`];
+    const p = spawn('timeout', ['-s', 'KILL', '25', 'ffmpeg', ...args], { stdio: 'ignore', detached: true });
+    t.teardown(() => {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {}
+    });
+    if (!reencode) {
+      t.true(await until(() => stops.length > 0, 15000), 'the stream ended');
+      t.deepEqual(stops, ['b-frames'], 'ended for B-frames at once (no republish grace)');
+    } else {
+      t.true(await until(() => relay.stats().publishers === 1, 15000));
+      const v = spawnPeer(t, 'media-viewer.mjs', [`${url}/whep/bframes`, ''], { limitSec: 30 });
+      await v.waitFor('answered');
+      let r;
+      await until(async () => {
+        r = await v.request('report', 'report');
+        return r.video.packets > 100 && (r.nalTypes[5] ?? 0) > 0;
+      }, 10000, 300);
+      t.true(r.video.packets > 100, `re-encoded video arrived: ${r.video.packets}`);
+      t.deepEqual(stops, []);
+      v.send('exit');
+    }
+    process.kill(-p.pid, 'SIGKILL');
+    await nothingLeft(t, relay);
+  }
+});

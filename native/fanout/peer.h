@@ -246,6 +246,8 @@ class Peer {
   int sock_ = -1;
   int ingest_pid_ = 0;
   bool ingest_live_ = false;  // ingest: the first packet arrived ("connected")
+  bool ingest_has_ts_ = false;
+  uint32_t ingest_last_ts_ = 0;  // ingest: the latest video RTP timestamp (B-frame check)
 
   // Pull: ICE connectivity checks and consent (RFC 7675) as the controlling agent.
   bool ice_ok_ = false;

@@ -88,6 +88,17 @@ bool Peer::OnIngest(uint8_t* d, size_t n, int64_t now_ms) {
   const uint8_t media_pt = cfg_.rtx_apt[h.payload_type] != kNoPt ? cfg_.rtx_apt[h.payload_type] : h.payload_type;
   const uint8_t kind = cfg_.kind_by_pt[media_pt];
   if (kind >= kMediaKinds || cfg_.ingest_ssrc[kind] != h.ssrc) return false;
+  if (kind == kVideo) {
+    // B-frames: frames arrive in decode order with presentation timestamps, so a frame's RTP
+    // timestamp runs behind the one before it. WebRTC receivers decode in timestamp order and
+    // do not reorder: refuse the source rather than show it jerking (docs/ingest.md).
+    if (ingest_has_ts_ && h.timestamp != ingest_last_ts_ && static_cast<int32_t>(h.timestamp - ingest_last_ts_) < 0) {
+      Fail("b-frames");
+      return false;
+    }
+    ingest_last_ts_ = h.timestamp;
+    ingest_has_ts_ = true;
+  }
   if (!ingest_live_) {
     ingest_live_ = true;
     worker_->Emit("connected", cfg_.id);

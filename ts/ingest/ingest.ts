@@ -78,7 +78,12 @@ export class Ingests {
     this.dir = mkdtempSync(join(tmpdir(), 'halfsec-ingest-'));
     this.unsubscribe = sessions.subscribe({
       'stream:stop': (e) => this.ended(e.stream, e.session, e.reason),
-      'publisher:lost': (e) => this.ended(e.stream, undefined, e.reason),
+      'publisher:lost': (e) => {
+        const bframes = e.reason === 'b-frames' && this.byStream.has(e.stream);
+        this.ended(e.stream, undefined, e.reason);
+        // Not a publisher that may come back as it was: the stream ends now.
+        if (bframes) this.sessions.closeStream(e.stream, 'b-frames');
+      },
       'publisher:back': (e) => this.ended(e.stream, undefined, 'replaced'),
     });
   }
@@ -205,6 +210,9 @@ export class Ingests {
     if (!r || (session !== undefined && session !== r.session) || r.ended) return;
     r.ended = true;
     this.byStream.delete(stream);
+    if (reason === 'b-frames') {
+      this.log.error({ stream, kind: r.kind, session: r.session }, 'the source sends B-frames, which WebRTC viewers cannot play: stream ended; turn B-frames off in the encoder (OBS: x264 options "bframes=0" or the "zerolatency" tune; FFmpeg: -bf 0) or run the relay with --ingest-reencode-video');
+    }
     this.log.info({ stream, kind: r.kind, session: r.session, reason }, 'ingest stopped');
     this.kill(r);
   }
