@@ -32,6 +32,8 @@ ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null
 # relay's child; procps for pgrep (no child left behind).
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v pgrep >/dev/null 2>&1 || need_apt+=(procps)
+# The RTSP pull test's camera: GStreamer's RTSP server through GObject introspection.
+dpkg -s gir1.2-gst-rtsp-server-1.0 >/dev/null 2>&1 || need_apt+=(gir1.2-gst-rtsp-server-1.0)
 # The cluster tests start their own throwaway redis-server.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ ${#need_apt[@]} -eq 0 ] && exit 0

@@ -14,6 +14,7 @@ import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
 import { RtmpIngest } from './ingest/rtmp.js';
+import { RtspPulls } from './ingest/rtsp.js';
 import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -58,6 +59,8 @@ export interface Relay {
   clusterStats(): ClusterStats;
   /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
   readonly ingests: Ingests;
+  /** RTSP sources pulled while they have viewers: `register(stream, 'rtsp://camera/...')`. */
+  readonly rtsp: RtspPulls;
   /**
    * Stops taking viewers (WHEP answers 503 with Retry-After), marks the node draining in the
    * registry, waits until its viewers are gone or `timeoutMs` (default drainTimeoutMs), then closes.
@@ -139,6 +142,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
   const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
+  const rtsp = new RtspPulls(ingests, sm, log, { lingerMs: opts.pullLingerMs });
+  for (const [stream, url] of Object.entries(opts.rtspSources)) rtsp.register(stream, url);
   const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
@@ -156,7 +161,11 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     isClosed: () => closed,
     cluster: {
-      gate: (role, stream, headers) => cluster.gate(role, stream, headers),
+      gate: (role, stream, headers) => {
+        // A registered RTSP source starts pulling for its first viewer, as an edge pull does.
+        if (role === 'viewer') rtsp.ensure(stream);
+        return cluster.gate(role, stream, headers);
+      },
       director: (stream) => cluster.director(stream),
       describe: () => cluster.describe(),
     },
@@ -198,6 +207,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     clusterStats: () => cluster.stats(),
     ingests,
+    rtsp,
     async drain(timeoutMs = opts.drainTimeoutMs) {
       if (closed) return;
       await cluster.startDrain();
@@ -213,6 +223,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       rates.stop();
       signaling.close();
       rtmp?.close();
+      rtsp.close();
       ingests.close();
       sm.closeAll();
       metrics?.close();

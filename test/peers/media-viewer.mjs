@@ -2,7 +2,7 @@
 // what arrives per kind, depacketizes H.264 (RFC 6184: single NAL, STAP-A, FU-A) into an Annex B
 // file that a test can decode with FFmpeg, and checks Opus packets carry a TOC byte.
 // Usage: node media-viewer.mjs <whep-url> <annexb-out-file>
-// stdin: "report" prints {event:'report', ...}; "exit".
+// stdin: "report" prints {event:'report', ...}; "leave" DELETEs the session; "exit".
 import { writeFileSync } from 'node:fs';
 import nodeDataChannel from 'node-datachannel';
 import { gatheredOffer, newPeer, parseRtp, send, watchdog } from './common.mjs';
@@ -79,6 +79,8 @@ process.stdin.on('data', (chunk) => {
     if (line === 'report') {
       if (outFile) writeFileSync(outFile, Buffer.concat(annexb));
       send({ event: 'report', ...stats, tracks: globalThis.keepAlive.length });
+    } else if (line === 'leave') {
+      signaled.stop().then((status) => send({ event: 'left', status }));
     } else if (line === 'exit') {
       pc.close();
       process.exit(0);

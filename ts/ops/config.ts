@@ -115,6 +115,25 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
   { key: 'maxIngests', arg: '<n>', default: String(DEFAULTS.maxIngests), help: 'concurrent ingests (FFmpeg children: RTMP, SRT, RTSP); more are refused with 503', sets: ['maxIngests'] },
   { key: 'rtmpPort', arg: '<port>', default: '0 = off', help: 'RTMP publish port (rtmp://host:port/live/<stream>?token=<jwt>; usually 1935)', sets: ['rtmpPort'] },
+  {
+    key: 'rtspSources',
+    arg: '<stream>=<rtsp-url>',
+    default: 'none',
+    help: 'an RTSP camera pulled while the stream has viewers (file: an object of stream to URL)',
+    repeatable: true,
+    sets: ['rtspSources'],
+    to: (raw) => {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) return { rtspSources: raw };
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      const out: Record<string, string> = {};
+      for (const item of items.filter(Boolean)) {
+        const eq = item.indexOf('=');
+        if (eq < 1) throw new Error('expected <stream>=<rtsp-url>');
+        out[item.slice(0, eq)] = item.slice(eq + 1);
+      }
+      return { rtspSources: out };
+    },
+  },
   { key: 'ffmpegPath', arg: '<path>', default: DEFAULTS.ffmpegPath, help: 'the FFmpeg executable ingest children run', sets: ['ffmpegPath'] },
   { key: 'ingestReencodeVideo', arg: '<true|false>', default: String(DEFAULTS.ingestReencodeVideo), help: 're-encode ingested video (libx264, no B-frames, 1 s keyframes) instead of passing H.264 through', sets: ['ingestReencodeVideo'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },

@@ -86,6 +86,8 @@ export interface RelayOptions {
   maxIngests?: number;
   /** RTMP publish port (rtmp://host:port/live/<stream>), 0 = off (default 0; RTMP's usual port is 1935). Listens on `host`. */
   rtmpPort?: number;
+  /** RTSP sources pulled while they have viewers: { "<stream>": "rtsp://camera/..." } (config file or API; default none). */
+  rtspSources?: Record<string, string>;
   /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
   ffmpegPath?: string;
   /** Re-encode ingested video with libx264 (no B-frames, 1 s keyframes) instead of passing H.264 through (default false). */
@@ -128,6 +130,7 @@ export const DEFAULTS = {
   whepRedirect: false,
   maxIngests: 16,
   rtmpPort: 0,
+  rtspSources: {},
   ffmpegPath: 'ffmpeg',
   ingestReencodeVideo: false,
   drainTimeoutMs: 30000,
@@ -200,6 +203,7 @@ export const relayOptionsSchema = z
       whepRedirect: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       maxIngests: intIn(0, 10000).optional(),
       rtmpPort: intIn(0, 65535).optional(),
+      rtspSources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.string().regex(/^rtsps?:\/\/\S{1,2040}$/, { error: 'must be an rtsp:// URL' })).optional(),
       ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
       ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
