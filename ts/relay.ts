@@ -15,6 +15,7 @@ import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
 import { RtmpIngest } from './ingest/rtmp.js';
 import { RtspPulls } from './ingest/rtsp.js';
+import { SrtListeners } from './ingest/srt.js';
 import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -144,6 +145,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
   const rtsp = new RtspPulls(ingests, sm, log, { lingerMs: opts.pullLingerMs });
   for (const [stream, url] of Object.entries(opts.rtspSources)) rtsp.register(stream, url);
+  const srt = new SrtListeners(ingests, sm, log, { host: opts.host, ffmpegPath: opts.ffmpegPath, latencyMs: 120 }, Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })));
+  srt.start();
   const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
@@ -224,6 +227,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       signaling.close();
       rtmp?.close();
       rtsp.close();
+      srt.close();
       ingests.close();
       sm.closeAll();
       metrics?.close();

@@ -4,6 +4,7 @@
 // Media never enters the data plane from JavaScript: the child writes to its socket directly.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ export interface IngestRequest {
   /** FFmpeg's input arguments (ending with `-i <url>`). */
   input: string[];
   kinds: IngestKinds;
+  /** The child's stdin (e.g. another process's stdout, passed as a descriptor), else none. */
+  stdin?: Readable;
 }
 
 export interface IngestInfo {
@@ -107,7 +110,7 @@ export class Ingests {
     const r = this.prepare(req);
     // The socket must exist before the child opens its outputs: the session first.
     const session = this.attachRunning(r, stream);
-    this.spawnChild(r, req.input);
+    this.spawnChild(r, req.input, req.stdin);
     return session;
   }
 
@@ -169,9 +172,9 @@ export class Ingests {
     return session;
   }
 
-  private spawnChild(r: Running, input: string[]): void {
+  private spawnChild(r: Running, input: string[], stdin?: Readable): void {
     const out = outputArgs({ path: r.path, videoSsrc: r.videoSsrc, audioSsrc: r.audioSsrc, kinds: r.kinds, reencodeVideo: this.options.reencodeVideo, keyframeIntervalSec: this.options.keyframeIntervalSec });
-    const child = spawn(this.options.ffmpegPath, [...CHILD_PREFIX, ...input, ...out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(this.options.ffmpegPath, [...CHILD_PREFIX, ...input, ...out], { stdio: [stdin ?? 'ignore', 'ignore', 'pipe'] });
     (r as { child: ChildProcess }).child = child;
     r.pid = child.pid ?? 0;
     this.children.add(r);

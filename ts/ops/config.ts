@@ -134,6 +134,25 @@ export const CONFIG: readonly ConfigEntry[] = [
       return { rtspSources: out };
     },
   },
+  {
+    key: 'srtListeners',
+    arg: '<stream>=<port>[:<passphrase>]',
+    default: 'none',
+    help: 'an SRT listener publishing to the stream (srt://host:port?passphrase=...); file: {"<stream>": {"port": n, "passphrase": "..."}}',
+    repeatable: true,
+    sets: ['srtListeners'],
+    to: (raw) => {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) return { srtListeners: raw };
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      const out: Record<string, { port: number; passphrase?: string }> = {};
+      for (const item of items.filter(Boolean)) {
+        const m = /^([^=]+)=(\d+)(?::(.+))?$/.exec(item);
+        if (!m) throw new Error('expected <stream>=<port>[:<passphrase>]');
+        out[m[1]!] = { port: Number(m[2]), ...(m[3] ? { passphrase: m[3] } : {}) };
+      }
+      return { srtListeners: out };
+    },
+  },
   { key: 'ffmpegPath', arg: '<path>', default: DEFAULTS.ffmpegPath, help: 'the FFmpeg executable ingest children run', sets: ['ffmpegPath'] },
   { key: 'ingestReencodeVideo', arg: '<true|false>', default: String(DEFAULTS.ingestReencodeVideo), help: 're-encode ingested video (libx264, no B-frames, 1 s keyframes) instead of passing H.264 through', sets: ['ingestReencodeVideo'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },

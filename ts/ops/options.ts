@@ -88,6 +88,8 @@ export interface RelayOptions {
   rtmpPort?: number;
   /** RTSP sources pulled while they have viewers: { "<stream>": "rtsp://camera/..." } (config file or API; default none). */
   rtspSources?: Record<string, string>;
+  /** SRT listeners, one port per stream: { "<stream>": { port, passphrase? } } (default none). */
+  srtListeners?: Record<string, { port: number; passphrase?: string }>;
   /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
   ffmpegPath?: string;
   /** Re-encode ingested video with libx264 (no B-frames, 1 s keyframes) instead of passing H.264 through (default false). */
@@ -131,6 +133,7 @@ export const DEFAULTS = {
   maxIngests: 16,
   rtmpPort: 0,
   rtspSources: {},
+  srtListeners: {},
   ffmpegPath: 'ffmpeg',
   ingestReencodeVideo: false,
   drainTimeoutMs: 30000,
@@ -204,6 +207,7 @@ export const relayOptionsSchema = z
       maxIngests: intIn(0, 10000).optional(),
       rtmpPort: intIn(0, 65535).optional(),
       rtspSources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.string().regex(/^rtsps?:\/\/\S{1,2040}$/, { error: 'must be an rtsp:// URL' })).optional(),
+      srtListeners: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.object({ port: intIn(1, 65535), passphrase: z.string().regex(/^[\x21-\x7e]{10,79}$/, { error: 'an SRT passphrase is 10-79 printable characters' }).optional() }).strict()).optional(),
       ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
       ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
