@@ -18,7 +18,7 @@ test.after.always(async (t) => {
 
 function source(t, out, fmt) {
   // MPEG-TS for SRT as encoders send it for low latency: no mux delay, every packet flushed.
-  const ts = fmt === 'mpegts' ? ['-muxdelay', '0', '-flush_packets', '1'] : [];
+  const ts = fmt === 'mpegts' ? ['-muxdelay', '0', '-pes_payload_size', '0', '-flush_packets', '1'] : [];
   const p = spawn('timeout', ['-s', 'KILL', '45', 'ffmpeg', ...stampedSourceArgs({ seconds: 35 }), ...ts, '-f', fmt, out], { stdio: 'ignore', detached: true });
   t.teardown(() => {
     try {

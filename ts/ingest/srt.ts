@@ -69,7 +69,7 @@ export class SrtListeners {
     const params = new URLSearchParams({ mode: 'listener', latency: String(this.o.latencyMs * 1000) });
     if (l.passphrase) params.set('passphrase', l.passphrase);
     const url = `srt://${this.o.host}:${l.port}?${params.toString()}`;
-    const c = spawn(this.o.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'info', '-fflags', '+nobuffer', '-i', url, '-map', '0', '-c', 'copy', '-f', 'mpegts', '-muxdelay', '0', '-flush_packets', '1', 'pipe:1'], {
+    const c = spawn(this.o.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'info', '-fflags', '+nobuffer', '-i', url, '-map', '0', '-c', 'copy', '-f', 'mpegts', '-muxdelay', '0', '-pes_payload_size', '0', '-flush_packets', '1', 'pipe:1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.running.set(l.stream, c);
