@@ -180,3 +180,32 @@ test.serial('RTMP: a source with B-frames is refused with a clear error; with in
     await nothingLeft(t, relay);
   }
 });
+
+test.serial('RTMP: non-RTMP bytes are refused at once; one address may hold 4 connections before publishing; nothing is left', async (t) => {
+  if (!hasFfmpeg) return t.fail('ffmpeg missing');
+  t.timeout(30000);
+  const { connect } = await import('node:net');
+  const port = rtmpPort();
+  const { relay } = await startRelay(t, { rtmpPort: port });
+  const open = () => new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  const closed = (s) => new Promise((r) => (s.destroyed ? r() : s.once('close', r)));
+  // An HTTP request to the RTMP port: not version 3, closed, its child gone.
+  const junk = await open();
+  junk.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  t.truthy(await Promise.race([closed(junk).then(() => true), sleep(3000)]), 'a non-RTMP connection is closed');
+  await until(() => relay.ingests.count === 0, 5000);
+  t.is(relay.ingests.count, 0);
+  // Four silent connections hold four children; the fifth is refused at once.
+  const held = [];
+  for (let i = 0; i < 4; i++) held.push(await open());
+  await until(() => relay.ingests.count === 4, 5000);
+  t.is(relay.ingests.count, 4);
+  const fifth = await open();
+  t.truthy(await Promise.race([closed(fifth).then(() => true), sleep(3000)]), 'the fifth connection from one address is closed');
+  t.is(relay.ingests.count, 4);
+  for (const s of held) s.destroy();
+  await nothingLeft(t, relay);
+});

@@ -23,6 +23,8 @@ export interface RtmpOptions {
 }
 
 const UPSTREAM_TRIES = 100;
+/** RTMP connections one address may have before their publish (each holds an FFmpeg child). */
+const MAX_PENDING_PER_ADDRESS = 4;
 const UPSTREAM_RETRY_MS = 20;
 
 /** A free loopback TCP port for a child's listener (bound, read, released). */
@@ -49,6 +51,7 @@ export function parsePublishName(raw: string): { stream: string; token: string |
 export class RtmpIngest {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly pending = new Map<string, number>();
 
   constructor(
     private readonly ingests: Ingests,
@@ -77,17 +80,35 @@ export class RtmpIngest {
 
   private onConnection(client: Socket): void {
     const remote = `${client.remoteAddress}:${client.remotePort}`;
+    // A connection flood from one address may not take every child slot before publishing.
+    const ip = client.remoteAddress ?? '';
+    const waiting = this.pending.get(ip) ?? 0;
+    if (waiting >= MAX_PENDING_PER_ADDRESS) {
+      this.log.warn({ remote, waiting }, 'RTMP connection refused: too many connections from this address before their publish');
+      client.destroy();
+      return;
+    }
+    this.pending.set(ip, waiting + 1);
+    let counted = true;
+    const settle = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.pending.get(ip) ?? 1) - 1;
+      if (n > 0) this.pending.set(ip, n);
+      else this.pending.delete(ip);
+    };
+    client.once('close', settle);
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => undefined);
     client.setNoDelay(true);
-    void this.serve(client, remote).catch((err: Error) => {
+    void this.serve(client, remote, settle).catch((err: Error) => {
       this.log.warn({ remote, err: err.message }, 'RTMP connection failed');
       client.destroy();
     });
   }
 
-  private async serve(client: Socket, remote: string): Promise<void> {
+  private async serve(client: Socket, remote: string, published: () => void): Promise<void> {
     const port = await freePort();
     let child: IngestChild;
     try {
@@ -129,7 +150,7 @@ export class RtmpIngest {
         open = false;
         client.pause();
         clearTimeout(timer);
-        void this.onPublish(client, () => upstream, child, r, remote).catch((err: Error) => end(`refused: ${err.message}`));
+        void this.onPublish(client, () => upstream, child, r, remote, published).catch((err: Error) => end(`refused: ${err.message}`));
       }
     };
     let upstream: Socket | undefined;
@@ -150,7 +171,7 @@ export class RtmpIngest {
     flush();
   }
 
-  private async onPublish(client: Socket, upstream: () => Socket | undefined, child: IngestChild, p: Extract<GateResult, { kind: 'publish' }>, remote: string): Promise<void> {
+  private async onPublish(client: Socket, upstream: () => Socket | undefined, child: IngestChild, p: Extract<GateResult, { kind: 'publish' }>, remote: string, published: () => void): Promise<void> {
     const { stream, token } = parsePublishName(p.name);
     try {
       if (p.app !== this.o.app) throw new HttpError(404, `unknown RTMP application "${p.app}" (use /${this.o.app}/<stream>)`);
@@ -168,6 +189,7 @@ export class RtmpIngest {
     const up = upstream();
     if (!up) throw new Error('the RTMP child is not connected');
     this.log.info({ remote, stream }, 'RTMP publish accepted');
+    published();
     up.write(p.rebuild(stream));
     if (p.rest.length) up.write(p.rest);
     client.pipe(up);
