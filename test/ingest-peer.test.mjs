@@ -4,9 +4,9 @@
 // nothing; a killed child ends the stream like a vanished WHIP publisher.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawnPeer, startRelay, sleep, until } from './helpers.mjs';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
@@ -33,8 +33,8 @@ test.serial('an FFmpeg child feeds a stream through the ingest peer: viewers get
   relay.ingests.start('ing', { kind: 'ffmpeg', input: lavfi(), kinds: { video: true, audio: true } });
   t.deepEqual(started, ['ing']);
   // The socket lives in a directory only the relay's user may enter.
-  const dir = readdirSync(tmpdir()).filter((d) => d.startsWith('halfsec-ingest-'));
-  t.true(dir.length >= 1);
+  const [{ socketPath }] = relay.ingests.list();
+  t.is(statSync(dirname(socketPath)).mode & 0o777, 0o700, 'the socket directory is 0700');
   await until(() => relay.stats().publishers === 1, 10000);
   t.is(relay.stats().publishers, 1, 'the ingest peer reported connected on its first packet');
   const out = join(mkdtempSync(join(tmpdir(), 'ingest-test-')), 'v.h264');
@@ -73,8 +73,9 @@ test.serial('datagrams from any other process are dropped; only the child and it
   const { relay } = await startRelay(t, { ingestReencodeVideo: true, republishGraceMs: 0 });
   // The child sends nothing (it waits on an input that never comes) while a forger writes RTP.
   relay.ingests.start('quiet', { kind: 'ffmpeg', input: ['-f', 'mpegts', '-i', `tcp://127.0.0.1:${20000 + (process.pid % 5000)}?listen=1`], kinds: { video: true, audio: false } });
-  const dir = readdirSync(tmpdir()).filter((d) => d.startsWith('halfsec-ingest-')).map((d) => join(tmpdir(), d));
-  const socks = dir.flatMap((d) => { try { return readdirSync(d).map((f) => join(d, f)); } catch { return []; } });
+  // This relay's socket only (other test files' relays may run meanwhile).
+  const socks = relay.ingests.list().map((i) => i.socketPath);
+  t.true(socks.every((p) => existsSync(p)));
   t.true(socks.length >= 1);
   const before = relay.stats().workers.reduce((n, w) => n + w.dropped, 0);
   // Another process (same user, even root) writes plausible RTP of every SSRC it can guess.

@@ -43,6 +43,8 @@ export interface IngestInfo {
   session: string | undefined;
   pid: number;
   startedAt: number;
+  /** The ingest peer's socket (in the relay's 0700 directory). */
+  socketPath: string;
 }
 
 /** A child, before (`stream` undefined: e.g. an RTMP connection whose key is not checked yet) and after it feeds a stream. */
@@ -53,7 +55,6 @@ export interface IngestChild extends IngestInfo {
 }
 
 interface Running extends IngestChild {
-  path: string;
   videoSsrc: number;
   audioSsrc: number;
   kinds: IngestKinds;
@@ -97,7 +98,7 @@ export class Ingests {
   }
 
   list(): IngestInfo[] {
-    return [...this.children].map(({ stream, kind, session, pid, startedAt }) => ({ stream, kind, session, pid, startedAt }));
+    return [...this.children].map(({ stream, kind, session, pid, startedAt, socketPath }) => ({ stream, kind, session, pid, startedAt, socketPath }));
   }
 
   /**
@@ -149,7 +150,7 @@ export class Ingests {
     // FFmpeg's -ssrc is a signed 32-bit option: SSRCs below 2^31.
     return {
       stream: undefined, kind: req.kind, session: undefined, pid: 0, startedAt: Date.now(), child: undefined as unknown as ChildProcess,
-      path: join(this.dir, `${randomInt(1, 2 ** 31)}-${Date.now()}.sock`),
+      socketPath: join(this.dir, `${randomInt(1, 2 ** 31)}-${Date.now()}.sock`),
       videoSsrc: randomInt(1, 2 ** 31 - 1), audioSsrc: randomInt(1, 2 ** 31 - 1), kinds: req.kinds, peerId: 0, ended: false, stderr: '',
     };
   }
@@ -158,7 +159,7 @@ export class Ingests {
     const { kinds } = r;
     const peer: Omit<PeerConfig, 'streamId'> = {
       role: 'ingest', localUfrag: '', localPwd: '', remoteUfrag: '', fingerprintAlgorithm: '', fingerprint: '',
-      ingestPath: r.path,
+      ingestPath: r.socketPath,
       ingestVideoSsrc: kinds.video ? r.videoSsrc : 0,
       ingestAudioSsrc: kinds.audio ? r.audioSsrc : 0,
       kindByPt: [...(kinds.video ? [[INGEST_VIDEO_PT, 1]] : []), ...(kinds.audio ? [[INGEST_AUDIO_PT, 0]] : [])] as [number, number][],
@@ -173,7 +174,7 @@ export class Ingests {
   }
 
   private spawnChild(r: Running, input: string[], stdin?: Readable): void {
-    const out = outputArgs({ path: r.path, videoSsrc: r.videoSsrc, audioSsrc: r.audioSsrc, kinds: r.kinds, reencodeVideo: this.options.reencodeVideo, keyframeIntervalSec: this.options.keyframeIntervalSec });
+    const out = outputArgs({ path: r.socketPath, videoSsrc: r.videoSsrc, audioSsrc: r.audioSsrc, kinds: r.kinds, reencodeVideo: this.options.reencodeVideo, keyframeIntervalSec: this.options.keyframeIntervalSec });
     const child = spawn(this.options.ffmpegPath, [...CHILD_PREFIX, ...input, ...out], { stdio: [stdin ?? 'ignore', 'ignore', 'pipe'] });
     (r as { child: ChildProcess }).child = child;
     r.pid = child.pid ?? 0;
