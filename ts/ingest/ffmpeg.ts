@@ -75,7 +75,9 @@ export function outputArgs(o: OutputOptions): string[] {
     args.push('-map', '0:a:0?', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k', '-application', 'lowdelay', '-frame_duration', '20');
     slaves.push(slave('a', INGEST_AUDIO_PT, o.audioSsrc));
   }
-  args.push('-f', 'tee', slaves.join('|'));
+  // No waiting to interleave the kinds (each goes out as RTP on its own): a video frame would
+  // otherwise wait for the audio encoder's next packet.
+  args.push('-max_interleave_delta', '1', '-f', 'tee', slaves.join('|'));
   return args;
 }
 
