@@ -118,7 +118,10 @@ export class RtmpIngest {
       client.destroy();
       return;
     }
+    let ended = false;
     const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
       client.destroy();
       upstream?.destroy();
       this.ingests.stop(child);
