@@ -28,6 +28,7 @@
         "native/transport/udp_socket.cc",
         "native/transport/send_batch.cc",
         "native/transport/tcp_socket.cc",
+        "native/transport/unix_dgram.cc",
         "native/media/packet.cc",
         "native/media/keyframe_cache.cc",
         "native/media/inbound_stream.cc",

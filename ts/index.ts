@@ -9,3 +9,6 @@ export type { RelayEvents, Session, SessionRole, ViewerPreferences, StreamSummar
 export type { ClientMessage, ServerMessage, ErrorCode, LayerInfo } from './signaling/protocol.js';
 export { PROTOCOL_VERSION } from './signaling/protocol.js';
 export { HttpError } from './ops/errors.js';
+export type { Ingests, IngestInfo, IngestRequest, IngestChild } from './ingest/ingest.js';
+export type { IngestKinds } from './ingest/ffmpeg.js';
+export type { RtspPulls } from './ingest/rtsp.js';

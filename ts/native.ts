@@ -53,7 +53,7 @@ export interface EngineEvent {
 
 export interface PeerConfig {
   /** 'pull': feeds the stream like a publisher, as ICE-controlling DTLS client of another relay. */
-  role: 'publisher' | 'viewer' | 'pull';
+  role: 'publisher' | 'viewer' | 'pull' | 'ingest';
   streamId: number;
   localUfrag: string;
   localPwd: string;
@@ -101,6 +101,10 @@ export interface PeerConfig {
   remotePort?: number;
   /** Publisher/viewer: the peer offered a=setup:passive, so the relay is the DTLS client (RFC 8842 §5) and starts the handshake after the peer's first valid check. */
   dtlsClient?: boolean;
+  /** Ingest: the AF_UNIX datagram socket the data plane binds for the relay's child, and the SSRCs it may send (0: that kind absent). */
+  ingestPath?: string;
+  ingestVideoSsrc?: number;
+  ingestAudioSsrc?: number;
 }
 
 /** Codec ids the data plane knows (native/rtp/keyframe.h). */
@@ -155,6 +159,8 @@ export interface NativeEngine {
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
   setViewerLayer(peerId: number, layer: number): boolean;
+  /** Ingest: the pid whose datagrams the peer takes (kernel-stamped, SCM_CREDENTIALS); others are dropped. */
+  setIngestSource(peerId: number, pid: number): boolean;
   stats(): { workers: WorkerStats[] };
   close(): void;
 }

@@ -12,6 +12,10 @@ import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
 import { ClusterNode } from './cluster/node.js';
+import { Ingests } from './ingest/ingest.js';
+import { RtmpIngest } from './ingest/rtmp.js';
+import { RtspPulls } from './ingest/rtsp.js';
+import { SrtListeners } from './ingest/srt.js';
 import type { ClusterStats } from './cluster/node.js';
 import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -54,6 +58,10 @@ export interface Relay {
   stats(): RelayStats;
   /** This node's place in the cluster (node id, registry state, pulls); one node without --redis. */
   clusterStats(): ClusterStats;
+  /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
+  readonly ingests: Ingests;
+  /** RTSP sources pulled while they have viewers: `register(stream, 'rtsp://camera/...')`. */
+  readonly rtsp: RtspPulls;
   /**
    * Stops taking viewers (WHEP answers 503 with Retry-After), marks the node draining in the
    * registry, waits until its viewers are gone or `timeoutMs` (default drainTimeoutMs), then closes.
@@ -147,6 +155,12 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const cluster = joinCluster(opts, sm, log, engine, rates);
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
+  const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
+  const rtsp = new RtspPulls(ingests, sm, log, { lingerMs: opts.pullLingerMs });
+  for (const [stream, url] of Object.entries(opts.rtspSources)) rtsp.register(stream, url);
+  const srt = new SrtListeners(ingests, sm, log, { host: opts.host, ffmpegPath: opts.ffmpegPath, latencyMs: 120 }, Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })));
+  srt.start();
+  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
@@ -163,7 +177,11 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     isClosed: () => closed,
     cluster: {
-      gate: (role, stream, headers, sdp) => cluster.gate(role, stream, headers, sdp),
+      gate: (role, stream, headers, sdp) => {
+        // A registered RTSP source starts pulling for its first viewer, as an edge pull does.
+        if (role === 'viewer') rtsp.ensure(stream);
+        return cluster.gate(role, stream, headers, sdp);
+      },
       director: (stream, region, role) => cluster.director(stream, region, role),
       describe: () => cluster.describe(),
     },
@@ -189,7 +207,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
           const port = uWS.us_socket_local_port(token);
           log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, rtcTcpPort: engine.tcpPort, announcedIps: opts.announcedIps }, 'halfsec relay listening');
           startCluster(port);
-          resolve({ port });
+          if (!rtmp) return resolve({ port });
+          rtmp.listen().then(() => resolve({ port }), (err: Error) => reject(new Error(`could not listen for RTMP on ${opts.host}:${opts.rtmpPort}: ${err.message}`)));
         });
       });
     },
@@ -203,6 +222,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     stats,
     clusterStats: () => cluster.stats(),
+    ingests,
+    rtsp,
     async drain(timeoutMs = opts.drainTimeoutMs) {
       if (closed) return;
       await cluster.startDrain();
@@ -217,6 +238,10 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       await cluster.close();
       rates.stop();
       signaling.close();
+      rtmp?.close();
+      rtsp.close();
+      srt.close();
+      ingests.close();
       sm.closeAll();
       metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);

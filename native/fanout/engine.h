@@ -84,8 +84,11 @@ class Engine {
   uint32_t CreateStream();
   bool CloseStream(uint32_t stream_id);
   std::shared_ptr<Stream> FindStream(uint32_t stream_id);
-  // Returns the worker index the peer went to, or -1.
-  int AddPeer(PeerConfig cfg, int worker_hint);
+  // Returns the worker index the peer went to, or -1 (with `*error` set when given). An ingest
+  // peer's socket is bound here, on the calling thread, so it exists once this returns.
+  int AddPeer(PeerConfig cfg, int worker_hint, std::string* error = nullptr);
+  // Ingest: the pid of the child whose datagrams the peer takes; false for an unknown peer.
+  bool SetIngestSource(uint32_t peer_id, int pid);
   bool RemovePeer(uint32_t peer_id);
   bool RequestKeyframe(uint32_t stream_id);
   bool SetViewerLayer(uint32_t peer_id, int layer);

@@ -128,6 +128,14 @@ void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
   Wake();
 }
 
+void Worker::SetIngestSource(uint32_t peer_id, int pid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back({Command::kSetSource, nullptr, peer_id, pid});
+  }
+  Wake();
+}
+
 void Worker::AdoptTcp(TcpLink* link) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -199,11 +207,12 @@ void Worker::DrainCommands() {
       case Command::kAdd: {
         Peer* p = c.peer;
         if (p->is_pull() && !OpenPullSocket(p)) p->Fail("pull-socket-failed");
+        if (p->is_ingest() && !WatchIngest(p)) p->Fail("ingest-socket-failed");
         p->Attach(this);
         peers_[p->id()] = p;
         // A pull is the controlling agent on its own socket: the ICE-lite relay it pulls from never
         // checks, so a check for its ufrag on the shared port is forged and must not move it.
-        if (!p->is_pull()) by_ufrag_[p->config().local_ufrag] = p;
+        if (!p->is_pull() && !p->is_ingest()) by_ufrag_[p->config().local_ufrag] = p;
         stats_.peers.fetch_add(1, std::memory_order_relaxed);
         Stream* s = p->stream();
         if (p->role() == PeerRole::kViewer) {
@@ -237,6 +246,11 @@ void Worker::DrainCommands() {
       case Command::kSetLayer: {
         auto it = peers_.find(c.peer_id);
         if (it != peers_.end()) it->second->SetLayer(c.value);
+        break;
+      }
+      case Command::kSetSource: {
+        auto it = peers_.find(c.peer_id);
+        if (it != peers_.end()) it->second->set_ingest_pid(c.value);
         break;
       }
       case Command::kStop:

@@ -91,6 +91,8 @@ class Worker {
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
+  // Ingest: the child process whose datagrams the peer takes (see PeerConfig::ingest).
+  void SetIngestSource(uint32_t peer_id, int pid);
   // Takes over an ICE-TCP connection from the listening worker (ownership passes).
   void AdoptTcp(TcpLink* link);
   // After every worker has stopped: destroys peers and drops every cached packet.
@@ -128,7 +130,7 @@ class Worker {
 
  private:
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSource } type;
     Peer* peer;
     uint32_t peer_id;
     int value = 0;
@@ -179,6 +181,9 @@ class Worker {
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);
   void ReceivePull(int fd);
+  // Ingest peers: their AF_UNIX socket (opened by Engine::AddPeer), read with the sender's pid.
+  bool WatchIngest(Peer* peer);
+  void ReceiveIngest(Peer& peer);
   void DeliverLocal(uint32_t stream_id, const MediaPacket& pkt);
   void Tick();
   void DestroyPeer(Peer* peer, const char* reason);

@@ -12,6 +12,7 @@
 #include "ice/address_binding.h"
 #include "ice/stun.h"
 #include "transport/udp_socket.h"
+#include "transport/unix_dgram.h"
 
 namespace halfsec {
 
@@ -236,6 +237,10 @@ void Worker::ReceivePull(int fd) {
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return;
   Peer* peer = it->second;
+  if (peer->is_ingest()) {
+    ReceiveIngest(*peer);
+    return;
+  }
   const std::string expect = AddrKey(peer->address());
   for (int i = 0; i < kRecvBatch; i++) {
     sockaddr_storage from{};
@@ -260,6 +265,32 @@ void Worker::ReceivePull(int fd) {
     } else {
       DeliverToPeer(*peer, d, n);
     }
+  }
+}
+
+bool Worker::WatchIngest(Peer* peer) {
+  const int fd = peer->socket_fd();
+  if (fd < 0 || !WatchReadable(fd)) return false;
+  by_fd_[fd] = peer;
+  return true;
+}
+
+// Only the child the relay started counts: the kernel stamps each datagram with its sender's pid
+// (SCM_CREDENTIALS), which no other unprivileged process can forge, and the socket's directory
+// is the relay's own (mode 0700). Anything else, or anything before the pid is known, is dropped.
+void Worker::ReceiveIngest(Peer& peer) {
+  for (int i = 0; i < kRecvBatch; i++) {
+    uint8_t* d = in_slots_[0].data;
+    pid_t pid = 0;
+    const ssize_t r = ReceiveWithSender(peer.socket_fd(), d, kMaxPacket, &pid);
+    if (r < 0) return;
+    if (r == 0 || peer.ingest_pid() == 0 || pid != peer.ingest_pid()) {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    stats_.rx_bytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+    if (!peer.OnIngest(d, static_cast<size_t>(r), now_ms_)) stats_.dropped.fetch_add(1, std::memory_order_relaxed);
   }
 }
 

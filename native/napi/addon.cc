@@ -62,6 +62,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("removePeer", &EngineWrap::RemovePeer),
                         InstanceMethod("requestKeyframe", &EngineWrap::RequestKeyframe),
                         InstanceMethod("setViewerLayer", &EngineWrap::SetViewerLayer),
+                        InstanceMethod("setIngestSource", &EngineWrap::SetIngestSource),
                         InstanceMethod("stats", &EngineWrap::Stats),
                         InstanceMethod("close", &EngineWrap::Close),
                         InstanceAccessor("fingerprint", &EngineWrap::Fingerprint, nullptr),
@@ -222,8 +223,20 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       } else {
         return ThrowType(env, "pull: remoteIp must be an IP address");
       }
+    } else if (role == "ingest") {
+      // Feeds the stream like a publisher from one of the relay's own FFmpeg children: plain
+      // RTP on a local AF_UNIX socket, no ICE/DTLS/SRTP (PeerConfig::ingest).
+      cfg.role = PeerRole::kPublisher;
+      cfg.ingest = true;
+      cfg.ingest_path = GetString(o, "ingestPath");
+      const int64_t a = GetInt(o, "ingestAudioSsrc", 0), v = GetInt(o, "ingestVideoSsrc", 0);
+      if (cfg.ingest_path.empty() || a < 0 || a > 0xffffffffLL || v < 0 || v > 0xffffffffLL || (a == 0 && v == 0)) {
+        return ThrowType(env, "ingest: ingestPath and at least one of ingestAudioSsrc/ingestVideoSsrc (1..2^32-1) are required");
+      }
+      cfg.ingest_ssrc[kAudio] = static_cast<uint32_t>(a);
+      cfg.ingest_ssrc[kVideo] = static_cast<uint32_t>(v);
     } else {
-      return ThrowType(env, "role must be 'publisher', 'viewer' or 'pull'");
+      return ThrowType(env, "role must be 'publisher', 'viewer', 'pull' or 'ingest'");
     }
     cfg.stream = engine_->FindStream(static_cast<uint32_t>(GetInt(o, "streamId", 0)));
     if (!cfg.stream) return ThrowType(env, "unknown streamId");
@@ -232,7 +245,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.remote_ufrag = GetString(o, "remoteUfrag");
     cfg.fingerprint_algorithm = GetString(o, "fingerprintAlgorithm");
     cfg.fingerprint = GetString(o, "fingerprint");
-    if (cfg.local_ufrag.size() < 4 || cfg.local_ufrag.size() > 256 || cfg.remote_ufrag.size() > 256 || cfg.local_pwd.size() < 22 || cfg.fingerprint.empty() ||
+    if (cfg.ingest) {
+      // No ICE or DTLS: a name for logs only, never registered as a ufrag.
+      cfg.local_ufrag = "ingest";
+    } else if (cfg.local_ufrag.size() < 4 || cfg.local_ufrag.size() > 256 || cfg.remote_ufrag.size() > 256 || cfg.local_pwd.size() < 22 || cfg.fingerprint.empty() ||
         cfg.fingerprint_algorithm.empty()) {
       return ThrowType(env, "localUfrag (>= 4 chars), localPwd (>= 22 chars) and the remote fingerprint are required");
     }
@@ -294,9 +310,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     cfg.id = engine_->NextPeerId();
     const uint32_t id = cfg.id;
     const int hint = static_cast<int>(GetInt(o, "worker", -1));
-    const int w = engine_->AddPeer(std::move(cfg), hint);
+    std::string add_error;
+    const int w = engine_->AddPeer(std::move(cfg), hint, &add_error);
     if (w < 0) {
-      Napi::Error::New(env, "engine not running").ThrowAsJavaScriptException();
+      Napi::Error::New(env, add_error.empty() ? "engine not running" : add_error).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     Napi::Object r = Napi::Object::New(env);
@@ -325,6 +342,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int layer = info[1].As<Napi::Number>().Int32Value();
     if (layer < -1 || layer >= kMaxLayers) return ThrowType(info.Env(), "layer must be -1 (automatic) or 0..3");
     return Napi::Boolean::New(info.Env(), engine_->SetViewerLayer(info[0].As<Napi::Number>().Uint32Value(), layer));
+  }
+
+  // setIngestSource(peerId, pid): the ingest peer takes datagrams from this process only.
+  Napi::Value SetIngestSource(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(info.Env(), "setIngestSource(peerId, pid)");
+    const int64_t pid = info[1].As<Napi::Number>().Int64Value();
+    if (pid < 1 || pid > 0x3fffffff) return ThrowType(info.Env(), "pid out of range");
+    return Napi::Boolean::New(info.Env(), engine_->SetIngestSource(info[0].As<Napi::Number>().Uint32Value(), static_cast<int>(pid)));
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
