@@ -16,6 +16,8 @@ import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
+import { JoinTimes } from './ops/join-times.js';
+import type { JoinSummary } from './ops/join-times.js';
 import type { Rates } from './ops/rates.js';
 import { Router } from './http/routes.js';
 import { SessionManager } from './media/sessions.js';
@@ -35,6 +37,8 @@ export interface RelayStats {
   signalingConnections: number;
   /** Relay-wide, over the last second. Per-stream rates need per-stream counters the data plane does not keep yet. */
   rates: Rates;
+  /** Viewer join times (offer → first media packet sent), over the most recent joins. */
+  joins: JoinSummary;
   workers: WorkerStats[];
 }
 
@@ -121,6 +125,10 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   // The closed engine throws on stats(); a closed relay simply has no workers.
   const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
   const rates = new RateSampler(workers);
+  const joins = new JoinTimes();
+  sm.on('viewer:media', (e) => {
+    if (e.joinSeconds !== undefined) joins.add(e.joinSeconds);
+  });
   const signaling = new Signaling({
     sessions: sm,
     log,
@@ -138,7 +146,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), joins: joins.summary(), workers: workers() };
   };
   const router = new Router({
     sessions: sm,

@@ -18,7 +18,7 @@ namespace halfsec {
 
 struct EngineEvent {
   EngineEvent(std::string t, uint32_t id, std::string d = "") : type(std::move(t)), peer_id(id), detail(std::move(d)) {}
-  std::string type;  // "connected", "closed", "feedback", "layers"
+  std::string type;  // "connected", "closed", "feedback", "layers", "first-media"
   uint32_t peer_id = 0;
   std::string detail;
   bool has_feedback = false;
@@ -26,6 +26,8 @@ struct EngineEvent {
   // "layers": a publisher's video bit rate per simulcast layer over the last interval.
   int layer_count = 0;
   double layer_bps[kMaxLayers] = {};
+  // "first-media": when the viewer's first media packet went into the send batch (MonotonicMsPrecise).
+  double at_ms = 0;
 };
 
 struct EngineOptions {

@@ -253,6 +253,7 @@ class Peer {
   int64_t last_feedback_ms_ = 0;
   ViewerFeedback fb_;
   uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;
+  bool first_media_sent_ = false;  // viewer: the "first-media" event went out
 
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };

@@ -114,6 +114,8 @@ class Worker {
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, int count);
+  // A viewer's first media packet is in the send batch (join time, halfsec_join_seconds).
+  void EmitFirstMedia(uint32_t peer_id);
   int64_t now_ms() const { return now_ms_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;

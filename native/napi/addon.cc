@@ -150,6 +150,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         for (int l = 0; l < events[i].layer_count; l++) bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
         e.Set("layerBps", bps);
       }
+      if (events[i].at_ms > 0) e.Set("atMs", events[i].at_ms);
       arr.Set(static_cast<uint32_t>(i), e);
     }
     cb.Call({arr});

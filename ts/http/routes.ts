@@ -8,6 +8,7 @@ import type { SessionManager, SessionRole } from '../media/sessions.js';
 import type { Access } from '../access/access.js';
 import { isLoopback, RateLimitError } from '../access/limits.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
+import { monotonicMs } from '../native.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -198,6 +199,7 @@ export class Router {
   }
 
   private offer(req: RouteRequest, prefix: string, role: SessionRole, stream: string): Prepared {
+    const arrivedAtMs = monotonicMs(); // a viewer's join time starts here
     try {
       assertSdpContentType(req.headers['content-type']);
     } catch (err) {
@@ -220,7 +222,7 @@ export class Router {
           if (gated) return jsonError(gated.status, gated.message, gated.headers ?? []);
           const sdp = body.toString('utf8');
           const ok = await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
-          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp);
+          const r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs);
           const location = `${base}/${prefix}/${encodeURIComponent(stream)}/${r.session.id}`;
           return reply(201, r.answer, [
             ['Content-Type', 'application/sdp'],
