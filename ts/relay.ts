@@ -11,6 +11,8 @@ import { native } from './native.js';
 import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
+import { createNodeWebSocket } from './http/node-websocket.js';
+import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
 import type { ClusterStats } from './cluster/node.js';
 import { VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
@@ -51,8 +53,9 @@ export interface Relay {
   /** Adds WHIP, WHEP, /api, /metrics, /healthz and /ws to an existing uWebSockets.js app. */
   attach(app: TemplatedApp): void;
   /**
-   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz (not /ws). As Express
-   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`.
+   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz. As Express
+   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`. Its `upgrade`
+   * carries WebSocket signaling on /ws (the `ws` library): `server.on('upgrade', handler.upgrade)`.
    */
   nodeHandler(): NodeHandler;
   stats(): RelayStats;
@@ -164,6 +167,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
   });
   const httpDeps: HttpDeps = { router, log, signaling, maxMessageBytes: opts.maxBodyBytes };
+  let nodeWs: NodeWebSocket | undefined;
   let listenSocket: us_listen_socket | undefined;
   let ownApp: TemplatedApp | undefined;
 
@@ -194,7 +198,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     nodeHandler() {
       startCluster(opts.port);
-      return createNodeHandler(router);
+      nodeWs ??= createNodeWebSocket(signaling, opts.maxBodyBytes);
+      return createNodeHandler(router, nodeWs.upgrade);
     },
     stats,
     clusterStats: () => cluster.stats(),
@@ -212,6 +217,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       await cluster.close();
       rates.stop();
       signaling.close();
+      nodeWs?.close();
       sm.closeAll();
       metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);
