@@ -22,6 +22,7 @@ import { JoinTimes } from './ops/join-times.js';
 import type { JoinSummary } from './ops/join-times.js';
 import type { Rates } from './ops/rates.js';
 import { Router } from './http/routes.js';
+import { loadDashboard } from './http/dashboard.js';
 import { SessionManager } from './media/sessions.js';
 import { Access } from './access/access.js';
 import type { RelayEvents } from './media/sessions.js';
@@ -160,6 +161,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     metrics: metrics ? () => metrics.scrape() : undefined,
     stats,
     isClosed: () => closed,
+    dashboard: opts.dashboard ? loadDashboard() : undefined,
     cluster: {
       gate: (role, stream, headers) => cluster.gate(role, stream, headers),
       director: (stream) => cluster.director(stream),

@@ -9,6 +9,8 @@ import type { Access } from '../access/access.js';
 import { isLoopback, RateLimitError } from '../access/limits.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
 import { monotonicMs } from '../native.js';
+import { DASHBOARD_HEADERS } from './dashboard.js';
+import type { StaticAsset } from './dashboard.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -47,6 +49,8 @@ export interface RouteDeps {
   isClosed: () => boolean;
   /** Cluster hooks (ts/cluster/): the WHEP/WHIP gate, the director, cluster stats. */
   cluster?: ClusterRoutes;
+  /** The /dashboard files (http/dashboard.ts); absent = no dashboard. */
+  dashboard?: Map<string, StaticAsset>;
 }
 
 const CORS: [string, string][] = [
@@ -60,6 +64,7 @@ export const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   201: 'Created',
   204: 'No Content',
+  304: 'Not Modified',
   307: 'Temporary Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -78,7 +83,7 @@ export const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Path prefixes the relay answers; adapters register (uWS) or claim (node:http) only these. */
-export const MOUNT_PATHS = ['/whip', '/whep', '/api', '/metrics', '/healthz'] as const;
+export const MOUNT_PATHS = ['/whip', '/whep', '/api', '/metrics', '/healthz', '/dashboard'] as const;
 
 function reply(status: number, body: unknown = undefined, headers: [string, string][] = []): Reply {
   if (body === undefined) return { status, headers: [...CORS, ...headers], body: '' };
@@ -130,6 +135,7 @@ export class Router {
       if (b !== undefined && m === 'PATCH') return this.now(() => jsonError(405, 'trickle ICE / ICE restart (PATCH) is not supported', [['Allow', 'DELETE']]));
       return this.now(() => jsonError(405, `${m} is not allowed here`, [['Allow', b === undefined ? 'POST' : 'DELETE']]));
     }
+    if (top === 'dashboard' && b === undefined && this.d.dashboard) return this.dashboard(req, m, a ?? 'dashboard.html');
     if (top === 'healthz' && a === undefined) return this.get(m, () => reply(200, { ok: true }));
     if (top === 'metrics' && a === undefined && this.d.metrics) {
       const metrics = this.d.metrics;
@@ -196,6 +202,24 @@ export class Router {
     if (this.isAdmin(req)) return next();
     if (!this.adminDigest) return this.now(() => jsonError(403, 'no admin token is configured, so this endpoint answers loopback clients only (set --admin-token to use it from elsewhere)'));
     return this.now(() => jsonError(401, 'this endpoint needs Authorization: Bearer <admin token>', [['WWW-Authenticate', 'Bearer realm="halfsec"']]));
+  }
+
+  /**
+   * The dashboard's page, script and uPlot. Without an admin token they follow the admin API's
+   * rule (loopback only); with one, they hold no figure and are served to anyone: the page asks
+   * for the token, and every /api/stats call it makes must carry it.
+   */
+  private dashboard(req: RouteRequest, method: string, name: string): Prepared {
+    const asset = this.d.dashboard?.get(name);
+    const inm = req.headers['if-none-match'];
+    const serve = (): Prepared =>
+      this.get(method, () => {
+        if (!asset) return jsonError(404, `no such dashboard file: ${name}`);
+        const headers: [string, string][] = [...DASHBOARD_HEADERS, ['ETag', asset.etag]];
+        if (inm === asset.etag) return { status: 304, headers, body: '' };
+        return { status: 200, headers: [...headers, ['Content-Type', asset.type]], body: asset.body };
+      });
+    return this.adminDigest ? serve() : this.admin(req, serve);
   }
 
   private offer(req: RouteRequest, prefix: string, role: SessionRole, stream: string): Prepared {
