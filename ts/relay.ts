@@ -51,10 +51,10 @@ export interface Relay {
   readonly registry: Registry | undefined;
   /** Starts the relay's own HTTP/WebSocket server; resolves with the bound port. */
   listen(): Promise<{ port: number }>;
-  /** Adds WHIP, WHEP, /api, /metrics, /healthz and /ws to an existing uWebSockets.js app. */
+  /** Adds WHIP, WHEP, /api, /metrics, /healthz, /dashboard and /ws to an existing uWebSockets.js app. */
   attach(app: TemplatedApp): void;
   /**
-   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz. As Express
+   * A node:http request listener for WHIP, WHEP, /api, /metrics, /healthz and /dashboard. As Express
    * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`. Its `upgrade`
    * carries WebSocket signaling on /ws (the `ws` library): `server.on('upgrade', handler.upgrade)`.
    */
