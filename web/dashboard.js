@@ -75,7 +75,21 @@ const charts = {
   quality: new Chart($('p-quality'), ['NACKs from viewers', 'retransmits', 'NACKs upstream', 'keyframe requests', 'drops']),
   join: new Chart($('p-join'), ['p50', 'p90']),
   layers: new Chart($('p-layers'), []),
+  residence: new Chart($('p-residence'), []),
 };
+
+/**
+ * Relay-added delay (packet residence, receive → send), when /api/stats reports it as an object
+ * of figures in seconds (`…Seconds`), e.g. { p50Seconds, p99Seconds }; the section stays hidden
+ * on a relay without it.
+ */
+function residence(stats) {
+  const r = stats.residence ?? stats.packetResidence;
+  if (!r || typeof r !== 'object') return undefined;
+  const out = {};
+  for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && k.endsWith('Seconds')) out[k.slice(0, -'Seconds'.length)] = v * 1000;
+  return Object.keys(out).length ? out : undefined;
+}
 
 /**
  * Per-layer ingress as a stream entry reports it, whatever its shape: an array of layers with a
@@ -130,6 +144,9 @@ function render(stats, streams, at) {
     drops: rate('dropped'),
   });
   charts.join.push(t, { p50: joins.p50Seconds ?? null, p90: joins.p90Seconds ?? null });
+  const res = residence(stats);
+  $('residence').hidden = !res;
+  if (res) charts.residence.push(t, res);
 
   const perWorker = {};
   const rows = stats.workers.map((w, i) => {
