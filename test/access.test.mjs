@@ -97,8 +97,10 @@ test('new sessions per address are rate limited with 429 and Retry-After', async
   t.regex(JSON.parse(results[4].text).error, /too many new sessions/);
 });
 
+// Serial (ahead of the concurrent tests), so the two extra relays do not slow the timing-sensitive
+// rate-limit test above.
 for (const [via, start] of [['uWS', startRelay], ['node:http', startNodeRelay]]) {
-  test(`WebSocket (${via}) publish/view check the token in the message or in hello`, async (t) => {
+  test.serial(`WebSocket (${via}) publish/view check the token in the message or in hello`, async (t) => {
     const { url } = await start(t, { tokenSecret: SECRET });
     const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
     const inbox = [];
