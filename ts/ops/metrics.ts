@@ -128,7 +128,7 @@ export function createMetrics(src: MetricsSources): Metrics {
   const join = new Histogram({
     name: 'halfsec_join_seconds',
     help: 'viewer join time: offer (WHEP POST or WebSocket view) received to the first media packet sent to that viewer',
-    buckets: [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
     registers: [registry],
   });
   const unsubscribe = src.sessions.subscribe({
