@@ -129,6 +129,8 @@ export interface WorkerStats {
   tcpRejectedUsername: number;
   tcpRejectedLimit: number;
   tcpRejectedInvalid: number;
+  /** Sessions ended (reason "ice-tcp-closed") because their ICE-TCP connection closed (EOF, RST, write error) and no other path was checked within 3 s. */
+  tcpPathClosed: number;
 }
 
 export interface NativeEngine {

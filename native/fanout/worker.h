@@ -40,6 +40,8 @@ struct WorkerStats {
   std::atomic<uint64_t> tcp_accepted{0}, tcp_dropped{0};
   std::atomic<uint64_t> tcp_rejected_timeout{0}, tcp_rejected_oversize{0}, tcp_rejected_username{0},
       tcp_rejected_limit{0}, tcp_rejected_invalid{0};
+  // Sessions ended because their ICE-TCP connection closed and no other path was checked in time.
+  std::atomic<uint64_t> tcp_path_closed{0};
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
@@ -167,6 +169,7 @@ class Worker {
   void TickTcp();
   void ClosePeerTcp(uint32_t peer_id);
   void InstallTcp(TcpLink* link);
+  void PauseTcpListener();
   // After parsing: carries out a close or hand-over decided meanwhile; false when the link is gone.
   bool SettleTcp(uint64_t id);
   void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
@@ -207,6 +210,15 @@ class Worker {
   std::unordered_map<int, uint64_t> tcp_by_fd_;
   std::vector<uint64_t> tcp_dirty_;
   int64_t tcp_logged_ms_ = -1'000'000;
+  int64_t tcp_listen_paused_until_ms_ = 0;  // 0: the listener is watched
+  // Peers whose current path was an ICE-TCP connection that closed: (peer id, connection id,
+  // deadline). Unless the peer has moved to another path by the deadline, its session ends.
+  struct OrphanedPath {
+    uint32_t peer_id;
+    uint64_t tcp_id;
+    int64_t deadline_ms;
+  };
+  std::vector<OrphanedPath> tcp_orphans_;
 
   static constexpr int kRecvBatch = 32;
   SendBatch out_;

@@ -345,6 +345,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("tcpRejectedUsername", static_cast<double>(s.tcp_rejected_username.load()));
       o.Set("tcpRejectedLimit", static_cast<double>(s.tcp_rejected_limit.load()));
       o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
+      o.Set("tcpPathClosed", static_cast<double>(s.tcp_path_closed.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       workers.Set(static_cast<uint32_t>(i), o);
     }

@@ -46,7 +46,8 @@ type Counted =
   | 'tcpRejectedOversize'
   | 'tcpRejectedUsername'
   | 'tcpRejectedLimit'
-  | 'tcpRejectedInvalid';
+  | 'tcpRejectedInvalid'
+  | 'tcpPathClosed';
 
 const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_packets_total', 'rxPackets', 'UDP datagrams received by a data-plane worker (media, RTCP, STUN, DTLS)'],
@@ -68,8 +69,9 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_tcp_rejected_timeout_total', 'tcpRejectedTimeout', 'ICE-TCP connections closed: no valid binding request within connectTimeoutMs'],
   ['halfsec_tcp_rejected_oversize_total', 'tcpRejectedOversize', 'ICE-TCP connections closed: an RFC 4571 frame longer than the largest datagram'],
   ['halfsec_tcp_rejected_username_total', 'tcpRejectedUsername', 'ICE-TCP connections closed: a binding request for no known peer'],
-  ['halfsec_tcp_rejected_limit_total', 'tcpRejectedLimit', 'ICE-TCP connections closed: too many from one address, or a worker\'s limit'],
+  ['halfsec_tcp_rejected_limit_total', 'tcpRejectedLimit', 'ICE-TCP connections closed: too many from one address, a worker\'s limit, the descriptor budget (accepts that failed for want of descriptors count too)'],
   ['halfsec_tcp_rejected_invalid_total', 'tcpRejectedInvalid', 'ICE-TCP connections closed: not starting with a binding request, or a failed check'],
+  ['halfsec_tcp_path_closed_total', 'tcpPathClosed', 'sessions ended because their ICE-TCP connection closed and no other path was checked within 3 s'],
 ];
 
 const WORKER_GAUGES: [string, 'peers' | 'viewers' | 'tcpConnections', string][] = [
