@@ -38,8 +38,11 @@ export interface ViewerFeedback {
 }
 
 export interface EngineEvent {
-  /** 'tcp-rejected' (peerId 0): an ICE-TCP connection was closed for bad input, once per burst; detail says why. */
-  type: 'connected' | 'closed' | 'feedback' | 'layers' | 'tcp-rejected';
+  /**
+   * 'tcp-rejected' (peerId 0): an ICE-TCP connection was closed for bad input, once per burst; detail says why.
+   * 'first-media': a viewer's first media packet went into its worker's send batch, at `atMs`.
+   */
+  type: 'connected' | 'closed' | 'feedback' | 'layers' | 'tcp-rejected' | 'first-media';
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
@@ -49,7 +52,15 @@ export interface EngineEvent {
   layerSsrc?: number[];
   /** 'layers': audio bit/s over the same window. */
   audioBps?: number;
+  /** 'first-media': the moment on the data plane's clock, ms (CLOCK_MONOTONIC, as monotonicMs()). */
+  atMs?: number;
 }
+
+/**
+ * Now on the clock the data plane stamps events with (CLOCK_MONOTONIC, ms with a fraction):
+ * libuv's hrtime reads the same clock, so the two can be subtracted.
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export interface PeerConfig {
   /** 'pull': feeds the stream like a publisher, as ICE-controlling DTLS client of another relay. */

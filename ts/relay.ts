@@ -11,6 +11,8 @@ import { native } from './native.js';
 import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
+import { createNodeWebSocket } from './http/node-websocket.js';
+import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -20,8 +22,11 @@ import type { ClusterStats } from './cluster/node.js';
 import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
+import { JoinTimes } from './ops/join-times.js';
+import type { JoinSummary } from './ops/join-times.js';
 import type { Rates } from './ops/rates.js';
 import { Router } from './http/routes.js';
+import { loadDashboard } from './http/dashboard.js';
 import { SessionManager } from './media/sessions.js';
 import { Access } from './access/access.js';
 import type { RelayEvents } from './media/sessions.js';
@@ -39,6 +44,8 @@ export interface RelayStats {
   signalingConnections: number;
   /** Relay-wide, over the last second. Per-stream rates need per-stream counters the data plane does not keep yet. */
   rates: Rates;
+  /** Viewer join times (offer → first media packet sent), over the most recent joins. */
+  joins: JoinSummary;
   workers: WorkerStats[];
 }
 
@@ -48,11 +55,12 @@ export interface Relay {
   readonly registry: Registry | undefined;
   /** Starts the relay's own HTTP/WebSocket server; resolves with the bound port. */
   listen(): Promise<{ port: number }>;
-  /** Adds WHIP, WHEP, /api, /metrics, /healthz and /ws to an existing uWebSockets.js app. */
+  /** Adds WHIP, WHEP, /api, /metrics, /healthz, /dashboard and /ws to an existing uWebSockets.js app. */
   attach(app: TemplatedApp): void;
   /**
-   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz (not /ws). As Express
-   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`.
+   * A node:http request listener for WHIP, WHEP, /api, /metrics, /healthz and /dashboard. As Express
+   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`. Its `upgrade`
+   * carries WebSocket signaling on /ws (the `ws` library): `server.on('upgrade', handler.upgrade)`.
    */
   nodeHandler(): NodeHandler;
   stats(): RelayStats;
@@ -142,6 +150,10 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   // The closed engine throws on stats(); a closed relay simply has no workers.
   const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
   const rates = new RateSampler(workers);
+  const joins = new JoinTimes();
+  sm.on('viewer:media', (e) => {
+    if (e.joinSeconds !== undefined) joins.add(e.joinSeconds);
+  });
   const signaling = new Signaling({
     sessions: sm,
     log,
@@ -165,7 +177,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), joins: joins.summary(), workers: workers() };
   };
   const router = new Router({
     sessions: sm,
@@ -176,6 +188,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     metrics: metrics ? () => metrics.scrape() : undefined,
     stats,
     isClosed: () => closed,
+    dashboard: opts.dashboard ? loadDashboard() : undefined,
     cluster: {
       gate: (role, stream, headers, sdp) => {
         // A registered RTSP source starts pulling for its first viewer, as an edge pull does.
@@ -187,6 +200,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
   });
   const httpDeps: HttpDeps = { router, log, signaling, maxMessageBytes: opts.maxBodyBytes };
+  let nodeWs: NodeWebSocket | undefined;
   let listenSocket: us_listen_socket | undefined;
   let ownApp: TemplatedApp | undefined;
 
@@ -218,7 +232,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     nodeHandler() {
       startCluster(opts.port);
-      return createNodeHandler(router);
+      nodeWs ??= createNodeWebSocket(signaling, opts.maxBodyBytes);
+      return createNodeHandler(router, nodeWs.upgrade);
     },
     stats,
     clusterStats: () => cluster.stats(),
@@ -242,6 +257,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       rtsp.close();
       srt.close();
       ingests.close();
+      nodeWs?.close();
       sm.closeAll();
       metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);

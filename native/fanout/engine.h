@@ -18,7 +18,7 @@ namespace halfsec {
 
 struct EngineEvent {
   EngineEvent(std::string t, uint32_t id, std::string d = "") : type(std::move(t)), peer_id(id), detail(std::move(d)) {}
-  std::string type;  // "connected", "closed", "feedback", "layers"
+  std::string type;  // "connected", "closed", "feedback", "layers", "first-media"
   uint32_t peer_id = 0;
   std::string detail;
   bool has_feedback = false;
@@ -29,6 +29,8 @@ struct EngineEvent {
   double layer_bps[kMaxLayers] = {};
   uint32_t layer_ssrc[kMaxLayers] = {};  // 0 until the layer has sent
   double audio_bps = 0;
+  // "first-media": when the viewer's first media packet went into the send batch (MonotonicMsPrecise).
+  double at_ms = 0;
 };
 
 struct EngineOptions {

@@ -218,6 +218,10 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
   sent_++;
+  if (!first_media_sent_) {
+    first_media_sent_ = true;
+    worker_->EmitFirstMedia(cfg_.id);
+  }
 }
 
 void Peer::Retransmit(int kind, uint16_t out_seq) {

@@ -310,6 +310,7 @@ class Peer {
   std::unique_ptr<BandwidthEstimator> bwe_;
   TransportCcClock twcc_clock_;
   ProbeController probe_;
+  bool first_media_sent_ = false;  // viewer: the "first-media" event went out
 
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };

@@ -338,6 +338,12 @@ void Worker::EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssr
   engine_->PushEvent(std::move(ev));
 }
 
+void Worker::EmitFirstMedia(uint32_t peer_id) {
+  EngineEvent ev{"first-media", peer_id, ""};
+  ev.at_ms = MonotonicMsPrecise();
+  engine_->PushEvent(std::move(ev));
+}
+
 void Worker::EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb) {
   EngineEvent ev{"feedback", peer_id, ""};
   ev.has_feedback = true;

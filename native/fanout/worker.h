@@ -120,6 +120,8 @@ class Worker {
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
+  // A viewer's first media packet is in the send batch (join time, halfsec_join_seconds).
+  void EmitFirstMedia(uint32_t peer_id);
   int64_t now_ms() const { return now_ms_; }
   // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
   // unknown (ICE-TCP, pull sockets, no timestamp).

@@ -159,6 +159,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         e.Set("layerSsrc", ssrcs);
         e.Set("audioBps", events[i].audio_bps);
       }
+      if (events[i].at_ms > 0) e.Set("atMs", events[i].at_ms);
       arr.Set(static_cast<uint32_t>(i), e);
     }
     cb.Call({arr});

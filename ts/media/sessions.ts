@@ -27,6 +27,11 @@ export interface RelayEvents {
   'viewer:join': [{ stream: string; session: string }];
   'viewer:leave': [{ stream: string; session: string; reason: string }];
   'peer:connected': [{ stream: string; session: string; role: SessionRole }];
+  /**
+   * A viewer's first media packet left the data plane; `joinSeconds` from its offer's arrival
+   * (WHEP POST or WebSocket view) to that packet (undefined when the arrival is not known).
+   */
+  'viewer:media': [{ stream: string; session: string; joinSeconds: number | undefined }];
   'viewer:feedback': [{ stream: string; session: string; feedback: ViewerFeedback; layer: number }];
   /** A viewer's preferences changed (WebSocket `select`). */
   'viewer:select': [{ stream: string; session: string; preferences: ViewerPreferences }];
@@ -139,7 +144,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return { session, answer };
   }
 
-  view(stream: string, sdp: string): OfferResult {
+  /** A viewer; `requestedAtMs` (monotonicMs()) is when its offer arrived, for the join time. */
+  view(stream: string, sdp: string, requestedAtMs?: number): OfferResult {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const st = this.book.get(stream);
@@ -149,6 +155,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const ice = newIceParams();
     const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
     const session = this.book.newSession('viewer', stream, added);
+    if (requestedAtMs !== undefined) session.requestedAtMs = requestedAtMs;
     st.viewers.set(session.id, session);
     if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
@@ -280,6 +287,9 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         s.connected = true;
         this.log.debug({ stream: s.stream, session: s.id, role: s.role }, 'peer connected');
         this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
+      } else if (ev.type === 'first-media' && s.role === 'viewer') {
+        const joinSeconds = s.requestedAtMs !== undefined && ev.atMs !== undefined ? Math.max(0, ev.atMs - s.requestedAtMs) / 1000 : undefined;
+        this.emit('viewer:media', { stream: s.stream, session: s.id, joinSeconds });
       } else if (ev.type === 'feedback' && ev.feedback) {
         this.onFeedback(s, ev.feedback);
       } else if (ev.type === 'layers' && ev.layerBps) {

@@ -37,6 +37,8 @@ export interface RelayOptions {
   adminToken?: string;
   /** Serve Prometheus metrics on /metrics (default true). */
   metrics?: boolean;
+  /** Serve the live dashboard on /dashboard (default true; admin token, or loopback without one). */
+  dashboard?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -138,6 +140,7 @@ export const DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   logLevel: 'info',
   metrics: true,
+  dashboard: true,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -213,6 +216,7 @@ export const relayOptionsSchema = z
       logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
       adminToken: z.string({ error: 'must be a string' }).min(8, { error: 'must be at least 8 characters' }).optional(),
       metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      dashboard: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
