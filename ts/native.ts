@@ -118,6 +118,13 @@ export interface WorkerStats {
   tcpRejectedUsername: number;
   tcpRejectedLimit: number;
   tcpRejectedInvalid: number;
+  /**
+   * Forwarded packets' residence time (kernel receive timestamp to the return of the sendmmsg
+   * that carried them), non-cumulative counts per bucket: one per bound of
+   * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
+   */
+  residenceBuckets: number[];
+  residenceSumSeconds: number;
 }
 
 export interface NativeEngine {
@@ -139,6 +146,8 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (options: EngineOptions, onEvents: (events: EngineEvent[]) => void) => NativeEngine;
   _test: Record<string, (...args: never[]) => unknown>;
+  /** Upper bounds in seconds of WorkerStats.residenceBuckets' finite buckets. */
+  residenceBucketsSeconds: number[];
 }
 
 export const native: NativeAddon = require('../build/Release/halfsec.node') as NativeAddon;

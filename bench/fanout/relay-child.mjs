@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { createRelay } from '../../dist/index.js';
+import { native } from '../../dist/native.js';
 
 const workers = Number(process.argv[2] ?? 0) || availableParallelism();
 setTimeout(() => process.exit(3), 30 * 60 * 1000).unref(); // no benchmark run lasts this long
@@ -38,6 +39,9 @@ createInterface({ input: process.stdin })
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         rss: process.memoryUsage.rss(),
+        // Forwarded packets' time in the relay, summed over workers (non-cumulative buckets).
+        residenceBounds: native.residenceBucketsSeconds,
+        residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),
       });
     } else if (line === 'exit') {
       relay.close().then(() => process.exit(0));

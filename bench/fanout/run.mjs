@@ -54,12 +54,34 @@ const cfg = {
 if (!['udp', 'tcp'].includes(cfg.transport)) throw new Error('--transport: udp or tcp');
 if (cfg.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
 const pps = (cfg.rateKbps * 1000) / 8 / cfg.packetSize;
+const mul = (v, k) => (v === undefined ? undefined : v * k);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((x, y) => x - y);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
 };
 const log = (m) => process.stderr.write(`${m}\n`);
+/**
+ * The q-quantile (seconds) of a bucket histogram's growth between two stats answers: linear
+ * within the bucket, as Prometheus' histogram_quantile does; undefined without both.
+ */
+function residenceQuantile(a, b, q) {
+  if (!a?.residenceBuckets || !b?.residenceBuckets) return undefined;
+  const d = b.residenceBuckets.map((c, i) => c - (a.residenceBuckets[i] ?? 0));
+  const total = d.reduce((x, y) => x + y, 0);
+  if (total <= 0) return undefined;
+  const bounds = b.residenceBounds;
+  let acc = 0;
+  for (let i = 0; i < d.length; i++) {
+    if (acc + d[i] >= q * total) {
+      const lo = i === 0 ? 0 : bounds[i - 1];
+      if (i >= bounds.length) return lo; // the +Inf bucket: its lower bound
+      return lo + ((bounds[i] - lo) * (q * total - acc)) / d[i];
+    }
+    acc += d[i];
+  }
+  return undefined;
+}
 
 const RELAYS = {
   halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
@@ -124,6 +146,10 @@ async function measure(peer, n, runIndex) {
       authFailed: s.auth.failed,
       badPayload: s.auth.badPayload,
       latencyUs: s.latencyUs,
+      // Relay residence (kernel receive timestamp to sendmmsg return), from the relay's own histogram.
+      residenceP50Us: mul(residenceQuantile(sA, sB, 0.5), 1e6),
+      residenceP99Us: mul(residenceQuantile(sA, sB, 0.99), 1e6),
+      residenceCounted: sB.residenceBuckets && sA.residenceBuckets ? sB.residenceBuckets.reduce((x, y) => x + y, 0) - sA.residenceBuckets.reduce((x, y) => x + y, 0) : undefined,
       joinMs: s.joinMs,
       rssBaseMiB: s0.rss / 2 ** 20,
       rssMiB: sB.rss / 2 ** 20,
@@ -178,7 +204,7 @@ for (const peer of cfg.peers) {
         m.raw = r;
         m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
         runs.push(m);
-        log(`  relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, joined ${m.joined}/${n}`);
+        log(`  relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, residence p50/p99 ${m.residenceP50Us?.toFixed(0) ?? '-'}/${m.residenceP99Us?.toFixed(0) ?? '-'} µs, joined ${m.joined}/${n}`);
       } catch (err) {
         log(`  failed: ${err.message}`);
         runs.push({ viewers: n, error: err.message });
@@ -204,6 +230,8 @@ for (const peer of cfg.peers) {
             latencyP50Us: pick((r) => r.latencyUs.p50),
             latencyP99Us: pick((r) => r.latencyUs.p99),
             latencyMaxUs: pick((r) => r.latencyUs.max),
+            residenceP50Us: pick((r) => r.residenceP50Us),
+            residenceP99Us: pick((r) => r.residenceP99Us),
             joinP50Ms: pick((r) => r.joinMs.p50),
             joinP99Ms: pick((r) => r.joinMs.p99),
             rssMiB: pick((r) => r.rssMiB),
@@ -217,13 +245,13 @@ for (const peer of cfg.peers) {
 }
 
 const f = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
-const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
+const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'res p50/p99 µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
 const rows = results.map((r) => {
   const m = r.median;
   if (!m) return [r.peer, String(r.viewers), r.skipped ?? 'failed', ...header.slice(3).map(() => '')];
   return [
     r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayCoresUsed, 2),
-    `${f(m.deliveredMin * 100, 1)}%`, `${f(m.deliveredTotal * 100, 1)}%`, f(m.latencyP50Us), f(m.latencyP99Us), f(m.latencyMaxUs),
+    `${f(m.deliveredMin * 100, 1)}%`, `${f(m.deliveredTotal * 100, 1)}%`, f(m.latencyP50Us), f(m.latencyP99Us), f(m.latencyMaxUs), `${f(m.residenceP50Us)}/${f(m.residenceP99Us)}`,
     `${f(m.joinP50Ms, 0)}/${f(m.joinP99Ms, 0)}`, f(m.rssMiB, 0), f(m.rssKiBPerViewer, 1), f(m.viewersPerCore, 0),
   ];
 });

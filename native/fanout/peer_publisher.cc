@@ -82,6 +82,7 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   if (!pkt) return true;
   std::memcpy(pkt->data, d, static_cast<size_t>(len));
   pkt->len = static_cast<uint16_t>(len);
+  pkt->rx_ns = worker_->rx_ns();
   pkt->rtp = h;
   pkt->kind = static_cast<MediaKind>(c.kind);
   pkt->layer = static_cast<uint8_t>(c.layer);

@@ -24,7 +24,7 @@ static_assert(SendBatch::kSlotBytes >= kMaxPacket + kSrtpMaxTrailer, "a batch sl
 }  // namespace
 
 Worker::Worker(Engine* engine, int index)
-    : engine_(engine), index_(index), in_slots_(kRecvBatch) {}
+    : engine_(engine), index_(index), in_slots_(kRecvBatch), in_control_(kRecvBatch) {}
 
 void Worker::Teardown() {
   by_fd_.clear();
@@ -56,6 +56,7 @@ Worker::~Worker() {
 bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   fd_ = OpenUdpSocket(ip, port, 4 << 20, &bind_addr_, error);
   if (fd_ < 0) return false;
+  EnableRxTimestamps(fd_);
   port_ = port;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -264,7 +265,9 @@ void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
   LocalStream& ls = it->second;
   ls.sent.Store(const_cast<MediaPacket*>(&pkt));
   const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
+  forward_rx_ns_ = pkt.rx_ns;
   for (Peer* v : ls.viewers) v->Forward(pkt, top);
+  forward_rx_ns_ = 0;
 }
 
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
@@ -407,12 +410,12 @@ void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id
     SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
     return;
   }
-  out_.Commit(len, to);
+  out_.Commit(len, to, forward_rx_ns_);
   if (out_.full()) Flush();
 }
 
 void Worker::Flush() {
-  const SendBatch::Result r = out_.Flush(fd_);
+  const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);

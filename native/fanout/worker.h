@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/residence_histogram.h"
 #include "fanout/peer.h"
 #include "fanout/stream.h"
 #include "media/retransmission_buffer.h"
@@ -43,6 +45,8 @@ struct WorkerStats {
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
+  // Forwarded packets' time in the relay: kernel receive time to the return of their sendmmsg.
+  ResidenceHistogram residence;
 };
 
 // One ICE-TCP connection on a worker (fanout/worker_tcp.cc). It belongs to the peer whose valid
@@ -97,6 +101,8 @@ class Worker {
 
   // Worker-thread only: used by peers.
   MediaPacket* NewPacket() { return pool_.Get(); }
+  // The kernel receive time (CLOCK_REALTIME ns) of the datagram being handled, 0 when unknown.
+  int64_t rx_ns() const { return rx_ns_; }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
   // `tcp_id` nonzero: the packet goes on that ICE-TCP connection instead (copied, framed).
   void BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id = 0);
@@ -185,6 +191,8 @@ class Worker {
   bool running_ = false;
   int64_t now_ms_ = 0;
   int64_t last_tick_ms_ = 0;
+  int64_t rx_ns_ = 0;          // see rx_ns()
+  int64_t forward_rx_ns_ = 0;  // while a live packet is forwarded: its receive time, for the batch
   WorkerStats stats_;
 
   std::mutex mu_;  // guards commands_: control calls are rare, media never takes this lock
@@ -207,11 +215,14 @@ class Worker {
   int64_t tcp_logged_ms_ = -1'000'000;
 
   static constexpr int kRecvBatch = 32;
+  // Room for one SCM_TIMESTAMPNS control message per received datagram.
+  static constexpr size_t kRecvControl = 64;
   SendBatch out_;
   struct alignas(64) Slot {
     uint8_t data[kMaxPacket + 64];
   };
   std::vector<Slot> in_slots_;
+  std::vector<std::array<uint8_t, kRecvControl>> in_control_;
 };
 
 }  // namespace halfsec

@@ -25,6 +25,8 @@ void Worker::ReceiveBatch() {
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      msgs[i].msg_hdr.msg_control = in_control_[i].data();
+      msgs[i].msg_hdr.msg_controllen = kRecvControl;
     }
     const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
@@ -35,8 +37,10 @@ void Worker::ReceiveBatch() {
       }
       stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
       stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+      rx_ns_ = RxTimestampNs(msgs[i].msg_hdr);
       HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
     }
+    rx_ns_ = 0;
     if (n < kRecvBatch) return;
   }
 }
@@ -222,11 +226,18 @@ void Worker::ReceivePull(int fd) {
   const std::string expect = AddrKey(peer->address());
   for (int i = 0; i < kRecvBatch; i++) {
     sockaddr_storage from{};
-    socklen_t flen = sizeof(from);
     uint8_t* d = in_slots_[0].data;
-    const ssize_t r = recvfrom(fd, d, kMaxPacket, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &flen);
+    iovec iov{d, kMaxPacket};
+    msghdr m{};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof(from);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = in_control_[0].data();
+    m.msg_controllen = kRecvControl;
+    const ssize_t r = recvmsg(fd, &m, MSG_DONTWAIT);
     if (r <= 0) return;
-    if (static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
+    if ((m.msg_flags & MSG_TRUNC) || static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
       stats_.dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -234,14 +245,16 @@ void Worker::ReceivePull(int fd) {
     stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
     stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
     if (LooksLikeStun(d, n)) {
-      StunMessage m;
-      if (ParseStun(d, n, &m) && (m.type == kStunBindingSuccess || m.type == kStunBindingError)) {
-        peer->OnStunResponse(d, n, m, now_ms_);
+      StunMessage sm;
+      if (ParseStun(d, n, &sm) && (sm.type == kStunBindingSuccess || sm.type == kStunBindingError)) {
+        peer->OnStunResponse(d, n, sm, now_ms_);
       } else {
         stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
       }
     } else {
+      rx_ns_ = RxTimestampNs(m);
       DeliverToPeer(*peer, d, n);
+      rx_ns_ = 0;
     }
   }
 }

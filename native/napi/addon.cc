@@ -345,6 +345,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("tcpRejectedLimit", static_cast<double>(s.tcp_rejected_limit.load()));
       o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
+      {
+        uint64_t counts[ResidenceHistogram::kBuckets];
+        uint64_t sum_ns;
+        s.residence.Read(counts, &sum_ns);
+        Napi::Array buckets = Napi::Array::New(env, ResidenceHistogram::kBuckets);
+        for (int b = 0; b < ResidenceHistogram::kBuckets; b++) buckets.Set(static_cast<uint32_t>(b), static_cast<double>(counts[b]));
+        o.Set("residenceBuckets", buckets);
+        o.Set("residenceSumSeconds", static_cast<double>(sum_ns) / 1e9);
+      }
       workers.Set(static_cast<uint32_t>(i), o);
     }
     Napi::Object r = Napi::Object::New(env);
@@ -385,6 +394,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", halfsec::EngineWrap::Define(env));
+  // The finite upper bounds (seconds) of every worker's `residenceBuckets`; the last bucket is +Inf.
+  Napi::Array bounds = Napi::Array::New(env, halfsec::ResidenceHistogram::kFinite);
+  for (int b = 0; b < halfsec::ResidenceHistogram::kFinite; b++) {
+    bounds.Set(static_cast<uint32_t>(b), static_cast<double>(halfsec::ResidenceHistogram::kUpperNs[b]) / 1e9);
+  }
+  exports.Set("residenceBucketsSeconds", bounds);
   Napi::Object test = Napi::Object::New(env);
   halfsec::RegisterSrtpTestExports(env, test);
   halfsec::RegisterStunTestExports(env, test);

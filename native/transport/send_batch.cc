@@ -6,15 +6,16 @@
 
 namespace halfsec {
 
-SendBatch::SendBatch() : slots_(kSize), addrs_(kSize), lens_(kSize) {}
+SendBatch::SendBatch() : slots_(kSize), addrs_(kSize), lens_(kSize), rx_ns_(kSize) {}
 
-void SendBatch::Commit(size_t len, const sockaddr_storage& to) {
+void SendBatch::Commit(size_t len, const sockaddr_storage& to, int64_t rx_ns) {
   lens_[count_] = len;
+  rx_ns_[count_] = rx_ns;
   addrs_[count_] = to;
   count_++;
 }
 
-SendBatch::Result SendBatch::Flush(int fd) {
+SendBatch::Result SendBatch::Flush(int fd, ResidenceHistogram* residence) {
   Result res;
   if (count_ == 0) return res;
   mmsghdr msgs[kSize];
@@ -38,6 +39,12 @@ SendBatch::Result SendBatch::Flush(int fd) {
       continue;
     }
     for (int i = sent; i < sent + r; i++) res.bytes += lens_[i];
+    if (residence) {
+      const int64_t now = RealtimeNs();
+      for (int i = sent; i < sent + r; i++) {
+        if (rx_ns_[i] != 0) residence->Record(now - rx_ns_[i]);
+      }
+    }
     res.packets += static_cast<uint64_t>(r);
     sent += r;
   }

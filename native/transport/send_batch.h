@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/residence_histogram.h"
+
 namespace halfsec {
 
 class SendBatch {
@@ -23,9 +25,12 @@ class SendBatch {
   bool full() const { return count_ == kSize; }
   // Room for kSlotBytes; the caller flushes first when full().
   uint8_t* Slot() { return slots_[count_].data; }
-  void Commit(size_t len, const sockaddr_storage& to);
+  // `rx_ns`: the kernel receive time (CLOCK_REALTIME ns) of the packet this one forwards, or 0.
+  void Commit(size_t len, const sockaddr_storage& to, int64_t rx_ns = 0);
   // Sends everything on `fd`; a datagram the kernel refuses is dropped, the rest still go.
-  Result Flush(int fd);
+  // Stamped datagrams that went out are recorded in `residence` (when given) at the return of
+  // the sendmmsg call that carried them.
+  Result Flush(int fd, ResidenceHistogram* residence = nullptr);
 
  private:
   struct alignas(64) Buffer {
@@ -34,6 +39,7 @@ class SendBatch {
   std::vector<Buffer> slots_;
   std::vector<sockaddr_storage> addrs_;
   std::vector<size_t> lens_;
+  std::vector<int64_t> rx_ns_;
   int count_ = 0;
 };
 
