@@ -219,6 +219,7 @@ void Client::OnMedia(uint8_t* d, size_t n, int64_t rx_ns) {
     return;
   }
   RtpHeader h;
+  if (ParseRtp(d, static_cast<size_t>(len), &h) && h.payload_len >= 1 && (d[h.header_len] & 0x1f) == 24) return;  // parameter sets
   if (!ParseRtp(d, static_cast<size_t>(len), &h) || h.payload_len < kPayloadHeader ||
       Load32(d + h.header_len + 1) != kPayloadMagic) {
     ClientStats::Bump(stats_->bad_payload);
@@ -245,12 +246,34 @@ int64_t Client::SendDue(int64_t now_ns) {
   return next_send_ns_;
 }
 
+void Client::SendParameterSets() {
+  uint8_t buf[128 + kSrtpMaxTrailer];
+  buf[0] = 0x80;
+  buf[1] = static_cast<uint8_t>(p_.payload_type & 0x7f);
+  Store16(buf + 2, seq_++);
+  Store32(buf + 4, rtp_ts_);
+  Store32(buf + 8, p_.ssrc);
+  size_t len = 12;
+  buf[len++] = 0x78;  // STAP-A, NRI 3
+  for (const auto& [nal, n] : {std::pair{kSps, sizeof kSps}, std::pair{kPps, sizeof kPps}}) {
+    Store16(buf + len, static_cast<uint16_t>(n));
+    std::memcpy(buf + len + 2, nal, n);
+    len += 2 + n;
+  }
+  const int out = srtp_out_.ProtectRtp(buf, len);
+  if (out < 0) return;
+  loop_->SendFrom(ip_, p_.remote, buf, static_cast<size_t>(out));
+  ClientStats::Bump(stats_->tx_packets);
+  ClientStats::Bump<uint64_t>(stats_->tx_bytes, static_cast<uint64_t>(out));
+}
+
 void Client::SendPacket(int64_t) {
   uint8_t buf[2048];
   const size_t len = p_.packet_size;
   if (len + kSrtpMaxTrailer > sizeof buf || len < 12 + kPayloadHeader) return;
   std::memcpy(buf, packet_.data(), len);
   const bool frame_start = in_frame_ == 0;
+  if (frame_start && frame_ % kKeyframeEveryFrames == 0) SendParameterSets();
   const bool marker = ++in_frame_ == per_frame_;
   buf[0] = 0x80;
   buf[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (p_.payload_type & 0x7f));
