@@ -8,6 +8,8 @@ export interface EngineOptions {
   portBase?: number;
   portCount?: number;
   keyframeCacheMaxAgeMs?: number;
+  /** UDP GSO for a viewer's run of equal-size datagrams (default true). */
+  udpGso?: boolean;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
@@ -124,6 +126,8 @@ export interface WorkerStats {
    * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
    */
   residenceBuckets: number[];
+  /** sendmmsg messages that carried several datagrams to one viewer (UDP GSO). */
+  gsoMessages: number;
   residenceSumSeconds: number;
 }
 

@@ -1,7 +1,7 @@
 // A halfsec relay in its own process, for the fan-out benchmark. Prints one JSON line
 // {"event":"listening","port":...}; on stdin "stats" prints {"event":"stats",...} with the relay's
 // packet counters, process CPU time and RSS; "exit" (or stdin closing) stops it.
-// Usage: node relay-child.mjs [workers]
+// Usage: node relay-child.mjs [workers] [nogso]   (nogso: udpGso off, for paired before/after runs)
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { createRelay } from '../../dist/index.js';
@@ -21,6 +21,7 @@ const relay = createRelay({
   // Every load-generator request comes from 127.0.0.1: the per-address session rate would
   // throttle the load itself.
   sessionsPerIpPerSecond: 0,
+  udpGso: process.argv[3] !== 'nogso',
 });
 const { port } = await relay.listen();
 const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
@@ -34,6 +35,7 @@ createInterface({ input: process.stdin })
         event: 'stats',
         viewers: s.viewers,
         txPackets: s.workers.reduce((a, w) => a + w.txPackets, 0),
+        gsoMessages: s.workers.reduce((a, w) => a + w.gsoMessages, 0),
         rxPackets: s.workers.reduce((a, w) => a + w.rxPackets, 0),
         dropped: s.workers.reduce((a, w) => a + w.dropped, 0),
         cpuUserUs: cpu.user,

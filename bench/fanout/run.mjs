@@ -2,10 +2,11 @@
 // Fan-out benchmark: for each viewer count N, a relay in its own process, one native publisher
 // and N native viewers in this process; relay CPU per packet against the kernel's own sendmmsg
 // cost (measured in the same run), delivery, relay-added latency, memory, viewers per core.
-// Then the same load against the node-datachannel relay in ../peers/. Prints figures; asserts none.
+// The same load against the peers in ../peers/ (node-datachannel; mediasoup 3.8.4, installed and
+// built on first use), in paired runs. Prints figures; asserts none.
 // Usage: node bench/fanout/run.mjs [--quick] [--sizes 100,500] [--runs 3] [--seconds 10]
-//        [--rate-kbps 2500] [--peers halfsec,ndc] [--ndc-max 500] [--threads 1] [--workers N]
-//        [--transport udp|tcp]
+//        [--rate-kbps 2500] [--peers halfsec,mediasoup,ndc] [--ndc-max 500] [--mediasoup-max 5000]
+//        [--threads 1] [--workers N] [--transport udp|tcp]
 // --transport tcp: halfsec is measured twice in the same run, with UDP viewers ("halfsec") and
 // with ICE-TCP viewers ("halfsec-tcp": RFC 4571 frames over one connected socket each, tcptype
 // active); the publisher stays on UDP. --peers defaults to those two then.
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { LoadRun } from '../../dist/load/run.js';
 import { loadNative } from '../../dist/load/native.js';
 import { startRelayProcess } from './relay-process.mjs';
+import { ensureMediasoup } from '../peers/mediasoup/install.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { values: a } = parseArgs({
@@ -28,11 +30,13 @@ const { values: a } = parseArgs({
     'rate-kbps': { type: 'string' },
     peers: { type: 'string' },
     'ndc-max': { type: 'string' },
+    'mediasoup-max': { type: 'string' },
     threads: { type: 'string' },
     workers: { type: 'string' },
     out: { type: 'string' },
     'no-hold': { type: 'boolean' },
     transport: { type: 'string' },
+    burst: { type: 'boolean' },
   },
 });
 const cfg = {
@@ -45,11 +49,15 @@ const cfg = {
   transport: a.transport ?? 'udp',
   peers: (a.peers ?? (a.transport === 'tcp' ? 'halfsec,halfsec-tcp' : 'halfsec,ndc')).split(','),
   ndcMax: Number(a['ndc-max'] ?? 500),
+  mediasoupMax: Number(a['mediasoup-max'] ?? 5000),
   threads: Number(a.threads ?? 1),
   workers: Number(a.workers ?? availableParallelism()),
   // Viewers join while the publisher holds its media: on a small machine, joining under full
   // load measures the machine's saturation rather than the fan-out.
   hold: !a['no-hold'],
+  // The publisher sends each frame's packets back to back (OBS and other unpaced encoders),
+  // instead of evenly spaced: the relay then has runs of packets per viewer (UDP GSO).
+  burst: Boolean(a.burst),
 };
 if (!['udp', 'tcp'].includes(cfg.transport)) throw new Error('--transport: udp or tcp');
 if (cfg.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
@@ -60,6 +68,7 @@ const median = (xs) => {
   const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((x, y) => x - y);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
 };
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const log = (m) => process.stderr.write(`${m}\n`);
 /**
  * The q-quantile (seconds) of a bucket histogram's growth between two stats answers: linear
@@ -85,8 +94,12 @@ function residenceQuantile(a, b, q) {
 
 const RELAYS = {
   halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
+  // The same relay with UDP GSO off: paired before/after runs of the send path.
+  'halfsec-nogso': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'nogso'] },
   'halfsec-tcp': { script: `${here}relay-child.mjs`, args: [String(cfg.workers)], transport: 'tcp' },
   ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
+  // mediasoup 3.8.4, installed and built on first use into bench/peers/mediasoup/.install.
+  mediasoup: { script: `${here}../peers/mediasoup/relay.mjs`, args: [String(cfg.workers)], prepare: () => ensureMediasoup({ log }) },
 };
 
 async function measure(peer, n, runIndex) {
@@ -101,6 +114,7 @@ async function measure(peer, n, runIndex) {
       rateKbps: cfg.rateKbps,
       fps: cfg.fps,
       packetSize: cfg.packetSize,
+      burst: cfg.burst,
       publish: true,
       peer: 'native',
       transport: RELAYS[peer].transport ?? 'udp',
@@ -116,7 +130,9 @@ async function measure(peer, n, runIndex) {
     const joinStart = Date.now();
     await run.joinAll();
     const joinSeconds = (Date.now() - joinStart) / 1000;
-    await sleep(1000);
+    // Settle past one keyframe interval (the publisher's IDR comes every 2 s): viewers of a
+    // relay without a keyframe cache (mediasoup) wait for the next one before they play.
+    await sleep(2500);
     const sA = await relay.stats();
     const [ma, mb] = await run.window(cfg.seconds);
     const sB = await relay.stats();
@@ -133,6 +149,7 @@ async function measure(peer, n, runIndex) {
       joinSeconds,
       windowSeconds: s.window.seconds,
       relayTxPackets: tx,
+      relayGsoMessages: sB.gsoMessages !== undefined ? sB.gsoMessages - sA.gsoMessages : undefined,
       relayCpuSeconds: cpu,
       relayCoresUsed: cpu / s.window.seconds,
       relayCpuSecPerMpkt: tx > 0 ? cpu / (tx / 1e6) : undefined,
@@ -187,29 +204,53 @@ function machine() {
   return { cpu: model, cores: availableParallelism(), kernel, node: process.version, date: new Date().toISOString() };
 }
 
-const results = [];
 for (const peer of cfg.peers) {
-  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, halfsec-tcp, ndc)`);
-  for (const n of cfg.sizes) {
-    if (peer === 'ndc' && n > cfg.ndcMax) {
-      results.push({ peer, viewers: n, skipped: `above --ndc-max ${cfg.ndcMax}` });
-      continue;
-    }
-    const runs = [];
-    for (let i = 0; i < cfg.runs; i++) {
-      log(`${peer} N=${n} run ${i + 1}/${cfg.runs}`);
+  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, halfsec-nogso, halfsec-tcp, ndc, mediasoup)`);
+  await RELAYS[peer].prepare?.();
+}
+// Paired runs: for each N and run, every peer back to back, then the kernel's own cost once, so
+// the shared machine's noise falls alike on all of them; ratios are taken within a run.
+const skip = (peer, n) =>
+  peer === 'ndc' && n > cfg.ndcMax ? `above --ndc-max ${cfg.ndcMax}` : peer === 'mediasoup' && n > cfg.mediasoupMax ? `above --mediasoup-max ${cfg.mediasoupMax}` : undefined;
+const results = [];
+for (const n of cfg.sizes) {
+  const runsBy = new Map(cfg.peers.map((p) => [p, []]));
+  for (let i = 0; i < cfg.runs; i++) {
+    const pair = new Map();
+    for (const peer of cfg.peers) {
+      if (skip(peer, n)) continue;
+      log(`${peer} N=${n} run ${i + 1}/${cfg.runs} (loadavg ${loadavg()})`);
       try {
         const m = await measure(peer, n, i);
-        const r = await raw(n, RELAYS[peer].transport === 'tcp');
-        m.raw = r;
-        m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
-        runs.push(m);
-        log(`  relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, residence p50/p99 ${m.residenceP50Us?.toFixed(0) ?? '-'}/${m.residenceP99Us?.toFixed(0) ?? '-'} µs, joined ${m.joined}/${n}`);
+        m.loadavg = loadavg();
+        pair.set(peer, m);
       } catch (err) {
         log(`  failed: ${err.message}`);
-        runs.push({ viewers: n, error: err.message });
+        runsBy.get(peer).push({ viewers: n, error: err.message });
       }
     }
+    const rawBy = {};
+    for (const peer of pair.keys()) {
+      const tcp = RELAYS[peer].transport === 'tcp';
+      rawBy[tcp] ??= await raw(n, tcp);
+    }
+    const ms = pair.get('mediasoup');
+    for (const [peer, m] of pair) {
+      const r = rawBy[RELAYS[peer].transport === 'tcp'];
+      m.raw = r;
+      m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
+      m.relayOverMediasoup = ms?.relayCpuSecPerMpkt && m.relayCpuSecPerMpkt !== undefined ? m.relayCpuSecPerMpkt / ms.relayCpuSecPerMpkt : undefined;
+      runsBy.get(peer).push(m);
+      log(`  ${peer}: relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, ÷mediasoup ${m.relayOverMediasoup?.toFixed(2) ?? '-'}, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, residence p50/p99 ${m.residenceP50Us?.toFixed(0) ?? '-'}/${m.residenceP99Us?.toFixed(0) ?? '-'} µs, joined ${m.joined}/${n}`);
+    }
+  }
+  for (const peer of cfg.peers) {
+    const why = skip(peer, n);
+    if (why) {
+      results.push({ peer, viewers: n, skipped: why });
+      continue;
+    }
+    const runs = runsBy.get(peer);
     const ok = runs.filter((r) => !r.error);
     const pick = (f) => median(ok.map(f));
     results.push({
@@ -224,6 +265,7 @@ for (const peer of cfg.peers) {
             rawCpuSecPerMpkt: pick((r) => r.raw.cpuSecPerMpkt),
             rawUsPerPacket: pick((r) => r.raw.usPerPacket),
             relayOverRaw: pick((r) => r.relayOverRaw),
+            relayOverMediasoup: pick((r) => r.relayOverMediasoup),
             relayCoresUsed: pick((r) => r.relayCoresUsed),
             deliveredMin: pick((r) => r.deliveredMin),
             deliveredTotal: pick((r) => r.deliveredTotal),
@@ -238,6 +280,8 @@ for (const peer of cfg.peers) {
             rssKiBPerViewer: pick((r) => r.rssKiBPerViewer),
             viewersPerCore: pick((r) => r.viewersPerCore),
             authFailed: Math.max(...ok.map((r) => r.authFailed)),
+            badPayload: Math.max(...ok.map((r) => r.badPayload)),
+            loadavg: ok.map((r) => r.loadavg).join(' | '),
           }
         : undefined,
     });
@@ -245,12 +289,12 @@ for (const peer of cfg.peers) {
 }
 
 const f = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
-const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'res p50/p99 µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
+const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', '÷mediasoup', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'res p50/p99 µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
 const rows = results.map((r) => {
   const m = r.median;
   if (!m) return [r.peer, String(r.viewers), r.skipped ?? 'failed', ...header.slice(3).map(() => '')];
   return [
-    r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayCoresUsed, 2),
+    r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayOverMediasoup, 2), f(m.relayCoresUsed, 2),
     `${f(m.deliveredMin * 100, 1)}%`, `${f(m.deliveredTotal * 100, 1)}%`, f(m.latencyP50Us), f(m.latencyP99Us), f(m.latencyMaxUs), `${f(m.residenceP50Us)}/${f(m.residenceP99Us)}`,
     `${f(m.joinP50Ms, 0)}/${f(m.joinP99Ms, 0)}`, f(m.rssMiB, 0), f(m.rssKiBPerViewer, 1), f(m.viewersPerCore, 0),
   ];

@@ -78,9 +78,12 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
   if (v == InboundStream::Verdict::kDrop) return true;
-  MediaPacket* pkt = worker_->NewPacket();
-  if (!pkt) return true;
-  std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  // Received straight into a pooled packet: it becomes the MediaPacket as is (no copy).
+  MediaPacket* pkt = worker_->TakeReceived(d);
+  if (!pkt) {
+    if (!(pkt = worker_->NewPacket())) return true;
+    std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  }
   pkt->len = static_cast<uint16_t>(len);
   pkt->rx_ns = worker_->rx_ns();
   pkt->rtp = h;

@@ -24,9 +24,20 @@ static_assert(SendBatch::kSlotBytes >= kMaxPacket + kSrtpMaxTrailer, "a batch sl
 }  // namespace
 
 Worker::Worker(Engine* engine, int index)
-    : engine_(engine), index_(index), in_slots_(kRecvBatch), in_control_(kRecvBatch) {}
+    : engine_(engine), index_(index), in_slots_(1), in_control_(kRecvBatch) {}
+
+MediaPacket* Worker::TakeReceived(const uint8_t* d) {
+  if (rx_index_ < 0 || rx_pkts_[rx_index_] == nullptr || d != rx_pkts_[rx_index_]->data) return nullptr;
+  MediaPacket* p = rx_pkts_[rx_index_];
+  rx_pkts_[rx_index_] = nullptr;  // ReceiveBatch takes a fresh one before its next receive
+  return p;
+}
 
 void Worker::Teardown() {
+  for (MediaPacket*& p : rx_pkts_) {
+    if (p) p->Release();
+    p = nullptr;
+  }
   by_fd_.clear();
   tcp_by_fd_.clear();
   tcp_dirty_.clear();
@@ -149,6 +160,8 @@ void Worker::PostMedia(uint32_t stream_id, MediaPacket* pkt) {
 }
 
 void Worker::ReleaseQueued() {
+  for (QueuedPacket& d : deferred_) d.pkt->Release();
+  deferred_.clear();
   QueuedPacket q;
   while (media_.Pop(&q)) q.pkt->Release();
 }
@@ -253,21 +266,43 @@ void Worker::DrainCommands() {
 void Worker::DrainMedia() {
   wake_pending_.store(false, std::memory_order_seq_cst);
   QueuedPacket q;
-  while (media_.Pop(&q)) {
-    DeliverLocal(q.stream_id, *q.pkt);
-    q.pkt->Release();
-  }
+  while (media_.Pop(&q)) Defer(q.stream_id, q.pkt);
 }
 
-void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  LocalStream& ls = it->second;
-  ls.sent.Store(const_cast<MediaPacket*>(&pkt));
-  const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
-  forward_rx_ns_ = pkt.rx_ns;
-  for (Peer* v : ls.viewers) v->Forward(pkt, top);
-  forward_rx_ns_ = 0;
+void Worker::Defer(uint32_t stream_id, MediaPacket* pkt) {
+  if (deferred_.size() >= kMaxDeferred) FanOut();
+  deferred_.push_back({stream_id, pkt});
+}
+
+void Worker::FanOut() {
+  if (fanning_out_ || deferred_.empty()) return;
+  fanning_out_ = true;
+  // Runs of one stream's packets (one stream is the common case): viewer-major within a run.
+  size_t a = 0;
+  while (a < deferred_.size()) {
+    const uint32_t sid = deferred_[a].stream_id;
+    size_t b = a + 1;
+    while (b < deferred_.size() && deferred_[b].stream_id == sid) b++;
+    auto it = streams_.find(sid);
+    if (it != streams_.end()) {
+      LocalStream& ls = it->second;
+      for (size_t i = a; i < b; i++) ls.sent.Store(deferred_[i].pkt);
+      const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
+      // Forward may drop a viewer (never here: removal waits for a command), so index, not iterate.
+      for (size_t v = 0; v < ls.viewers.size(); v++) {
+        Peer* viewer = ls.viewers[v];
+        for (size_t i = a; i < b; i++) {
+          forward_rx_ns_ = deferred_[i].pkt->rx_ns;
+          viewer->Forward(*deferred_[i].pkt, top);
+        }
+      }
+      forward_rx_ns_ = 0;
+    }
+    a = b;
+  }
+  for (QueuedPacket& q : deferred_) q.pkt->Release();
+  deferred_.clear();
+  fanning_out_ = false;
 }
 
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
@@ -299,8 +334,11 @@ void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
     pkt->AddRef(1);
     engine_->worker(i).PostMedia(s->id, pkt);
   }
-  if (mask & self) DeliverLocal(s->id, *pkt);
-  pkt->Release();
+  if (mask & self) {
+    Defer(s->id, pkt);  // fanned out with the rest of this burst
+  } else {
+    pkt->Release();
+  }
 }
 
 void Worker::KeyframeWanted(Stream& stream, int layer) {
@@ -401,7 +439,7 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
 }
 
 uint8_t* Worker::BatchSlot() {
-  if (out_.full()) Flush();
+  if (out_.full()) SendBatchNow();
   return out_.Slot();
 }
 
@@ -411,14 +449,20 @@ void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id
     return;
   }
   out_.Commit(len, to, forward_rx_ns_);
-  if (out_.full()) Flush();
+  if (out_.full()) SendBatchNow();
 }
 
-void Worker::Flush() {
+void Worker::SendBatchNow() {
   const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
+}
+
+void Worker::Flush() {
+  FanOut();
+  SendBatchNow();
   if (tcp_dirty_.empty()) return;
   std::vector<uint64_t> dirty;
   dirty.swap(tcp_dirty_);

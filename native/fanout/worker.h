@@ -47,6 +47,8 @@ struct WorkerStats {
   std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
   // Forwarded packets' time in the relay: kernel receive time to the return of their sendmmsg.
   ResidenceHistogram residence;
+  // sendmmsg messages that carried several datagrams to one viewer (UDP GSO).
+  std::atomic<uint64_t> gso_messages{0};
 };
 
 // One ICE-TCP connection on a worker (fanout/worker_tcp.cc). It belongs to the peer whose valid
@@ -79,6 +81,7 @@ class Worker {
   bool OpenTcp(const std::string& ip, uint16_t port, std::string* error);
   void Start();
   void StopAndJoin();
+  void set_udp_gso(bool on) { out_.set_gso(on); }  // before Start
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -101,6 +104,9 @@ class Worker {
 
   // Worker-thread only: used by peers.
   MediaPacket* NewPacket() { return pool_.Get(); }
+  // The pooled packet the datagram at `d` was received into, handed over (the caller owns the
+  // reference; the worker receives into a fresh one next), or null when `d` is not one.
+  MediaPacket* TakeReceived(const uint8_t* d);
   // The kernel receive time (CLOCK_REALTIME ns) of the datagram being handled, 0 when unknown.
   int64_t rx_ns() const { return rx_ns_; }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
@@ -177,7 +183,12 @@ class Worker {
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);
   void ReceivePull(int fd);
-  void DeliverLocal(uint32_t stream_id, const MediaPacket& pkt);
+  // Fans out what Publish and DrainMedia gathered: per stream, each viewer gets the whole run
+  // of packets in a row, so its datagrams sit together in the send batch (one GSO message).
+  void FanOut();
+  void Defer(uint32_t stream_id, MediaPacket* pkt);  // takes the reference
+  // Sends the batch (no fan-out): used when the batch fills up mid fan-out.
+  void SendBatchNow();
   void Tick();
   void DestroyPeer(Peer* peer, const char* reason);
   void Flush();
@@ -221,8 +232,16 @@ class Worker {
   struct alignas(64) Slot {
     uint8_t data[kMaxPacket + 64];
   };
-  std::vector<Slot> in_slots_;
+  std::vector<Slot> in_slots_;  // scratch for pull sockets and ICE-TCP reads
+  // The shared socket receives straight into pooled packets: a publisher's RTP becomes its
+  // MediaPacket without a copy (TakeReceived).
+  MediaPacket* rx_pkts_[kRecvBatch] = {};
+  int rx_index_ = -1;  // the slot of the datagram being handled
   std::vector<std::array<uint8_t, kRecvControl>> in_control_;
+  // Packets waiting for FanOut (references held), in arrival order; bounded by kMaxDeferred.
+  static constexpr size_t kMaxDeferred = 64;
+  std::vector<QueuedPacket> deferred_;
+  bool fanning_out_ = false;
 };
 
 }  // namespace halfsec

@@ -18,8 +18,14 @@ void Worker::ReceiveBatch() {
   iovec iov[kRecvBatch];
   sockaddr_storage from[kRecvBatch];
   for (int round = 0; round < 8; round++) {
-    for (int i = 0; i < kRecvBatch; i++) {
-      iov[i] = {in_slots_[i].data, kMaxPacket};
+    int slots = 0;
+    while (slots < kRecvBatch) {
+      if (!rx_pkts_[slots] && !(rx_pkts_[slots] = pool_.Get())) break;  // out of memory: fewer this round
+      slots++;
+    }
+    if (slots == 0) return;
+    for (int i = 0; i < slots; i++) {
+      iov[i] = {rx_pkts_[i]->data, kMaxPacket};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
@@ -28,7 +34,7 @@ void Worker::ReceiveBatch() {
       msgs[i].msg_hdr.msg_control = in_control_[i].data();
       msgs[i].msg_hdr.msg_controllen = kRecvControl;
     }
-    const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
+    const int n = recvmmsg(fd_, msgs, static_cast<unsigned>(slots), MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     for (int i = 0; i < n; i++) {
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -38,10 +44,12 @@ void Worker::ReceiveBatch() {
       stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
       stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
       rx_ns_ = RxTimestampNs(msgs[i].msg_hdr);
-      HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
+      rx_index_ = i;
+      HandleDatagram(rx_pkts_[i]->data, msgs[i].msg_len, from[i]);
     }
+    rx_index_ = -1;
     rx_ns_ = 0;
-    if (n < kRecvBatch) return;
+    if (n < slots) return;
   }
 }
 

@@ -88,6 +88,7 @@ void Client::Attach(Loop* loop, const DtlsIdentity& identity, int64_t now_ns) {
     interval_ns_ = static_cast<int64_t>(1e9 / (pps > 0 ? pps : 1));
     per_frame_ = static_cast<uint32_t>(pps / p_.fps + 0.5);
     if (per_frame_ == 0) per_frame_ = 1;
+    if (p_.burst) interval_ns_ = static_cast<int64_t>(1e9 / p_.fps);  // one frame per step
     packet_.assign(p_.packet_size + kSrtpMaxTrailer, 0);
     // H.264-shaped filler: an FU-A-looking byte pattern that never repeats the magic.
     for (size_t i = 12 + kPayloadHeader; i < p_.packet_size; i++) packet_[i] = static_cast<uint8_t>(0x7c ^ i);
@@ -240,7 +241,11 @@ int64_t Client::SendDue(int64_t now_ns) {
   }
   if (next_send_ns_ == 0 || now_ns - next_send_ns_ > kMaxPacingLagNs) next_send_ns_ = now_ns;
   while (next_send_ns_ <= now_ns) {
-    SendPacket(now_ns);
+    if (p_.burst) {
+      for (uint32_t i = 0; i < per_frame_; i++) SendPacket(now_ns);
+    } else {
+      SendPacket(now_ns);
+    }
     next_send_ns_ += interval_ns_;
   }
   return next_send_ns_;

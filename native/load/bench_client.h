@@ -88,6 +88,9 @@ struct ClientParams {
   uint32_t rate_kbps = 2500;
   uint32_t fps = 30;
   uint32_t packet_size = 1200;
+  // Publisher: a frame's packets back to back at each frame time (as OBS and other unpaced
+  // encoders send), instead of evenly spaced (a paced sender).
+  bool burst = false;
 };
 
 class Loop;

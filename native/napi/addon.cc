@@ -87,6 +87,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       return;
     }
     opts.keyframe_cache_max_age_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "keyframeCacheMaxAgeMs", 1000), 0, 60000));
+    { const Napi::Value g = o.Get("udpGso"); opts.udp_gso = !g.IsBoolean() || g.As<Napi::Boolean>().Value(); }
     opts.connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
     opts.consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
     opts.media_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "publisherMediaTimeoutMs", 2000), 0, 300000));
@@ -345,6 +346,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("tcpRejectedLimit", static_cast<double>(s.tcp_rejected_limit.load()));
       o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
+      o.Set("gsoMessages", static_cast<double>(s.gso_messages.load()));
       {
         uint64_t counts[ResidenceHistogram::kBuckets];
         uint64_t sum_ns;

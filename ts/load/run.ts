@@ -15,6 +15,8 @@ export interface LoadConfig {
   rateKbps: number;
   fps: number;
   packetSize: number;
+  /** The publisher sends each frame's packets back to back (unpaced encoders) instead of evenly spaced. */
+  burst?: boolean;
   publish: boolean;
   peer: 'native' | 'datachannel';
   /** WHEP POSTs in flight at once. */
@@ -74,7 +76,7 @@ export class LoadRun {
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {
-        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize });
+        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false });
       }
       return run;
     } catch (err) {
