@@ -41,6 +41,8 @@ createInterface({ input: process.stdin })
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         rss: process.memoryUsage.rss(),
+        // JS heap (session objects, signaling state): RSS minus this is mostly native.
+        heapUsed: process.memoryUsage().heapUsed,
         // Forwarded packets' time in the relay, summed over workers (non-cumulative buckets).
         residenceBounds: native.residenceBucketsSeconds,
         residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),

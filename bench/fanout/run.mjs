@@ -105,6 +105,7 @@ const RELAYS = {
 async function measure(peer, n, runIndex) {
   const relay = await startRelayProcess(RELAYS[peer].script, RELAYS[peer].args);
   let run;
+  let idle;
   try {
     const s0 = await relay.stats();
     run = await LoadRun.start({
@@ -123,6 +124,15 @@ async function measure(peer, n, runIndex) {
       ipOctet: 100 + ((process.pid + runIndex) % 100),
       joinTimeoutMs: 30000,
       holdWhileJoining: cfg.hold,
+      // Every viewer connected, no media (the held publisher sends only sender reports): the
+      // relay's idle cost.
+      onJoinedHeld: async () => {
+        const i0 = await relay.stats();
+        const t0 = Date.now();
+        await sleep(2000);
+        const i1 = await relay.stats();
+        idle = (i1.cpuUserUs + i1.cpuSystemUs - i0.cpuUserUs - i0.cpuSystemUs) / 1e6 / ((Date.now() - t0) / 1000);
+      },
       onProgress: (line) => line && process.stderr.isTTY && process.stderr.write(`\r\x1b[K  ${peer} N=${n} run ${runIndex + 1}: ${line}`),
     });
     await sleep(500);
@@ -152,6 +162,7 @@ async function measure(peer, n, runIndex) {
       relayGsoMessages: sB.gsoMessages !== undefined ? sB.gsoMessages - sA.gsoMessages : undefined,
       relayCpuSeconds: cpu,
       relayCoresUsed: cpu / s.window.seconds,
+      idleCores: idle,
       relayCpuSecPerMpkt: tx > 0 ? cpu / (tx / 1e6) : undefined,
       relayUsPerPacket: tx > 0 ? (cpu * 1e6) / tx : undefined,
       expectedPerViewer: s.window.expectedPackets,
@@ -171,6 +182,7 @@ async function measure(peer, n, runIndex) {
       rssBaseMiB: s0.rss / 2 ** 20,
       rssMiB: sB.rss / 2 ** 20,
       rssKiBPerViewer: joined > 0 ? (sB.rss - sPub.rss) / 1024 / joined : undefined,
+      heapKiBPerViewer: joined > 0 && sB.heapUsed !== undefined ? (sB.heapUsed - sPub.heapUsed) / 1024 / joined : undefined,
       viewersPerCore: tx > 0 ? 1 / (((cpu * 1e6) / tx) * 1e-6 * pps) : undefined,
     };
   } finally {
@@ -267,6 +279,7 @@ for (const n of cfg.sizes) {
             relayOverRaw: pick((r) => r.relayOverRaw),
             relayOverMediasoup: pick((r) => r.relayOverMediasoup),
             relayCoresUsed: pick((r) => r.relayCoresUsed),
+            idleCores: pick((r) => r.idleCores),
             deliveredMin: pick((r) => r.deliveredMin),
             deliveredTotal: pick((r) => r.deliveredTotal),
             latencyP50Us: pick((r) => r.latencyUs.p50),
@@ -278,6 +291,7 @@ for (const n of cfg.sizes) {
             joinP99Ms: pick((r) => r.joinMs.p99),
             rssMiB: pick((r) => r.rssMiB),
             rssKiBPerViewer: pick((r) => r.rssKiBPerViewer),
+            heapKiBPerViewer: pick((r) => r.heapKiBPerViewer),
             viewersPerCore: pick((r) => r.viewersPerCore),
             authFailed: Math.max(...ok.map((r) => r.authFailed)),
             badPayload: Math.max(...ok.map((r) => r.badPayload)),
@@ -289,14 +303,14 @@ for (const n of cfg.sizes) {
 }
 
 const f = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
-const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', '÷mediasoup', 'cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'res p50/p99 µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'viewers/core'];
+const header = ['relay', 'N', 'joined', 'relay µs/pkt', 'raw µs/pkt', 'relay/raw', '÷mediasoup', 'cores', 'idle cores', 'deliv min', 'deliv tot', 'p50 µs', 'p99 µs', 'max µs', 'res p50/p99 µs', 'join p50/p99 ms', 'RSS MiB', 'KiB/viewer', 'JS heap KiB/viewer', 'viewers/core'];
 const rows = results.map((r) => {
   const m = r.median;
   if (!m) return [r.peer, String(r.viewers), r.skipped ?? 'failed', ...header.slice(3).map(() => '')];
   return [
-    r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayOverMediasoup, 2), f(m.relayCoresUsed, 2),
+    r.peer, String(r.viewers), `${f(m.joined)}`, f(m.relayUsPerPacket, 2), f(m.rawUsPerPacket, 2), f(m.relayOverRaw, 2), f(m.relayOverMediasoup, 2), f(m.relayCoresUsed, 2), f(m.idleCores, 3),
     `${f(m.deliveredMin * 100, 1)}%`, `${f(m.deliveredTotal * 100, 1)}%`, f(m.latencyP50Us), f(m.latencyP99Us), f(m.latencyMaxUs), `${f(m.residenceP50Us)}/${f(m.residenceP99Us)}`,
-    `${f(m.joinP50Ms, 0)}/${f(m.joinP99Ms, 0)}`, f(m.rssMiB, 0), f(m.rssKiBPerViewer, 1), f(m.viewersPerCore, 0),
+    `${f(m.joinP50Ms, 0)}/${f(m.joinP99Ms, 0)}`, f(m.rssMiB, 0), f(m.rssKiBPerViewer, 1), f(m.heapKiBPerViewer, 1), f(m.viewersPerCore, 0),
   ];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

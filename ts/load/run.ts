@@ -30,6 +30,8 @@ export interface LoadConfig {
   joinTimeoutMs: number;
   /** The publisher holds its media while viewers join (joins then measure an idle relay). */
   holdWhileJoining?: boolean;
+  /** With holdWhileJoining: runs once every viewer has joined, before the publisher resumes. */
+  onJoinedHeld?: () => Promise<void>;
   /** Called about twice a second with a one-line status. */
   onProgress?: (line: string) => void;
 }
@@ -107,6 +109,7 @@ export class LoadRun {
         if (c.every((v) => v.state !== 'joining')) break;
         await sleep(100);
       }
+      if (this.cfg.holdWhileJoining) await this.cfg.onJoinedHeld?.();
     } finally {
       clearInterval(tick);
       if (this.cfg.holdWhileJoining) this.clients.setPublisherPaused(false);
