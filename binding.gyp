@@ -46,7 +46,8 @@
         "native/rtp/rtp.cc",
         "native/rtp/keyframe.cc",
         "native/rtp/rtcp.cc",
-        "native/rtp/rtx.cc"
+        "native/rtp/rtx.cc",
+        "native/rtp/transport_cc_writer.cc"
       ]
     },
     {
@@ -84,6 +85,8 @@
         "native/tests/address_binding_test.cc",
         "native/tests/source_restart_test.cc",
         "native/tests/tcp_framing_test.cc",
+        "native/tests/transport_cc_writer_test.cc",
+        "native/tests/bitrate_window_test.cc",
         "native/transport/tcp_socket.cc",
         "native/transport/udp_socket.cc",
         "native/media/packet.cc",
@@ -96,7 +99,8 @@
         "native/media/rtcp_reporter.cc",
         "native/rtp/rtp.cc",
         "native/rtp/rtcp.cc",
-        "native/rtp/rtx.cc"
+        "native/rtp/rtx.cc",
+        "native/rtp/transport_cc_writer.cc"
       ]
     }
   ]

@@ -8,7 +8,8 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 need_apt=()
-command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# ip and tc (test/publish-bitrate.test.mjs limits a publisher's uplink with tc htb).
+{ command -v ip && [ -x /usr/sbin/tc ]; } >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser here).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
@@ -28,6 +29,10 @@ done
 command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)
 [ -f /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)
+# nftables for the ICE-TCP and TURN tests (firewall rules inside network namespaces), and coturn,
+# the TURN server the README's example config is tested with (test/coturn.test.mjs).
+[ -x /usr/sbin/nft ] || need_apt+=(nftables)
+[ -x /usr/bin/turnserver ] || need_apt+=(coturn)
 # The cluster tests start their own throwaway redis-server.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ ${#need_apt[@]} -eq 0 ] && exit 0
@@ -39,3 +44,8 @@ echo "halfsec tests: installing ${need_apt[*]}" >&2
 apt-get update -qq
 apt-get install -y -qq "${need_apt[@]}"
 
+# Debian starts coturn as a service on install; the tests run their own in network namespaces,
+# so the machine keeps no open TURN server.
+if [[ " ${need_apt[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now coturn >/dev/null 2>&1 || true
+fi

@@ -41,10 +41,10 @@ export function chromiumAvailable() {
 
 /**
  * One Chromium process, SIGKILLed after `limitMs` whatever happens (playwright has been seen to
- * hang on a wedged browser). Returns { browser, version, close() }.
+ * hang on a wedged browser). `extraArgs`: more command-line flags. Returns { browser, version, close() }.
  */
-export async function launchChromium({ limitMs = 170_000 } = {}) {
-  const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, headless: true, timeout: 30_000 });
+export async function launchChromium({ limitMs = 170_000, extraArgs = [] } = {}) {
+  const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_FLAGS, ...extraArgs], headless: true, timeout: 30_000 });
   const proc = server.process();
   const guard = setTimeout(() => proc.kill('SIGKILL'), limitMs);
   guard.unref();

@@ -37,6 +37,7 @@ nsTest('UDP to the relay dropped by nftables: a Chromium viewer plays over ICE-T
   t.regex(v.nft, /drop/, 'the nftables rule is in place');
   t.regex(v.nft, /packets [1-9]\d*/, 'and dropped the viewer\'s UDP checks');
   t.is(v.transport, 'tcp', 'getStats: the selected candidate pair is over TCP');
+  t.is(v.path, 'TCP', 'the watch page shows TCP');
   t.regex(v.remoteCandidate ?? '', /tcptype passive/);
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
   t.is(v.width, 640);
@@ -52,6 +53,7 @@ nsTest('UDP open: the same page picks UDP', async (t) => {
   if (!v) return;
   t.log(`selected pair: ${v.transport} to ${v.remoteCandidate}; frames ${v.first} → ${v.later}`);
   t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
+  t.is(v.path, 'UDP', 'the watch page shows UDP');
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state}: ${v.error})`);
 });
 
@@ -84,7 +86,7 @@ nsTest('backpressure: a stalled ICE-TCP viewer (Chromium SIGSTOPped) has packets
   }
 });
 
-nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) or whose connection is reset (SIGKILL) is reaped like a UDP one; the TCP connection count returns to its baseline', async (t) => {
+nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) is reaped at consent like a UDP one, one whose connection is reset (SIGKILL) within the grace; the TCP connection count returns to its baseline', async (t) => {
   const r = await runInNetns(process.execPath, [fileURLToPath(new URL('./peers/tcp-consent-run.mjs', import.meta.url))], { limitSec: 95 });
   const errors = r.messages.filter((m) => m.event === 'error');
   t.deepEqual(errors, [], `stderr: ${r.stderr.slice(-1500)}`);
@@ -103,7 +105,11 @@ nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) or whose c
     t.deepEqual(v.after, v.baseline, `${v.how}: back to the baseline`);
   }
   const reset = runs.find((v) => v.how === 'reset');
-  if (reset) t.true(reset.connectionClosedMs < 2000, 'a reset connection is closed at once (the session waits for consent, as on UDP)');
+  if (reset) {
+    t.true(reset.connectionClosedMs < 2000, 'a reset connection is closed at once');
+    // Its only path is gone: the session ends after the 3 s grace, not at consent (test/ice-tcp-reset.test.mjs).
+    t.true(reset.reapedMs <= 3000 + 1500, `and its session within the grace (${reset.reapedMs} ms)`);
+  }
   const end = r.messages.find((m) => m.event === 'end');
   t.is(end?.stats.tcpConnections, 0);
   t.is(end?.stats.viewers, 0);
@@ -112,7 +118,7 @@ nsTest('consent over ICE-TCP: a TCP viewer that goes silent (SIGSTOP) or whose c
 const ffWhy = why ?? (firefoxAvailable() ? null : 'no /usr/bin/firefox-esr');
 const ffTest = ffWhy ? test.skip : test.serial;
 
-ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TCP (tcptype active to passive)', async (t) => {
+ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TCP (tcptype active to passive), and the watch page shows TCP', async (t) => {
   const r = await run('block', 'firefox-tcp-run.mjs', true);
   t.deepEqual(r.errors, [], `stderr: ${r.stderr.slice(-1500)}`);
   const v = r.viewer;
@@ -126,6 +132,10 @@ ffTest('UDP to the relay dropped by nftables: a Firefox viewer plays over ICE-TC
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later} (${v.state})`);
   t.is(v.width, 320);
   t.true(v.tcpAccepted >= 1);
+  // The watch page finds Firefox's selected pair without transport stats (web/watch.js selectedPair).
+  t.true(v.page?.frames > 0, `the watch page plays (${JSON.stringify(v.page)})`);
+  t.is(v.page?.transport, 'tcp');
+  t.is(v.page?.text, 'TCP', 'and shows TCP');
 });
 
 ffTest('UDP open: the same Firefox page picks UDP', async (t) => {
@@ -136,5 +146,6 @@ ffTest('UDP open: the same Firefox page picks UDP', async (t) => {
   if (!v) return;
   t.is(v.transport, 'udp', 'getStats: the selected candidate pair is over UDP');
   t.true(v.offerTcp >= 1, 'while Firefox offered TCP candidates too');
+  t.is(v.page?.text, 'UDP', `the watch page shows UDP (${JSON.stringify(v.page)})`);
   t.true(v.first > 0 && v.later > v.first, `frames decoded ${v.first} → ${v.later}`);
 });

@@ -1,6 +1,7 @@
 // ICE-TCP (RFC 6544) against hostile and useless input on the relay's TCP port, checked with raw
 // sockets from the test while legitimate (UDP) viewers keep receiving; and a viewer over IPv6
 // loopback. The browser test of ICE-TCP itself (UDP blocked by nftables) is in ice-tcp-browser.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import test from 'ava';
 import { reportWhen, sleep, spawnPeer, startRelay, until } from './helpers.mjs';
@@ -163,6 +164,53 @@ test.serial('ICE-TCP: a session that ends closes its TCP connection', async (t) 
   t.false(c.closed);
   t.is((await fetch(s.location, { method: 'DELETE' })).status, 200);
   t.true(await until(() => c.closed, 3000), 'the connection closes with the session');
+});
+
+test.serial('ICE-TCP: a session whose connection closes ends after the 3 s grace (ice-tcp-closed), unless a check over a new TCP connection or over UDP moves it first', async (t) => {
+  // Forged ICE peers (real checks with the sessions' ice-pwd, no DTLS: connectTimeoutMs is set
+  // long enough not to interfere); the browser cases are in ice-tcp-reset.test.mjs.
+  const { relay, url } = await startRelay(t, { workers: 2, connectTimeoutMs: 12000 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/grace`, '1500', '10', 'both']);
+  await pub.waitFor('open');
+  const leaves = [];
+  relay.on('viewer:leave', (e) => leaves.push({ ...e, at: Date.now() }));
+  const sessions = { none: await whep(url, 'grace'), tcp: await whep(url, 'grace'), udp: await whep(url, 'grace') };
+  const cands = candidates(sessions.none.sdp);
+  const port = cands.find((c) => c.transport === 'tcp').port;
+  const udpCand = cands.find((c) => c.transport === 'udp');
+  const check = async (s) => {
+    const c = rawClient(port);
+    await until(() => c.connected, 2000);
+    c.socket.write(frame(bindingRequest({ username: `${s.ice.ufrag}:abcd`, pwd: s.ice.pwd })));
+    await until(() => c.data.length > 2, 3000);
+    return c;
+  };
+  const conns = {};
+  for (const [k, s] of Object.entries(sessions)) conns[k] = await check(s);
+  t.true(Object.values(conns).every((c) => c.data.readUInt16BE(2) === 0x0101), 'each session bound to its TCP connection');
+  const pathClosed = sum(relay, 'tcpPathClosed');
+  const t0 = Date.now();
+  for (const c of Object.values(conns)) c.socket.destroy();
+  await sleep(300);
+  // Within the grace: one session checks in over a new TCP connection, one over UDP.
+  const again = await check(sessions.tcp);
+  t.is(again.data.readUInt16BE(2), 0x0101);
+  const udp = dgram.createSocket('udp4');
+  t.teardown(() => udp.close());
+  const got = new Promise((resolve) => udp.once('message', (m) => resolve(m)));
+  udp.send(bindingRequest({ username: `${sessions.udp.ice.ufrag}:abcd`, pwd: sessions.udp.ice.pwd }), udpCand.port, udpCand.ip);
+  t.is((await Promise.race([got, sleep(3000)]))?.readUInt16BE(0), 0x0101, 'a UDP check is answered');
+  t.true(await until(() => leaves.length >= 1, 6000), 'the session with no path left ends');
+  await sleep(Math.max(0, t0 + 4500 - Date.now()));
+  const gone = (s) => leaves.find((e) => s.location.pathname.endsWith(`/${e.session}`));
+  const ended = gone(sessions.none);
+  t.is(ended?.reason, 'ice-tcp-closed');
+  t.true(ended.at - t0 >= 2900 && ended.at - t0 <= 4000, `after the grace: ${ended.at - t0} ms`);
+  t.is(gone(sessions.tcp), undefined, 'the session that checked in over a new TCP connection stays');
+  t.is(gone(sessions.udp), undefined, 'the session that checked in over UDP stays');
+  t.is(sum(relay, 'tcpPathClosed'), pathClosed + 1, 'one session counted');
+  t.is((await fetch(sessions.none.location, { method: 'DELETE' })).status, 404, 'its resource is gone');
+  again.socket.destroy();
 });
 
 test.serial('IPv6: bound to ::, the answer has IPv4 and IPv6 candidates (UDP and TCP) and a viewer over ::1 plays', async (t) => {

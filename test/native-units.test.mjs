@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../build/Release/halfsec_native_tests', import.meta.url));
 
-test('native unit tests: NACK generator, retransmission buffer, pacing, seq rewriter, layer switcher, RTCP figures', (t) => {
+test('native unit tests: NACK generator, retransmission buffer, pacing, seq rewriter, layer switcher, RTCP figures, transport-cc feedback writer, ingress bit rate window', (t) => {
   const r = spawnSync(bin, [], { encoding: 'utf8', timeout: 30_000 });
   t.is(r.error, undefined);
   t.log(r.stdout.trim().split('\n').at(-1));

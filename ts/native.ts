@@ -38,8 +38,12 @@ export interface EngineEvent {
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
-  /** 'layers' (publishers, once a second): video bit/s per simulcast layer, lowest first. */
+  /** 'layers' (publishers, once a second): video bit/s per simulcast layer, lowest first, over the last 2 s (RTP headers included). */
   layerBps?: number[];
+  /** 'layers': each layer's SSRC (0 until it has sent). */
+  layerSsrc?: number[];
+  /** 'layers': audio bit/s over the same window. */
+  audioBps?: number;
 }
 
 export interface PeerConfig {
@@ -63,6 +67,11 @@ export interface PeerConfig {
   repairedRidExtId?: number;
   /** Publisher: bit rate announced upstream with REMB (0: none). */
   rembBps?: number;
+  /**
+   * Publisher: the transport-wide-cc header extension id (draft-holmer-rmcat-transport-wide-cc-
+   * extensions-01), 1..255; the data plane then sends transport-cc feedback every ~50 ms. 0: none.
+   */
+  transportCcExtId?: number;
   audioClockRate?: number;
   /** Viewer: RTX payload type and SSRC for video retransmissions (-1: plain retransmission). */
   rtxPt?: number;
@@ -108,6 +117,8 @@ export interface WorkerStats {
   /** PLIs sent to publishers (after merging), sequence numbers NACKed upstream. */
   keyframeRequests: number;
   nacksSent: number;
+  /** Transport-cc feedback packets sent to publishers. */
+  transportCcSent: number;
   /** Valid checks refused: their source address belongs to another live peer. Peers moved to a new address (NAT rebinding). */
   iceAddressConflicts: number;
   iceRebinds: number;
@@ -126,9 +137,11 @@ export interface WorkerStats {
    * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
    */
   residenceBuckets: number[];
+  residenceSumSeconds: number;
   /** sendmmsg messages that carried several datagrams to one viewer (UDP GSO). */
   gsoMessages: number;
-  residenceSumSeconds: number;
+  /** Sessions ended (reason "ice-tcp-closed") because their ICE-TCP connection closed (EOF, RST, write error) and no other path was checked within 3 s. */
+  tcpPathClosed: number;
 }
 
 export interface NativeEngine {

@@ -111,7 +111,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const log = logger ?? pino({ level: opts.logLevel, base: { name: 'halfsec' } });
   let sessions: SessionManager | undefined;
   const engine = startEngine(opts, (events) => sessions?.onEngineEvents(events));
-  sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker });
+  sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker, maxPublishKbps: opts.maxPublishKbps });
   const sm = sessions;
   const access = new Access(opts, sm);
   access.warnIfOpen(log);

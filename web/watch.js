@@ -35,6 +35,8 @@ const status = {
   // The selected ICE candidate pair: 'udp' or 'tcp' (ICE-TCP, when UDP is blocked), and the relay's end.
   transport: null,
   remoteCandidate: null,
+  // What the page shows: 'UDP', 'TCP' or 'relay (TURN/…)'.
+  path: null,
 };
 window.halfsecWatch = status;
 
@@ -109,14 +111,15 @@ async function superviseSession(s) {
       status.fps = Math.round(r.framesPerSecond ?? 0);
       status.codec = report.get(r.codecId)?.mimeType?.replace('video/', '') ?? status.codec;
     }
-    for (const r of report.values()) {
-      if (r.type !== 'transport' || !r.selectedCandidatePairId) continue;
-      const pair = report.get(r.selectedCandidatePairId);
-      const remote = pair && report.get(pair.remoteCandidateId);
-      if (remote) {
-        status.transport = remote.protocol;
-        status.remoteCandidate = `${remote.address ?? remote.ip}:${remote.port}${remote.tcpType ? ` tcptype ${remote.tcpType}` : ''}`;
-      }
+    const pair = selectedPair(report);
+    const remote = pair && report.get(pair.remoteCandidateId);
+    const local = pair && report.get(pair.localCandidateId);
+    if (remote) {
+      status.transport = remote.protocol;
+      status.remoteCandidate = `${remote.address ?? remote.ip}:${remote.port}${remote.tcpType ? ` tcptype ${remote.tcpType}` : ''}`;
+      // Through a TURN server, the local end is a relay candidate; relayProtocol is how this
+      // browser reaches the TURN server (Chromium reports it; Firefox may not).
+      status.path = local?.candidateType === 'relay' ? `relay${local.relayProtocol ? ` (TURN/${local.relayProtocol.toUpperCase()})` : ''}` : remote.protocol.toUpperCase();
     }
     render();
     const t = performance.now();
@@ -129,12 +132,29 @@ async function superviseSession(s) {
   }
 }
 
+// The candidate pair ICE selected. Chromium names it on the transport stats
+// (selectedCandidatePairId); Firefox has no transport stats and marks the pair itself (`selected`,
+// or nominated and succeeded).
+function selectedPair(report) {
+  for (const r of report.values()) {
+    if (r.type === 'transport' && r.selectedCandidatePairId) return report.get(r.selectedCandidatePairId);
+  }
+  let nominated = null;
+  for (const r of report.values()) {
+    if (r.type !== 'candidate-pair') continue;
+    if (r.selected) return r;
+    if (r.nominated && r.state === 'succeeded') nominated ??= r;
+  }
+  return nominated;
+}
+
 function render() {
   $('latency').textContent = status.latencyMs === null ? 'no clock stamp' : `${status.latencyMs} ms`;
   $('resolution').textContent = status.width ? `${status.width}×${status.height}` : '–';
   $('fps').textContent = String(status.fps);
   $('frames').textContent = String(status.framesDecoded);
   $('codec').textContent = status.codec ?? '–';
+  $('path').textContent = status.path ?? '–';
 }
 
 async function run() {

@@ -155,11 +155,16 @@ export async function publish(endpoint, stream, options = {}) {
 
 /**
  * Watches a stream with WHEP. Returns { pc, resource, stream, postedAt, stop() }; `postedAt`
- * (performance.now() at the POST) lets callers measure join time. options: bundlePolicy.
+ * (performance.now() at the POST) lets callers measure join time. options: bundlePolicy,
+ * iceServers (e.g. a TURN server: README "Viewers behind firewalls"), iceTransportPolicy.
  * The session is DELETEd when the connection fails (ICE or DTLS).
  */
 export async function watch(endpoint, options = {}) {
-  const pc = new RTCPeerConnection({ bundlePolicy: options.bundlePolicy ?? 'max-bundle', iceServers: [] });
+  const pc = new RTCPeerConnection({
+    bundlePolicy: options.bundlePolicy ?? 'max-bundle',
+    iceServers: options.iceServers ?? [],
+    iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+  });
   const stream = new MediaStream();
   pc.addEventListener('track', (e) => stream.addTrack(e.track));
   pc.addTransceiver('video', { direction: 'recvonly' });

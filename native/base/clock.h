@@ -12,4 +12,20 @@ inline int64_t MonotonicMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+// The same clock in microseconds, for arrival times finer than a millisecond (transport-cc
+// receive deltas count 250 µs).
+inline int64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+// CLOCK_REALTIME in microseconds: only to place kernel receive timestamps (which use it) on the
+// monotonic clock.
+inline int64_t RealtimeUs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 }  // namespace halfsec

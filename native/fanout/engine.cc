@@ -46,6 +46,14 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
   tcp_max_per_address_ = std::max(1, opts.tcp_max_per_address);
   tcp_send_queue_bytes_ = static_cast<size_t>(std::max(16 * 1024, opts.tcp_send_queue_bytes));
   tcp_port_ = 0;
+  if (opts.tcp_port != 0) {
+    // One descriptor per ICE-TCP connection: at the process's open-file limit, accept() fails and
+    // so does everything else that opens a file or socket (HTTP, signaling, Redis). Connections
+    // stop a quarter (at least 256 descriptors) short of the limit, raised to the hard one first.
+    const size_t limit = RaiseFdLimit();
+    const size_t reserve = std::max<size_t>(256, limit / 4);
+    tcp_max_total_ = limit == 0 ? SIZE_MAX : limit > reserve ? limit - reserve : limit / 2;
+  }
   if (opts.tcp_port > 0) {
     std::string err;
     if (!workers_[0]->OpenTcp(opts.bind_ip, static_cast<uint16_t>(opts.tcp_port), &err)) {
@@ -186,12 +194,14 @@ int Engine::WorkerOfUfrag(const std::string& ufrag) {
 
 bool Engine::AdmitTcp(const std::string& ip_key) {
   std::lock_guard<std::mutex> lock(tcp_mu_);
+  if (tcp_total_ >= tcp_max_total_) return false;
   int& n = tcp_per_ip_[ip_key];
   if (n >= tcp_max_per_address_) {
     if (n == 0) tcp_per_ip_.erase(ip_key);
     return false;
   }
   n++;
+  tcp_total_++;
   return true;
 }
 
@@ -200,6 +210,7 @@ void Engine::ReleaseTcp(const std::string& ip_key) {
   std::lock_guard<std::mutex> lock(tcp_mu_);
   auto it = tcp_per_ip_.find(ip_key);
   if (it == tcp_per_ip_.end()) return;
+  tcp_total_--;
   if (--it->second <= 0) tcp_per_ip_.erase(it);
 }
 

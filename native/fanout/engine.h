@@ -23,9 +23,12 @@ struct EngineEvent {
   std::string detail;
   bool has_feedback = false;
   ViewerFeedback feedback;
-  // "layers": a publisher's video bit rate per simulcast layer over the last interval.
+  // "layers": a publisher's ingress video bit rate per simulcast layer over a sliding window
+  // (media/bitrate_window.h), each layer's SSRC, and its audio bit rate.
   int layer_count = 0;
   double layer_bps[kMaxLayers] = {};
+  uint32_t layer_ssrc[kMaxLayers] = {};  // 0 until the layer has sent
+  double audio_bps = 0;
 };
 
 struct EngineOptions {
@@ -69,7 +72,10 @@ class Engine {
   size_t tcp_send_queue_bytes() const { return tcp_send_queue_bytes_; }
   uint64_t NextTcpId() { return next_tcp_id_.fetch_add(1, std::memory_order_relaxed); }
   // Any worker, once per connection: the per-address limit (an empty key is never counted).
+  // Counts a new connection from `ip_key` against rtcTcpMaxPerAddress and the engine's
+  // descriptor budget; false (not counted) when either is full.
   bool AdmitTcp(const std::string& ip_key);
+  size_t tcp_max_total() const { return tcp_max_total_; }
   void ReleaseTcp(const std::string& ip_key);
   // The worker of the live peer whose local ICE ufrag this is, or -1.
   int WorkerOfUfrag(const std::string& ufrag);
@@ -109,6 +115,8 @@ class Engine {
   std::atomic<uint64_t> next_tcp_id_{1};
   std::mutex tcp_mu_;
   std::unordered_map<std::string, int> tcp_per_ip_;
+  size_t tcp_total_ = 0;                    // admitted connections, every worker
+  size_t tcp_max_total_ = SIZE_MAX;         // below the open-file limit (Start)
 
   std::mutex peers_mu_;
   std::unordered_map<uint32_t, int> peer_worker_;

@@ -29,7 +29,9 @@ uint32_t Random32() {
 }
 }  // namespace
 
-Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {}
+Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {
+  if (cfg_.role == PeerRole::kPublisher && cfg_.transport_cc_ext_id != 0) transport_cc_ = std::make_unique<TransportCcWriter>();
+}
 
 Peer::~Peer() {
   if (sock_ >= 0) ::close(sock_);
@@ -343,6 +345,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   }
   if (cfg_.role == PeerRole::kPublisher) {
     SendNacks(now_ms);
+    SendTransportCc(now_ms);
     if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {
       const size_t len = BuildUpstreamFeedback(scratch_, cfg_.rtcp_ssrc, cfg_.cname, &in_[0][0], kMediaKinds * kMaxLayers, cfg_.remb_bps);
       ReportLayerRates(now_ms);

@@ -14,12 +14,14 @@
 #include "fanout/stream.h"
 #include "ice/stun.h"
 #include "ice/transaction_ring.h"
+#include "media/bitrate_window.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
 #include "media/seq_rewriter.h"
 #include "media/token_bucket.h"
 #include "rtp/keyframe.h"
+#include "rtp/transport_cc_writer.h"
 #include "srtp/srtp.h"
 
 namespace halfsec {
@@ -55,6 +57,9 @@ struct PeerConfig {
   std::vector<std::string> rids;
   // Publisher: the bit rate announced upstream with REMB (0: none).
   uint64_t remb_bps = 0;
+  // Publisher: the transport-wide-cc header extension id (0: none). With it the relay sends
+  // transport-cc feedback (rtp/transport_cc_writer.h) so the publisher's estimator sets its rate.
+  uint8_t transport_cc_ext_id = 0;
 
   // Viewer: the payload type to send for each publisher payload type (kNoPt: do not forward),
   // the SSRC announced per kind, and RTX for video when the viewer negotiated it.
@@ -196,6 +201,7 @@ class Peer {
   void SendNacks(int64_t now_ms);
   void ReportLayerRates(int64_t now_ms);
   void OnPublisherRtcp(const uint8_t* d, size_t n);
+  void SendTransportCc(int64_t now_ms);
   // Viewer.
   void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
   void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
@@ -239,9 +245,13 @@ class Peer {
   // Publisher.
   InboundStream in_[kMediaKinds][kMaxLayers];
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
-  uint64_t layer_bytes_[kMaxLayers] = {};     // video bytes per layer since the last report
+  BitrateWindow layer_rate_[kMaxLayers];       // video ingress per layer (sliding window)
+  BitrateWindow audio_rate_;
   // A packet on probation (a sequence jump, see InboundStream::Accept), per kind and layer.
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
+  // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
+  std::unique_ptr<TransportCcWriter> transport_cc_;
+  int64_t last_transport_cc_ms_ = 0;
 
   // Viewer.
   Outbound out_[kMediaKinds];

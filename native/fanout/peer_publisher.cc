@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/peer.h"
 #include "fanout/worker.h"
 #include "media/rtcp_reporter.h"
@@ -17,6 +18,9 @@ constexpr int kNackBatch = 64;
 // A second SSRC of one kind takes over once the current one has sent nothing for this long
 // (an encoder restart leaves a gap of a frame or two; two live SSRCs never alternate).
 constexpr int64_t kSsrcQuietMs = 250;
+constexpr int64_t kTransportCcIntervalMs = 50;
+constexpr int kTransportCcPacketsPerTick = 4;
+constexpr size_t kTransportCcMaxBytes = 1200;  // whole RTCP datagram before SRTCP's trailer
 }  // namespace
 
 int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
@@ -71,6 +75,15 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   NoteMedia(now_ms, true);
   RtpHeader h;
   if (!ParseRtp(d, static_cast<size_t>(len), &h)) return true;
+  // Every packet counts for congestion control, RTX and padding-only probes included.
+  if (transport_cc_) {
+    const uint8_t* v;
+    size_t vlen;
+    if (FindRtpExtension(d, h, cfg_.transport_cc_ext_id, &v, &vlen) && vlen == 2) {
+      const int64_t kernel_us = worker_->rx_arrival_us();
+      transport_cc_->OnPacket(Load16(v), kernel_us > 0 ? kernel_us : MonotonicUs(), h.ssrc);
+    }
+  }
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
   if (!c.line) return true;
@@ -132,7 +145,9 @@ void Peer::PublishPacket(MediaPacket* pkt, int64_t now_ms) {
   pkt->epoch = epoch_[pkt->kind][pkt->layer];
   if (pkt->kind == kVideo) {
     s->layer_seen_ms[pkt->layer].store(now_ms, std::memory_order_relaxed);
-    layer_bytes_[pkt->layer] += pkt->len;
+    layer_rate_[pkt->layer].Add(pkt->len, now_ms);
+  } else {
+    audio_rate_.Add(pkt->len, now_ms);
   }
   s->keyframes.Add(pkt, now_ms);
   worker_->Publish(*this, pkt);
@@ -157,15 +172,30 @@ void Peer::SendNacks(int64_t now_ms) {
 
 // Measured layer rates let the control plane's policy compare a viewer's estimate with what
 // each layer really costs.
+// The same figures (RTP packets as received, headers included) feed /api/streams and /metrics.
 void Peer::ReportLayerRates(int64_t now_ms) {
-  const double secs = last_rtcp_ms_ > 0 ? (now_ms - last_rtcp_ms_) / 1000.0 : 0;
   const int layers = static_cast<int>(std::clamp<size_t>(cfg_.rids.size(), 1, kMaxLayers));
   double bps[kMaxLayers] = {};
+  uint32_t ssrcs[kMaxLayers] = {};
   for (int i = 0; i < layers; i++) {
-    bps[i] = secs > 0 ? layer_bytes_[i] * 8.0 / secs : 0;
-    layer_bytes_[i] = 0;
+    bps[i] = layer_rate_[i].Bps(now_ms);
+    ssrcs[i] = in_[kVideo][i].started() ? in_[kVideo][i].ssrc() : 0;
   }
-  if (secs > 0) worker_->EmitLayers(cfg_.id, bps, layers);
+  worker_->EmitLayers(cfg_.id, bps, ssrcs, layers, audio_rate_.Bps(now_ms));
+}
+
+// Feedback leaves every kTransportCcIntervalMs (Chromium's own receivers send every 50-250 ms),
+// at most a few bounded packets at a time: a burst of loss is reported over several ticks.
+void Peer::SendTransportCc(int64_t now_ms) {
+  if (!transport_cc_ || now_ms - last_transport_cc_ms_ < kTransportCcIntervalMs) return;
+  last_transport_cc_ms_ = now_ms;
+  for (int i = 0; i < kTransportCcPacketsPerTick && transport_cc_->pending(); i++) {
+    const size_t off = FeedbackHead();
+    const size_t len = transport_cc_->Build(scratch_ + off, kTransportCcMaxBytes - off, cfg_.rtcp_ssrc);
+    if (len == 0) break;
+    SendRtcp(scratch_, off + len);
+    WorkerStats::Bump(worker_->counters().transport_cc_sent);
+  }
 }
 
 void Peer::SendKeyframeRequest(int layer) {

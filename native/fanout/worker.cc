@@ -354,10 +354,14 @@ void Worker::KeyframeWanted(Stream& stream, int layer) {
   }
 }
 
-void Worker::EmitLayers(uint32_t peer_id, const double* bps, int count) {
+void Worker::EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps) {
   EngineEvent ev{"layers", peer_id, ""};
   ev.layer_count = count;
-  for (int i = 0; i < count && i < kMaxLayers; i++) ev.layer_bps[i] = bps[i];
+  ev.audio_bps = audio_bps;
+  for (int i = 0; i < count && i < kMaxLayers; i++) {
+    ev.layer_bps[i] = bps[i];
+    ev.layer_ssrc[i] = ssrcs[i];
+  }
   engine_->PushEvent(std::move(ev));
 }
 

@@ -31,6 +31,8 @@ struct WorkerStats {
   // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
   // and NACKed sequence numbers sent to publishers.
   std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};
+  // Transport-cc feedback packets sent to publishers.
+  std::atomic<uint64_t> transport_cc_sent{0};
   // ICE: valid checks refused because their source address belongs to another live peer, and
   // peers moved to a new address (NAT rebinding).
   std::atomic<uint64_t> ice_address_conflicts{0}, ice_rebinds{0};
@@ -42,6 +44,8 @@ struct WorkerStats {
   std::atomic<uint64_t> tcp_accepted{0}, tcp_dropped{0};
   std::atomic<uint64_t> tcp_rejected_timeout{0}, tcp_rejected_oversize{0}, tcp_rejected_username{0},
       tcp_rejected_limit{0}, tcp_rejected_invalid{0};
+  // Sessions ended because their ICE-TCP connection closed and no other path was checked in time.
+  std::atomic<uint64_t> tcp_path_closed{0};
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
@@ -125,8 +129,11 @@ class Worker {
   const MediaPacket* CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const;
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
-  void EmitLayers(uint32_t peer_id, const double* bps, int count);
+  void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
   int64_t now_ms() const { return now_ms_; }
+  // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
+  // unknown (ICE-TCP, pull sockets, no timestamp).
+  int64_t rx_arrival_us() const { return rx_arrival_us_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;
   int media_timeout_ms() const;
@@ -177,6 +184,7 @@ class Worker {
   void TickTcp();
   void ClosePeerTcp(uint32_t peer_id);
   void InstallTcp(TcpLink* link);
+  void PauseTcpListener();
   // After parsing: carries out a close or hand-over decided meanwhile; false when the link is gone.
   bool SettleTcp(uint64_t id);
   void DeliverToPeer(Peer& peer, uint8_t* d, size_t n);
@@ -224,6 +232,15 @@ class Worker {
   std::unordered_map<int, uint64_t> tcp_by_fd_;
   std::vector<uint64_t> tcp_dirty_;
   int64_t tcp_logged_ms_ = -1'000'000;
+  int64_t tcp_listen_paused_until_ms_ = 0;  // 0: the listener is watched
+  // Peers whose current path was an ICE-TCP connection that closed: (peer id, connection id,
+  // deadline). Unless the peer has moved to another path by the deadline, its session ends.
+  struct OrphanedPath {
+    uint32_t peer_id;
+    uint64_t tcp_id;
+    int64_t deadline_ms;
+  };
+  std::vector<OrphanedPath> tcp_orphans_;
 
   static constexpr int kRecvBatch = 32;
   // Room for one SCM_TIMESTAMPNS control message per received datagram.
@@ -242,6 +259,7 @@ class Worker {
   static constexpr size_t kMaxDeferred = 64;
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
+  int64_t rx_arrival_us_ = 0;
 };
 
 }  // namespace halfsec

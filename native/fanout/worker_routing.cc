@@ -4,8 +4,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/worker.h"
 #include "ice/address_binding.h"
 #include "ice/stun.h"
@@ -36,19 +38,26 @@ void Worker::ReceiveBatch() {
     }
     const int n = recvmmsg(fd_, msgs, static_cast<unsigned>(slots), MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
+    // The kernel stamps with the wall clock; arrival times are kept on the monotonic one.
+    const int64_t mono_us = MonotonicUs();
+    const int64_t mono_minus_real = mono_us - RealtimeUs();
     for (int i = 0; i < n; i++) {
+      // One kernel stamp (wall clock) serves both: residence time (rx_ns_, wall clock) and
+      // transport-cc arrival times (rx_arrival_us_, on the monotonic clock).
+      rx_ns_ = RxTimestampNs(msgs[i].msg_hdr);
+      rx_arrival_us_ = rx_ns_ == 0 ? 0 : std::clamp<int64_t>(rx_ns_ / 1000 + mono_minus_real, mono_us - 1000000, mono_us);  // a wall-clock step
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         stats_.dropped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
       stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
-      rx_ns_ = RxTimestampNs(msgs[i].msg_hdr);
       rx_index_ = i;
       HandleDatagram(rx_pkts_[i]->data, msgs[i].msg_len, from[i]);
     }
     rx_index_ = -1;
     rx_ns_ = 0;
+    rx_arrival_us_ = 0;
     if (n < slots) return;
   }
 }

@@ -8,6 +8,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+
 #include "fanout/engine.h"
 #include "fanout/worker.h"
 #include "ice/stun.h"
@@ -17,6 +20,17 @@ namespace halfsec {
 namespace {
 constexpr size_t kReadBudget = 64 * 1024;  // per readiness event: one connection cannot hog the loop
 constexpr int64_t kLogBurstMs = 5000;      // rejections are logged once per burst
+// A peer whose only path was an ICE-TCP connection that closed (FIN, RST, a write error, a
+// rejected frame) has this long to check in over another path before its session ends, instead
+// of waiting out the consent timeout (30 s by default). The client learns of the close within a
+// round trip; an agent whose selected pair is lost pings its other pairs at short intervals
+// (libwebrtc: 48-480 ms while weak) and a nominating check moves the peer at once
+// (address_binding.h); a new TCP connection with the same username is taken like any other. 3 s
+// covers several such rounds on a loaded client and is far below any consent timeout in use.
+// (Chromium here did not reopen a reset ICE-TCP connection within 6 s: with TCP its only path,
+// the grace just bounds how long a dead viewer holds its resources.)
+constexpr int64_t kTcpPathGraceMs = 3000;
+constexpr int64_t kListenPauseMs = 100;  // the listener's rest after running out of descriptors
 }  // namespace
 
 bool Worker::OpenTcp(const std::string& ip, uint16_t port, std::string* error) {
@@ -34,7 +48,10 @@ void Worker::AcceptTcp() {
   for (int i = 0; i < 64; i++) {
     sockaddr_storage remote{};
     const int fd = halfsec::AcceptTcp(tcp_fd_, &remote);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) PauseTcpListener();
+      return;
+    }
     WorkerStats::Bump(stats_.tcp_accepted);
     auto* link = new TcpLink;
     link->id = engine_->NextTcpId();
@@ -48,6 +65,18 @@ void Worker::AcceptTcp() {
       continue;
     }
     InstallTcp(link);
+  }
+}
+
+// Out of descriptors: the pending connection stays in the backlog and the level-triggered
+// listener would wake the loop at once, forever. Stop watching it for a while instead.
+void Worker::PauseTcpListener() {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, tcp_fd_, nullptr);
+  tcp_listen_paused_until_ms_ = now_ms_ + kListenPauseMs;
+  WorkerStats::Bump(stats_.tcp_rejected_limit);
+  if (now_ms_ - tcp_logged_ms_ >= kLogBurstMs) {
+    tcp_logged_ms_ = now_ms_;
+    Emit("tcp-rejected", 0, "ICE-TCP accept failed: the process is out of file descriptors");
   }
 }
 
@@ -243,7 +272,14 @@ void Worker::CloseTcp(uint64_t id) {
   epoll_ctl(epfd_, EPOLL_CTL_DEL, link.conn->fd(), nullptr);
   tcp_by_fd_.erase(link.conn->fd());
   auto a = by_addr_.find(TcpPathKey(id));
-  if (a != by_addr_.end()) by_addr_.erase(a);  // its peer keeps the path until consent decides
+  if (a != by_addr_.end()) by_addr_.erase(a);
+  if (link.owner != 0) {
+    // Was it its peer's current path? Then the peer has no path left: a short grace, not consent.
+    auto p = peers_.find(link.owner);
+    if (p != peers_.end() && p->second->has_address() && p->second->tcp_id() == id) {
+      tcp_orphans_.push_back({link.owner, id, now_ms_ + std::min<int64_t>(kTcpPathGraceMs, consent_timeout_ms())});
+    }
+  }
   engine_->ReleaseTcp(link.ip_key);
   tcp_.erase(it);
   stats_.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -259,6 +295,26 @@ void Worker::RejectTcp(uint64_t id, std::atomic<uint64_t>& counter, const char* 
 }
 
 void Worker::TickTcp() {
+  if (tcp_listen_paused_until_ms_ != 0 && now_ms_ >= tcp_listen_paused_until_ms_) {
+    tcp_listen_paused_until_ms_ = 0;
+    if (!WatchReadable(tcp_fd_)) tcp_listen_paused_until_ms_ = now_ms_ + kListenPauseMs;
+  }
+  if (!tcp_orphans_.empty()) {
+    std::vector<OrphanedPath> due;
+    std::erase_if(tcp_orphans_, [&](const OrphanedPath& o) {
+      if (o.deadline_ms > now_ms_) return false;
+      due.push_back(o);
+      return true;
+    });
+    for (const OrphanedPath& o : due) {
+      auto p = peers_.find(o.peer_id);
+      if (p == peers_.end() || p->second->tcp_id() != o.tcp_id) continue;  // gone, or moved on
+      WorkerStats::Bump(stats_.tcp_path_closed);
+      Peer* peer = p->second;
+      engine_->Forget(peer->id());
+      DestroyPeer(peer, "ice-tcp-closed");
+    }
+  }
   if (tcp_.empty()) return;
   const int64_t limit = connect_timeout_ms();
   std::vector<uint64_t> expired;

@@ -148,8 +148,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       if (events[i].layer_count > 0) {
         Napi::Array bps = Napi::Array::New(env, static_cast<size_t>(events[i].layer_count));
-        for (int l = 0; l < events[i].layer_count; l++) bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
+        Napi::Array ssrcs = Napi::Array::New(env, static_cast<size_t>(events[i].layer_count));
+        for (int l = 0; l < events[i].layer_count; l++) {
+          bps.Set(static_cast<uint32_t>(l), events[i].layer_bps[l]);
+          ssrcs.Set(static_cast<uint32_t>(l), static_cast<double>(events[i].layer_ssrc[l]));
+        }
         e.Set("layerBps", bps);
+        e.Set("layerSsrc", ssrcs);
+        e.Set("audioBps", events[i].audio_bps);
       }
       arr.Set(static_cast<uint32_t>(i), e);
     }
@@ -242,6 +248,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (rid_ext < 0 || rid_ext > 255 || rrid_ext < 0 || rrid_ext > 255) return ThrowType(env, "extension ids must be 0..255");
     cfg.rid_ext_id = static_cast<uint8_t>(rid_ext);
     cfg.repaired_rid_ext_id = static_cast<uint8_t>(rrid_ext);
+    const int64_t tcc_ext = GetInt(o, "transportCcExtId", 0);
+    if (tcc_ext < 0 || tcc_ext > 255) return ThrowType(env, "transportCcExtId must be 0..255");
+    cfg.transport_cc_ext_id = static_cast<uint8_t>(tcc_ext);
     const int64_t remb = GetInt(o, "rembBps", 0);
     if (remb < 0 || remb > 1000000000) return ThrowType(env, "rembBps must be 0..1e9");
     cfg.remb_bps = static_cast<uint64_t>(remb);
@@ -335,6 +344,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("retransmits", static_cast<double>(s.retransmits.load()));
       o.Set("keyframeRequests", static_cast<double>(s.keyframe_requests.load()));
       o.Set("nacksSent", static_cast<double>(s.nacks_sent.load()));
+      o.Set("transportCcSent", static_cast<double>(s.transport_cc_sent.load()));
       o.Set("iceAddressConflicts", static_cast<double>(s.ice_address_conflicts.load()));
       o.Set("iceRebinds", static_cast<double>(s.ice_rebinds.load()));
       o.Set("tcpConnections", s.tcp_connections.load());
@@ -345,6 +355,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("tcpRejectedUsername", static_cast<double>(s.tcp_rejected_username.load()));
       o.Set("tcpRejectedLimit", static_cast<double>(s.tcp_rejected_limit.load()));
       o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
+      o.Set("tcpPathClosed", static_cast<double>(s.tcp_path_closed.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
       o.Set("gsoMessages", static_cast<double>(s.gso_messages.load()));
       {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,17 @@ int AcceptTcp(int listen_fd, sockaddr_storage* remote) {
     if (errno == EINTR || errno == ECONNABORTED) continue;
     return -1;
   }
+}
+
+size_t RaiseFdLimit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    rlimit up = r;
+    up.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) r = up;
+  }
+  return r.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(r.rlim_cur);
 }
 
 TcpConnection::~TcpConnection() {

@@ -19,8 +19,12 @@ int OpenTcpListener(const std::string& ip, uint16_t port, std::string* error);
 std::string TcpPathKey(uint64_t connection_id);
 // The remote IP alone (IPv4-mapped IPv6 as IPv4): the key for per-address connection limits.
 std::string IpKey(const sockaddr_storage& a);
-// Accepts one pending connection (non-blocking, TCP_NODELAY); -1 when none is waiting.
+// Accepts one pending connection (non-blocking, TCP_NODELAY); -1 when none is waiting or on an
+// error (errno kept: EMFILE/ENFILE when out of descriptors).
 int AcceptTcp(int listen_fd, sockaddr_storage* remote);
+// Raises this process's open-file soft limit (RLIMIT_NOFILE) to its hard limit, as servers
+// holding one descriptor per connection do; returns the soft limit now in force (0: unknown).
+size_t RaiseFdLimit();
 
 class TcpConnection {
  public:

@@ -86,6 +86,10 @@ int OpenUdpSocket(const std::string& ip, uint16_t port, int buffer_bytes, sockad
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return *error = std::string("socket: ") + strerror(errno), -1;
   AllowV4Mapped(fd, ss);
+  // Kernel receive times (SCM_TIMESTAMPNS) for transport-cc feedback: when the datagram arrived,
+  // not when a busy worker got to it. Best effort: without them the worker's clock is used.
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {

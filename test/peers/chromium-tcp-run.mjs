@@ -55,6 +55,7 @@ try {
     state: later.state,
     error: later.error,
     transport: later.transport,
+    path: later.path,
     remoteCandidate: later.remoteCandidate,
     width: later.width,
     publisherState: (await pub.evaluate(() => window.halfsecPublish?.state)),

@@ -90,12 +90,22 @@ try {
     const offerTcp = (v.pc.localDescription?.sdp.match(/a=candidate:.* tcp .*/gi) ?? []).length;
     return { first: first.frames, firstMs, later: later.frames, width: later.width, transport: later.transport, local: later.local, remote: later.remote, state: v.pc.connectionState, ice: v.pc.iceConnectionState, offerTcp };
   });
+  // 3. The watch page (web/watch.js) on the same stream: the path it shows.
+  const watchPage = await ff.browser.newPage();
+  await watchPage.goto(`${base}/watch/fftcp`);
+  const shown = await watchPage.evaluate(async () => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 20000 && !(window.halfsecWatch?.framesDecoded > 0 && window.halfsecWatch?.path)) await new Promise((r) => setTimeout(r, 250));
+    const s = window.halfsecWatch ?? {};
+    return { path: s.path ?? null, transport: s.transport ?? null, remoteCandidate: s.remoteCandidate ?? null, frames: s.framesDecoded ?? 0, text: document.getElementById('path')?.textContent ?? null };
+  });
   const w = relay.stats().workers ?? [];
   const nftRules = mode === 'block' ? spawnSync(NFT, ['list', 'table', 'inet', 'halfsec_test'], { encoding: 'utf8' }).stdout : '';
   say({
     event: 'viewer',
     mode,
     ...v,
+    page: shown,
     tcpAccepted: w.reduce((a, x) => a + (x.tcpAccepted ?? 0), 0),
     tcpConnections: w.reduce((a, x) => a + (x.tcpConnections ?? 0), 0),
     nft: nftRules,

@@ -59,13 +59,15 @@ export function chromiumPids() {
 
 /**
  * In a page of the relay (Chromium): watches `path` with web/whip-whep.js after removing the
- * answer's UDP candidates, so the viewer can only connect over ICE-TCP; waits (15 s at most) for
+ * answer's UDP candidates (unless `strip` is false: then something else, e.g. nftables, must
+ * block UDP), so the viewer can only connect over ICE-TCP; waits (15 s at most) for
  * "connected". Then `window.__look()` gives { packets, bytes, transport, state } from getStats.
  */
-export async function watchOverTcp(page, path) {
-  await page.evaluate(async (path) => {
+export async function watchOverTcp(page, path, { strip = true } = {}) {
+  await page.evaluate(async ([path, strip]) => {
     const real = RTCPeerConnection.prototype.setRemoteDescription;
     RTCPeerConnection.prototype.setRemoteDescription = function (d) {
+      if (!strip) return real.call(this, d);
       const sdp = d.sdp.split('\r\n').filter((l) => !/^a=candidate:\S+ \d+ udp /i.test(l)).join('\r\n');
       return real.call(this, { type: d.type, sdp });
     };
@@ -88,5 +90,5 @@ export async function watchOverTcp(page, path) {
     };
     const t0 = Date.now();
     while (window.__v.pc.connectionState !== 'connected' && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
-  }, path);
+  }, [path, strip]);
 }

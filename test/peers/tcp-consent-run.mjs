@@ -5,7 +5,8 @@
 // longer than the timeout (its checks keep consent). Then it vanishes, twice, each time with a
 // browser of its own: "silent" (every Chromium process SIGSTOPped: the connection stays open, no
 // check arrives) and "reset" (SIGKILLed: the kernel closes the connection). Each time the relay
-// must reap the viewer and the worker's TCP connection count return to its baseline.
+// must reap the viewer (silent: at consent; reset: its only path closed, after the 3 s grace)
+// and the worker's TCP connection count return to its baseline.
 // Prints JSON lines ({ event, ... }).
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';

@@ -153,8 +153,7 @@ export class Router {
         }
         const detail = this.d.sessions.describeStream(b);
         if (!detail) return jsonError(404, `stream "${b}" is not live`);
-        // Per-stream byte counters do not exist in the data plane yet: say so rather than guess.
-        return reply(200, { ...detail, bitrate: null });
+        return reply(200, detail);
       });
     }
     if (top === 'api' && a === 'stats' && b === undefined) return this.admin(req, () => this.get(m, () => reply(200, this.d.stats())));

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
-import { REPAIRED_RID_EXTENSION, RID_EXTENSION } from './sdp.js';
+import { REPAIRED_RID_EXTENSION, RID_EXTENSION, TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, DtlsSetup, MediaKind, OfferRole, ParsedOffer } from './sdp.js';
 
 /** The relay's a=setup in its answer (RFC 8842 §5.2): passive unless the offerer insists on being passive. */
@@ -32,6 +32,19 @@ export interface AnswerTrack {
   rtx?: Codec;
   /** Viewer answers: the SSRC of the RTX stream. */
   rtxSsrc?: number;
+  /**
+   * Publisher answers: the relay sends transport-cc feedback for this section (the offer had the
+   * transport-wide-cc extension and `a=rtcp-fb:<pt> transport-cc`); the answer keeps both.
+   */
+  transportCc?: boolean;
+  /** Publisher answers: the most the section may send, bit/s, written as b=AS and b=TIAS (RFC 3890). */
+  maxBitrate?: number;
+  /**
+   * Publisher answers: where libwebrtc's estimator starts, bit/s (its `x-google-start-bitrate`
+   * format parameter, read from the remote description; others ignore it). Its own default is
+   * 300 kbit/s, at which it first encodes 640x360 and up at a reduced size.
+   */
+  startBitrate?: number;
 }
 
 export interface AnswerOptions {
@@ -54,6 +67,12 @@ export interface AnswerOptions {
  */
 export function cnameFor(ice: IceParams): string {
   return `halfsec-${ice.ufrag}`;
+}
+
+function withStartBitrate(fmtp: string | undefined, bps: number | undefined): string {
+  if (!bps) return fmtp ?? '';
+  const p = `x-google-start-bitrate=${Math.max(1, Math.round(bps / 1000))}`;
+  return fmtp ? `${fmtp};${p}` : p;
 }
 
 /** msid-id and msid-appdata are 1-64 token characters (RFC 8830 §2). */
@@ -120,20 +139,22 @@ export function buildAnswer(o: AnswerOptions): string {
         ...(rtx ? [{ payload: rtx.payloadType, codec: 'rtx', rate: rtx.clockRate }] : []),
       ],
       fmtp: [
-        ...(c.fmtp ? [{ payload: c.payloadType, config: c.fmtp }] : []),
+        ...(c.fmtp || track.startBitrate ? [{ payload: c.payloadType, config: withStartBitrate(c.fmtp, track.startBitrate) }] : []),
         ...(rtx ? [{ payload: rtx.payloadType, config: `apt=${c.payloadType}` }] : []),
       ],
       // The relay answers NACKs from its packet cache, NACKs the publisher for its own losses,
-      // merges PLI/FIR, and reads (and sends) REMB.
-      rtcpFb:
-        track.kind === 'video'
+      // merges PLI/FIR, reads (and sends) REMB, and sends publishers transport-cc feedback.
+      rtcpFb: [
+        ...(track.kind === 'video'
           ? [
               { payload: c.payloadType, type: 'nack' },
               { payload: c.payloadType, type: 'nack', subtype: 'pli' },
               { payload: c.payloadType, type: 'ccm', subtype: 'fir' },
               { payload: c.payloadType, type: 'goog-remb' },
             ]
-          : [],
+          : []),
+        ...(o.role === 'publisher' && track.transportCc ? [{ payload: c.payloadType, type: 'transport-cc' }] : []),
+      ],
       mid: s.mid,
       direction: o.role === 'publisher' ? 'recvonly' : 'sendonly',
       rtcpMux: 'rtcp-mux',
@@ -147,8 +168,14 @@ export function buildAnswer(o: AnswerOptions): string {
     if (o.offer.tracks.find((t) => t.mid === s.mid)?.rtcpRsize) (m as { rtcpRsize?: string }).rtcpRsize = 'rtcp-rsize';
     if (o.role === 'publisher') {
       const offeredTrack = o.offer.tracks.find((t) => t.mid === s.mid);
-      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri)) ?? [];
+      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri) || (track.transportCc && e.uri === TRANSPORT_CC_EXTENSION)) ?? [];
       if (ext.length > 0) m.ext = ext.map((e) => ({ value: e.id, uri: e.uri }));
+      if (track.maxBitrate) {
+        m.bandwidth = [
+          { type: 'AS', limit: Math.max(1, Math.round(track.maxBitrate / 1000)) },
+          { type: 'TIAS', limit: Math.round(track.maxBitrate) },
+        ];
+      }
       // Browsers send no simulcast layer at all unless the answer receives every one of them.
       const rids = offeredTrack?.rids ?? [];
       if (rids.length > 0) {

@@ -6,11 +6,17 @@ import type { PeerConfig } from '../native.js';
 import { badRequest } from '../ops/errors.js';
 import type { AnswerTrack } from './answer.js';
 import { requirePublisherCodec, rtxFor } from './codecs.js';
-import type { Codec, MediaKind, ParsedOffer } from './sdp.js';
+import { TRANSPORT_CC_EXTENSION } from './sdp.js';
+import type { Codec, MediaKind, OfferedTrack, ParsedOffer } from './sdp.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
-/** Bit rate the relay announces to publishers with REMB: the encoder's ceiling. */
-const PUBLISHER_REMB_BPS = 4_000_000;
+/**
+ * Where a transport-cc publisher's estimator starts: above libwebrtc's 300 kbit/s, at which it
+ * first sends 640x360 and larger sources scaled down for seconds. (A REMB-only publisher takes
+ * the REMB ceiling at once instead.) Its delay-based estimator backs off from here within about a
+ * second on a thinner path.
+ */
+const START_BPS = 1_500_000;
 /** Announced upstream by a pull: high, so an origin's layer policy sends its top layer. */
 const PULL_REMB_BPS = 50_000_000;
 
@@ -47,13 +53,34 @@ function payloadTypes(tracks: [MediaKind, Codec][]): Pick<PeerConfig, 'kindByPt'
   };
 }
 
-export function planPublisher(offer: ParsedOffer): PublisherPlan {
+/**
+ * The transport-wide-cc extension id of a track that offered transport-cc feedback for `pt`
+ * (the extension and `a=rtcp-fb:<pt or *> transport-cc`, draft-holmer-rmcat-transport-wide-cc-
+ * extensions-01 §4), else undefined.
+ */
+function transportCcExtId(t: OfferedTrack, pt: number): number | undefined {
+  const fb = t.rtcpFb.some((f) => f.type === 'transport-cc' && (f.payload === '*' || Number(f.payload) === pt));
+  return fb ? t.extensions.find((e) => e.uri === TRANSPORT_CC_EXTENSION)?.id : undefined;
+}
+
+/**
+ * What the relay takes from a publisher's offer. `maxBps` is the ceiling on what it may send:
+ * REMB (which libwebrtc also applies beside transport-cc) and b=AS / b=TIAS on its video.
+ * Transport-cc is answered where offered; under BUNDLE one id serves every section, so a
+ * section whose id differs from the first one's is answered without it (REMB still applies).
+ */
+export function planPublisher(offer: ParsedOffer, maxBps: number): PublisherPlan {
   const tracks: AnswerTrack[] = [];
   const codecs: StreamCodecs = {};
+  let tccId: number | undefined;
   for (const t of offer.tracks) {
     const codec = requirePublisherCodec(t);
     const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
-    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}) });
+    const id = transportCcExtId(t, codec.payloadType);
+    tccId ??= id;
+    const transportCc = id !== undefined && id === tccId;
+    const rates = t.kind === 'video' ? { maxBitrate: maxBps, ...(transportCc ? { startBitrate: Math.min(maxBps, START_BPS) } : {}) } : {};
+    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}), ...(transportCc ? { transportCc } : {}), ...rates });
     codecs[t.kind] = codec;
   }
   if (tracks.length === 0) {
@@ -67,7 +94,8 @@ export function planPublisher(offer: ParsedOffer): PublisherPlan {
   const peer: Partial<PeerConfig> = {
     ...payloadTypes(tracks.map((t) => [t.kind, t.codec])),
     rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
-    rembBps: PUBLISHER_REMB_BPS,
+    rembBps: Math.round(maxBps),
+    ...(tccId !== undefined ? { transportCcExtId: tccId } : {}),
     ...simulcast,
   };
   return { tracks, codecs, rids, peer };

@@ -63,6 +63,8 @@ export interface ParsedOffer {
 
 export const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
 export const REPAIRED_RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
+/** Transport-wide sequence numbers (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
+export const TRANSPORT_CC_EXTENSION = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
 
 
 const MAX_SDP_LINES = 2000;

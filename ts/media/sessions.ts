@@ -15,7 +15,7 @@ import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
 import { StreamBook, checkStreamName, defaultLayerRates, sameCodecs } from './streams.js';
-import type { Session, SessionRole, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
+import type { Ingress, Session, SessionRole, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
 import { layerCap, planViewer } from './viewer.js';
 
 export type { PullSource } from './publisher.js';
@@ -51,6 +51,8 @@ export interface SessionOptions {
   republishGraceMs: number;
   /** Peers one data-plane worker may hold (0: unlimited); new sessions get 503 when all are full. */
   maxPeersPerWorker?: number;
+  /** Ceiling on one publisher's bit rate, kbit/s (default 20000): REMB and the answer's b=AS / b=TIAS. */
+  maxPublishKbps?: number;
 }
 
 export interface OfferResult {
@@ -96,7 +98,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const waiting = existing !== undefined && existing.orphaned === true && !existing.relayed;
     if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
-    const plan = planPublisher(offer);
+    const plan = planPublisher(offer, (this.options.maxPublishKbps ?? 20_000) * 1000);
     // The viewers' answers fixed their payload types: only the same codecs can continue them.
     const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
     if (existing && !keep) {
@@ -229,7 +231,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       } else if (ev.type === 'feedback' && ev.feedback) {
         this.onFeedback(s, ev.feedback);
       } else if (ev.type === 'layers' && ev.layerBps) {
-        this.onLayerRates(s, ev.layerBps);
+        this.onLayerRates(s, ev.layerBps, { layerBps: ev.layerBps, layerSsrc: ev.layerSsrc ?? [], audioBps: ev.audioBps ?? 0 });
       } else if (ev.type === 'closed') {
         this.onPeerClosed(s, ev.detail ?? 'closed');
       }
@@ -278,9 +280,10 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return true;
   }
 
-  private onLayerRates(s: Session, bps: number[]): void {
+  private onLayerRates(s: Session, bps: number[], ingress: Ingress): void {
     const st = this.book.get(s.stream);
     if (!st || st.publisher.id !== s.id) return;
+    st.ingress = ingress;
     measureLayers(st, bps);
     for (const v of st.viewers.values()) this.policies.get(v.id)?.setLayerBitrates(st.layerBitrates);
   }
@@ -340,6 +343,11 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   /** The layers a viewer can choose from, with their measured rates. */
   layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
     return this.book.layers(stream);
+  }
+
+  /** Every live stream's ingress per layer and audio, kbit/s (for /metrics). */
+  ingressRates(): { stream: string; layer: string; kbps: number }[] {
+    return this.book.ingressRates();
   }
 
   describeStream(name: string): StreamDetail | undefined {

@@ -57,6 +57,28 @@ export interface StreamDetail {
   publisher: SessionInfo;
   codecs: CodecInfo[];
   viewers: SessionInfo[];
+  /** Ingress bit rate as the data plane measured it; null until the source's first report. */
+  bitrate: StreamBitrate | null;
+}
+
+/**
+ * A stream's ingress, measured in the data plane over a sliding 2 s window of the RTP packets
+ * the relay accepted from its source (headers included, RTX repairs and padding not), reported
+ * each second. kbit/s.
+ */
+export interface StreamBitrate {
+  /** Video plus audio. */
+  kbps: number;
+  audioKbps: number;
+  /** Video per simulcast layer, lowest first; one layer with id "default" without simulcast. */
+  layers: { id: string; ssrc: number | null; kbps: number }[];
+}
+
+/** What the data plane last reported of a source's ingress, bit/s. */
+export interface Ingress {
+  layerBps: number[];
+  layerSsrc: number[];
+  audioBps: number;
 }
 
 export type StreamCodecs = Partial<Record<MediaKind, Codec>>;
@@ -75,6 +97,8 @@ export interface StreamState {
   /** The latest measurement (0 for a layer that is not flowing). */
   measured?: number[];
   measuredOnce?: boolean;
+  /** The source's latest ingress report. */
+  ingress?: Ingress;
   /** Fed by a pull from another relay rather than by a local WHIP publisher. */
   relayed?: boolean;
   /** Its source is gone (a relayed stream's pull, or a publisher that vanished): viewers stay for now. */
@@ -114,6 +138,17 @@ const codecInfo = ([kind, c]: [MediaKind, Codec]): CodecInfo => ({
   ...(c.channels !== undefined ? { channels: c.channels } : {}),
   ...(c.fmtp !== undefined ? { fmtp: c.fmtp } : {}),
 });
+
+const kbps = (bps: number): number => Math.round(bps / 1000);
+
+/** Layer ids: the rids, or "default" without simulcast. */
+const layerIds = (st: StreamState): string[] => (st.rids.length > 0 ? st.rids : ['default']);
+
+function bitrateOf(st: StreamState, ing: Ingress): StreamBitrate {
+  const layers = layerIds(st).map((id, i) => ({ id, ssrc: ing.layerSsrc[i] || null, kbps: kbps(ing.layerBps[i] ?? 0) }));
+  const video = ing.layerBps.reduce((a, b) => a + b, 0);
+  return { kbps: kbps(video + ing.audioBps), audioKbps: kbps(ing.audioBps), layers };
+}
 
 /** Streams by name and sessions by native peer id. */
 export class StreamBook {
@@ -185,8 +220,20 @@ export class StreamBook {
   layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
     const st = this.streams.get(stream);
     if (!st) return [];
-    const ids = st.rids.length > 0 ? st.rids : ['default'];
+    const ids = layerIds(st);
     return ids.map((id, i) => ({ id, bitrate: Math.round(st.layerBitrates[i] ?? 0), active: (st.measured?.[i] ?? 1) > 0 }));
+  }
+
+  /** Every stream's ingress per video layer (and audio), kbit/s, for /metrics: bounded by streams x (layers + 1). */
+  ingressRates(): { stream: string; layer: string; kbps: number }[] {
+    const out: { stream: string; layer: string; kbps: number }[] = [];
+    for (const st of this.streams.values()) {
+      if (!st.ingress) continue;
+      const b = bitrateOf(st, st.ingress);
+      for (const l of b.layers) out.push({ stream: st.name, layer: l.id, kbps: l.kbps });
+      out.push({ stream: st.name, layer: 'audio', kbps: b.audioKbps });
+    }
+    return out;
   }
 
   describeStream(name: string): StreamDetail | undefined {
@@ -197,6 +244,7 @@ export class StreamBook {
       publisher: sessionInfo(st.publisher),
       codecs: (Object.entries(st.codecs) as [MediaKind, Codec][]).map(codecInfo),
       viewers: [...st.viewers.values()].map(sessionInfo),
+      bitrate: st.ingress ? bitrateOf(st, st.ingress) : null,
     };
   }
 

@@ -107,6 +107,13 @@ export const CONFIG: readonly ConfigEntry[] = [
     help: 'viewers of a publisher that vanished wait this long for it to return (0 = end at once)',
     sets: ['republishGraceMs'],
   },
+  {
+    key: 'maxPublishKbps',
+    arg: '<kbit/s>',
+    default: String(DEFAULTS.maxPublishKbps),
+    help: "ceiling on one publisher's bit rate: REMB beside transport-cc feedback, and b=AS/b=TIAS in the answer",
+    sets: ['maxPublishKbps'],
+  },
   { key: 'maxPeersPerWorker', arg: '<n>', default: '0 = unlimited', help: 'peers one data-plane worker may hold; new sessions get 503 when all are full', sets: ['maxPeersPerWorker'] },
   { key: 'redis', arg: '<url>', default: 'none (one node)', help: 'Redis URL of the cluster registry; turns on cascading, the director and redirects', sets: ['redisUrl'] },
   { key: 'publicUrl', arg: '<url>', default: 'http://<first announced IP>:<port>', help: "this node's HTTP base URL as other nodes and viewers reach it", sets: ['publicUrl'] },

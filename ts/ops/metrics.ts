@@ -10,6 +10,8 @@ type SessionEvent = 'stream:start' | 'stream:stop' | 'viewer:join' | 'viewer:lea
 /** What metrics read of the sessions (media/'s SessionManager), named here so ops/ stays below media/. */
 export interface SessionSource {
   counts(): { streams: number; publishers: number; viewers: number };
+  /** Live streams' ingress per video layer (rid or "default") and "audio", kbit/s. */
+  ingressRates?(): { stream: string; layer: string; kbps: number }[];
   /** Returns the function that removes the listeners. */
   subscribe(handlers: { [E in SessionEvent]?: () => void }): () => void;
 }
@@ -39,6 +41,7 @@ type Counted =
   | 'retransmits'
   | 'keyframeRequests'
   | 'nacksSent'
+  | 'transportCcSent'
   | 'iceAddressConflicts'
   | 'iceRebinds'
   | 'tcpAccepted'
@@ -47,7 +50,8 @@ type Counted =
   | 'tcpRejectedOversize'
   | 'tcpRejectedUsername'
   | 'tcpRejectedLimit'
-  | 'tcpRejectedInvalid';
+  | 'tcpRejectedInvalid'
+  | 'tcpPathClosed';
 
 const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_packets_total', 'rxPackets', 'UDP datagrams received by a data-plane worker (media, RTCP, STUN, DTLS)'],
@@ -62,6 +66,7 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_retransmits_total', 'retransmits', 'packets resent to viewers from the packet cache (RTX or plain)'],
   ['halfsec_keyframe_requests_total', 'keyframeRequests', 'PLIs sent to publishers after merging viewers\' requests'],
   ['halfsec_nacks_sent_total', 'nacksSent', 'sequence numbers NACKed to publishers for the relay\'s own losses'],
+  ['halfsec_transport_cc_feedback_sent_total', 'transportCcSent', 'transport-cc feedback packets sent to publishers (draft-holmer-rmcat-transport-wide-cc-extensions-01)'],
   ['halfsec_ice_address_conflicts_total', 'iceAddressConflicts', 'valid ICE checks refused because their source address belongs to another live peer (RFC 8445 §7.3)'],
   ['halfsec_ice_rebinds_total', 'iceRebinds', 'peers whose media moved to a new address on their own check (NAT rebinding)'],
   ['halfsec_tcp_accepted_total', 'tcpAccepted', 'ICE-TCP connections accepted'],
@@ -69,8 +74,9 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_tcp_rejected_timeout_total', 'tcpRejectedTimeout', 'ICE-TCP connections closed: no valid binding request within connectTimeoutMs'],
   ['halfsec_tcp_rejected_oversize_total', 'tcpRejectedOversize', 'ICE-TCP connections closed: an RFC 4571 frame longer than the largest datagram'],
   ['halfsec_tcp_rejected_username_total', 'tcpRejectedUsername', 'ICE-TCP connections closed: a binding request for no known peer'],
-  ['halfsec_tcp_rejected_limit_total', 'tcpRejectedLimit', 'ICE-TCP connections closed: too many from one address, or a worker\'s limit'],
+  ['halfsec_tcp_rejected_limit_total', 'tcpRejectedLimit', 'ICE-TCP connections closed: too many from one address, a worker\'s limit, the descriptor budget (accepts that failed for want of descriptors count too)'],
   ['halfsec_tcp_rejected_invalid_total', 'tcpRejectedInvalid', 'ICE-TCP connections closed: not starting with a binding request, or a failed check'],
+  ['halfsec_tcp_path_closed_total', 'tcpPathClosed', 'sessions ended because their ICE-TCP connection closed and no other path was checked within 3 s'],
 ];
 
 const WORKER_GAUGES: [string, 'peers' | 'viewers' | 'tcpConnections', string][] = [
@@ -121,6 +127,19 @@ export function createMetrics(src: MetricsSources): Metrics {
   for (const [name, field, help] of WORKER_COUNTERS) {
     new Counter({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.inc(l, v)); } });
   }
+
+  // Reset at every scrape: an ended stream's series disappear, so the label set stays bounded by
+  // live streams x (simulcast layers + audio).
+  new Gauge({
+    name: 'halfsec_stream_ingress_kbps',
+    help: "a live stream's ingress bit rate per video layer (rid, or \"default\") and \"audio\", kbit/s over the data plane's sliding 2 s window",
+    labelNames: ['stream', 'layer'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of src.sessions.ingressRates?.() ?? []) this.set({ stream: r.stream, layer: r.layer }, r.kbps);
+    },
+  });
 
   registerResidenceHistogram(registry, workers);
 

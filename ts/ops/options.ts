@@ -72,6 +72,12 @@ export interface RelayOptions {
   publisherMediaTimeoutMs?: number;
   /** A stream whose publisher vanished (no DELETE) keeps its viewers this long for a republish, ms (default 10000; 0 = end at once). */
   republishGraceMs?: number;
+  /**
+   * Ceiling on what one publisher may send, kbit/s (default 20000), announced with REMB beside
+   * transport-cc feedback (libwebrtc caps its own estimate at the REMB figure) and as b=AS / b=TIAS
+   * in the WHIP answer's video section.
+   */
+  maxPublishKbps?: number;
   /** Peers (publishers, viewers, pulls) one data-plane worker may hold, 0 = unlimited (default 0). */
   maxPeersPerWorker?: number;
   /** Redis URL of the cluster registry (redis://host:port); unset = one node, in-memory registry. */
@@ -120,6 +126,7 @@ export const DEFAULTS = {
   consentTimeoutMs: 30000,
   publisherMediaTimeoutMs: 2000,
   republishGraceMs: 10000,
+  maxPublishKbps: 20000,
   maxPeersPerWorker: 0,
   capacityViewers: 0,
   clusterHeartbeatMs: 2000,
@@ -186,6 +193,7 @@ export const relayOptionsSchema = z
       consentTimeoutMs: intIn(1000, 300000).optional(),
       publisherMediaTimeoutMs: intIn(0, 300000).optional(),
       republishGraceMs: intIn(0, 600000).optional(),
+      maxPublishKbps: intIn(100, 1_000_000).optional(),
       maxPeersPerWorker: intIn(0, 1000000).optional(),
       redisUrl: z.string({ error: 'must be a redis:// or rediss:// URL' }).regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' }).optional(),
       publicUrl: z.string({ error: 'must be an http:// or https:// URL' }).regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { error: 'must be an http:// or https:// URL' }).optional(),
