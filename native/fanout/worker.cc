@@ -269,42 +269,6 @@ void Worker::DrainMedia() {
   while (media_.Pop(&q)) Defer(q.stream_id, q.pkt);
 }
 
-void Worker::Defer(uint32_t stream_id, MediaPacket* pkt) {
-  if (deferred_.size() >= kMaxDeferred) FanOut();
-  deferred_.push_back({stream_id, pkt});
-}
-
-void Worker::FanOut() {
-  if (fanning_out_ || deferred_.empty()) return;
-  fanning_out_ = true;
-  // Runs of one stream's packets (one stream is the common case): viewer-major within a run.
-  size_t a = 0;
-  while (a < deferred_.size()) {
-    const uint32_t sid = deferred_[a].stream_id;
-    size_t b = a + 1;
-    while (b < deferred_.size() && deferred_[b].stream_id == sid) b++;
-    auto it = streams_.find(sid);
-    if (it != streams_.end()) {
-      LocalStream& ls = it->second;
-      for (size_t i = a; i < b; i++) ls.sent.Store(deferred_[i].pkt);
-      const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
-      // Forward may drop a viewer (never here: removal waits for a command), so index, not iterate.
-      for (size_t v = 0; v < ls.viewers.size(); v++) {
-        Peer* viewer = ls.viewers[v];
-        for (size_t i = a; i < b; i++) {
-          forward_rx_ns_ = deferred_[i].pkt->rx_ns;
-          viewer->Forward(*deferred_[i].pkt, top);
-        }
-      }
-      forward_rx_ns_ = 0;
-    }
-    a = b;
-  }
-  for (QueuedPacket& q : deferred_) q.pkt->Release();
-  deferred_.clear();
-  fanning_out_ = false;
-}
-
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
   auto it = streams_.find(stream_id);
   return it == streams_.end() ? nullptr : it->second.sent.Find(kind, layer, seq, epoch);
@@ -322,23 +286,6 @@ bool Worker::ReplayKeyframe(Peer& viewer) {
   }
   Flush();
   return true;
-}
-
-void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
-  Stream* s = publisher.stream();
-  const uint64_t mask = s->worker_mask.load(std::memory_order_acquire);
-  const uint64_t self = uint64_t{1} << index_;
-  for (size_t i = 0; i < engine_->worker_count(); i++) {
-    const uint64_t bit = uint64_t{1} << i;
-    if (!(mask & bit) || bit == self) continue;
-    pkt->AddRef(1);
-    engine_->worker(i).PostMedia(s->id, pkt);
-  }
-  if (mask & self) {
-    Defer(s->id, pkt);  // fanned out with the rest of this burst
-  } else {
-    pkt->Release();
-  }
 }
 
 void Worker::KeyframeWanted(Stream& stream, int layer) {
