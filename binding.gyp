@@ -21,6 +21,7 @@
         "native/fanout/worker.cc",
         "native/fanout/worker_routing.cc",
         "native/fanout/worker_tcp.cc",
+        "native/fanout/worker_fanout.cc",
         "native/fanout/peer.cc",
         "native/fanout/peer_publisher.cc",
         "native/fanout/peer_twcc.cc",

@@ -8,6 +8,8 @@ export interface EngineOptions {
   portBase?: number;
   portCount?: number;
   keyframeCacheMaxAgeMs?: number;
+  /** UDP GSO for a viewer's run of equal-size datagrams (default true). */
+  udpGso?: boolean;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
@@ -154,6 +156,15 @@ export interface WorkerStats {
   tcpRejectedUsername: number;
   tcpRejectedLimit: number;
   tcpRejectedInvalid: number;
+  /**
+   * Forwarded packets' residence time (kernel receive timestamp to the return of the sendmmsg
+   * that carried them), non-cumulative counts per bucket: one per bound of
+   * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
+   */
+  residenceBuckets: number[];
+  residenceSumSeconds: number;
+  /** sendmmsg messages that carried several datagrams to one viewer (UDP GSO). */
+  gsoMessages: number;
   /** Sessions ended (reason "ice-tcp-closed") because their ICE-TCP connection closed (EOF, RST, write error) and no other path was checked within 3 s. */
   tcpPathClosed: number;
 }
@@ -179,6 +190,8 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (options: EngineOptions, onEvents: (events: EngineEvent[]) => void) => NativeEngine;
   _test: Record<string, (...args: never[]) => unknown>;
+  /** Upper bounds in seconds of WorkerStats.residenceBuckets' finite buckets. */
+  residenceBucketsSeconds: number[];
 }
 
 export const native: NativeAddon = require('../build/Release/halfsec.node') as NativeAddon;

@@ -88,6 +88,7 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
     {
       workers: opts.workers,
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
+      udpGso: opts.udpGso,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
       publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,

@@ -27,6 +27,7 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
   const uint32_t port_end = static_cast<uint32_t>(opts.port_base) + opts.port_count;
   for (int i = 0; i < n; i++) {
     auto w = std::make_unique<Worker>(this, i);
+    w->set_udp_gso(opts.udp_gso);
     std::string last;
     bool ok = false;
     while (port < port_end && port <= 65535) {

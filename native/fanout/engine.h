@@ -50,6 +50,7 @@ struct EngineOptions {
   int tcp_max_per_address = 16;    // live connections from one IP
   int tcp_max_per_worker = 2000;   // live connections on one worker
   int tcp_send_queue_bytes = 256 * 1024;  // per connection; beyond it packets are dropped
+  bool udp_gso = true;  // a viewer's run of equal-size datagrams as one UDP_SEGMENT message
 };
 
 class Engine {

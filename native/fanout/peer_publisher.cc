@@ -133,10 +133,14 @@ void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
   if (v == InboundStream::Verdict::kDrop) return;
-  MediaPacket* pkt = worker_->NewPacket();
-  if (!pkt) return;
-  std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  // Received straight into a pooled packet: it becomes the MediaPacket as is (no copy).
+  MediaPacket* pkt = worker_->TakeReceived(d);
+  if (!pkt) {
+    if (!(pkt = worker_->NewPacket())) return;
+    std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  }
   pkt->len = static_cast<uint16_t>(len);
+  pkt->rx_ns = worker_->rx_ns();
   pkt->rtp = h;
   pkt->kind = static_cast<MediaKind>(c.kind);
   pkt->layer = static_cast<uint8_t>(c.layer);

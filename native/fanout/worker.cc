@@ -24,9 +24,20 @@ static_assert(SendBatch::kSlotBytes >= kMaxPacket + kSrtpMaxTrailer, "a batch sl
 }  // namespace
 
 Worker::Worker(Engine* engine, int index)
-    : engine_(engine), index_(index), in_slots_(kRecvBatch) {}
+    : engine_(engine), index_(index), in_slots_(1), in_control_(kRecvBatch) {}
+
+MediaPacket* Worker::TakeReceived(const uint8_t* d) {
+  if (rx_index_ < 0 || rx_pkts_[rx_index_] == nullptr || d != rx_pkts_[rx_index_]->data) return nullptr;
+  MediaPacket* p = rx_pkts_[rx_index_];
+  rx_pkts_[rx_index_] = nullptr;  // ReceiveBatch takes a fresh one before its next receive
+  return p;
+}
 
 void Worker::Teardown() {
+  for (MediaPacket*& p : rx_pkts_) {
+    if (p) p->Release();
+    p = nullptr;
+  }
   by_fd_.clear();
   tcp_by_fd_.clear();
   tcp_dirty_.clear();
@@ -56,6 +67,7 @@ Worker::~Worker() {
 bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   fd_ = OpenUdpSocket(ip, port, 4 << 20, &bind_addr_, error);
   if (fd_ < 0) return false;
+  EnableRxTimestamps(fd_);
   port_ = port;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -156,6 +168,8 @@ void Worker::PostMedia(uint32_t stream_id, MediaPacket* pkt) {
 }
 
 void Worker::ReleaseQueued() {
+  for (QueuedPacket& d : deferred_) d.pkt->Release();
+  deferred_.clear();
   QueuedPacket q;
   while (media_.Pop(&q)) q.pkt->Release();
 }
@@ -266,19 +280,7 @@ void Worker::DrainCommands() {
 void Worker::DrainMedia() {
   wake_pending_.store(false, std::memory_order_seq_cst);
   QueuedPacket q;
-  while (media_.Pop(&q)) {
-    DeliverLocal(q.stream_id, *q.pkt);
-    q.pkt->Release();
-  }
-}
-
-void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  LocalStream& ls = it->second;
-  ls.sent.Store(const_cast<MediaPacket*>(&pkt));
-  const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
-  for (Peer* v : ls.viewers) v->Forward(pkt, top);
+  while (media_.Pop(&q)) Defer(q.stream_id, q.pkt);
 }
 
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
@@ -298,20 +300,6 @@ bool Worker::ReplayKeyframe(Peer& viewer) {
   }
   Flush();
   return true;
-}
-
-void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
-  Stream* s = publisher.stream();
-  const uint64_t mask = s->worker_mask.load(std::memory_order_acquire);
-  const uint64_t self = uint64_t{1} << index_;
-  for (size_t i = 0; i < engine_->worker_count(); i++) {
-    const uint64_t bit = uint64_t{1} << i;
-    if (!(mask & bit) || bit == self) continue;
-    pkt->AddRef(1);
-    engine_->worker(i).PostMedia(s->id, pkt);
-  }
-  if (mask & self) DeliverLocal(s->id, *pkt);
-  pkt->Release();
 }
 
 void Worker::KeyframeWanted(Stream& stream, int layer) {
@@ -422,7 +410,7 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
 }
 
 uint8_t* Worker::BatchSlot() {
-  if (out_.full()) Flush();
+  if (out_.full()) SendBatchNow();
   return out_.Slot();
 }
 
@@ -431,15 +419,21 @@ void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id
     SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
     return;
   }
-  out_.Commit(len, to);
-  if (out_.full()) Flush();
+  out_.Commit(len, to, forward_rx_ns_);
+  if (out_.full()) SendBatchNow();
 }
 
-void Worker::Flush() {
-  const SendBatch::Result r = out_.Flush(fd_);
+void Worker::SendBatchNow() {
+  const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
+}
+
+void Worker::Flush() {
+  FanOut();
+  SendBatchNow();
   if (tcp_dirty_.empty()) return;
   std::vector<uint64_t> dirty;
   dirty.swap(tcp_dirty_);

@@ -88,6 +88,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       return;
     }
     opts.keyframe_cache_max_age_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "keyframeCacheMaxAgeMs", 1000), 0, 60000));
+    { const Napi::Value g = o.Get("udpGso"); opts.udp_gso = !g.IsBoolean() || g.As<Napi::Boolean>().Value(); }
     opts.connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
     opts.consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
     opts.media_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "publisherMediaTimeoutMs", 2000), 0, 300000));
@@ -390,6 +391,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("tcpRejectedInvalid", static_cast<double>(s.tcp_rejected_invalid.load()));
       o.Set("tcpPathClosed", static_cast<double>(s.tcp_path_closed.load()));
       o.Set("packetsPooled", static_cast<double>(w.pooled_packets()));
+      o.Set("gsoMessages", static_cast<double>(s.gso_messages.load()));
+      {
+        uint64_t counts[ResidenceHistogram::kBuckets];
+        uint64_t sum_ns;
+        s.residence.Read(counts, &sum_ns);
+        Napi::Array buckets = Napi::Array::New(env, ResidenceHistogram::kBuckets);
+        for (int b = 0; b < ResidenceHistogram::kBuckets; b++) buckets.Set(static_cast<uint32_t>(b), static_cast<double>(counts[b]));
+        o.Set("residenceBuckets", buckets);
+        o.Set("residenceSumSeconds", static_cast<double>(sum_ns) / 1e9);
+      }
       workers.Set(static_cast<uint32_t>(i), o);
     }
     Napi::Object r = Napi::Object::New(env);
@@ -430,6 +441,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", halfsec::EngineWrap::Define(env));
+  // The finite upper bounds (seconds) of every worker's `residenceBuckets`; the last bucket is +Inf.
+  Napi::Array bounds = Napi::Array::New(env, halfsec::ResidenceHistogram::kFinite);
+  for (int b = 0; b < halfsec::ResidenceHistogram::kFinite; b++) {
+    bounds.Set(static_cast<uint32_t>(b), static_cast<double>(halfsec::ResidenceHistogram::kUpperNs[b]) / 1e9);
+  }
+  exports.Set("residenceBucketsSeconds", bounds);
   Napi::Object test = Napi::Object::New(env);
   halfsec::RegisterSrtpTestExports(env, test);
   halfsec::RegisterStunTestExports(env, test);

@@ -60,6 +60,7 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'adminToken', arg: '<token>', default: 'none (admin API on loopback only)', help: 'bearer token for the admin API (/api/stats, /api/cluster, stream details) and /metrics', sets: ['adminToken'] },
   { key: 'metrics', arg: '<true|false>', default: String(DEFAULTS.metrics), help: 'serve Prometheus metrics on /metrics', sets: ['metrics'] },
   { key: 'dashboard', arg: '<true|false>', default: String(DEFAULTS.dashboard), help: 'serve the live dashboard on /dashboard (admin token, or loopback without one)', sets: ['dashboard'] },
+  { key: 'udpGso', arg: '<true|false>', default: String(DEFAULTS.udpGso), help: 'send a viewer\'s run of equal-size packets as one UDP GSO (UDP_SEGMENT) message', sets: ['udpGso'] },
   {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',

@@ -2,6 +2,7 @@
 // per-packet path never touches JavaScript.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerStats } from '../native.js';
+import { registerResidenceHistogram } from './residence-metric.js';
 
 /** The session events metrics count. */
 type SessionEvent = 'stream:start' | 'stream:stop' | 'viewer:join' | 'viewer:leave';
@@ -117,7 +118,7 @@ export function createMetrics(src: MetricsSources): Metrics {
 
   /** A metric per worker, labelled by the worker's index, read from engine.stats() at scrape time. */
   const perWorker = { labelNames: ['worker'] as const, registers: [registry] };
-  const eachWorker = (field: keyof WorkerStats, put: (labels: { worker: string }, value: number) => void): void =>
+  const eachWorker = (field: Counted | (typeof WORKER_GAUGES)[number][1], put: (labels: { worker: string }, value: number) => void): void =>
     workers().forEach((w, i) => put({ worker: String(i) }, w[field]));
   for (const [name, field, help] of WORKER_GAUGES) {
     new Gauge({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.set(l, v)); } });
@@ -139,6 +140,8 @@ export function createMetrics(src: MetricsSources): Metrics {
       for (const r of src.sessions.ingressRates?.() ?? []) this.set({ stream: r.stream, layer: r.layer }, r.kbps);
     },
   });
+
+  registerResidenceHistogram(registry, workers);
 
   const started = new Counter({ name: 'halfsec_sessions_started_total', help: 'sessions started', labelNames: ['role'], registers: [registry] });
   const ended = new Counter({ name: 'halfsec_sessions_ended_total', help: 'sessions ended', labelNames: ['role'], registers: [registry] });

@@ -39,6 +39,12 @@ export interface RelayOptions {
   metrics?: boolean;
   /** Serve the live dashboard on /dashboard (default true; admin token, or loopback without one). */
   dashboard?: boolean;
+  /**
+   * Send a viewer's run of equal-size packets (a burst's packets) as one UDP GSO message
+   * (UDP_SEGMENT, Linux 4.18+; default true). Each segment stays its own SRTP packet; ICE-TCP
+   * viewers never use it; it turns itself off if the kernel refuses it.
+   */
+  udpGso?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -141,6 +147,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   metrics: true,
   dashboard: true,
+  udpGso: true,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -217,6 +224,7 @@ export const relayOptionsSchema = z
       adminToken: z.string({ error: 'must be a string' }).min(8, { error: 'must be at least 8 characters' }).optional(),
       metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       dashboard: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      udpGso: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
