@@ -103,6 +103,10 @@ test.serial('a viewer can never use a pull credential, and a view token is never
   const longLived = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now, now + 3600), 'X-Halfsec-Path': 'node-x' });
   t.is(longLived.status, 401);
   t.regex(longLived.error, /longer than/);
+  // Short-lived, but issued an hour ahead: exp - iat alone would not bound how long it is good.
+  const ahead = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now + 3600, now + 3630), 'X-Halfsec-Path': 'node-x' });
+  t.is(ahead.status, 401);
+  t.regex(ahead.error, /iat/);
   // A path without a credential: refused, not taken as a viewer.
   t.is((await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Path': 'node-x' })).status, 401);
   // The genuine article is admitted (the session is created; no ICE will follow here).

@@ -17,6 +17,8 @@ export const PULL_TTL_S = 30;
 /** Longest lifetime a node accepts (exp - iat), so a leaked long-lived credential is useless. */
 const MAX_TTL_S = 120;
 const MAX_TOKEN_CHARS = 4096;
+/** Clock skew between nodes a credential's times may show, seconds. */
+const CLOCK_TOLERANCE_S = 5;
 const MIN_SECRET_BYTES = 32;
 
 export interface PullGrant {
@@ -64,7 +66,9 @@ export class PullCredentials {
     if (token.length > MAX_TOKEN_CHARS) throw new HttpError(401, 'pull credential too long');
     let p;
     try {
-      ({ payload: p } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: PULL_AUDIENCE, requiredClaims: ['exp', 'iat', 'iss', 'sub'], clockTolerance: 5 }));
+      // maxTokenAge also refuses an iat in the future: without it, exp - iat <= MAX_TTL_S would
+      // not bound a credential minted (or by a node whose clock runs) far ahead.
+      ({ payload: p } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: PULL_AUDIENCE, requiredClaims: ['exp', 'iat', 'iss', 'sub'], clockTolerance: CLOCK_TOLERANCE_S, maxTokenAge: MAX_TTL_S }));
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new HttpError(401, 'pull credential expired');
       if (err instanceof errors.JWSSignatureVerificationFailed) throw new HttpError(401, 'pull credential signature does not verify (a different cluster secret?)');
