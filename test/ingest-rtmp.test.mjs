@@ -149,7 +149,7 @@ test.serial('RTMP: a source with B-frames is refused with a clear error; with in
     relay.on('stream:stop', (e) => stops.push(e.reason));
     const graph = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';
     // An encoder left at x264's defaults: B-frames on.
-    ffmpegSource(t, ['-re', '-f', 'lavfi', '-i', graph, '-t', '15', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bframes`], 15);
+    const { p } = ffmpegSource(t, ['-re', '-f', 'lavfi', '-i', graph, '-t', '15', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bframes`], 15);
     if (!reencode) {
       t.true(await until(() => stops.length > 0, 15000), 'the stream ended');
       t.deepEqual(stops, ['b-frames'], 'ended for B-frames at once (no republish grace)');
