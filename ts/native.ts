@@ -35,6 +35,12 @@ export interface ViewerFeedback {
   estimateBps: number;
   /** What the viewer acknowledged receiving over the last ~500 ms (bit/s; 0 without transport-cc). */
   ackedBps: number;
+  /** VP8/VP9 spatial and temporal layers the stream has shown (0 each: no layer information). */
+  svcSpatialLayers: number;
+  svcTemporalLayers: number;
+  /** The highest spatial and temporal layer forwarded to the viewer (7: every one). */
+  svcSpatial: number;
+  svcTemporal: number;
 }
 
 export interface EngineEvent {
@@ -155,6 +161,8 @@ export interface NativeEngine {
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
   setViewerLayer(peerId: number, layer: number): boolean;
+  /** The highest VP8/VP9 spatial and temporal layer a viewer gets (0..7 each, 7: every layer). */
+  setViewerSvc(peerId: number, spatial: number, temporal: number): boolean;
   stats(): { workers: WorkerStats[] };
   close(): void;
 }

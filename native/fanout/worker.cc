@@ -128,6 +128,14 @@ void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
   Wake();
 }
 
+void Worker::SetViewerSvc(uint32_t peer_id, int spatial, int temporal) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back({Command::kSetSvc, nullptr, peer_id, spatial * 8 + temporal});
+  }
+  Wake();
+}
+
 void Worker::AdoptTcp(TcpLink* link) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -237,6 +245,11 @@ void Worker::DrainCommands() {
       case Command::kSetLayer: {
         auto it = peers_.find(c.peer_id);
         if (it != peers_.end()) it->second->SetLayer(c.value);
+        break;
+      }
+      case Command::kSetSvc: {
+        auto it = peers_.find(c.peer_id);
+        if (it != peers_.end()) it->second->SetSvcTarget(c.value / 8, c.value % 8);
         break;
       }
       case Command::kStop:

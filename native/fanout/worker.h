@@ -91,6 +91,8 @@ class Worker {
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
+  // The highest VP8/VP9 spatial and temporal layer a viewer gets (media/svc_filter.h).
+  void SetViewerSvc(uint32_t peer_id, int spatial, int temporal);
   // Takes over an ICE-TCP connection from the listening worker (ownership passes).
   void AdoptTcp(TcpLink* link);
   // After every worker has stopped: destroys peers and drops every cached packet.
@@ -128,7 +130,7 @@ class Worker {
 
  private:
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSvc } type;
     Peer* peer;
     uint32_t peer_id;
     int value = 0;
