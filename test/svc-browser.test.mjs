@@ -75,6 +75,28 @@ async function scenario(t, { codec, scalabilityMode, stream }) {
   t.true(o.fps >= 10, `open viewer gets the full frame rate: ${o.fps}`);
   t.true(c.fps < o.fps * 0.5, `capped viewer decodes fewer frames: ${c.fps} vs ${o.fps}`);
   t.true(c.fps >= o.fps * 0.12, `capped viewer still gets the base layer's frames: ${c.fps} vs ${o.fps}`);
+
+  // The cap lifted: back up (temporal at a switching point, spatial at a keyframe the relay asks for).
+  const lifted = await capped.evaluate(selectMaxBitrate, null);
+  t.is(lifted.type, 'ack');
+  // The policy climbs one step of the ladder every ~3 s (ts/media/svc-policy.ts).
+  const top = o.heights[0];
+  const t0 = Date.now();
+  let prev = await capped.evaluate(receiverStats);
+  let back = false;
+  while (!back && Date.now() - t0 < 20_000) {
+    await sleep(1000);
+    const now = await capped.evaluate(receiverStats);
+    back = now.height === top && now.framesDecoded - prev.framesDecoded >= o.fps * 0.7;
+    prev = now;
+  }
+  t.true(back, `the lifted viewer decodes ${top} lines at the full rate again`);
+  t.log(`lifted viewer back up after ${Date.now() - t0} ms`);
+  const u = await sample(capped, 4);
+  t.log(`lifted viewer: ${u.fps.toFixed(1)} fps ${JSON.stringify(u.rates)} heights ${u.heights} freezes ${u.freezes}`);
+  t.true(u.rates.every((r) => r > 0), `lifted viewer decodes every second: ${u.rates}`);
+  t.true(u.fps >= c.fps * 2, `lifted viewer is back to the full frame rate: ${u.fps} (capped ${c.fps})`);
+  t.true(u.freezes <= 1, `lifted viewer: at most one freeze (${u.freezes})`);
   return { o, c, sender };
 }
 

@@ -65,7 +65,9 @@ export class SvcPolicies {
     const rates = svcStepRates(spatial, temporal, streamBps);
     let v = this.viewers.get(id);
     if (!v || v.spatial !== spatial || v.temporal !== temporal) {
-      v = { spatial, temporal, policy: new LayerPolicy({ layerBitrates: rates }), step: -1 };
+      // The steps are finer than simulcast layers (a temporal layer adds a fifth to a half of the
+      // rate): a shorter wait before each step up and a shorter probation.
+      v = { spatial, temporal, policy: new LayerPolicy({ layerBitrates: rates, upAfter: 2, probeFor: 1 }), step: -1 };
       this.viewers.set(id, v);
     } else {
       v.policy.setLayerBitrates(rates);
