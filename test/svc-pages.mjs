@@ -124,3 +124,28 @@ export function receiverStats() {
     return out;
   })();
 }
+
+/** In a viewer page: the local UDP port of its selected candidate pair (0 if none yet). */
+export function localPort() {
+  return (async () => {
+    const stats = await window.pc.getStats();
+    for (const r of stats.values()) {
+      if (r.type === 'transport' && r.selectedCandidatePairId) {
+        const pair = stats.get(r.selectedCandidatePairId);
+        return stats.get(pair?.localCandidateId)?.port ?? 0;
+      }
+    }
+    return 0;
+  })();
+}
+
+/** In the publisher page: bytes of video sent so far (outbound-rtp, media and header). */
+export function videoBytesSent() {
+  return (async () => {
+    let n = 0;
+    (await window.pc.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') n += (r.bytesSent ?? 0) + (r.headerBytesSent ?? 0);
+    });
+    return n;
+  })();
+}

@@ -161,8 +161,11 @@ export interface NativeEngine {
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
   setViewerLayer(peerId: number, layer: number): boolean;
-  /** The highest VP8/VP9 spatial and temporal layer a viewer gets (0..7 each, 7: every layer). */
-  setViewerSvc(peerId: number, spatial: number, temporal: number): boolean;
+  /**
+   * The highest VP8/VP9 spatial and temporal layer a viewer gets (0..7 each, 7: every layer), and
+   * the rate of the next step up in kbit/s (0: none), which the viewer's probes aim at.
+   */
+  setViewerSvc(peerId: number, spatial: number, temporal: number, nextKbps?: number): boolean;
   stats(): { workers: WorkerStats[] };
   close(): void;
 }

@@ -171,7 +171,7 @@ bool Engine::SetViewerLayer(uint32_t peer_id, int layer) {
   return true;
 }
 
-bool Engine::SetViewerSvc(uint32_t peer_id, int spatial, int temporal) {
+bool Engine::SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps) {
   int w;
   {
     std::lock_guard<std::mutex> lock(peers_mu_);
@@ -179,7 +179,7 @@ bool Engine::SetViewerSvc(uint32_t peer_id, int spatial, int temporal) {
     if (it == peer_worker_.end()) return false;
     w = it->second;
   }
-  workers_[w]->SetViewerSvc(peer_id, spatial, temporal);
+  workers_[w]->SetViewerSvc(peer_id, spatial, temporal, next_kbps);
   return true;
 }
 

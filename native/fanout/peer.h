@@ -176,7 +176,8 @@ class Peer {
   // Viewer: pin a simulcast layer (-1: follow the highest live layer).
   void SetLayer(int layer) { layers_.Pin(layer); }
   // Viewer: the highest VP8/VP9 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
-  void SetSvcTarget(int spatial, int temporal);
+  // `next_kbps`: the rate of the next step up (0: none); probes aim at it while layers are dropped.
+  void SetSvcTarget(int spatial, int temporal, uint32_t next_kbps);
   // Publisher: PLI for a video layer.
   void SendKeyframeRequest(int layer);
   // Timers (RTCP, NACK retries, timeouts). False when the peer should be closed.
@@ -295,6 +296,9 @@ class Peer {
   // Allocated at the first dropped video packet (media/svc_filter.h).
   std::unique_ptr<OutSeqMap> out_map_;
   uint32_t svc_dropped_ = 0;
+  uint32_t svc_next_kbps_ = 0;
+  // The bit rate a probe aims at to step up an SVC layer (0: none, see SetSvcTarget).
+  double SvcProbeBps() const;
   int svc_layer_ = -1;  // the simulcast layer and source the filter's timestamps come from
   uint32_t svc_epoch_ = 0;
   KeyframeRequestPacer keyframe_asks_{300};

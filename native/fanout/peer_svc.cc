@@ -5,7 +5,15 @@
 
 namespace halfsec {
 
-void Peer::SetSvcTarget(int spatial, int temporal) { svc_.SetTarget(spatial, temporal); }
+void Peer::SetSvcTarget(int spatial, int temporal, uint32_t next_kbps) {
+  svc_.SetTarget(spatial, temporal);
+  svc_next_kbps_ = next_kbps;
+}
+
+double Peer::SvcProbeBps() const {
+  const bool below = svc_.target_temporal() < svc_.seen_temporal() || svc_.target_spatial() < svc_.seen_spatial();
+  return svc_.seen_any() && below ? svc_next_kbps_ * 1000.0 : 0;
+}
 
 void Peer::ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
   const uint16_t seq = pkt.rtp.sequence;

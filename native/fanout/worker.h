@@ -92,7 +92,7 @@ class Worker {
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
   // The highest VP8/VP9 spatial and temporal layer a viewer gets (media/svc_filter.h).
-  void SetViewerSvc(uint32_t peer_id, int spatial, int temporal);
+  void SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps);
   // Takes over an ICE-TCP connection from the listening worker (ownership passes).
   void AdoptTcp(TcpLink* link);
   // After every worker has stopped: destroys peers and drops every cached packet.

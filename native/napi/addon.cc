@@ -335,12 +335,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SetViewerSvc(const Napi::CallbackInfo& info) {
     if (!Alive(info.Env())) return info.Env().Undefined();
     if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-      return ThrowType(info.Env(), "setViewerSvc(peerId, spatial, temporal)");
+      return ThrowType(info.Env(), "setViewerSvc(peerId, spatial, temporal, nextKbps?)");
     }
     const int spatial = info[1].As<Napi::Number>().Int32Value();
     const int temporal = info[2].As<Napi::Number>().Int32Value();
     if (spatial < 0 || spatial > 7 || temporal < 0 || temporal > 7) return ThrowType(info.Env(), "spatial and temporal must be 0..7 (7: all)");
-    return Napi::Boolean::New(info.Env(), engine_->SetViewerSvc(info[0].As<Napi::Number>().Uint32Value(), spatial, temporal));
+    const double next_kbps = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+    if (!(next_kbps >= 0 && next_kbps < 33'000'000)) return ThrowType(info.Env(), "nextKbps must be 0..33000000");
+    return Napi::Boolean::New(info.Env(), engine_->SetViewerSvc(info[0].As<Napi::Number>().Uint32Value(), spatial, temporal,
+                                                                static_cast<uint32_t>(next_kbps)));
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

@@ -17,6 +17,8 @@ import { LayerPolicy } from './policy.js';
 export interface SvcStep {
   spatial: number;
   temporal: number;
+  /** The expected rate of the step above (bit/s; 0 at the top): the viewer's probes aim at it. */
+  nextBps: number;
 }
 
 export const SVC_ALL = 7;
@@ -31,8 +33,8 @@ function spatialShare(count: number, s: number): number {
 /** The ladder for a stream with `spatial` x `temporal` layers, lowest step first. */
 export function svcLadder(spatial: number, temporal: number): SvcStep[] {
   const steps: SvcStep[] = [];
-  for (let t = 0; t < temporal; t++) steps.push({ spatial: 0, temporal: t });
-  for (let s = 1; s < spatial; s++) steps.push({ spatial: s, temporal: temporal - 1 });
+  for (let t = 0; t < temporal; t++) steps.push({ spatial: 0, temporal: t, nextBps: 0 });
+  for (let s = 1; s < spatial; s++) steps.push({ spatial: s, temporal: temporal - 1, nextBps: 0 });
   return steps;
 }
 
@@ -47,6 +49,7 @@ interface ViewerSvc {
   temporal: number;
   policy: LayerPolicy;
   step: number;
+  nextBps: number;  // the probe rate last told to the engine
 }
 
 /** Per-viewer SVC policies of one relay (keyed by session id). */
@@ -67,7 +70,7 @@ export class SvcPolicies {
     if (!v || v.spatial !== spatial || v.temporal !== temporal) {
       // The steps are finer than simulcast layers (a temporal layer adds a fifth to a half of the
       // rate): a shorter wait before each step up and a shorter probation.
-      v = { spatial, temporal, policy: new LayerPolicy({ layerBitrates: rates, upAfter: 2, probeFor: 1 }), step: -1 };
+      v = { spatial, temporal, policy: new LayerPolicy({ layerBitrates: rates, upAfter: 2, probeFor: 1 }), step: -1, nextBps: 0 };
       this.viewers.set(id, v);
     } else {
       v.policy.setLayerBitrates(rates);
@@ -81,17 +84,19 @@ export class SvcPolicies {
     }
     v.policy.setCap(cap);
     const step = v.policy.update(fb);
-    if (step === v.step) return undefined;
+    const nextBps = step === rates.length - 1 ? 0 : rates[step + 1]!;
+    // Unchanged, unless the stream's rate moved the next step's price by more than a quarter.
+    if (step === v.step && Math.abs(nextBps - v.nextBps) <= 0.25 * v.nextBps) return undefined;
     v.step = step;
-    const top = step === rates.length - 1;
+    v.nextBps = nextBps;
     const s = svcLadder(spatial, temporal)[step]!;
-    return top ? { spatial: SVC_ALL, temporal: SVC_ALL } : s;
+    return nextBps === 0 ? { spatial: SVC_ALL, temporal: SVC_ALL, nextBps } : { ...s, nextBps };
   }
 
   /** update() for viewer session `s`, setting the layers on the engine when they change. */
   apply(engine: Pick<NativeEngine, 'setViewerSvc'>, s: Session, fb: ViewerFeedback, streamBps: number): void {
     const step = this.update(s.id, fb, streamBps, s.preferences?.maxBitrate);
-    if (step) engine.setViewerSvc(s.peerId, step.spatial, step.temporal);
+    if (step) engine.setViewerSvc(s.peerId, step.spatial, step.temporal, Math.round(step.nextBps / 1000));
   }
 
   forget(id: string): void {
