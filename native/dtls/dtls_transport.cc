@@ -14,7 +14,9 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/x509.h>
 
 #ifdef _WIN32
@@ -26,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -57,6 +60,14 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 // Bigger datagrams than this cannot be UDP; ignore them instead of feeding OpenSSL.
 constexpr size_t kMaxDatagram = 65535;
 constexpr char kExporterLabel[] = "EXTRACTOR-dtls_srtp";
+// After the handshake the SSL is freed (see Impl::Compact); our last flight is resent at most
+// this many times when the peer retransmits its own (RFC 6347 4.2.4: a peer retransmits with
+// backoff until it hears us, so a handful covers any real loss, and a cap bounds what a forged
+// handshake record can make us send).
+constexpr int kMaxFlightResends = 8;
+constexpr size_t kRecordHeader = 13;
+constexpr uint8_t kContentAlert = 21;
+constexpr uint8_t kContentHandshake = 22;
 
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
@@ -95,8 +106,28 @@ struct DtlsTransport::Impl {
   std::vector<std::vector<uint8_t>> writes;  // BIO writes not yet handed to SendFn
   std::vector<uint8_t> packing;              // scratch for FlushWrites
 
+  // ---- compact state: what is kept once the SSL is freed after the handshake ----
+  // The SSL with its session, peer certificate, handshake hashes and record layer costs ~40 KiB
+  // per peer even without record buffers; after the handshake a WebRTC peer only needs the SRTP
+  // keys, our last flight (resent when the peer retransmits its own: RFC 6347 4.2.4), our own
+  // close_notify (made before the SSL went away) and the peer's epoch-1 AEAD read key, so that
+  // only an authenticated alert ends the session.
+  bool compact = false;
+  bool keep_ssl = false;  // KeepSslAfterHandshake()
+  SrtpKeyMaterial keys;
+  std::vector<std::vector<uint8_t>> last_flight;
+  std::vector<uint8_t> close_notify;
+  int flight_resends = 0;
+  const EVP_CIPHER* read_cipher = nullptr;  // AES-GCM or ChaCha20-Poly1305 (the CTX allows no other)
+  bool read_chacha = false;
+  uint8_t read_key[32] = {};
+  uint8_t read_iv[12] = {};  // GCM: 4-byte salt; ChaCha20-Poly1305: 12-byte IV (RFC 7905)
+
   ~Impl() {
     if (ssl) SSL_free(ssl);  // frees both BIOs
+    OPENSSL_cleanse(&keys, sizeof keys);
+    OPENSSL_cleanse(read_key, sizeof read_key);
+    OPENSSL_cleanse(read_iv, sizeof read_iv);
   }
 
   // ---- OpenSSL callbacks (static members so they may use this private type) ----
@@ -250,10 +281,15 @@ struct DtlsTransport::Impl {
 
   void DriveHandshake() {
     ERR_clear_error();
+    const size_t before = writes.size();
     int r = SSL_do_handshake(ssl);
     if (r == 1) {
+      // What this call wrote is our last flight (server: ChangeCipherSpec + Finished; a client
+      // completes on the server's Finished and writes nothing here).
+      std::vector<std::vector<uint8_t>> flight(writes.begin() + static_cast<std::ptrdiff_t>(before), writes.end());
       FinishHandshake();
       if (owner->state_ == DtlsState::kConnected) ReadRecords();  // records after Finished
+      if (owner->state_ == DtlsState::kConnected && Compact(std::move(flight))) return;
       // The record buffers (~33 KiB per peer) serve the handshake: after it the peer sends an
       // alert at most. They come back (EnsureBuffers) before the SSL reads or writes again.
       // (Not SSL_MODE_RELEASE_BUFFERS: OpenSSL's DTLS write path does not reallocate them.)
@@ -263,6 +299,174 @@ struct DtlsTransport::Impl {
     int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
     FailFromSsl("DTLS handshake failed", e);
+  }
+
+  // RFC 5764 4.2 keys via SSL_export_keying_material, in our local/remote terms.
+  bool ExportKeys(SrtpKeyMaterial* out) const {
+    constexpr size_t key_len = 16;
+    const size_t salt_len = profile == SrtpProfile::kAeadAes128Gcm ? 12 : 14;
+    const size_t total = 2 * (key_len + salt_len);
+    uint8_t km[2 * (16 + 14)];
+    ERR_clear_error();
+    if (SSL_export_keying_material(ssl, km, total, kExporterLabel, sizeof kExporterLabel - 1, nullptr, 0, 0) != 1) {
+      ERR_clear_error();
+      return false;
+    }
+    // client_write_key | server_write_key | client_write_salt | server_write_salt.
+    const uint8_t* client_key = km;
+    const uint8_t* server_key = km + key_len;
+    const uint8_t* client_salt = km + 2 * key_len;
+    const uint8_t* server_salt = km + 2 * key_len + salt_len;
+    const bool client = role == DtlsRole::kClient;
+    *out = SrtpKeyMaterial{};
+    out->profile = profile;
+    std::copy_n(client ? client_key : server_key, key_len, out->local_key);
+    std::copy_n(client ? client_salt : server_salt, salt_len, out->local_salt);
+    std::copy_n(client ? server_key : client_key, key_len, out->remote_key);
+    std::copy_n(client ? server_salt : client_salt, salt_len, out->remote_salt);
+    OPENSSL_cleanse(km, sizeof km);
+    return true;
+  }
+
+  // The peer's epoch-1 write key and IV, from the TLS 1.2 key block (RFC 5246 6.3: PRF(master,
+  // "key expansion", server_random + client_random); AEAD suites have no MAC keys, RFC 5288 3
+  // and RFC 7905 2 give the IV lengths).
+  bool DeriveReadKey() {
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+    const SSL_SESSION* sess = SSL_get_session(ssl);
+    if (!c || !sess) return false;
+    size_t key_len = 0, iv_len = 0;
+    switch (SSL_CIPHER_get_cipher_nid(c)) {
+      case NID_aes_128_gcm: read_cipher = EVP_aes_128_gcm(); key_len = 16; iv_len = 4; break;
+      case NID_aes_256_gcm: read_cipher = EVP_aes_256_gcm(); key_len = 32; iv_len = 4; break;
+      case NID_chacha20_poly1305: read_cipher = EVP_chacha20_poly1305(); key_len = 32; iv_len = 12; read_chacha = true; break;
+      default: return false;
+    }
+    const EVP_MD* md = SSL_CIPHER_get_handshake_digest(c);
+    uint8_t master[SSL_MAX_MASTER_KEY_LENGTH];
+    const size_t master_len = SSL_SESSION_get_master_key(sess, master, sizeof master);
+    uint8_t seed[13 + 2 * SSL3_RANDOM_SIZE];
+    std::memcpy(seed, "key expansion", 13);
+    if (!md || master_len == 0 || SSL_get_server_random(ssl, seed + 13, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE ||
+        SSL_get_client_random(ssl, seed + 13 + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE) {
+      OPENSSL_cleanse(master, sizeof master);
+      return false;
+    }
+    uint8_t block[2 * 32 + 2 * 12];
+    const size_t block_len = 2 * (key_len + iv_len);
+    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "TLS1-PRF", nullptr);
+    EVP_KDF_CTX* kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(EVP_MD_get0_name(md)), 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, master_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed),
+        OSSL_PARAM_construct_end(),
+    };
+    const bool ok = kctx && EVP_KDF_derive(kctx, block, block_len, params) == 1;
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    OPENSSL_cleanse(master, sizeof master);
+    if (ok) {
+      // client_write_key | server_write_key | client_write_IV | server_write_IV; we read what
+      // the other side writes.
+      const bool peer_is_client = role == DtlsRole::kServer;
+      std::memcpy(read_key, block + (peer_is_client ? 0 : key_len), key_len);
+      std::memcpy(read_iv, block + 2 * key_len + (peer_is_client ? 0 : iv_len), iv_len);
+    }
+    OPENSSL_cleanse(block, sizeof block);
+    ERR_clear_error();
+    return ok;
+  }
+
+  // Frees the SSL once connected, keeping the compact state above. On any failure the SSL is
+  // kept (with its record buffers freed) and the transport works as before.
+  bool Compact(std::vector<std::vector<uint8_t>> flight) {
+    if (keep_ssl) return false;
+    if (!ExportKeys(&keys)) return false;
+    if (!DeriveReadKey()) {
+      OPENSSL_cleanse(&keys, sizeof keys);
+      return false;
+    }
+    // Our close_notify, made now: we send no other record after the handshake, so its epoch and
+    // sequence number stay valid for whenever Close() sends it.
+    const size_t before = writes.size();
+    ERR_clear_error();
+    SSL_shutdown(ssl);
+    ERR_clear_error();
+    for (size_t i = before; i < writes.size(); i++) close_notify.insert(close_notify.end(), writes[i].begin(), writes[i].end());
+    writes.resize(before);
+    last_flight = std::move(flight);
+    SSL_free(ssl);  // frees both BIOs
+    ssl = nullptr;
+    rbio = nullptr;
+    std::vector<uint8_t>().swap(expected);
+    std::string().swap(algorithm);
+    std::string().swap(verify_error);
+    std::vector<uint8_t>().swap(packing);
+    compact = true;
+    return true;
+  }
+
+  // Verifies one epoch-1 alert record with the peer's AEAD key (RFC 5288 3 / RFC 7905 2 nonce,
+  // RFC 6347 4.1.2.1 additional data). Returns false for anything that does not authenticate.
+  bool OpenAlert(const uint8_t* rec, size_t frag_len, uint8_t plain[2]) const {
+    constexpr size_t kTag = 16;
+    const size_t explicit_len = read_chacha ? 0 : 8;
+    if (frag_len != explicit_len + 2 + kTag) return false;
+    const uint8_t* frag = rec + kRecordHeader;
+    uint8_t nonce[12];
+    if (read_chacha) {
+      std::memcpy(nonce, read_iv, 12);
+      for (int i = 0; i < 8; i++) nonce[4 + i] ^= rec[3 + i];  // epoch | sequence number
+    } else {
+      std::memcpy(nonce, read_iv, 4);
+      std::memcpy(nonce + 4, frag, 8);
+    }
+    uint8_t aad[13];
+    std::memcpy(aad, rec + 3, 8);  // epoch | sequence number
+    aad[8] = rec[0];
+    aad[9] = rec[1];
+    aad[10] = rec[2];
+    aad[11] = 0;
+    aad[12] = 2;  // plaintext length
+    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+    int n = 0;
+    bool ok = c && EVP_DecryptInit_ex(c, read_cipher, nullptr, nullptr, nullptr) == 1 &&
+              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) == 1 &&
+              EVP_DecryptInit_ex(c, nullptr, nullptr, read_key, nonce) == 1 &&
+              EVP_DecryptUpdate(c, nullptr, &n, aad, sizeof aad) == 1 &&
+              EVP_DecryptUpdate(c, plain, &n, frag + explicit_len, 2) == 1 && n == 2 &&
+              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kTag, const_cast<uint8_t*>(frag + explicit_len + 2)) == 1 &&
+              EVP_DecryptFinal_ex(c, plain + 2, &n) == 1;
+    EVP_CIPHER_CTX_free(c);
+    ERR_clear_error();
+    return ok;
+  }
+
+  // A datagram after the SSL was freed. A handshake record means the peer did not get our last
+  // flight and retransmits its own: resend ours (capped). An alert ends the transport only if it
+  // authenticates under the peer's epoch-1 key and is close_notify or fatal; everything else
+  // (plaintext or forged alerts, application data, junk) is ignored.
+  void OnCompactDatagram(const uint8_t* d, size_t len) {
+    bool peer_retransmits = false;
+    for (size_t off = 0; off + kRecordHeader <= len;) {
+      const uint8_t* rec = d + off;
+      const size_t frag_len = (size_t{rec[11]} << 8) | rec[12];
+      if (frag_len > len - off - kRecordHeader) break;
+      const unsigned epoch = (unsigned{rec[3]} << 8) | rec[4];
+      if (rec[0] == kContentHandshake) peer_retransmits = true;
+      uint8_t plain[2 + 16];
+      if (rec[0] == kContentAlert && epoch == 1 && OpenAlert(rec, frag_len, plain) &&
+          (plain[1] == 0 /* close_notify */ || plain[0] == 2 /* fatal */)) {
+        owner->state_ = DtlsState::kClosed;
+        return;
+      }
+      off += kRecordHeader + frag_len;
+    }
+    if (peer_retransmits && !last_flight.empty() && flight_resends < kMaxFlightResends) {
+      flight_resends++;
+      writes.insert(writes.end(), last_flight.begin(), last_flight.end());
+    }
   }
 
   void FinishHandshake() {
@@ -400,6 +604,10 @@ DtlsState DtlsTransport::OnDatagram(const uint8_t* data, size_t len) {
   if (state_ != DtlsState::kConnecting && state_ != DtlsState::kConnected) return state_;
   if (!data || len == 0 || len > kMaxDatagram) return state_;
   Impl::FlushOnExit flush{impl_.get()};
+  if (impl_->compact) {
+    impl_->OnCompactDatagram(data, len);
+    return state_;
+  }
   ERR_clear_error();
   if (BIO_write(impl_->rbio, data, static_cast<int>(len)) != static_cast<int>(len)) {
     impl_->Fail(WithErrors("DTLS: buffering a datagram failed"));
@@ -424,7 +632,7 @@ void DtlsTransport::OnTimer() {
     impl_->Fail("DTLS handshake timed out after 15 s");
     return;
   }
-  if (impl_->buffers_freed) return;  // connected and idle: no retransmission is pending
+  if (impl_->compact || impl_->buffers_freed) return;  // connected and idle: no retransmission is pending
   ERR_clear_error();
   if (DTLSv1_handle_timeout(impl_->ssl) < 0) impl_->FailFromSsl("DTLS retransmission failed", SSL_ERROR_SSL);
 }
@@ -449,36 +657,26 @@ int DtlsTransport::TimeoutMs() const {
 void DtlsTransport::Close() {
   if (state_ == DtlsState::kFailed || state_ == DtlsState::kClosed) return;
   Impl::FlushOnExit flush{impl_.get()};
-  impl_->SendCloseNotify();
+  if (impl_->compact) {
+    if (!impl_->shutdown_sent && !impl_->close_notify.empty()) impl_->writes.push_back(impl_->close_notify);
+    impl_->shutdown_sent = true;
+  } else {
+    impl_->SendCloseNotify();
+  }
   state_ = DtlsState::kClosed;
 }
 
+bool DtlsTransport::released() const { return impl_->compact; }
+
+void DtlsTransport::KeepSslAfterHandshake() { impl_->keep_ssl = true; }
+
 bool DtlsTransport::GetSrtpKeys(SrtpKeyMaterial* out) const {
-  if (!out || state_ != DtlsState::kConnected || !impl_->ssl) return false;
-  constexpr size_t key_len = 16;
-  const size_t salt_len = impl_->profile == SrtpProfile::kAeadAes128Gcm ? 12 : 14;
-  const size_t total = 2 * (key_len + salt_len);
-  uint8_t km[2 * (16 + 14)];
-  ERR_clear_error();
-  if (SSL_export_keying_material(impl_->ssl, km, total, kExporterLabel, sizeof kExporterLabel - 1, nullptr, 0,
-                                 0) != 1) {
-    ERR_clear_error();
-    return false;
+  if (!out || state_ != DtlsState::kConnected) return false;
+  if (impl_->compact) {
+    *out = impl_->keys;
+    return true;
   }
-  // RFC 5764 4.2: client_write_key | server_write_key | client_write_salt | server_write_salt.
-  const uint8_t* client_key = km;
-  const uint8_t* server_key = km + key_len;
-  const uint8_t* client_salt = km + 2 * key_len;
-  const uint8_t* server_salt = km + 2 * key_len + salt_len;
-  const bool client = impl_->role == DtlsRole::kClient;
-  *out = SrtpKeyMaterial{};
-  out->profile = impl_->profile;
-  std::copy_n(client ? client_key : server_key, key_len, out->local_key);
-  std::copy_n(client ? client_salt : server_salt, salt_len, out->local_salt);
-  std::copy_n(client ? server_key : client_key, key_len, out->remote_key);
-  std::copy_n(client ? server_salt : client_salt, salt_len, out->remote_salt);
-  OPENSSL_cleanse(km, sizeof km);
-  return true;
+  return impl_->ssl && impl_->ExportKeys(out);
 }
 
 }  // namespace halfsec
