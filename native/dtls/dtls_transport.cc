@@ -14,9 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/x509.h>
 
 #ifdef _WIN32
@@ -24,14 +22,19 @@
 #else
 #include <sys/time.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "dtls/dtls_read_key.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
@@ -65,9 +68,21 @@ constexpr char kExporterLabel[] = "EXTRACTOR-dtls_srtp";
 // backoff until it hears us, so a handful covers any real loss, and a cap bounds what a forged
 // handshake record can make us send).
 constexpr int kMaxFlightResends = 8;
-constexpr size_t kRecordHeader = 13;
-constexpr uint8_t kContentAlert = 21;
-constexpr uint8_t kContentHandshake = 22;
+
+// A handshake allocates ~75 KiB (SSL, record buffers, certificates) and the compact state keeps
+// ~1 KiB; glibc keeps the freed pages between long-lived allocations resident, so a crowd of
+// joins leaves RSS tens of KiB per viewer above what is in use. At most once a second (process-
+// wide, whichever worker gets here), after an SSL was freed, return free pages to the kernel.
+void TrimHeapAfterRelease() {
+#ifdef __GLIBC__
+  static std::atomic<int64_t> last_ms{0};
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t last = last_ms.load(std::memory_order_relaxed);
+  if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  malloc_trim(0);
+#endif
+}
 
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
@@ -118,16 +133,11 @@ struct DtlsTransport::Impl {
   std::vector<std::vector<uint8_t>> last_flight;
   std::vector<uint8_t> close_notify;
   int flight_resends = 0;
-  const EVP_CIPHER* read_cipher = nullptr;  // AES-GCM or ChaCha20-Poly1305 (the CTX allows no other)
-  bool read_chacha = false;
-  uint8_t read_key[32] = {};
-  uint8_t read_iv[12] = {};  // GCM: 4-byte salt; ChaCha20-Poly1305: 12-byte IV (RFC 7905)
+  DtlsReadKey read_key;
 
   ~Impl() {
     if (ssl) SSL_free(ssl);  // frees both BIOs
     OPENSSL_cleanse(&keys, sizeof keys);
-    OPENSSL_cleanse(read_key, sizeof read_key);
-    OPENSSL_cleanse(read_iv, sizeof read_iv);
   }
 
   // ---- OpenSSL callbacks (static members so they may use this private type) ----
@@ -328,62 +338,12 @@ struct DtlsTransport::Impl {
     return true;
   }
 
-  // The peer's epoch-1 write key and IV, from the TLS 1.2 key block (RFC 5246 6.3: PRF(master,
-  // "key expansion", server_random + client_random); AEAD suites have no MAC keys, RFC 5288 3
-  // and RFC 7905 2 give the IV lengths).
-  bool DeriveReadKey() {
-    const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
-    const SSL_SESSION* sess = SSL_get_session(ssl);
-    if (!c || !sess) return false;
-    size_t key_len = 0, iv_len = 0;
-    switch (SSL_CIPHER_get_cipher_nid(c)) {
-      case NID_aes_128_gcm: read_cipher = EVP_aes_128_gcm(); key_len = 16; iv_len = 4; break;
-      case NID_aes_256_gcm: read_cipher = EVP_aes_256_gcm(); key_len = 32; iv_len = 4; break;
-      case NID_chacha20_poly1305: read_cipher = EVP_chacha20_poly1305(); key_len = 32; iv_len = 12; read_chacha = true; break;
-      default: return false;
-    }
-    const EVP_MD* md = SSL_CIPHER_get_handshake_digest(c);
-    uint8_t master[SSL_MAX_MASTER_KEY_LENGTH];
-    const size_t master_len = SSL_SESSION_get_master_key(sess, master, sizeof master);
-    uint8_t seed[13 + 2 * SSL3_RANDOM_SIZE];
-    std::memcpy(seed, "key expansion", 13);
-    if (!md || master_len == 0 || SSL_get_server_random(ssl, seed + 13, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE ||
-        SSL_get_client_random(ssl, seed + 13 + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE) != SSL3_RANDOM_SIZE) {
-      OPENSSL_cleanse(master, sizeof master);
-      return false;
-    }
-    uint8_t block[2 * 32 + 2 * 12];
-    const size_t block_len = 2 * (key_len + iv_len);
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "TLS1-PRF", nullptr);
-    EVP_KDF_CTX* kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(EVP_MD_get0_name(md)), 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, master_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed),
-        OSSL_PARAM_construct_end(),
-    };
-    const bool ok = kctx && EVP_KDF_derive(kctx, block, block_len, params) == 1;
-    EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
-    OPENSSL_cleanse(master, sizeof master);
-    if (ok) {
-      // client_write_key | server_write_key | client_write_IV | server_write_IV; we read what
-      // the other side writes.
-      const bool peer_is_client = role == DtlsRole::kServer;
-      std::memcpy(read_key, block + (peer_is_client ? 0 : key_len), key_len);
-      std::memcpy(read_iv, block + 2 * key_len + (peer_is_client ? 0 : iv_len), iv_len);
-    }
-    OPENSSL_cleanse(block, sizeof block);
-    ERR_clear_error();
-    return ok;
-  }
-
   // Frees the SSL once connected, keeping the compact state above. On any failure the SSL is
   // kept (with its record buffers freed) and the transport works as before.
   bool Compact(std::vector<std::vector<uint8_t>> flight) {
     if (keep_ssl) return false;
     if (!ExportKeys(&keys)) return false;
-    if (!DeriveReadKey()) {
+    if (!read_key.Derive(ssl, role == DtlsRole::kServer)) {
       OPENSSL_cleanse(&keys, sizeof keys);
       return false;
     }
@@ -404,66 +364,19 @@ struct DtlsTransport::Impl {
     std::string().swap(verify_error);
     std::vector<uint8_t>().swap(packing);
     compact = true;
+    TrimHeapAfterRelease();
     return true;
   }
 
-  // Verifies one epoch-1 alert record with the peer's AEAD key (RFC 5288 3 / RFC 7905 2 nonce,
-  // RFC 6347 4.1.2.1 additional data). Returns false for anything that does not authenticate.
-  bool OpenAlert(const uint8_t* rec, size_t frag_len, uint8_t plain[2]) const {
-    constexpr size_t kTag = 16;
-    const size_t explicit_len = read_chacha ? 0 : 8;
-    if (frag_len != explicit_len + 2 + kTag) return false;
-    const uint8_t* frag = rec + kRecordHeader;
-    uint8_t nonce[12];
-    if (read_chacha) {
-      std::memcpy(nonce, read_iv, 12);
-      for (int i = 0; i < 8; i++) nonce[4 + i] ^= rec[3 + i];  // epoch | sequence number
-    } else {
-      std::memcpy(nonce, read_iv, 4);
-      std::memcpy(nonce + 4, frag, 8);
-    }
-    uint8_t aad[13];
-    std::memcpy(aad, rec + 3, 8);  // epoch | sequence number
-    aad[8] = rec[0];
-    aad[9] = rec[1];
-    aad[10] = rec[2];
-    aad[11] = 0;
-    aad[12] = 2;  // plaintext length
-    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
-    int n = 0;
-    bool ok = c && EVP_DecryptInit_ex(c, read_cipher, nullptr, nullptr, nullptr) == 1 &&
-              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) == 1 &&
-              EVP_DecryptInit_ex(c, nullptr, nullptr, read_key, nonce) == 1 &&
-              EVP_DecryptUpdate(c, nullptr, &n, aad, sizeof aad) == 1 &&
-              EVP_DecryptUpdate(c, plain, &n, frag + explicit_len, 2) == 1 && n == 2 &&
-              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kTag, const_cast<uint8_t*>(frag + explicit_len + 2)) == 1 &&
-              EVP_DecryptFinal_ex(c, plain + 2, &n) == 1;
-    EVP_CIPHER_CTX_free(c);
-    ERR_clear_error();
-    return ok;
-  }
-
-  // A datagram after the SSL was freed. A handshake record means the peer did not get our last
-  // flight and retransmits its own: resend ours (capped). An alert ends the transport only if it
-  // authenticates under the peer's epoch-1 key and is close_notify or fatal; everything else
-  // (plaintext or forged alerts, application data, junk) is ignored.
+  // A datagram after the SSL was freed: the peer retransmitting its last flight gets ours again
+  // (capped); an authenticated close_notify or fatal alert closes; everything else is ignored.
   void OnCompactDatagram(const uint8_t* d, size_t len) {
-    bool peer_retransmits = false;
-    for (size_t off = 0; off + kRecordHeader <= len;) {
-      const uint8_t* rec = d + off;
-      const size_t frag_len = (size_t{rec[11]} << 8) | rec[12];
-      if (frag_len > len - off - kRecordHeader) break;
-      const unsigned epoch = (unsigned{rec[3]} << 8) | rec[4];
-      if (rec[0] == kContentHandshake) peer_retransmits = true;
-      uint8_t plain[2 + 16];
-      if (rec[0] == kContentAlert && epoch == 1 && OpenAlert(rec, frag_len, plain) &&
-          (plain[1] == 0 /* close_notify */ || plain[0] == 2 /* fatal */)) {
-        owner->state_ = DtlsState::kClosed;
-        return;
-      }
-      off += kRecordHeader + frag_len;
+    const DtlsRecordScan scan = read_key.Scan(d, len);
+    if (scan.closed) {
+      owner->state_ = DtlsState::kClosed;
+      return;
     }
-    if (peer_retransmits && !last_flight.empty() && flight_resends < kMaxFlightResends) {
+    if (scan.handshake && !last_flight.empty() && flight_resends < kMaxFlightResends) {
       flight_resends++;
       writes.insert(writes.end(), last_flight.begin(), last_flight.end());
     }
