@@ -22,12 +22,8 @@
 #else
 #include <sys/time.h>
 #endif
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -68,21 +64,6 @@ constexpr char kExporterLabel[] = "EXTRACTOR-dtls_srtp";
 // backoff until it hears us, so a handful covers any real loss, and a cap bounds what a forged
 // handshake record can make us send).
 constexpr int kMaxFlightResends = 8;
-
-// A handshake allocates ~75 KiB (SSL, record buffers, certificates) and the compact state keeps
-// ~1 KiB; glibc keeps the freed pages between long-lived allocations resident, so a crowd of
-// joins leaves RSS tens of KiB per viewer above what is in use. At most once a second (process-
-// wide, whichever worker gets here), after an SSL was freed, return free pages to the kernel.
-void TrimHeapAfterRelease() {
-#ifdef __GLIBC__
-  static std::atomic<int64_t> last_ms{0};
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-  int64_t last = last_ms.load(std::memory_order_relaxed);
-  if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
-  malloc_trim(0);
-#endif
-}
 
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
@@ -364,7 +345,6 @@ struct DtlsTransport::Impl {
     std::string().swap(verify_error);
     std::vector<uint8_t>().swap(packing);
     compact = true;
-    TrimHeapAfterRelease();
     return true;
   }
 
