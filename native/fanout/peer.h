@@ -85,6 +85,13 @@ struct PeerConfig {
   bool dtls_client = false;
   std::string remote_pwd;
   sockaddr_storage remote_addr{};
+
+  // Every simulcast layer over one session (a relay-to-relay pull, docs/cluster.md), lowest
+  // first, at most kMaxLayers. Viewer: the SSRC each video layer goes out on (each its own
+  // sequence line, NACK and PLI per SSRC); empty: one layer at a time on out_ssrc[kVideo].
+  // Pull: the SSRC each layer arrives on (from the upstream's a=ssrc-group:SIM), with `rids`
+  // naming the layers.
+  std::vector<uint32_t> layer_ssrcs;
 };
 
 // A viewer's periodic feedback summary, reported to the control plane.
@@ -145,6 +152,8 @@ class Peer {
 
   void Attach(Worker* worker);
   bool is_pull() const { return cfg_.pull; }
+  // A viewer that gets every video layer at once (PeerConfig::layer_ssrcs).
+  bool is_layered() const { return layered(); }
   // Pull: the peer's own UDP socket (owned from here on; -1 when none could be opened).
   void set_socket(int fd) { sock_ = fd; }
   int socket_fd() const { return sock_; }
@@ -216,8 +225,16 @@ class Peer {
   void SendTransportCc(int64_t now_ms);
   // Viewer.
   void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
-  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
+  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, uint32_t ssrc);
   void Retransmit(int kind, uint16_t out_seq);
+  // Resends outgoing `out_seq` of line `o` (SSRC `ssrc`); RTX only when `rtx_ok`.
+  void RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq, bool rtx_ok);
+  // Layered viewer (fanout/peer_layered.cc): every video layer on its own SSRC and line.
+  bool layered() const { return !cfg_.layer_ssrcs.empty(); }
+  void ForwardLayered(const MediaPacket& pkt, uint8_t out_pt);
+  int LayerOfOutSsrc(uint32_t ssrc) const;
+  // Appends a sender report per started layer line; returns the bytes added.
+  size_t LayeredSenderReports(uint8_t* at, uint64_t ntp, uint32_t* ssrcs, int* n);
   void WantKeyframe(int layer);
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
@@ -275,6 +292,7 @@ class Peer {
 
   // Viewer.
   Outbound out_[kMediaKinds];
+  Outbound sim_[kMaxLayers];  // layered viewer: one line per video layer
   LayerSwitcher layers_;
   KeyframeRequestPacer keyframe_asks_{300};
   uint16_t rtx_seq_ = 0;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EngineEvent, NativeEngine, PeerConfig, ViewerFeedback } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import { LayerPolicy } from './policy.js';
-import { measureLayers, planPublisher, pullPeer } from './publisher.js';
+import { measureLayers, planPublisher, pulledLayers, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
 import { buildAnswer, cnameFor, newIceParams } from './answer.js';
 import type { AnswerTrack, IceParams } from './answer.js';
@@ -139,18 +139,19 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return { session, answer };
   }
 
-  view(stream: string, sdp: string): OfferResult {
+  /** A viewer; `layered`: a pull taking every simulcast layer (see planViewer). */
+  view(stream: string, sdp: string, layered = false): OfferResult {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const st = this.book.get(stream);
     if (!st) throw new HttpError(404, `stream "${stream}" is not live`);
     const offer = parseOffer(sdp, 'viewer');
-    const plan = planViewer(offer, st);
+    const plan = planViewer(offer, st, layered);
     const ice = newIceParams();
     const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
     const session = this.book.newSession('viewer', stream, added);
     st.viewers.set(session.id, session);
-    if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
+    if (st.layerBitrates.length > 1 && !plan.peer.layerSsrcs) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
     this.emit('viewer:join', { stream, session: session.id });
@@ -165,7 +166,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     checkStreamName(stream);
     let st = this.book.get(stream);
     if (st && !st.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
-    if (st && !sameCodecs(st.codecs, src.codecs)) {
+    if (st && (!sameCodecs(st.codecs, src.codecs) || st.rids.join() !== (src.layers?.rids ?? []).join())) {
       this.endStream(st, 'source codecs changed');
       st = undefined;
     }
@@ -183,7 +184,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       st.orphaned = false;
       this.log.info({ stream, session: session.id, peer: added.peerId }, 'relayed stream source restored');
     } else {
-      this.book.add({ name: stream, engineId, publisher: session, codecs: src.codecs, viewers: new Map(), rids: [], layerBitrates: defaultLayerRates(1), relayed: true });
+      this.book.add({ name: stream, engineId, publisher: session, codecs: src.codecs, viewers: new Map(), ...pulledLayers(src), relayed: true });
       this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'pull session started');
       this.emit('stream:start', { stream, session: session.id });
     }
