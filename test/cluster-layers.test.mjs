@@ -3,7 +3,8 @@
 // the origin: moved down by its own feedback while a viewer of the origin stays on the top.
 import test from 'ava';
 import { spawnPeer, until, sleep } from './helpers.mjs';
-import { startNode, startRedis } from './cluster-helpers.mjs';
+import { freePort, startNode, startRedis } from './cluster-helpers.mjs';
+import { startLossyProxy } from './lossy-proxy.mjs';
 
 const PACKETS = 1200; // 12 s at 10 ms, two layers (l: counters + 1e6, h: counters)
 const LOW = 1_000_000;
@@ -87,4 +88,49 @@ test.serial('a layered pull: edge and mid-tier edge viewers adapt per viewer (on
   }
   t.is(a.relay.stats().viewers, 2, "the origin's viewers: its own and B's one pull");
   for (const n of [a, b, c]) t.is(n.relay.stats().workers.reduce((s, w) => s + w.srtpErrors, 0), 0);
+});
+
+test.serial('a layered pull over a lossy link: the edge NACKs each layer on its own SSRC and its keyframe requests reach the publisher, so its viewers get every packet of their layer', async (t) => {
+  t.timeout(60000);
+  const redis = await startRedis(t);
+  // The origin announces 127.0.0.2, where a proxy drops 5 % of its RTP/RTCP toward the edge.
+  const port = await freePort();
+  const a = await startNode(t, redis.url, 'node-a', { workers: 1, port, publicUrl: `http://127.0.0.1:${port}`, announcedIps: ['127.0.0.2'] });
+  const b = await startNode(t, redis.url, 'node-b', { workers: 1 });
+  const rtcPort = a.relay.stats().workers[0].port;
+  const proxy = await startLossyProxy(t, { target: { host: '127.0.0.1', port: rtcPort }, host: '127.0.0.2', port: rtcPort, toClientLoss: 0.05, seed: 5 });
+
+  const N = 800;
+  // Keyframes only at the start and on request: a switch needs the edge's PLI to travel up.
+  const pub = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/lossy`, String(N), '10', 'video'], { env: { PUB_SIMULCAST: '1', PUB_KEYFRAME_ON_PLI: '1', PUB_NACK: '1' } });
+  await pub.waitFor('open');
+  const vb = spawnPeer(t, 'viewers.mjs', [`${b.url}/whep/lossy`, '2'], { env: { VIEWER_PORT_BASE: '35000' } });
+  t.is((await vb.waitFor('ready', 30000)).open, 2);
+  t.true(await until(() => b.relay.stats().publishers === 1, 10000), 'pull connected');
+  pub.send('start');
+  const lastOf = async (i) => (await vb.request('report', 'report')).viewers[i].video.at(-1);
+  t.true(await until(async () => (await lastOf(0)) !== undefined, 8000, 200), 'edge viewer gets video');
+  await sleep(1500);
+  const plisBefore = (await pub.request('plis', 'plis')).count;
+  await vb.request('remb 0 400000', 'remb-sent');
+  t.true(await until(async () => layerOf(await lastOf(0)) === 'l', 6000, 200), 'the limited edge viewer moved down');
+  const plisAfter = (await pub.request('plis', 'plis')).count;
+  t.true(plisAfter > plisBefore, `the switch's keyframe request reached the publisher through the pull (${plisAfter - plisBefore})`);
+  await pub.waitFor('sent', 30000);
+  await sleep(1000);
+
+  t.true(proxy.stats.toClientDropped > 20, `the proxy dropped packets toward the edge (${proxy.stats.toClientDropped} of ${proxy.stats.toClient})`);
+  const wa = a.relay.stats().workers[0];
+  t.true(wa.nacksReceived > 0 && wa.retransmits > 0, `the origin answered the edge's NACKs (${wa.nacksReceived} NACKed, ${wa.retransmits} resent)`);
+  const [limited, open] = (await vb.request('report', 'report')).viewers;
+  // Retransmissions arrive late, so count what arrived rather than its order.
+  const lastHigh = Math.max(...limited.video.filter((x) => layerOf(x) === 'h'));
+  const low = new Set(limited.video.filter((x) => layerOf(x) === 'l' && x % LOW > lastHigh).map((x) => x % LOW));
+  const from = Math.min(...low);
+  const missingLow = Array.from({ length: N - from }, (_, i) => from + i).filter((c) => !low.has(c));
+  t.true(missingLow.length <= (N - from) / 100, `limited viewer: every packet of l from ${from} to the end but ${missingLow.length} (${missingLow.slice(0, 10)})`);
+  const high = new Set(open.video.filter((x) => layerOf(x) === 'h'));
+  const missingHigh = Array.from({ length: N }, (_, i) => i).filter((c) => !high.has(c));
+  t.true(missingHigh.length <= N / 100, `open viewer: every packet of h but ${missingHigh.length} (${missingHigh.slice(0, 10)})`);
+  t.true(limited.video.some((x) => layerOf(x) === 'h'), 'the limited viewer was on h before');
 });
