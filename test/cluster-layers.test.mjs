@@ -134,3 +134,49 @@ test.serial('a layered pull over a lossy link: the edge NACKs each layer on its 
   t.true(missingHigh.length <= N / 100, `open viewer: every packet of h but ${missingHigh.length} (${missingHigh.slice(0, 10)})`);
   t.true(limited.video.some((x) => layerOf(x) === 'h'), 'the limited viewer was on h before');
 });
+
+test.serial('the origin\'s publisher vanishes and republishes: the layered pull stays, and each edge viewer carries on on its own layer with unbroken numbers', async (t) => {
+  t.timeout(60000);
+  const redis = await startRedis(t);
+  const a = await startNode(t, redis.url, 'node-a', { workers: 1, republishGraceMs: 15000, consentTimeoutMs: 15000 });
+  const b = await startNode(t, redis.url, 'node-b', { workers: 1, consentTimeoutMs: 15000 });
+  const lost = [];
+  a.relay.on('publisher:lost', (e) => lost.push(e));
+  const pub1 = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/again`, '100000', '10', 'video'], { env: { PUB_SIMULCAST: '1' } });
+  await pub1.waitFor('open');
+  const vb = spawnPeer(t, 'viewers.mjs', [`${b.url}/whep/again`, '2'], { env: { VIEWER_PORT_BASE: '36000' } });
+  t.is((await vb.waitFor('ready', 30000)).open, 2);
+  t.true(await until(() => b.relay.stats().publishers === 1, 10000), 'pull connected');
+  pub1.send('start');
+  const report = async () => (await vb.request('report', 'report')).viewers;
+  t.true(await until(async () => (await report())[0].video.length > 50, 8000, 200), 'edge viewers get video');
+  await sleep(1500);
+  await vb.request('remb 0 400000', 'remb-sent');
+  t.true(await until(async () => layerOf((await report())[0].video.at(-1)) === 'l', 6000, 200), 'the limited edge viewer moved down');
+
+  process.kill(-pub1.child.pid, 'SIGKILL');
+  t.true(await until(() => lost.length === 1, 8000), 'the origin noticed its publisher is gone');
+  await sleep(300);
+  const before = (await report()).map((v) => v.video.length);
+  const pub2 = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/again`, '300', '10', 'video'], { env: { PUB_SIMULCAST: '1' } });
+  await pub2.waitFor('open');
+  pub2.send('start');
+  await pub2.waitFor('sent', 30000);
+  await sleep(800);
+
+  t.deepEqual(b.relay.clusterStats().pulls, [{ stream: 'again', upstream: 'node-a', lost: false }], 'the same pull, never lost');
+  t.is(a.relay.stats().viewers, 1, "the origin's one viewer is B's pull");
+  const [limited, open] = await report();
+  const range300 = Array.from({ length: 300 }, (_, i) => i);
+  t.deepEqual(limited.video.slice(before[0]), range300.map((i) => LOW + i), 'limited edge viewer: every packet of the new publisher\'s l, in order');
+  // As on the origin at a stream's start: h went stale during the gap, so the new publisher's
+  // first packet (l, sent first) may go out before h is live again; then h from its keyframe.
+  const openTail = open.video.slice(before[1]);
+  if (openTail[0] === LOW) openTail.shift();
+  t.deepEqual(openTail, range300, 'open edge viewer: every packet of the new publisher\'s h, in order');
+  for (const v of [limited, open]) {
+    t.is(v.seqGaps, 0, `viewer ${v.index}: sequence numbers unbroken across the republish`);
+    t.is(v.ssrcs, 1, `viewer ${v.index}: one SSRC`);
+    t.is(v.bad, 0);
+  }
+});
