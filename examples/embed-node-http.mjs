@@ -1,5 +1,6 @@
 // Embedding halfsec in an existing node:http service: the service keeps its own routes and hands
-// WHIP, WHEP, /api, /metrics and /healthz to the relay. With Express it is `app.use(relay.nodeHandler())`.
+// WHIP, WHEP, /api, /metrics and /healthz to the relay, and WebSocket signaling (/ws) through the
+// server's 'upgrade' event. With Express it is `app.use(handler)` and `server.on('upgrade', handler.upgrade)`.
 //
 //   node examples/embed-node-http.mjs          (PORT, RTC_BIND, RTC_PORTS, ANNOUNCE_IP to change the defaults)
 import http from 'node:http';
@@ -24,6 +25,10 @@ const server = http.createServer((req, res) => {
     res.setHeader('Content-Type', 'text/plain');
     res.end('my service\n');
   });
+});
+
+server.on('upgrade', (req, socket, head) => {
+  if (!relayRoutes.upgrade(req, socket, head)) socket.destroy(); // no other WebSocket endpoints here
 });
 
 server.listen(Number(process.env.PORT ?? 8080), process.env.HOST ?? '0.0.0.0', () => {

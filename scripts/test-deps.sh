@@ -25,6 +25,12 @@ done
 for p in python3-aiortc python3-numpy; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
+# Ingest tests (test/ingest-*.test.mjs): Debian's FFmpeg (libx264, libopus, rtmp, srt) as the
+# relay's child; procps for pgrep (no child left behind).
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v pgrep >/dev/null 2>&1 || need_apt+=(procps)
+# The RTSP pull test's camera: GStreamer's RTSP server through GObject introspection.
+dpkg -s gir1.2-gst-rtsp-server-1.0 >/dev/null 2>&1 || need_apt+=(gir1.2-gst-rtsp-server-1.0)
 # The fuzz pass: clang with libFuzzer + sanitizer runtimes, and OpenSSL to link the parsers with.
 command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)

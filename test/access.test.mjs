@@ -1,7 +1,7 @@
 import test from 'ava';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { startRelay } from './helpers.mjs';
+import { startNodeRelay, startRelay } from './helpers.mjs';
 import { offer } from './sdp-fixtures.mjs';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -97,42 +97,46 @@ test('new sessions per address are rate limited with 429 and Retry-After', async
   t.regex(JSON.parse(results[4].text).error, /too many new sessions/);
 });
 
-test('WebSocket publish/view check the token in the message or in hello', async (t) => {
-  const { url } = await startRelay(t, { tokenSecret: SECRET });
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
-  const inbox = [];
-  ws.on('message', (d) => inbox.push(JSON.parse(String(d))));
-  await new Promise((r) => ws.once('open', r));
-  const next = async (pred) => {
-    for (let i = 0; i < 200; i++) {
-      const m = inbox.find(pred);
-      if (m) return m;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error('no reply');
-  };
-  ws.send(JSON.stringify({ type: 'hello', version: 1 }));
-  await next((m) => m.type === 'hello');
-  ws.send(JSON.stringify({ type: 'publish', id: 1, stream: 'w', sdp: offer() }));
-  const denied = await next((m) => m.id === 1);
-  t.is(denied.type, 'error');
-  t.is(denied.code, 'unauthorized');
-  ws.send(JSON.stringify({ type: 'publish', id: 2, stream: 'w', sdp: offer(), token: await token({ stream: 'x', action: 'publish' }) }));
-  t.is((await next((m) => m.id === 2)).code, 'forbidden');
-  ws.send(JSON.stringify({ type: 'publish', id: 3, stream: 'w', sdp: offer(), token: await token({ stream: 'w', action: 'publish' }) }));
-  t.is((await next((m) => m.id === 3)).type, 'answer');
+// Serial (ahead of the concurrent tests), so the two extra relays do not slow the timing-sensitive
+// rate-limit test above.
+for (const [via, start] of [['uWS', startRelay], ['node:http', startNodeRelay]]) {
+  test.serial(`WebSocket (${via}) publish/view check the token in the message or in hello`, async (t) => {
+    const { url } = await start(t, { tokenSecret: SECRET });
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+    const inbox = [];
+    ws.on('message', (d) => inbox.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    const next = async (pred) => {
+      for (let i = 0; i < 200; i++) {
+        const m = inbox.find(pred);
+        if (m) return m;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no reply');
+    };
+    ws.send(JSON.stringify({ type: 'hello', version: 1 }));
+    await next((m) => m.type === 'hello');
+    ws.send(JSON.stringify({ type: 'publish', id: 1, stream: 'w', sdp: offer() }));
+    const denied = await next((m) => m.id === 1);
+    t.is(denied.type, 'error');
+    t.is(denied.code, 'unauthorized');
+    ws.send(JSON.stringify({ type: 'publish', id: 2, stream: 'w', sdp: offer(), token: await token({ stream: 'x', action: 'publish' }) }));
+    t.is((await next((m) => m.id === 2)).code, 'forbidden');
+    ws.send(JSON.stringify({ type: 'publish', id: 3, stream: 'w', sdp: offer(), token: await token({ stream: 'w', action: 'publish' }) }));
+    t.is((await next((m) => m.id === 3)).type, 'answer');
 
-  const ws2 = new WebSocket(`${url.replace('http', 'ws')}/ws`);
-  const inbox2 = [];
-  ws2.on('message', (d) => inbox2.push(JSON.parse(String(d))));
-  await new Promise((r) => ws2.once('open', r));
-  ws2.send(JSON.stringify({ type: 'hello', version: 1, token: await token({ stream: 'w', action: 'view' }) }));
-  ws2.send(JSON.stringify({ type: 'view', id: 9, stream: 'w', sdp: offer({ direction: 'recvonly' }) }));
-  for (let i = 0; i < 200 && !inbox2.some((m) => m.id === 9); i++) await new Promise((r) => setTimeout(r, 10));
-  t.is(inbox2.find((m) => m.id === 9)?.type, 'answer', 'the hello token covers the view');
-  ws.close();
-  ws2.close();
-});
+    const ws2 = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+    const inbox2 = [];
+    ws2.on('message', (d) => inbox2.push(JSON.parse(String(d))));
+    await new Promise((r) => ws2.once('open', r));
+    ws2.send(JSON.stringify({ type: 'hello', version: 1, token: await token({ stream: 'w', action: 'view' }) }));
+    ws2.send(JSON.stringify({ type: 'view', id: 9, stream: 'w', sdp: offer({ direction: 'recvonly' }) }));
+    for (let i = 0; i < 200 && !inbox2.some((m) => m.id === 9); i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(inbox2.find((m) => m.id === 9)?.type, 'answer', 'the hello token covers the view');
+    ws.close();
+    ws2.close();
+  });
+}
 
 test('peers per worker: when every worker is full, new sessions get 503', async (t) => {
   const { url } = await startRelay(t, { workers: 2, maxPeersPerWorker: 1 });

@@ -26,6 +26,38 @@ export async function startRelay(t, options = {}) {
 }
 
 /**
+ * The same relay embedded in a node:http server through nodeHandler() (routes) and its upgrade
+ * listener (WebSocket signaling over the `ws` library), instead of its own uWebSockets.js server.
+ */
+export async function startNodeRelay(t, options = {}) {
+  const { createServer } = await import('node:http');
+  const base = 41000 + Math.floor(Math.random() * 200) * 20;
+  const relay = createRelay({
+    host: '127.0.0.1',
+    rtcBindAddress: '127.0.0.1',
+    rtcPortMin: base,
+    rtcPortMax: base + 19,
+    workers: 2,
+    logLevel: 'silent',
+    sessionsPerIpPerSecond: 0,
+    ...options,
+  });
+  const handler = relay.nodeHandler();
+  const server = createServer((req, res) => handler(req, res));
+  server.on('upgrade', (req, socket, head) => {
+    if (!handler.upgrade(req, socket, head)) socket.destroy();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(async () => {
+    await relay.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const { port } = server.address();
+  return { relay, port, url: `http://127.0.0.1:${port}`, server };
+}
+
+/**
  * A peer script in its own process (node-datachannel peers of one stream must not share a
  * process with each other, see shared/PEERS.md), hard-killed after `limitSec`.
  */

@@ -25,8 +25,10 @@ test.serial('/metrics counts streams, viewers and packets, and the counters move
   const { url } = await startRelay(t);
   const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/m`, String(PACKETS), '10', 'video']);
   await pub.waitFor('open');
+  const spawnedAt = performance.now();
   const viewers = spawnPeer(t, 'viewers.mjs', [`${url}/whep/m`, '2']);
   t.is((await viewers.waitFor('ready', 30000)).open, 2);
+  const readyAt = performance.now();
 
   const before = await scrape(url);
   t.is(before.status, 200);
@@ -41,6 +43,10 @@ test.serial('/metrics counts streams, viewers and packets, and the counters move
   t.truthy(sum(before.text, 'nodejs_eventloop_lag_seconds') !== undefined, 'event-loop lag from the default metrics');
   t.is(sum(before.text, 'halfsec_sessions_started_total'), 3);
 
+  // Join time ends at the first media packet sent, not at the connection: none yet.
+  t.is(sum(before.text, 'halfsec_join_seconds_count'), 0, 'no viewer has been sent media yet');
+  await new Promise((r) => setTimeout(r, 500));
+  const startAt = performance.now();
   pub.send('start');
   await pub.waitFor('sent', 30000);
   await until(async () => {
@@ -57,8 +63,19 @@ test.serial('/metrics counts streams, viewers and packets, and the counters move
   t.true(bytesIn >= PACKETS * 900, `received bytes grew by ${bytesIn}`);
   t.true(bytesOut >= 2 * PACKETS * 900, `sent bytes grew by ${bytesOut}`);
 
+  // Each viewer's WHEP POST came before `readyAt`, its first packet after `startAt`.
+  const doneAt = performance.now();
+  t.is(sum(after.text, 'halfsec_join_seconds_count'), 2, 'one join time per viewer');
+  t.regex(after.text, /# TYPE halfsec_join_seconds histogram/);
+  const joinSum = sum(after.text, 'halfsec_join_seconds_sum');
+  t.true(joinSum >= (2 * (startAt - readyAt)) / 1000, `join times (sum ${joinSum} s) include the wait for the publisher's first packet`);
+  t.true(joinSum <= (2 * (doneAt - spawnedAt)) / 1000, `join times (sum ${joinSum} s) within the test's own span`);
+  t.is(sum(after.text.split('\n').filter((l) => l.includes('le="0.025"')).join('\n'), 'halfsec_join_seconds_bucket'), 0, 'no join under 25 ms here: each waited ≥ 500 ms');
+
   const stats = await (await fetch(`${url}/api/stats`)).json();
   t.is(stats.viewers, 2);
+  t.is(stats.joins.count, 2);
+  t.true(stats.joins.p50Seconds >= (startAt - readyAt) / 1000, `stats.joins.p50Seconds ${stats.joins.p50Seconds}`);
   t.is(typeof stats.rates.egressBitsPerSecond, 'number');
 });
 

@@ -18,6 +18,7 @@ const LAYERS = {
   'access/': 2, // tokens, rate and viewer limits
   'media/': 2, // SDP, sessions (publishers, viewers, streams), layer policy
   'cluster/': 3, // registry, edges and pulls, director
+  'ingest/': 3, // RTMP, SRT and RTSP sources through supervised FFmpeg children
   'signaling/': 4, // the WebSocket signaling protocol, transport-neutral
   'http/': 5, // routes and their uWebSockets.js and node:http adapters, web pages
   'relay.ts': 6, // createRelay: wires every layer together

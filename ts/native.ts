@@ -8,6 +8,8 @@ export interface EngineOptions {
   portBase?: number;
   portCount?: number;
   keyframeCacheMaxAgeMs?: number;
+  /** UDP GSO for a viewer's run of equal-size datagrams (default true). */
+  udpGso?: boolean;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
@@ -38,8 +40,11 @@ export interface ViewerFeedback {
 }
 
 export interface EngineEvent {
-  /** 'tcp-rejected' (peerId 0): an ICE-TCP connection was closed for bad input, once per burst; detail says why. */
-  type: 'connected' | 'closed' | 'feedback' | 'layers' | 'tcp-rejected';
+  /**
+   * 'tcp-rejected' (peerId 0): an ICE-TCP connection was closed for bad input, once per burst; detail says why.
+   * 'first-media': a viewer's first media packet went into its worker's send batch, at `atMs`.
+   */
+  type: 'connected' | 'closed' | 'feedback' | 'layers' | 'tcp-rejected' | 'first-media';
   peerId: number;
   detail?: string;
   feedback?: ViewerFeedback;
@@ -49,11 +54,19 @@ export interface EngineEvent {
   layerSsrc?: number[];
   /** 'layers': audio bit/s over the same window. */
   audioBps?: number;
+  /** 'first-media': the moment on the data plane's clock, ms (CLOCK_MONOTONIC, as monotonicMs()). */
+  atMs?: number;
 }
+
+/**
+ * Now on the clock the data plane stamps events with (CLOCK_MONOTONIC, ms with a fraction):
+ * libuv's hrtime reads the same clock, so the two can be subtracted.
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export interface PeerConfig {
   /** 'pull': feeds the stream like a publisher, as ICE-controlling DTLS client of another relay. */
-  role: 'publisher' | 'viewer' | 'pull';
+  role: 'publisher' | 'viewer' | 'pull' | 'ingest';
   streamId: number;
   localUfrag: string;
   localPwd: string;
@@ -107,6 +120,10 @@ export interface PeerConfig {
   remotePort?: number;
   /** Publisher/viewer: the peer offered a=setup:passive, so the relay is the DTLS client (RFC 8842 §5) and starts the handshake after the peer's first valid check. */
   dtlsClient?: boolean;
+  /** Ingest: the AF_UNIX datagram socket the data plane binds for the relay's child, and the SSRCs it may send (0: that kind absent). */
+  ingestPath?: string;
+  ingestVideoSsrc?: number;
+  ingestAudioSsrc?: number;
 }
 
 /** Codec ids the data plane knows (native/rtp/keyframe.h). */
@@ -145,6 +162,15 @@ export interface WorkerStats {
   tcpRejectedUsername: number;
   tcpRejectedLimit: number;
   tcpRejectedInvalid: number;
+  /**
+   * Forwarded packets' residence time (kernel receive timestamp to the return of the sendmmsg
+   * that carried them), non-cumulative counts per bucket: one per bound of
+   * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
+   */
+  residenceBuckets: number[];
+  residenceSumSeconds: number;
+  /** sendmmsg messages that carried several datagrams to one viewer (UDP GSO). */
+  gsoMessages: number;
   /** Sessions ended (reason "ice-tcp-closed") because their ICE-TCP connection closed (EOF, RST, write error) and no other path was checked within 3 s. */
   tcpPathClosed: number;
 }
@@ -161,6 +187,8 @@ export interface NativeEngine {
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
   setViewerLayer(peerId: number, layer: number): boolean;
+  /** Ingest: the pid whose datagrams the peer takes (kernel-stamped, SCM_CREDENTIALS); others are dropped. */
+  setIngestSource(peerId: number, pid: number): boolean;
   stats(): { workers: WorkerStats[] };
   close(): void;
 }
@@ -168,6 +196,8 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (options: EngineOptions, onEvents: (events: EngineEvent[]) => void) => NativeEngine;
   _test: Record<string, (...args: never[]) => unknown>;
+  /** Upper bounds in seconds of WorkerStats.residenceBuckets' finite buckets. */
+  residenceBucketsSeconds: number[];
 }
 
 export const native: NativeAddon = require('../build/Release/halfsec.node') as NativeAddon;

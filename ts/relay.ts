@@ -11,13 +11,22 @@ import { native } from './native.js';
 import type { EngineEvent, NativeEngine, WorkerStats } from './native.js';
 import { createNodeHandler } from './http/node-http.js';
 import type { NodeHandler } from './http/node-http.js';
+import { createNodeWebSocket } from './http/node-websocket.js';
+import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
+import { Ingests } from './ingest/ingest.js';
+import { RtmpIngest } from './ingest/rtmp.js';
+import { RtspPulls } from './ingest/rtsp.js';
+import { SrtListeners } from './ingest/srt.js';
 import type { ClusterStats } from './cluster/node.js';
 import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
+import { JoinTimes } from './ops/join-times.js';
+import type { JoinSummary } from './ops/join-times.js';
 import type { Rates } from './ops/rates.js';
 import { Router } from './http/routes.js';
+import { loadDashboard } from './http/dashboard.js';
 import { SessionManager } from './media/sessions.js';
 import { Access } from './access/access.js';
 import type { RelayEvents } from './media/sessions.js';
@@ -35,6 +44,8 @@ export interface RelayStats {
   signalingConnections: number;
   /** Relay-wide, over the last second. Per-stream rates need per-stream counters the data plane does not keep yet. */
   rates: Rates;
+  /** Viewer join times (offer → first media packet sent), over the most recent joins. */
+  joins: JoinSummary;
   workers: WorkerStats[];
 }
 
@@ -44,16 +55,21 @@ export interface Relay {
   readonly registry: Registry | undefined;
   /** Starts the relay's own HTTP/WebSocket server; resolves with the bound port. */
   listen(): Promise<{ port: number }>;
-  /** Adds WHIP, WHEP, /api, /metrics, /healthz and /ws to an existing uWebSockets.js app. */
+  /** Adds WHIP, WHEP, /api, /metrics, /healthz, /dashboard and /ws to an existing uWebSockets.js app. */
   attach(app: TemplatedApp): void;
   /**
-   * A node:http request listener for WHIP, WHEP, /api, /metrics and /healthz (not /ws). As Express
-   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`.
+   * A node:http request listener for WHIP, WHEP, /api, /metrics, /healthz and /dashboard. As Express
+   * middleware (`app.use(relay.nodeHandler())`) it passes other paths on to `next`. Its `upgrade`
+   * carries WebSocket signaling on /ws (the `ws` library): `server.on('upgrade', handler.upgrade)`.
    */
   nodeHandler(): NodeHandler;
   stats(): RelayStats;
   /** This node's place in the cluster (node id, registry state, pulls); one node without --redis. */
   clusterStats(): ClusterStats;
+  /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
+  readonly ingests: Ingests;
+  /** RTSP sources pulled while they have viewers: `register(stream, 'rtsp://camera/...')`. */
+  readonly rtsp: RtspPulls;
   /**
    * Stops taking viewers (WHEP answers 503 with Retry-After), marks the node draining in the
    * registry, waits until its viewers are gone or `timeoutMs` (default drainTimeoutMs), then closes.
@@ -72,6 +88,7 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
     {
       workers: opts.workers,
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
+      udpGso: opts.udpGso,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
       publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,
@@ -134,6 +151,10 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   // The closed engine throws on stats(); a closed relay simply has no workers.
   const workers = (): WorkerStats[] => (engineClosed ? [] : engine.stats().workers);
   const rates = new RateSampler(workers);
+  const joins = new JoinTimes();
+  sm.on('viewer:media', (e) => {
+    if (e.joinSeconds !== undefined) joins.add(e.joinSeconds);
+  });
   const signaling = new Signaling({
     sessions: sm,
     log,
@@ -147,11 +168,17 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const cluster = joinCluster(opts, sm, log, engine, rates);
   if (metrics) cluster.registerMetrics(metrics.registry);
   // Without listen() the port is the configured one: embedders behind a proxy set publicUrl.
+  const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
+  const rtsp = new RtspPulls(ingests, sm, log, { lingerMs: opts.pullLingerMs });
+  for (const [stream, url] of Object.entries(opts.rtspSources)) rtsp.register(stream, url);
+  const srt = new SrtListeners(ingests, sm, log, { host: opts.host, ffmpegPath: opts.ffmpegPath, latencyMs: 120 }, Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })));
+  srt.start();
+  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), joins: joins.summary(), workers: workers() };
   };
   const router = new Router({
     sessions: sm,
@@ -162,13 +189,19 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     metrics: metrics ? () => metrics.scrape() : undefined,
     stats,
     isClosed: () => closed,
+    dashboard: opts.dashboard ? loadDashboard() : undefined,
     cluster: {
-      gate: (role, stream, headers, sdp) => cluster.gate(role, stream, headers, sdp),
+      gate: (role, stream, headers, sdp) => {
+        // A registered RTSP source starts pulling for its first viewer, as an edge pull does.
+        if (role === 'viewer') rtsp.ensure(stream);
+        return cluster.gate(role, stream, headers, sdp);
+      },
       director: (stream, region, role) => cluster.director(stream, region, role),
       describe: () => cluster.describe(),
     },
   });
   const httpDeps: HttpDeps = { router, log, signaling, maxMessageBytes: opts.maxBodyBytes };
+  let nodeWs: NodeWebSocket | undefined;
   let listenSocket: us_listen_socket | undefined;
   let ownApp: TemplatedApp | undefined;
 
@@ -189,7 +222,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
           const port = uWS.us_socket_local_port(token);
           log.info({ http: `${opts.host}:${port}`, rtcPorts: engine.ports, rtcTcpPort: engine.tcpPort, announcedIps: opts.announcedIps }, 'halfsec relay listening');
           startCluster(port);
-          resolve({ port });
+          if (!rtmp) return resolve({ port });
+          rtmp.listen().then(() => resolve({ port }), (err: Error) => reject(new Error(`could not listen for RTMP on ${opts.host}:${opts.rtmpPort}: ${err.message}`)));
         });
       });
     },
@@ -199,10 +233,13 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     },
     nodeHandler() {
       startCluster(opts.port);
-      return createNodeHandler(router);
+      nodeWs ??= createNodeWebSocket(signaling, opts.maxBodyBytes);
+      return createNodeHandler(router, nodeWs.upgrade);
     },
     stats,
     clusterStats: () => cluster.stats(),
+    ingests,
+    rtsp,
     async drain(timeoutMs = opts.drainTimeoutMs) {
       if (closed) return;
       await cluster.startDrain();
@@ -217,6 +254,11 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       await cluster.close();
       rates.stop();
       signaling.close();
+      rtmp?.close();
+      rtsp.close();
+      srt.close();
+      ingests.close();
+      nodeWs?.close();
       sm.closeAll();
       metrics?.close();
       if (listenSocket) uWS.us_listen_socket_close(listenSocket);

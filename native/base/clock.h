@@ -28,4 +28,12 @@ inline int64_t RealtimeUs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
+// The same clock with sub-millisecond precision, for moments JS compares with its own readings
+// (libuv's uv_hrtime, i.e. process.hrtime(), reads CLOCK_MONOTONIC too).
+inline double MonotonicMsPrecise() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 }  // namespace halfsec

@@ -87,6 +87,11 @@ struct DtlsTransport::Impl {
   bool clock_running = false;
   std::chrono::steady_clock::time_point handshake_start;
   bool shutdown_sent = false;
+  bool buffers_freed = false;  // record buffers released after the handshake
+
+  void EnsureBuffers() {
+    if (buffers_freed && SSL_alloc_buffers(ssl) == 1) buffers_freed = false;
+  }
   std::vector<std::vector<uint8_t>> writes;  // BIO writes not yet handed to SendFn
   std::vector<uint8_t> packing;              // scratch for FlushWrites
 
@@ -235,6 +240,8 @@ struct DtlsTransport::Impl {
 
   void SendCloseNotify() {
     if (shutdown_sent || !ssl || !SSL_is_init_finished(ssl)) return;
+    EnsureBuffers();
+    if (buffers_freed) return;  // out of memory: no close_notify
     shutdown_sent = true;
     ERR_clear_error();
     SSL_shutdown(ssl);  // queues close_notify; we never wait for the peer's
@@ -247,6 +254,10 @@ struct DtlsTransport::Impl {
     if (r == 1) {
       FinishHandshake();
       if (owner->state_ == DtlsState::kConnected) ReadRecords();  // records after Finished
+      // The record buffers (~33 KiB per peer) serve the handshake: after it the peer sends an
+      // alert at most. They come back (EnsureBuffers) before the SSL reads or writes again.
+      // (Not SSL_MODE_RELEASE_BUFFERS: OpenSSL's DTLS write path does not reallocate them.)
+      if (owner->state_ == DtlsState::kConnected && SSL_free_buffers(ssl) == 1) buffers_freed = true;
       return;
     }
     int e = SSL_get_error(ssl, r);
@@ -398,6 +409,8 @@ DtlsState DtlsTransport::OnDatagram(const uint8_t* data, size_t len) {
     impl_->StartClock();
     impl_->DriveHandshake();
   } else {
+    impl_->EnsureBuffers();
+    if (impl_->buffers_freed) return state_;  // out of memory: the datagram is dropped
     impl_->ReadRecords();
   }
   return state_;
@@ -411,6 +424,7 @@ void DtlsTransport::OnTimer() {
     impl_->Fail("DTLS handshake timed out after 15 s");
     return;
   }
+  if (impl_->buffers_freed) return;  // connected and idle: no retransmission is pending
   ERR_clear_error();
   if (DTLSv1_handle_timeout(impl_->ssl) < 0) impl_->FailFromSsl("DTLS retransmission failed", SSL_ERROR_SSL);
 }

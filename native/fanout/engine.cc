@@ -1,5 +1,7 @@
 #include "fanout/engine.h"
 
+#include "transport/unix_dgram.h"
+
 #include <algorithm>
 #include <thread>
 
@@ -25,6 +27,7 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
   const uint32_t port_end = static_cast<uint32_t>(opts.port_base) + opts.port_count;
   for (int i = 0; i < n; i++) {
     auto w = std::make_unique<Worker>(this, i);
+    w->set_udp_gso(opts.udp_gso);
     std::string last;
     bool ok = false;
     while (port < port_end && port <= 65535) {
@@ -114,8 +117,17 @@ std::shared_ptr<Stream> Engine::FindStream(uint32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second;
 }
 
-int Engine::AddPeer(PeerConfig cfg, int worker_hint) {
+int Engine::AddPeer(PeerConfig cfg, int worker_hint, std::string* error) {
   if (!started_) return -1;
+  int ingest_fd = -1;
+  if (cfg.ingest) {
+    std::string err;
+    ingest_fd = OpenUnixDgramSocket(cfg.ingest_path, 1 << 20, &err);
+    if (ingest_fd < 0) {
+      if (error) *error = err;
+      return -1;
+    }
+  }
   int target = worker_hint;
   if (target < 0 || target >= static_cast<int>(workers_.size())) {
     // Least loaded by peer count.
@@ -126,11 +138,14 @@ int Engine::AddPeer(PeerConfig cfg, int worker_hint) {
   }
   const uint32_t id = cfg.id;
   auto* peer = new Peer(std::move(cfg), *identity_);
+  if (ingest_fd >= 0) peer->set_socket(ingest_fd);  // the peer owns it (and unlinks its path)
   {
     std::lock_guard<std::mutex> lock(peers_mu_);
     peer_worker_[id] = target;
-    peer_ufrag_[id] = peer->config().local_ufrag;
-    ufrag_worker_[peer->config().local_ufrag] = target;
+    if (!peer->is_ingest()) {
+      peer_ufrag_[id] = peer->config().local_ufrag;
+      ufrag_worker_[peer->config().local_ufrag] = target;
+    }
   }
   workers_[target]->AddPeer(peer);
   return target;
@@ -156,6 +171,18 @@ bool Engine::RequestKeyframe(uint32_t stream_id) {
   const int w = s->publisher_worker.load();
   if (w < 0 || w >= static_cast<int>(workers_.size())) return false;
   workers_[w]->RequestKeyframe(s->publisher_peer.load(), std::max(0, s->TopLiveLayer(MonotonicMs(), 1000)));
+  return true;
+}
+
+bool Engine::SetIngestSource(uint32_t peer_id, int pid) {
+  int w;
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    auto it = peer_worker_.find(peer_id);
+    if (it == peer_worker_.end()) return false;
+    w = it->second;
+  }
+  workers_[w]->SetIngestSource(peer_id, pid);
   return true;
 }
 

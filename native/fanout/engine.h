@@ -18,7 +18,7 @@ namespace halfsec {
 
 struct EngineEvent {
   EngineEvent(std::string t, uint32_t id, std::string d = "") : type(std::move(t)), peer_id(id), detail(std::move(d)) {}
-  std::string type;  // "connected", "closed", "feedback", "layers"
+  std::string type;  // "connected", "closed", "feedback", "layers", "first-media"
   uint32_t peer_id = 0;
   std::string detail;
   bool has_feedback = false;
@@ -29,6 +29,8 @@ struct EngineEvent {
   double layer_bps[kMaxLayers] = {};
   uint32_t layer_ssrc[kMaxLayers] = {};  // 0 until the layer has sent
   double audio_bps = 0;
+  // "first-media": when the viewer's first media packet went into the send batch (MonotonicMsPrecise).
+  double at_ms = 0;
 };
 
 struct EngineOptions {
@@ -48,6 +50,7 @@ struct EngineOptions {
   int tcp_max_per_address = 16;    // live connections from one IP
   int tcp_max_per_worker = 2000;   // live connections on one worker
   int tcp_send_queue_bytes = 256 * 1024;  // per connection; beyond it packets are dropped
+  bool udp_gso = true;  // a viewer's run of equal-size datagrams as one UDP_SEGMENT message
 };
 
 class Engine {
@@ -84,8 +87,11 @@ class Engine {
   uint32_t CreateStream();
   bool CloseStream(uint32_t stream_id);
   std::shared_ptr<Stream> FindStream(uint32_t stream_id);
-  // Returns the worker index the peer went to, or -1.
-  int AddPeer(PeerConfig cfg, int worker_hint);
+  // Returns the worker index the peer went to, or -1 (with `*error` set when given). An ingest
+  // peer's socket is bound here, on the calling thread, so it exists once this returns.
+  int AddPeer(PeerConfig cfg, int worker_hint, std::string* error = nullptr);
+  // Ingest: the pid of the child whose datagrams the peer takes; false for an unknown peer.
+  bool SetIngestSource(uint32_t peer_id, int pid);
   bool RemovePeer(uint32_t peer_id);
   bool RequestKeyframe(uint32_t stream_id);
   bool SetViewerLayer(uint32_t peer_id, int layer);

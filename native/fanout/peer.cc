@@ -35,6 +35,7 @@ Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(con
 
 Peer::~Peer() {
   if (sock_ >= 0) ::close(sock_);
+  if (cfg_.ingest && !cfg_.ingest_path.empty()) ::unlink(cfg_.ingest_path.c_str());
   for (auto& kind : held_) {
     for (MediaPacket* p : kind) {
       if (p) p->Release();
@@ -87,6 +88,7 @@ void Peer::Attach(Worker* worker) {
     cfg_.cname = "halfsec-";
     for (uint8_t b : r) cfg_.cname += {kHex[b >> 4], kHex[b & 15]};
   }
+  if (cfg_.ingest) return;  // plain RTP from a local child: no ICE, DTLS or SRTP
   const DtlsRole role = cfg_.dtls_client ? DtlsRole::kClient : DtlsRole::kServer;
   dtls_ = std::make_unique<DtlsTransport>(identity_, role, cfg_.fingerprint_algorithm, cfg_.fingerprint,
                                           [this](const uint8_t* d, size_t n) { SendRaw(d, n); });
@@ -222,6 +224,10 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, uint32_t ss
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
   sent_++;
+  if (!first_media_sent_) {
+    first_media_sent_ = true;
+    worker_->EmitFirstMedia(cfg_.id);
+  }
 }
 
 void Peer::Retransmit(int kind, uint16_t out_seq) { RetransmitFrom(out_[kind], kind, cfg_.out_ssrc[kind], out_seq, true); }
@@ -354,7 +360,15 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
     *reason = fail_reason_;
     return false;
   }
-  if (!srtp_ready_) {
+  if (cfg_.ingest && !ingest_live_) {
+    // The child has this long to start sending (FFmpeg probes its input first).
+    if (now_ms - created_ms_ > worker_->connect_timeout_ms()) {
+      *reason = "connect-timeout";
+      return false;
+    }
+    return true;
+  }
+  if (!srtp_ready_ && !cfg_.ingest) {
     if (dtls_ && dtls_->TimeoutMs() == 0) dtls_->OnTimer();
     if (dtls_ && dtls_->state() == DtlsState::kFailed) {
       *reason = "dtls-failed";

@@ -86,6 +86,14 @@ struct PeerConfig {
   std::string remote_pwd;
   sockaddr_storage remote_addr{};
 
+  // Local ingest (a publisher-role peer fed by one of the relay's own FFmpeg children): plain
+  // RTP/RTCP on an AF_UNIX datagram socket at `ingest_path`, no ICE, DTLS or SRTP. Only
+  // datagrams whose kernel-stamped sender pid is the child's (Worker::SetIngestSource) and whose
+  // SSRC is one the relay assigned (`ingest_ssrc`, per kind; 0: that kind is not carried) count.
+  bool ingest = false;
+  std::string ingest_path;
+  uint32_t ingest_ssrc[kMediaKinds] = {0, 0};
+
   // Every simulcast layer over one session (a relay-to-relay pull, docs/cluster.md), lowest
   // first, at most kMaxLayers. Viewer: the SSRC each video layer goes out on (each its own
   // sequence line, NACK and PLI per SSRC); empty: one layer at a time on out_ssrc[kVideo].
@@ -154,6 +162,13 @@ class Peer {
   bool is_pull() const { return cfg_.pull; }
   // A viewer that gets every video layer at once (PeerConfig::layer_ssrcs).
   bool is_layered() const { return layered(); }
+  bool is_ingest() const { return cfg_.ingest; }
+  // Ingest: the child process whose datagrams count (0: none yet, everything is dropped).
+  void set_ingest_pid(int pid) { ingest_pid_ = pid; }
+  int ingest_pid() const { return ingest_pid_; }
+  // Ingest: one plain RTP or RTCP datagram from the child. False when it was refused (an SSRC
+  // the relay did not assign, not RTP).
+  bool OnIngest(uint8_t* d, size_t n, int64_t now_ms);
   // Pull: the peer's own UDP socket (owned from here on; -1 when none could be opened).
   void set_socket(int fd) { sock_ = fd; }
   int socket_fd() const { return sock_; }
@@ -205,6 +220,8 @@ class Peer {
   void SendRtcp(uint8_t* buf, size_t len);
   void NoteMedia(int64_t now_ms, bool rtp);
   bool MediaTimedOut(int64_t now_ms) const;
+  // Publisher: a decrypted (or plain, for ingest) RTP packet of `len` bytes.
+  void AcceptRtp(uint8_t* d, int len, int64_t now_ms);
   // Publisher.
   int LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired);
   // Which inbound line a decrypted packet belongs to (RTX unwrapped in place); line null: none.
@@ -270,6 +287,10 @@ class Peer {
   int64_t first_media_ms_ = -1, last_media_ms_ = 0, longest_media_gap_ms_ = 0;
   uint32_t epoch_[kMediaKinds][kMaxLayers] = {};
   int sock_ = -1;
+  int ingest_pid_ = 0;
+  bool ingest_live_ = false;  // ingest: the first packet arrived ("connected")
+  bool ingest_has_ts_ = false;
+  uint32_t ingest_last_ts_ = 0;  // ingest: the latest video RTP timestamp (B-frame check)
 
   // Pull: ICE connectivity checks and consent (RFC 7675) as the controlling agent.
   bool ice_ok_ = false;
@@ -307,6 +328,7 @@ class Peer {
   std::unique_ptr<BandwidthEstimator> bwe_;
   TransportCcClock twcc_clock_;
   ProbeController probe_;
+  bool first_media_sent_ = false;  // viewer: the "first-media" event went out
 
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };

@@ -81,8 +81,50 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   last_seen_ms_ = now_ms;
   if (current_path) heard_ms_ = now_ms;
   NoteMedia(now_ms, true);
+  AcceptRtp(d, len, now_ms);
+  return true;
+}
+
+bool Peer::OnIngest(uint8_t* d, size_t n, int64_t now_ms) {
+  if (!cfg_.ingest || n < 8) return false;
+  if (LooksLikeRtcp(d, n)) {
+    // FFmpeg's RTP muxer sends its sender reports on the same socket (one per SSRC it sends).
+    if (Load32(d + 4) != cfg_.ingest_ssrc[kAudio] && Load32(d + 4) != cfg_.ingest_ssrc[kVideo]) return false;
+    last_seen_ms_ = now_ms;
+    NoteMedia(now_ms, false);
+    OnPublisherRtcp(d, n);
+    return true;
+  }
   RtpHeader h;
-  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return true;
+  if (!LooksLikeRtp(d, n) || !ParseRtp(d, n, &h) || h.ssrc == 0) return false;
+  const uint8_t media_pt = cfg_.rtx_apt[h.payload_type] != kNoPt ? cfg_.rtx_apt[h.payload_type] : h.payload_type;
+  const uint8_t kind = cfg_.kind_by_pt[media_pt];
+  if (kind >= kMediaKinds || cfg_.ingest_ssrc[kind] != h.ssrc) return false;
+  if (kind == kVideo) {
+    // B-frames: frames arrive in decode order with presentation timestamps, so a frame's RTP
+    // timestamp runs behind the one before it. WebRTC receivers decode in timestamp order and
+    // do not reorder: refuse the source rather than show it jerking (docs/ingest.md).
+    if (ingest_has_ts_ && h.timestamp != ingest_last_ts_ && static_cast<int32_t>(h.timestamp - ingest_last_ts_) < 0) {
+      Fail("b-frames");
+      return false;
+    }
+    ingest_last_ts_ = h.timestamp;
+    ingest_has_ts_ = true;
+  }
+  if (!ingest_live_) {
+    ingest_live_ = true;
+    worker_->Emit("connected", cfg_.id);
+  }
+  last_seen_ms_ = now_ms;
+  heard_ms_ = now_ms;
+  NoteMedia(now_ms, true);
+  AcceptRtp(d, static_cast<int>(n), now_ms);
+  return true;
+}
+
+void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
+  RtpHeader h;
+  if (!ParseRtp(d, static_cast<size_t>(len), &h)) return;
   // Every packet counts for congestion control, RTX and padding-only probes included.
   if (transport_cc_) {
     const uint8_t* v;
@@ -94,15 +136,19 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   }
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
-  if (!c.line) return true;
+  if (!c.line) return;
   // Simulcast: the rid names the layer, so a new SSRC under it is that layer's restart at once.
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
-  if (v == InboundStream::Verdict::kDrop) return true;
-  MediaPacket* pkt = worker_->NewPacket();
-  if (!pkt) return true;
-  std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  if (v == InboundStream::Verdict::kDrop) return;
+  // Received straight into a pooled packet: it becomes the MediaPacket as is (no copy).
+  MediaPacket* pkt = worker_->TakeReceived(d);
+  if (!pkt) {
+    if (!(pkt = worker_->NewPacket())) return;
+    std::memcpy(pkt->data, d, static_cast<size_t>(len));
+  }
   pkt->len = static_cast<uint16_t>(len);
+  pkt->rx_ns = worker_->rx_ns();
   pkt->rtp = h;
   pkt->kind = static_cast<MediaKind>(c.kind);
   pkt->layer = static_cast<uint8_t>(c.layer);
@@ -112,7 +158,7 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
   if (v == InboundStream::Verdict::kProbation) {
     if (held) held->Release();
     held = pkt;  // published only if the next packet confirms the jump as a restart
-    return true;
+    return;
   }
   const bool resumes = held && held->rtp.ssrc == h.ssrc && held->rtp.sequence == static_cast<uint16_t>(h.sequence - 1);
   if (v == InboundStream::Verdict::kRestart) OnLineRestart(c, resumes ? held->keyframe : pkt->keyframe);
@@ -125,12 +171,11 @@ bool Peer::OnSrtp(uint8_t* d, size_t n, int64_t now_ms, bool current_path) {
     held = nullptr;
   }
   PublishPacket(pkt, now_ms);
-  return true;
 }
 
 void Peer::KnowSsrc(uint32_t ssrc) {
-  // Pulls have their own socket and never move; a handful of SSRCs per publisher at most.
-  if (cfg_.pull || known_ssrcs_.size() >= 2 * kMediaKinds * kMaxLayers) return;
+  // Pulls and ingests have their own socket and never move; a handful of SSRCs per publisher at most.
+  if (cfg_.pull || cfg_.ingest || known_ssrcs_.size() >= 2 * kMediaKinds * kMaxLayers) return;
   if (std::find(known_ssrcs_.begin(), known_ssrcs_.end(), ssrc) != known_ssrcs_.end()) return;
   known_ssrcs_.push_back(ssrc);
   worker_->KnowSsrc(ssrc, this);

@@ -24,9 +24,20 @@ static_assert(SendBatch::kSlotBytes >= kMaxPacket + kSrtpMaxTrailer, "a batch sl
 }  // namespace
 
 Worker::Worker(Engine* engine, int index)
-    : engine_(engine), index_(index), in_slots_(kRecvBatch) {}
+    : engine_(engine), index_(index), in_slots_(1), in_control_(kRecvBatch) {}
+
+MediaPacket* Worker::TakeReceived(const uint8_t* d) {
+  if (rx_index_ < 0 || rx_pkts_[rx_index_] == nullptr || d != rx_pkts_[rx_index_]->data) return nullptr;
+  MediaPacket* p = rx_pkts_[rx_index_];
+  rx_pkts_[rx_index_] = nullptr;  // ReceiveBatch takes a fresh one before its next receive
+  return p;
+}
 
 void Worker::Teardown() {
+  for (MediaPacket*& p : rx_pkts_) {
+    if (p) p->Release();
+    p = nullptr;
+  }
   by_fd_.clear();
   tcp_by_fd_.clear();
   tcp_dirty_.clear();
@@ -56,6 +67,7 @@ Worker::~Worker() {
 bool Worker::Open(const std::string& ip, uint16_t port, std::string* error) {
   fd_ = OpenUdpSocket(ip, port, 4 << 20, &bind_addr_, error);
   if (fd_ < 0) return false;
+  EnableRxTimestamps(fd_);
   port_ = port;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -128,6 +140,14 @@ void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
   Wake();
 }
 
+void Worker::SetIngestSource(uint32_t peer_id, int pid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back({Command::kSetSource, nullptr, peer_id, pid});
+  }
+  Wake();
+}
+
 void Worker::AdoptTcp(TcpLink* link) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -148,6 +168,8 @@ void Worker::PostMedia(uint32_t stream_id, MediaPacket* pkt) {
 }
 
 void Worker::ReleaseQueued() {
+  for (QueuedPacket& d : deferred_) d.pkt->Release();
+  deferred_.clear();
   QueuedPacket q;
   while (media_.Pop(&q)) q.pkt->Release();
 }
@@ -199,11 +221,12 @@ void Worker::DrainCommands() {
       case Command::kAdd: {
         Peer* p = c.peer;
         if (p->is_pull() && !OpenPullSocket(p)) p->Fail("pull-socket-failed");
+        if (p->is_ingest() && !WatchIngest(p)) p->Fail("ingest-socket-failed");
         p->Attach(this);
         peers_[p->id()] = p;
         // A pull is the controlling agent on its own socket: the ICE-lite relay it pulls from never
         // checks, so a check for its ufrag on the shared port is forged and must not move it.
-        if (!p->is_pull()) by_ufrag_[p->config().local_ufrag] = p;
+        if (!p->is_pull() && !p->is_ingest()) by_ufrag_[p->config().local_ufrag] = p;
         stats_.peers.fetch_add(1, std::memory_order_relaxed);
         Stream* s = p->stream();
         if (p->role() == PeerRole::kViewer) {
@@ -239,6 +262,11 @@ void Worker::DrainCommands() {
         if (it != peers_.end()) it->second->SetLayer(c.value);
         break;
       }
+      case Command::kSetSource: {
+        auto it = peers_.find(c.peer_id);
+        if (it != peers_.end()) it->second->set_ingest_pid(c.value);
+        break;
+      }
       case Command::kStop:
         running_ = false;
         break;
@@ -252,19 +280,7 @@ void Worker::DrainCommands() {
 void Worker::DrainMedia() {
   wake_pending_.store(false, std::memory_order_seq_cst);
   QueuedPacket q;
-  while (media_.Pop(&q)) {
-    DeliverLocal(q.stream_id, *q.pkt);
-    q.pkt->Release();
-  }
-}
-
-void Worker::DeliverLocal(uint32_t stream_id, const MediaPacket& pkt) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  LocalStream& ls = it->second;
-  ls.sent.Store(const_cast<MediaPacket*>(&pkt));
-  const int top = ls.stream->TopLiveLayer(now_ms_, 1000);
-  for (Peer* v : ls.viewers) v->Forward(pkt, top);
+  while (media_.Pop(&q)) Defer(q.stream_id, q.pkt);
 }
 
 const MediaPacket* Worker::CachedPacket(uint32_t stream_id, int kind, int layer, uint16_t seq, uint32_t epoch) const {
@@ -293,20 +309,6 @@ bool Worker::ReplayKeyframe(Peer& viewer) {
   return true;
 }
 
-void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
-  Stream* s = publisher.stream();
-  const uint64_t mask = s->worker_mask.load(std::memory_order_acquire);
-  const uint64_t self = uint64_t{1} << index_;
-  for (size_t i = 0; i < engine_->worker_count(); i++) {
-    const uint64_t bit = uint64_t{1} << i;
-    if (!(mask & bit) || bit == self) continue;
-    pkt->AddRef(1);
-    engine_->worker(i).PostMedia(s->id, pkt);
-  }
-  if (mask & self) DeliverLocal(s->id, *pkt);
-  pkt->Release();
-}
-
 void Worker::KeyframeWanted(Stream& stream, int layer) {
   if (!stream.TakeKeyframeRequestSlot(layer, now_ms_, kKeyframeRequestIntervalMs)) return;
   const int w = stream.publisher_worker.load();
@@ -328,6 +330,12 @@ void Worker::EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssr
     ev.layer_bps[i] = bps[i];
     ev.layer_ssrc[i] = ssrcs[i];
   }
+  engine_->PushEvent(std::move(ev));
+}
+
+void Worker::EmitFirstMedia(uint32_t peer_id) {
+  EngineEvent ev{"first-media", peer_id, ""};
+  ev.at_ms = MonotonicMsPrecise();
   engine_->PushEvent(std::move(ev));
 }
 
@@ -409,7 +417,7 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
 }
 
 uint8_t* Worker::BatchSlot() {
-  if (out_.full()) Flush();
+  if (out_.full()) SendBatchNow();
   return out_.Slot();
 }
 
@@ -418,15 +426,21 @@ void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id
     SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
     return;
   }
-  out_.Commit(len, to);
-  if (out_.full()) Flush();
+  out_.Commit(len, to, forward_rx_ns_);
+  if (out_.full()) SendBatchNow();
 }
 
-void Worker::Flush() {
-  const SendBatch::Result r = out_.Flush(fd_);
+void Worker::SendBatchNow() {
+  const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
+}
+
+void Worker::Flush() {
+  FanOut();
+  SendBatchNow();
   if (tcp_dirty_.empty()) return;
   std::vector<uint64_t> dirty;
   dirty.swap(tcp_dirty_);

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/residence_histogram.h"
 #include "fanout/peer.h"
 #include "fanout/stream.h"
 #include "media/retransmission_buffer.h"
@@ -47,6 +49,10 @@ struct WorkerStats {
   // Worker-thread writers only: a plain load+store is enough and avoids a locked instruction.
   static void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   std::atomic<uint32_t> peers{0}, viewers{0}, tcp_connections{0};
+  // Forwarded packets' time in the relay: kernel receive time to the return of their sendmmsg.
+  ResidenceHistogram residence;
+  // sendmmsg messages that carried several datagrams to one viewer (UDP GSO).
+  std::atomic<uint64_t> gso_messages{0};
 };
 
 // One ICE-TCP connection on a worker (fanout/worker_tcp.cc). It belongs to the peer whose valid
@@ -79,6 +85,7 @@ class Worker {
   bool OpenTcp(const std::string& ip, uint16_t port, std::string* error);
   void Start();
   void StopAndJoin();
+  void set_udp_gso(bool on) { out_.set_gso(on); }  // before Start
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -91,6 +98,8 @@ class Worker {
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
+  // Ingest: the child process whose datagrams the peer takes (see PeerConfig::ingest).
+  void SetIngestSource(uint32_t peer_id, int pid);
   // Takes over an ICE-TCP connection from the listening worker (ownership passes).
   void AdoptTcp(TcpLink* link);
   // After every worker has stopped: destroys peers and drops every cached packet.
@@ -101,6 +110,11 @@ class Worker {
 
   // Worker-thread only: used by peers.
   MediaPacket* NewPacket() { return pool_.Get(); }
+  // The pooled packet the datagram at `d` was received into, handed over (the caller owns the
+  // reference; the worker receives into a fresh one next), or null when `d` is not one.
+  MediaPacket* TakeReceived(const uint8_t* d);
+  // The kernel receive time (CLOCK_REALTIME ns) of the datagram being handled, 0 when unknown.
+  int64_t rx_ns() const { return rx_ns_; }
   uint8_t* BatchSlot();  // room for kMaxPacket + kSrtpMaxTrailer bytes
   // `tcp_id` nonzero: the packet goes on that ICE-TCP connection instead (copied, framed).
   void BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id = 0);
@@ -118,6 +132,8 @@ class Worker {
   void Emit(const char* type, uint32_t peer_id, const char* detail = nullptr);
   void EmitFeedback(uint32_t peer_id, const ViewerFeedback& fb);
   void EmitLayers(uint32_t peer_id, const double* bps, const uint32_t* ssrcs, int count, double audio_bps);
+  // A viewer's first media packet is in the send batch (join time, halfsec_join_seconds).
+  void EmitFirstMedia(uint32_t peer_id);
   int64_t now_ms() const { return now_ms_; }
   // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
   // unknown (ICE-TCP, pull sockets, no timestamp).
@@ -128,7 +144,7 @@ class Worker {
 
  private:
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSource } type;
     Peer* peer;
     uint32_t peer_id;
     int value = 0;
@@ -179,7 +195,15 @@ class Worker {
   // Pull peers: a socket per peer, bound to the worker's address on an ephemeral port.
   bool OpenPullSocket(Peer* peer);
   void ReceivePull(int fd);
-  void DeliverLocal(uint32_t stream_id, const MediaPacket& pkt);
+  // Ingest peers: their AF_UNIX socket (opened by Engine::AddPeer), read with the sender's pid.
+  bool WatchIngest(Peer* peer);
+  void ReceiveIngest(Peer& peer);
+  // Fans out what Publish and DrainMedia gathered: per stream, each viewer gets the whole run
+  // of packets in a row, so its datagrams sit together in the send batch (one GSO message).
+  void FanOut();
+  void Defer(uint32_t stream_id, MediaPacket* pkt);  // takes the reference
+  // Sends the batch (no fan-out): used when the batch fills up mid fan-out.
+  void SendBatchNow();
   void Tick();
   void DestroyPeer(Peer* peer, const char* reason);
   void Flush();
@@ -193,6 +217,8 @@ class Worker {
   bool running_ = false;
   int64_t now_ms_ = 0;
   int64_t last_tick_ms_ = 0;
+  int64_t rx_ns_ = 0;          // see rx_ns()
+  int64_t forward_rx_ns_ = 0;  // while a live packet is forwarded: its receive time, for the batch
   WorkerStats stats_;
 
   std::mutex mu_;  // guards commands_: control calls are rare, media never takes this lock
@@ -224,11 +250,22 @@ class Worker {
   std::vector<OrphanedPath> tcp_orphans_;
 
   static constexpr int kRecvBatch = 32;
+  // Room for one SCM_TIMESTAMPNS control message per received datagram.
+  static constexpr size_t kRecvControl = 64;
   SendBatch out_;
   struct alignas(64) Slot {
     uint8_t data[kMaxPacket + 64];
   };
-  std::vector<Slot> in_slots_;
+  std::vector<Slot> in_slots_;  // scratch for pull sockets and ICE-TCP reads
+  // The shared socket receives straight into pooled packets: a publisher's RTP becomes its
+  // MediaPacket without a copy (TakeReceived).
+  MediaPacket* rx_pkts_[kRecvBatch] = {};
+  int rx_index_ = -1;  // the slot of the datagram being handled
+  std::vector<std::array<uint8_t, kRecvControl>> in_control_;
+  // Packets waiting for FanOut (references held), in arrival order; bounded by kMaxDeferred.
+  static constexpr size_t kMaxDeferred = 64;
+  std::vector<QueuedPacket> deferred_;
+  bool fanning_out_ = false;
   int64_t rx_arrival_us_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include "ice/address_binding.h"
 #include "ice/stun.h"
 #include "transport/udp_socket.h"
+#include "transport/unix_dgram.h"
 
 namespace halfsec {
 
@@ -19,42 +20,46 @@ void Worker::ReceiveBatch() {
   mmsghdr msgs[kRecvBatch];
   iovec iov[kRecvBatch];
   sockaddr_storage from[kRecvBatch];
-  alignas(cmsghdr) uint8_t control[kRecvBatch][CMSG_SPACE(sizeof(timespec))];
   for (int round = 0; round < 8; round++) {
-    for (int i = 0; i < kRecvBatch; i++) {
-      iov[i] = {in_slots_[i].data, kMaxPacket};
+    int slots = 0;
+    while (slots < kRecvBatch) {
+      if (!rx_pkts_[slots] && !(rx_pkts_[slots] = pool_.Get())) break;  // out of memory: fewer this round
+      slots++;
+    }
+    if (slots == 0) return;
+    for (int i = 0; i < slots; i++) {
+      iov[i] = {rx_pkts_[i]->data, kMaxPacket};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      msgs[i].msg_hdr.msg_control = control[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
+      msgs[i].msg_hdr.msg_control = in_control_[i].data();
+      msgs[i].msg_hdr.msg_controllen = kRecvControl;
     }
-    const int n = recvmmsg(fd_, msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
+    const int n = recvmmsg(fd_, msgs, static_cast<unsigned>(slots), MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     // The kernel stamps with the wall clock; arrival times are kept on the monotonic one.
     const int64_t mono_us = MonotonicUs();
     const int64_t mono_minus_real = mono_us - RealtimeUs();
     for (int i = 0; i < n; i++) {
-      rx_arrival_us_ = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-        timespec ts;
-        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-        const int64_t at = static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000 + mono_minus_real;
-        rx_arrival_us_ = std::clamp<int64_t>(at, mono_us - 1000000, mono_us);  // a wall-clock step
-      }
+      // One kernel stamp (wall clock) serves both: residence time (rx_ns_, wall clock) and
+      // transport-cc arrival times (rx_arrival_us_, on the monotonic clock).
+      rx_ns_ = RxTimestampNs(msgs[i].msg_hdr);
+      rx_arrival_us_ = rx_ns_ == 0 ? 0 : std::clamp<int64_t>(rx_ns_ / 1000 + mono_minus_real, mono_us - 1000000, mono_us);  // a wall-clock step
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
         stats_.dropped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
       stats_.rx_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
-      HandleDatagram(in_slots_[i].data, msgs[i].msg_len, from[i]);
+      rx_index_ = i;
+      HandleDatagram(rx_pkts_[i]->data, msgs[i].msg_len, from[i]);
     }
+    rx_index_ = -1;
+    rx_ns_ = 0;
     rx_arrival_us_ = 0;
-    if (n < kRecvBatch) return;
+    if (n < slots) return;
   }
 }
 
@@ -236,14 +241,25 @@ void Worker::ReceivePull(int fd) {
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return;
   Peer* peer = it->second;
+  if (peer->is_ingest()) {
+    ReceiveIngest(*peer);
+    return;
+  }
   const std::string expect = AddrKey(peer->address());
   for (int i = 0; i < kRecvBatch; i++) {
     sockaddr_storage from{};
-    socklen_t flen = sizeof(from);
     uint8_t* d = in_slots_[0].data;
-    const ssize_t r = recvfrom(fd, d, kMaxPacket, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &flen);
+    iovec iov{d, kMaxPacket};
+    msghdr m{};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof(from);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = in_control_[0].data();
+    m.msg_controllen = kRecvControl;
+    const ssize_t r = recvmsg(fd, &m, MSG_DONTWAIT);
     if (r <= 0) return;
-    if (static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
+    if ((m.msg_flags & MSG_TRUNC) || static_cast<size_t>(r) > kMaxPacket || AddrKey(from) != expect) {
       stats_.dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -251,15 +267,46 @@ void Worker::ReceivePull(int fd) {
     stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
     stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
     if (LooksLikeStun(d, n)) {
-      StunMessage m;
-      if (ParseStun(d, n, &m) && (m.type == kStunBindingSuccess || m.type == kStunBindingError)) {
-        peer->OnStunResponse(d, n, m, now_ms_);
+      StunMessage sm;
+      if (ParseStun(d, n, &sm) && (sm.type == kStunBindingSuccess || sm.type == kStunBindingError)) {
+        peer->OnStunResponse(d, n, sm, now_ms_);
       } else {
         stats_.stun_rejected.fetch_add(1, std::memory_order_relaxed);
       }
     } else {
+      rx_ns_ = RxTimestampNs(m);
       DeliverToPeer(*peer, d, n);
+      rx_ns_ = 0;
     }
+  }
+}
+
+bool Worker::WatchIngest(Peer* peer) {
+  const int fd = peer->socket_fd();
+  if (fd < 0 || !WatchReadable(fd)) return false;
+  by_fd_[fd] = peer;
+  return true;
+}
+
+// Only the child the relay started counts: the kernel stamps each datagram with its sender's pid
+// (SCM_CREDENTIALS), which no other unprivileged process can forge, and the socket's directory
+// is the relay's own (mode 0700). Anything else, or anything before the pid is known, is dropped.
+void Worker::ReceiveIngest(Peer& peer) {
+  for (int i = 0; i < kRecvBatch; i++) {
+    uint8_t* d = in_slots_[0].data;
+    pid_t pid = 0;
+    const ssize_t r = ReceiveWithSender(peer.socket_fd(), d, kMaxPacket, &pid);
+    if (r < 0) return;
+    if (r == 0 || peer.ingest_pid() == 0 || pid != peer.ingest_pid()) {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    stats_.rx_bytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+    // No kernel stamp on an AF_UNIX socket: residence counts from the read, as on ICE-TCP.
+    rx_ns_ = RealtimeNs();
+    if (!peer.OnIngest(d, static_cast<size_t>(r), now_ms_)) stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    rx_ns_ = 0;
   }
 }
 

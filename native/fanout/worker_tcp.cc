@@ -148,12 +148,15 @@ void Worker::ReadTcp(TcpLink& link) {
   const uint64_t id = link.id;
   uint8_t* scratch = in_slots_[0].data;
   link.reading = true;
+  // No per-segment kernel stamp on a stream socket: the read's own time stands for arrival.
+  rx_ns_ = RealtimeNs();
   const auto st = link.conn->Read(scratch, kMaxPacket, kReadBudget, [&](const uint8_t* d, size_t n) {
     stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
     stats_.rx_bytes.fetch_add(n, std::memory_order_relaxed);
     return HandleTcpFrame(link, const_cast<uint8_t*>(d), n);
   });
   link.reading = false;
+  rx_ns_ = 0;
   if (!SettleTcp(id)) return;  // closed or handed over while reading
   switch (st) {
     case TcpConnection::ReadStatus::kClosed:

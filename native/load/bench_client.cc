@@ -88,6 +88,7 @@ void Client::Attach(Loop* loop, const DtlsIdentity& identity, int64_t now_ns) {
     interval_ns_ = static_cast<int64_t>(1e9 / (pps > 0 ? pps : 1));
     per_frame_ = static_cast<uint32_t>(pps / p_.fps + 0.5);
     if (per_frame_ == 0) per_frame_ = 1;
+    if (p_.burst) interval_ns_ = static_cast<int64_t>(1e9 / p_.fps);  // one frame per step
     packet_.assign(p_.packet_size + kSrtpMaxTrailer, 0);
     // H.264-shaped filler: an FU-A-looking byte pattern that never repeats the magic.
     for (size_t i = 12 + kPayloadHeader; i < p_.packet_size; i++) packet_[i] = static_cast<uint8_t>(0x7c ^ i);
@@ -219,6 +220,7 @@ void Client::OnMedia(uint8_t* d, size_t n, int64_t rx_ns) {
     return;
   }
   RtpHeader h;
+  if (ParseRtp(d, static_cast<size_t>(len), &h) && h.payload_len >= 1 && (d[h.header_len] & 0x1f) == 24) return;  // parameter sets
   if (!ParseRtp(d, static_cast<size_t>(len), &h) || h.payload_len < kPayloadHeader ||
       Load32(d + h.header_len + 1) != kPayloadMagic) {
     ClientStats::Bump(stats_->bad_payload);
@@ -239,10 +241,35 @@ int64_t Client::SendDue(int64_t now_ns) {
   }
   if (next_send_ns_ == 0 || now_ns - next_send_ns_ > kMaxPacingLagNs) next_send_ns_ = now_ns;
   while (next_send_ns_ <= now_ns) {
-    SendPacket(now_ns);
+    if (p_.burst) {
+      for (uint32_t i = 0; i < per_frame_; i++) SendPacket(now_ns);
+    } else {
+      SendPacket(now_ns);
+    }
     next_send_ns_ += interval_ns_;
   }
   return next_send_ns_;
+}
+
+void Client::SendParameterSets() {
+  uint8_t buf[128 + kSrtpMaxTrailer];
+  buf[0] = 0x80;
+  buf[1] = static_cast<uint8_t>(p_.payload_type & 0x7f);
+  Store16(buf + 2, seq_++);
+  Store32(buf + 4, rtp_ts_);
+  Store32(buf + 8, p_.ssrc);
+  size_t len = 12;
+  buf[len++] = 0x78;  // STAP-A, NRI 3
+  for (const auto& [nal, n] : {std::pair{kSps, sizeof kSps}, std::pair{kPps, sizeof kPps}}) {
+    Store16(buf + len, static_cast<uint16_t>(n));
+    std::memcpy(buf + len + 2, nal, n);
+    len += 2 + n;
+  }
+  const int out = srtp_out_.ProtectRtp(buf, len);
+  if (out < 0) return;
+  loop_->SendFrom(ip_, p_.remote, buf, static_cast<size_t>(out));
+  ClientStats::Bump(stats_->tx_packets);
+  ClientStats::Bump<uint64_t>(stats_->tx_bytes, static_cast<uint64_t>(out));
 }
 
 void Client::SendPacket(int64_t) {
@@ -251,6 +278,7 @@ void Client::SendPacket(int64_t) {
   if (len + kSrtpMaxTrailer > sizeof buf || len < 12 + kPayloadHeader) return;
   std::memcpy(buf, packet_.data(), len);
   const bool frame_start = in_frame_ == 0;
+  if (frame_start && frame_ % kKeyframeEveryFrames == 0) SendParameterSets();
   const bool marker = ++in_frame_ == per_frame_;
   buf[0] = 0x80;
   buf[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (p_.payload_type & 0x7f));

@@ -27,6 +27,12 @@ constexpr uint32_t kPayloadMagic = 0x4853424E;  // "HSBN"
 // viewers at keyframes can), magic, counter, send time in ns.
 constexpr size_t kPayloadHeader = 17;
 constexpr uint32_t kKeyframeEveryFrames = 60;
+// Before every IDR the publisher sends the parameter sets in one STAP-A packet (RFC 6184 5.7.1),
+// as encoders do: an H.264 Constrained Baseline 3.1 SPS and its PPS. Relays that find keyframes
+// by their SPS (mediasoup) see them; viewers count the packet and skip the payload check.
+constexpr uint8_t kSps[] = {0x67, 0x42, 0xe0, 0x1f, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00,
+                            0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf2, 0x3c, 0x60, 0xc9, 0x20};
+constexpr uint8_t kPps[] = {0x68, 0xce, 0x3c, 0x80};
 // One packet in this many is authenticated and decrypted by a viewer.
 constexpr uint64_t kCheckEvery = 64;
 
@@ -82,6 +88,9 @@ struct ClientParams {
   uint32_t rate_kbps = 2500;
   uint32_t fps = 30;
   uint32_t packet_size = 1200;
+  // Publisher: a frame's packets back to back at each frame time (as OBS and other unpaced
+  // encoders send), instead of evenly spaced (a paced sender).
+  bool burst = false;
 };
 
 class Loop;
@@ -115,6 +124,7 @@ class Client {
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ns);
   void Fail(const std::string& why);
   void SendPacket(int64_t now_ns);
+  void SendParameterSets();  // STAP-A: SPS + PPS, before an IDR
   void SendSenderReport(int64_t now_ns);
 
   const uint32_t id_;

@@ -41,6 +41,7 @@ MediaPacket* PacketPool::Get() {
   p->keyframe = false;
   p->recovered = false;
   p->layer = 0;
+  p->rx_ns = 0;
   return p;
 }
 

@@ -27,6 +27,7 @@ struct MediaPacket {
   bool keyframe = false;    // first packet of a keyframe
   bool recovered = false;   // arrived late, after the relay NACKed the publisher for it
   uint32_t epoch = 0;       // the stream's source attachment that produced it
+  int64_t rx_ns = 0;        // kernel receive time of the datagram it came in (CLOCK_REALTIME ns), 0: unknown
   RtpHeader rtp;            // the publisher's header: sequence and timestamp of its layer
   uint16_t len = 0;
   uint8_t data[kMaxPacket];

@@ -1,6 +1,7 @@
 #include "transport/udp_socket.h"
 
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,6 +59,23 @@ void AllowV4Mapped(int fd, const sockaddr_storage& bound) {
   setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 }
 
+void EnableRxTimestamps(int fd) {
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+}
+
+int64_t RxTimestampNs(const msghdr& m) {
+  if (m.msg_controllen == 0) return 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&m)); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&m), c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    }
+  }
+  return 0;
+}
+
 socklen_t AddrLen(const sockaddr_storage& a) {
   return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
@@ -93,6 +111,7 @@ int OpenEphemeralUdpSocket(const sockaddr_storage& addr, int rcvbuf_bytes) {
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
+  EnableRxTimestamps(fd);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), AddrLen(ss)) != 0) {
     close(fd);
     return -1;

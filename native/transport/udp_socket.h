@@ -24,6 +24,12 @@ bool ParseBindAddress(const std::string& ip, uint16_t port, sockaddr_storage* ou
 void AllowV4Mapped(int fd, const sockaddr_storage& bound);
 
 socklen_t AddrLen(const sockaddr_storage& a);
+
+// Asks the kernel to stamp each received datagram with its arrival time (SO_TIMESTAMPNS,
+// CLOCK_REALTIME); best effort.
+void EnableRxTimestamps(int fd);
+// The SCM_TIMESTAMPNS arrival time in a received message's control data, in ns; 0 when absent.
+int64_t RxTimestampNs(const msghdr& m);
 // The raw address and port bytes: a cheap map key for a 5-tuple's remote end.
 std::string AddrKey(const sockaddr_storage& a);
 

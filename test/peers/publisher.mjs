@@ -8,6 +8,7 @@
 // PUB_SWITCH_SSRC_AT=<n>: before packet n every track goes quiet 300 ms, then continues on a
 // new SSRC with new sequence numbers and timestamps (an encoder restart), video at a keyframe.
 // PUB_RESTART_SEQ_AT=<n>: at packet n the sequence numbers jump on the same SSRC, at a keyframe.
+// PUB_BURST=<n>: packets go out n at a time back to back, then the interval (an unpaced encoder).
 // stdin "rtcp": reports the shape (rtcpShape) of every RTCP datagram the relay sent.
 import nodeDataChannel from 'node-datachannel';
 import { codecPrefix, gatheredOffer, h264KeyframePart, KEYFRAME_EVERY, makePayload, newPeer, rtcpShape, rtpPacket, send, senderReport, watchdog } from './common.mjs';
@@ -16,6 +17,7 @@ import { signal } from './signal.mjs';
 const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'] = process.argv.slice(2);
 const total = Number(countArg);
 const interval = Number(intervalArg);
+const BURST = Math.max(1, Number(process.env.PUB_BURST) || 1);
 watchdog(60000);
 
 const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
@@ -139,7 +141,7 @@ process.stdin.on('data', async (line) => {
             t.octets = (t.octets ?? 0) + payload.length;
           }
         }
-        await new Promise((r) => setTimeout(r, interval));
+        if ((i + 1) % BURST === 0) await new Promise((r) => setTimeout(r, interval));
       }
       send({ event: 'sent', count: total, packets: sent, ...(times ? { times } : {}) });
     } else if (cmd === 'rtcp') {

@@ -1,11 +1,15 @@
 // node:http adapter for the routes in ts/http/routes.ts: lets an Express, Fastify or plain node:http
-// service hand WHIP/WHEP/API requests to the relay.
+// service hand WHIP/WHEP/API requests to the relay (and, with node-websocket.ts, /ws upgrades).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, STATUS_TEXT, payloadTooLarge } from './routes.js';
 import type { Reply } from './routes.js';
+import type { NodeUpgradeHandler } from './node-websocket.js';
 
-/** A node:http request listener; as Express middleware it passes paths it does not own to `next`. */
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+/**
+ * A node:http request listener; as Express middleware it passes paths it does not own to `next`.
+ * `upgrade` is the WebSocket signaling endpoint: `server.on('upgrade', handler.upgrade)`.
+ */
+export type NodeHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & { upgrade: NodeUpgradeHandler };
 
 /** Frameworks that mount middleware under a prefix keep the full URL here (Express: originalUrl). */
 type FrameworkRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
@@ -54,8 +58,8 @@ function readBody(req: FrameworkRequest, res: ServerResponse, limit: number): Pr
   });
 }
 
-export function createNodeHandler(router: Router): NodeHandler {
-  return (request, res, next) => {
+export function createNodeHandler(router: Router, upgrade: NodeUpgradeHandler): NodeHandler {
+  const handle = (request: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
     const req = request as FrameworkRequest;
     const path = pathOf(req.url ?? '/');
     if (next && !Router.owns(path)) {
@@ -84,4 +88,5 @@ export function createNodeHandler(router: Router): NodeHandler {
       return undefined;
     });
   };
+  return Object.assign(handle, { upgrade });
 }

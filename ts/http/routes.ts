@@ -9,6 +9,9 @@ import type { Access } from '../access/access.js';
 import { isLoopback, RateLimitError } from '../access/limits.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
 import { LAYERS_HEADER } from '../cluster/headers.js';
+import { monotonicMs } from '../native.js';
+import { DASHBOARD_HEADERS } from './dashboard.js';
+import type { StaticAsset } from './dashboard.js';
 
 export interface RouteRequest {
   /** Upper-case method. */
@@ -49,6 +52,8 @@ export interface RouteDeps {
   isClosed: () => boolean;
   /** Cluster hooks (ts/cluster/): the WHEP/WHIP gate, the director, cluster stats. */
   cluster?: ClusterRoutes;
+  /** The /dashboard files (http/dashboard.ts); absent = no dashboard. */
+  dashboard?: Map<string, StaticAsset>;
 }
 
 const CORS: [string, string][] = [
@@ -62,6 +67,7 @@ export const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   201: 'Created',
   204: 'No Content',
+  304: 'Not Modified',
   307: 'Temporary Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -80,7 +86,7 @@ export const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Path prefixes the relay answers; adapters register (uWS) or claim (node:http) only these. */
-export const MOUNT_PATHS = ['/whip', '/whep', '/api', '/metrics', '/healthz'] as const;
+export const MOUNT_PATHS = ['/whip', '/whep', '/api', '/metrics', '/healthz', '/dashboard'] as const;
 
 function reply(status: number, body: unknown = undefined, headers: [string, string][] = []): Reply {
   if (body === undefined) return { status, headers: [...CORS, ...headers], body: '' };
@@ -132,6 +138,7 @@ export class Router {
       if (b !== undefined && m === 'PATCH') return this.now(() => jsonError(405, 'trickle ICE / ICE restart (PATCH) is not supported', [['Allow', 'DELETE']]));
       return this.now(() => jsonError(405, `${m} is not allowed here`, [['Allow', b === undefined ? 'POST' : 'DELETE']]));
     }
+    if (top === 'dashboard' && b === undefined && this.d.dashboard) return this.dashboard(req, m, a ?? 'dashboard.html');
     if (top === 'healthz' && a === undefined) return this.get(m, () => reply(200, { ok: true }));
     if (top === 'metrics' && a === undefined && this.d.metrics) {
       const metrics = this.d.metrics;
@@ -203,7 +210,26 @@ export class Router {
     return this.now(() => jsonError(401, 'this endpoint needs Authorization: Bearer <admin token>', [['WWW-Authenticate', 'Bearer realm="halfsec"']]));
   }
 
+  /**
+   * The dashboard's page, script and uPlot. Without an admin token they follow the admin API's
+   * rule (loopback only); with one, they hold no figure and are served to anyone: the page asks
+   * for the token, and every /api/stats call it makes must carry it.
+   */
+  private dashboard(req: RouteRequest, method: string, name: string): Prepared {
+    const asset = this.d.dashboard?.get(name);
+    const inm = req.headers['if-none-match'];
+    const serve = (): Prepared =>
+      this.get(method, () => {
+        if (!asset) return jsonError(404, `no such dashboard file: ${name}`);
+        const headers: [string, string][] = [...DASHBOARD_HEADERS, ['ETag', asset.etag]];
+        if (inm === asset.etag) return { status: 304, headers, body: '' };
+        return { status: 200, headers: [...headers, ['Content-Type', asset.type]], body: asset.body };
+      });
+    return this.adminDigest ? serve() : this.admin(req, serve);
+  }
+
   private offer(req: RouteRequest, prefix: string, role: SessionRole, stream: string): Prepared {
+    const arrivedAtMs = monotonicMs(); // a viewer's join time starts here
     try {
       assertSdpContentType(req.headers['content-type']);
     } catch (err) {
@@ -230,7 +256,7 @@ export class Router {
           try {
             // A pull signed by a node of this cluster needs no view token of its own.
             const ok = pull?.trusted ? { takeover: false } : await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
-            r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, pull !== undefined && headers[LAYERS_HEADER] === 'simulcast');
+            r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs, pull !== undefined && headers[LAYERS_HEADER] === 'simulcast');
             pull?.started(r.session.id);
           } finally {
             pull?.release();

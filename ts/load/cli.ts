@@ -18,6 +18,7 @@ const HELP = `halfsec load [options]   load a relay with WHEP viewers (and a WHI
   --packet-size <n>      RTP packet size, bytes            (default 1200)
   --publish              also run the native publisher (else the stream must be live)
   --hold                 the publisher holds its media until every viewer has joined
+  --burst                the publisher sends each frame's packets back to back (unpaced encoders)
   --peer native|datachannel   viewer implementation        (default native)
   --concurrency <n>      WHEP POSTs in flight              (default 20)
   --threads <n>          native viewer threads             (default 1)
@@ -51,6 +52,7 @@ export async function runLoad(argv: string[]): Promise<number> {
         'packet-size': { type: 'string' },
         publish: { type: 'boolean' },
         hold: { type: 'boolean' },
+        burst: { type: 'boolean' },
         peer: { type: 'string' },
         concurrency: { type: 'string' },
         threads: { type: 'string' },
@@ -80,6 +82,7 @@ export async function runLoad(argv: string[]): Promise<number> {
       fps: intFlag(values.fps, '--fps', 30, 1, 240),
       packetSize: intFlag(values['packet-size'], '--packet-size', 1200, 28, 1400),
       publish: values.publish ?? false,
+      burst: values.burst ?? false,
       holdWhileJoining: values.hold ?? false,
       peer,
       concurrency: intFlag(values.concurrency, '--concurrency', 20, 1, 500),

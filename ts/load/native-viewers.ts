@@ -11,6 +11,8 @@ export interface PublisherOptions {
   rateKbps: number;
   fps: number;
   packetSize: number;
+  /** A frame's packets back to back at each frame time (unpaced encoders), not evenly spaced. */
+  burst?: boolean;
 }
 
 interface Joined {
@@ -62,7 +64,7 @@ export class NativeClients implements ViewerPool {
   /** WHIP-publishes the synthetic stream and resolves once DTLS is up (media then flows). */
   async publish(whipUrl: string, o: PublisherOptions, timeoutMs = 15000): Promise<void> {
     const ssrc = (Math.random() * 0xfffffffe + 1) >>> 0;
-    const { id, location } = await this.signal('publisher', whipUrl, { ssrc, rateKbps: o.rateKbps, fps: o.fps, packetSize: o.packetSize }, ssrc);
+    const { id, location } = await this.signal('publisher', whipUrl, { ssrc, rateKbps: o.rateKbps, fps: o.fps, packetSize: o.packetSize, burst: o.burst ?? false }, ssrc);
     this.publisherId = id;
     this.publisherLocation = location;
     const deadline = Date.now() + timeoutMs;

@@ -24,6 +24,8 @@ export interface ClientParams {
   rateKbps?: number;
   fps?: number;
   packetSize?: number;
+  /** Publisher: a frame's packets back to back at each frame time. */
+  burst?: boolean;
 }
 
 export interface ClientStats {

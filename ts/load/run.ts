@@ -15,6 +15,8 @@ export interface LoadConfig {
   rateKbps: number;
   fps: number;
   packetSize: number;
+  /** The publisher sends each frame's packets back to back (unpaced encoders) instead of evenly spaced. */
+  burst?: boolean;
   publish: boolean;
   peer: 'native' | 'datachannel';
   /** WHEP POSTs in flight at once. */
@@ -28,6 +30,8 @@ export interface LoadConfig {
   joinTimeoutMs: number;
   /** The publisher holds its media while viewers join (joins then measure an idle relay). */
   holdWhileJoining?: boolean;
+  /** With holdWhileJoining: runs once every viewer has joined, before the publisher resumes. */
+  onJoinedHeld?: () => Promise<void>;
   /** Called about twice a second with a one-line status. */
   onProgress?: (line: string) => void;
 }
@@ -74,7 +78,7 @@ export class LoadRun {
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {
-        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize });
+        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false });
       }
       return run;
     } catch (err) {
@@ -105,6 +109,7 @@ export class LoadRun {
         if (c.every((v) => v.state !== 'joining')) break;
         await sleep(100);
       }
+      if (this.cfg.holdWhileJoining) await this.cfg.onJoinedHeld?.();
     } finally {
       clearInterval(tick);
       if (this.cfg.holdWhileJoining) this.clients.setPublisherPaused(false);

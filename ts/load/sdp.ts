@@ -15,7 +15,29 @@ export interface OfferParams {
 }
 
 export const VIDEO_PT = 102;
+export const RTX_PT = 103;
 export const AUDIO_PT = 111;
+
+/**
+ * What Chromium and Firefox offer with H.264 (RTCP feedback, RFC 4588 RTX, header extensions):
+ * a relay answering the load generator pays for the same features it would for browsers.
+ */
+const VIDEO_FEEDBACK = ['goog-remb', 'transport-cc', 'ccm fir', 'nack', 'nack pli'];
+// Ids as Chromium numbers them: one id per URI across the BUNDLE group.
+const VIDEO_EXTENSIONS: [number, string][] = [
+  [14, 'urn:ietf:params:rtp-hdrext:toffset'],
+  [2, 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time'],
+  [13, 'urn:3gpp:video-orientation'],
+  [3, 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'],
+  [4, 'urn:ietf:params:rtp-hdrext:sdes:mid'],
+];
+const AUDIO_EXTENSIONS: [number, string][] = [
+  [1, 'urn:ietf:params:rtp-hdrext:ssrc-audio-level'],
+  [2, 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time'],
+  [3, 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'],
+  [4, 'urn:ietf:params:rtp-hdrext:sdes:mid'],
+];
+const extmaps = (exts: [number, string][]): string[] => exts.map(([id, uri]) => `a=extmap:${id} ${uri}`);
 
 /** A recvonly H.264 + Opus viewer offer, or a sendonly H.264 publisher offer; BUNDLE, rtcp-mux. */
 export function buildOffer(o: OfferParams): string {
@@ -31,14 +53,19 @@ export function buildOffer(o: OfferParams): string {
     'a=end-of-candidates',
   ];
   const video = [
-    `m=video 9 UDP/TLS/RTP/SAVPF ${VIDEO_PT}`,
+    `m=video 9 UDP/TLS/RTP/SAVPF ${VIDEO_PT} ${RTX_PT}`,
     'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    ...transport,
+    ...extmaps(VIDEO_EXTENSIONS),
     'a=mid:0',
     o.role === 'viewer' ? 'a=recvonly' : 'a=sendonly',
-    ...transport,
+    'a=rtcp-rsize',
     `a=rtpmap:${VIDEO_PT} H264/90000`,
-    `a=rtcp-fb:${VIDEO_PT} nack pli`,
+    ...VIDEO_FEEDBACK.map((fb) => `a=rtcp-fb:${VIDEO_PT} ${fb}`),
     `a=fmtp:${VIDEO_PT} level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f`,
+    `a=rtpmap:${RTX_PT} rtx/90000`,
+    `a=fmtp:${RTX_PT} apt=${VIDEO_PT}`,
   ];
   if (o.role === 'publisher' && o.ssrc !== undefined) {
     video.push('a=msid:bench bench-video', `a=ssrc:${o.ssrc} cname:halfsec-load`, `a=ssrc:${o.ssrc} msid:bench bench-video`);
@@ -46,10 +73,15 @@ export function buildOffer(o: OfferParams): string {
   const audio = [
     `m=audio 9 UDP/TLS/RTP/SAVPF ${AUDIO_PT}`,
     'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    ...transport,
+    ...extmaps(AUDIO_EXTENSIONS),
     'a=mid:1',
     'a=recvonly',
-    ...transport,
+    'a=rtcp-rsize',
     `a=rtpmap:${AUDIO_PT} opus/48000/2`,
+    `a=rtcp-fb:${AUDIO_PT} transport-cc`,
+    `a=fmtp:${AUDIO_PT} minptime=10;useinbandfec=1`,
   ];
   const mids = o.role === 'viewer' ? '0 1' : '0';
   const lines = [

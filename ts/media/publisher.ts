@@ -8,7 +8,6 @@ import type { AnswerTrack } from './answer.js';
 import { requirePublisherCodec, rtxFor } from './codecs.js';
 import { TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, MediaKind, OfferedTrack, ParsedOffer } from './sdp.js';
-import { defaultLayerRates } from './streams.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
 /**
@@ -121,12 +120,6 @@ export function pullPeer(streamId: number, src: PullSource): PeerConfig {
     rembBps: PULL_REMB_BPS,
     ...(src.layers ? { rids: src.layers.rids, layerSsrcs: src.layers.ssrcs } : {}),
   };
-}
-
-/** A pulled stream's layers as the stream book keeps them (one without simulcast). */
-export function pulledLayers(src: PullSource): { rids: string[]; layerBitrates: number[] } {
-  const rids = src.layers?.rids ?? [];
-  return { rids: [...rids], layerBitrates: defaultLayerRates(Math.max(1, rids.length)) };
 }
 
 /** Takes the data plane's per-layer measurement into the stream's layer rates. */

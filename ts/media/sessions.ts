@@ -8,14 +8,14 @@ import type { Logger } from 'pino';
 import type { EngineEvent, NativeEngine, PeerConfig, ViewerFeedback } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import { LayerPolicy } from './policy.js';
-import { measureLayers, planPublisher, pulledLayers, pullPeer } from './publisher.js';
+import { measureLayers, planPublisher, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
 import { buildAnswer, cnameFor, newIceParams } from './answer.js';
 import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
 import { StreamBook, checkStreamName, defaultLayerRates, sameCodecs } from './streams.js';
-import type { Ingress, Session, SessionRole, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
+import type { Ingress, Session, SessionRole, StreamCodecs, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
 import { layerCap, planViewer } from './viewer.js';
 
 export type { PullSource } from './publisher.js';
@@ -27,6 +27,11 @@ export interface RelayEvents {
   'viewer:join': [{ stream: string; session: string }];
   'viewer:leave': [{ stream: string; session: string; reason: string }];
   'peer:connected': [{ stream: string; session: string; role: SessionRole }];
+  /**
+   * A viewer's first media packet left the data plane; `joinSeconds` from its offer's arrival
+   * (WHEP POST or WebSocket view) to that packet (undefined when the arrival is not known).
+   */
+  'viewer:media': [{ stream: string; session: string; joinSeconds: number | undefined }];
   'viewer:feedback': [{ stream: string; session: string; feedback: ViewerFeedback; layer: number }];
   /** A viewer's preferences changed (WebSocket `select`). */
   'viewer:select': [{ stream: string; session: string; preferences: ViewerPreferences }];
@@ -139,8 +144,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return { session, answer };
   }
 
-  /** A viewer; `layered`: a pull taking every simulcast layer (see planViewer). */
-  view(stream: string, sdp: string, layered = false): OfferResult {
+  /** A viewer; `requestedAtMs` (monotonicMs()): when its offer arrived; `layered`: a pull taking every layer (planViewer). */
+  view(stream: string, sdp: string, requestedAtMs?: number, layered = false): OfferResult {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const st = this.book.get(stream);
@@ -150,6 +155,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const ice = newIceParams();
     const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
     const session = this.book.newSession('viewer', stream, added);
+    if (requestedAtMs !== undefined) session.requestedAtMs = requestedAtMs;
     st.viewers.set(session.id, session);
     if (st.layerBitrates.length > 1 && !plan.peer.layerSsrcs) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
@@ -163,29 +169,13 @@ export class SessionManager extends EventEmitter<RelayEvents> {
    * relayed one whose viewers stayed (same codecs required, or the stream starts over).
    */
   attachPull(stream: string, src: PullSource): Session {
-    checkStreamName(stream);
-    let st = this.book.get(stream);
-    if (st && !st.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
-    if (st && (!sameCodecs(st.codecs, src.codecs) || st.rids.join() !== (src.layers?.rids ?? []).join())) {
-      this.endStream(st, 'source codecs changed');
-      st = undefined;
-    }
-    const engineId = st?.engineId ?? this.engine.createStream();
-    let added: AddedPeer;
-    try {
-      added = this.addPeer(pullPeer(engineId, src));
-    } catch (err) {
-      if (!st) this.engine.closeStream(engineId);
-      throw err;
-    }
-    const session = this.book.newSession('publisher', stream, added);
-    if (st) {
-      st.publisher = session;
-      st.orphaned = false;
-      this.log.info({ stream, session: session.id, peer: added.peerId }, 'relayed stream source restored');
+    const held = this.book.get(stream);
+    if (held && !held.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
+    const { session, resumed } = this.attachSource(stream, src.codecs, (engineId) => pullPeer(engineId, src), true, 'source codecs changed', src.layers?.rids);
+    if (resumed) {
+      this.log.info({ stream, session: session.id, peer: session.peerId }, 'relayed stream source restored');
     } else {
-      this.book.add({ name: stream, engineId, publisher: session, codecs: src.codecs, viewers: new Map(), ...pulledLayers(src), relayed: true });
-      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'pull session started');
+      this.log.info({ stream, session: session.id, peer: session.peerId, worker: session.worker }, 'pull session started');
       this.emit('stream:start', { stream, session: session.id });
     }
     return session;
@@ -206,6 +196,55 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     this.log.info({ stream, session: st.publisher.id, reason }, 'relayed stream lost its source');
     this.emit('source:lost', { stream, reason });
     return true;
+  }
+
+  /**
+   * Feeds `stream` from one of the relay's own child processes (RTMP, SRT, RTSP ingest): a local
+   * stream like a WHIP publisher's, with its republish grace (an orphaned stream with the same
+   * codecs keeps its viewers). `peer` is the native ingest peer (see ingestPeer).
+   */
+  attachIngest(stream: string, codecs: StreamCodecs, peer: Omit<PeerConfig, 'streamId'>): Session {
+    this.assertWorkerRoom();
+    const held = this.book.get(stream);
+    if (held && (!held.orphaned || held.relayed)) throw new HttpError(409, `stream "${stream}" already has a publisher`);
+    const { session, resumed } = this.attachSource(stream, codecs, (engineId) => ({ ...peer, streamId: engineId }), false, 'republished with other codecs');
+    this.emit(resumed ? 'publisher:back' : 'stream:start', { stream, session: session.id });
+    this.log.info({ stream, session: session.id, peer: session.peerId, worker: session.worker, resumed }, 'ingest session started');
+    return session;
+  }
+
+  /**
+   * A source that is not a WHIP publisher (a pull, an ingest child) for `stream`: it takes over an
+   * orphaned stream with the same codecs (the viewers stay; the caller has refused the streams it
+   * may not take) or starts a new one.
+   */
+  private attachSource(stream: string, codecs: StreamCodecs, peerFor: (engineId: number) => PeerConfig, relayed: boolean, codecsChanged: string, rids: string[] = []): { session: Session; resumed: boolean } {
+    checkStreamName(stream);
+    let st = this.book.get(stream);
+    if (st && (!sameCodecs(st.codecs, codecs) || st.rids.join() !== rids.join())) {
+      this.endStream(st, codecsChanged);
+      st = undefined;
+    }
+    const engineId = st?.engineId ?? this.engine.createStream();
+    let added: AddedPeer;
+    try {
+      added = this.addPeer(peerFor(engineId));
+    } catch (err) {
+      if (!st) this.engine.closeStream(engineId);
+      throw err;
+    }
+    const session = this.book.newSession('publisher', stream, added);
+    if (st) {
+      if (!relayed) {
+        clearTimeout(st.graceTimer);
+        st.graceTimer = undefined;
+      }
+      st.publisher = session;
+      st.orphaned = false;
+    } else {
+      this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids: [...rids], layerBitrates: defaultLayerRates(Math.max(1, rids.length)), ...(relayed ? { relayed: true } : {}) });
+    }
+    return { session, resumed: st !== undefined };
   }
 
   /** Ends a stream and its viewers (a pull nobody watches any more, or whose source never came back). */
@@ -248,6 +287,9 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         s.connected = true;
         this.log.debug({ stream: s.stream, session: s.id, role: s.role }, 'peer connected');
         this.emit('peer:connected', { stream: s.stream, session: s.id, role: s.role });
+      } else if (ev.type === 'first-media' && s.role === 'viewer') {
+        const joinSeconds = s.requestedAtMs !== undefined && ev.atMs !== undefined ? Math.max(0, ev.atMs - s.requestedAtMs) / 1000 : undefined;
+        this.emit('viewer:media', { stream: s.stream, session: s.id, joinSeconds });
       } else if (ev.type === 'feedback' && ev.feedback) {
         this.onFeedback(s, ev.feedback);
       } else if (ev.type === 'layers' && ev.layerBps) {
@@ -342,51 +384,21 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   }
 
   // What can be read: the StreamBook's.
-
-  isLive(stream: string): boolean {
-    return this.book.isLive(stream);
-  }
-
-  isRelayed(stream: string): boolean {
-    return this.book.isRelayed(stream);
-  }
-
-  viewerCount(stream: string): number {
-    return this.book.viewerCount(stream);
-  }
-
+  readonly isLive = (stream: string): boolean => this.book.isLive(stream);
+  readonly isRelayed = (stream: string): boolean => this.book.isRelayed(stream);
+  readonly viewerCount = (stream: string): number => this.book.viewerCount(stream);
   /** Relayed streams (fed by a pull), and whether each currently lacks its source. */
-  relayedStreams(): { name: string; viewers: number; orphaned: boolean }[] {
-    return this.book.relayedStreams();
-  }
-
+  readonly relayedStreams = (): { name: string; viewers: number; orphaned: boolean }[] => this.book.relayedStreams();
   /** Streams published here (their origin is this relay). */
-  localStreams(): string[] {
-    return this.book.localStreams();
-  }
-
+  readonly localStreams = (): string[] => this.book.localStreams();
   /** The layers a viewer can choose from, with their measured rates. */
-  layers(stream: string): { id: string; bitrate: number; active: boolean }[] {
-    return this.book.layers(stream);
-  }
-
+  readonly layers = (stream: string): { id: string; bitrate: number; active: boolean }[] => this.book.layers(stream);
   /** Every live stream's ingress per layer and audio, kbit/s (for /metrics). */
-  ingressRates(): { stream: string; layer: string; kbps: number }[] {
-    return this.book.ingressRates();
-  }
-
-  describeStream(name: string): StreamDetail | undefined {
-    return this.book.describeStream(name);
-  }
-
-  listStreams(): StreamSummary[] {
-    return this.book.listStreams();
-  }
-
+  readonly ingressRates = (): { stream: string; layer: string; kbps: number }[] => this.book.ingressRates();
+  readonly describeStream = (name: string): StreamDetail | undefined => this.book.describeStream(name);
+  readonly listStreams = (): StreamSummary[] => this.book.listStreams();
   /** `publishers` counts publishers whose ICE and DTLS completed; `sessions` every session held. */
-  counts(): { streams: number; publishers: number; viewers: number; sessions: number } {
-    return this.book.counts();
-  }
+  readonly counts = (): { streams: number; publishers: number; viewers: number; sessions: number } => this.book.counts();
 
   closeAll(): void {
     for (const st of this.book.all()) this.endStream(st, 'relay closing');

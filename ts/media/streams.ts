@@ -15,9 +15,11 @@ export interface Session {
   worker: number;
   connected: boolean;
   createdAt: number;
+  /** Viewers: when the offer arrived (WHEP POST or WebSocket view), on monotonicMs()'s clock, for the join time. */
+  requestedAtMs?: number;
   /** Viewers: the latest feedback summary from the data plane. */
   feedback?: ViewerFeedback;
-  /** What a viewer asked for with the WebSocket `select` message (stored; no native layer switching yet). */
+  /** What a viewer asked for with the WebSocket `select` message (a pinned layer or bit-rate ceiling caps the layer policy, see SessionManager.select). */
   preferences?: ViewerPreferences;
 }
 

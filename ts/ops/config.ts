@@ -59,6 +59,8 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'logLevel', arg: '<level>', default: DEFAULTS.logLevel, help: `log level: ${LOG_LEVELS.join('|')}`, sets: ['logLevel'] },
   { key: 'adminToken', arg: '<token>', default: 'none (admin API on loopback only)', help: 'bearer token for the admin API (/api/stats, /api/cluster, stream details) and /metrics', sets: ['adminToken'] },
   { key: 'metrics', arg: '<true|false>', default: String(DEFAULTS.metrics), help: 'serve Prometheus metrics on /metrics', sets: ['metrics'] },
+  { key: 'dashboard', arg: '<true|false>', default: String(DEFAULTS.dashboard), help: 'serve the live dashboard on /dashboard (admin token, or loopback without one)', sets: ['dashboard'] },
+  { key: 'udpGso', arg: '<true|false>', default: String(DEFAULTS.udpGso), help: 'send a viewer\'s run of equal-size packets as one UDP GSO (UDP_SEGMENT) message', sets: ['udpGso'] },
   {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',
@@ -120,6 +122,48 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'capacityViewers', arg: '<n>', default: '0 = 800 per worker', help: 'viewers this node takes before the director prefers other nodes', sets: ['capacityViewers'] },
   { key: 'clusterHeartbeatMs', arg: '<ms>', default: String(DEFAULTS.clusterHeartbeatMs), help: 'registry heartbeat; a node expires after three missed beats', sets: ['clusterHeartbeatMs'] },
   { key: 'pullLingerMs', arg: '<ms>', default: String(DEFAULTS.pullLingerMs), help: 'an edge drops a pull this long after its last local viewer left', sets: ['pullLingerMs'] },
+  { key: 'maxIngests', arg: '<n>', default: String(DEFAULTS.maxIngests), help: 'concurrent ingests (FFmpeg children: RTMP, SRT, RTSP); more are refused with 503', sets: ['maxIngests'] },
+  { key: 'rtmpPort', arg: '<port>', default: '0 = off', help: 'RTMP publish port (rtmp://host:port/live/<stream>?token=<jwt>; usually 1935)', sets: ['rtmpPort'] },
+  {
+    key: 'rtspSources',
+    arg: '<stream>=<rtsp-url>',
+    default: 'none',
+    help: 'an RTSP camera pulled while the stream has viewers (file: an object of stream to URL)',
+    repeatable: true,
+    sets: ['rtspSources'],
+    to: (raw) => {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) return { rtspSources: raw };
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      const out: Record<string, string> = {};
+      for (const item of items.filter(Boolean)) {
+        const eq = item.indexOf('=');
+        if (eq < 1) throw new Error('expected <stream>=<rtsp-url>');
+        out[item.slice(0, eq)] = item.slice(eq + 1);
+      }
+      return { rtspSources: out };
+    },
+  },
+  {
+    key: 'srtListeners',
+    arg: '<stream>=<port>[:<passphrase>]',
+    default: 'none',
+    help: 'an SRT listener publishing to the stream (srt://host:port?passphrase=...); file: {"<stream>": {"port": n, "passphrase": "..."}}',
+    repeatable: true,
+    sets: ['srtListeners'],
+    to: (raw) => {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) return { srtListeners: raw };
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      const out: Record<string, { port: number; passphrase?: string }> = {};
+      for (const item of items.filter(Boolean)) {
+        const m = /^([^=]+)=(\d+)(?::(.+))?$/.exec(item);
+        if (!m) throw new Error('expected <stream>=<port>[:<passphrase>]');
+        out[m[1]!] = { port: Number(m[2]), ...(m[3] ? { passphrase: m[3] } : {}) };
+      }
+      return { srtListeners: out };
+    },
+  },
+  { key: 'ffmpegPath', arg: '<path>', default: DEFAULTS.ffmpegPath, help: 'the FFmpeg executable ingest children run', sets: ['ffmpegPath'] },
+  { key: 'ingestReencodeVideo', arg: '<true|false>', default: String(DEFAULTS.ingestReencodeVideo), help: 're-encode ingested video (libx264, no B-frames, 1 s keyframes) instead of passing H.264 through', sets: ['ingestReencodeVideo'] },
   { key: 'whepRedirect', arg: '<true|false>', default: String(DEFAULTS.whepRedirect), help: 'WHEP answers 307 to a less loaded node when this one is at capacity', sets: ['whepRedirect'] },
   { key: 'clusterSecret', arg: '<secret>', default: 'none (pulls unauthenticated)', help: 'secret (>= 32 chars) the nodes of one cluster share; a node takes pulls only with a credential signed with it', sets: ['clusterSecret'] },
   { key: 'region', arg: '<label>', default: "'' (one region)", help: "this node's region; the director prefers nodes in the viewer's region", sets: ['region'] },

@@ -1,7 +1,8 @@
 // Prometheus metrics. The data plane's counters are read at scrape time (collect()), so the
 // per-packet path never touches JavaScript.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerStats } from '../native.js';
+import { registerResidenceHistogram } from './residence-metric.js';
 
 /** The session events metrics count. */
 type SessionEvent = 'stream:start' | 'stream:stop' | 'viewer:join' | 'viewer:leave';
@@ -11,8 +12,8 @@ export interface SessionSource {
   counts(): { streams: number; publishers: number; viewers: number };
   /** Live streams' ingress per video layer (rid or "default") and "audio", kbit/s. */
   ingressRates?(): { stream: string; layer: string; kbps: number }[];
-  /** Returns the function that removes the listeners. */
-  subscribe(handlers: { [E in SessionEvent]?: () => void }): () => void;
+  /** Returns the function that removes the listeners. `viewer:media`: a viewer's first media packet left. */
+  subscribe(handlers: { [E in SessionEvent]?: () => void } & { 'viewer:media'?: (e: { joinSeconds: number | undefined }) => void }): () => void;
 }
 
 export interface MetricsSources {
@@ -117,7 +118,7 @@ export function createMetrics(src: MetricsSources): Metrics {
 
   /** A metric per worker, labelled by the worker's index, read from engine.stats() at scrape time. */
   const perWorker = { labelNames: ['worker'] as const, registers: [registry] };
-  const eachWorker = (field: keyof WorkerStats, put: (labels: { worker: string }, value: number) => void): void =>
+  const eachWorker = (field: Counted | (typeof WORKER_GAUGES)[number][1], put: (labels: { worker: string }, value: number) => void): void =>
     workers().forEach((w, i) => put({ worker: String(i) }, w[field]));
   for (const [name, field, help] of WORKER_GAUGES) {
     new Gauge({ name, help, ...perWorker, collect() { this.reset(); eachWorker(field, (l, v) => this.set(l, v)); } });
@@ -140,9 +141,22 @@ export function createMetrics(src: MetricsSources): Metrics {
     },
   });
 
+  registerResidenceHistogram(registry, workers);
+
   const started = new Counter({ name: 'halfsec_sessions_started_total', help: 'sessions started', labelNames: ['role'], registers: [registry] });
   const ended = new Counter({ name: 'halfsec_sessions_ended_total', help: 'sessions ended', labelNames: ['role'], registers: [registry] });
+  // Join time as a viewer sees it: the offer's arrival (WHEP POST, WebSocket view) to the first
+  // media packet its worker sent, stamped on the data plane's clock.
+  const join = new Histogram({
+    name: 'halfsec_join_seconds',
+    help: 'viewer join time: offer (WHEP POST or WebSocket view) received to the first media packet sent to that viewer',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    registers: [registry],
+  });
   const unsubscribe = src.sessions.subscribe({
+    'viewer:media': (e) => {
+      if (e.joinSeconds !== undefined) join.observe(e.joinSeconds);
+    },
     'stream:start': () => void started.inc({ role: 'publisher' }),
     'stream:stop': () => void ended.inc({ role: 'publisher' }),
     'viewer:join': () => void started.inc({ role: 'viewer' }),

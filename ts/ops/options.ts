@@ -37,6 +37,14 @@ export interface RelayOptions {
   adminToken?: string;
   /** Serve Prometheus metrics on /metrics (default true). */
   metrics?: boolean;
+  /** Serve the live dashboard on /dashboard (default true; admin token, or loopback without one). */
+  dashboard?: boolean;
+  /**
+   * Send a viewer's run of equal-size packets (a burst's packets) as one UDP GSO message
+   * (UDP_SEGMENT, Linux 4.18+; default true). Each segment stays its own SRTP packet; ICE-TCP
+   * viewers never use it; it turns itself off if the kernel refuses it.
+   */
+  udpGso?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -104,6 +112,18 @@ export interface RelayOptions {
   redisSentinels?: string[];
   /** The master name the sentinels watch (default 'halfsec' when redisSentinels is set). */
   redisMasterName?: string;
+  /** Concurrent ingests (FFmpeg children feeding streams: RTMP, SRT, RTSP), default 16; more are refused with 503. */
+  maxIngests?: number;
+  /** RTMP publish port (rtmp://host:port/live/<stream>), 0 = off (default 0; RTMP's usual port is 1935). Listens on `host`. */
+  rtmpPort?: number;
+  /** RTSP sources pulled while they have viewers: { "<stream>": "rtsp://camera/..." } (config file or API; default none). */
+  rtspSources?: Record<string, string>;
+  /** SRT listeners, one port per stream: { "<stream>": { port, passphrase? } } (default none). */
+  srtListeners?: Record<string, { port: number; passphrase?: string }>;
+  /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
+  ffmpegPath?: string;
+  /** Re-encode ingested video with libx264 (no B-frames, 1 s keyframes) instead of passing H.264 through (default false). */
+  ingestReencodeVideo?: boolean;
   /** On SIGTERM, how long viewers may stay before the node exits anyway, ms (default 30000). */
   drainTimeoutMs?: number;
 }
@@ -126,6 +146,8 @@ export const DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   logLevel: 'info',
   metrics: true,
+  dashboard: true,
+  udpGso: true,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -146,6 +168,12 @@ export const DEFAULTS = {
   regionDistances: '',
   redisSentinels: [],
   redisMasterName: 'halfsec',
+  maxIngests: 16,
+  rtmpPort: 0,
+  rtspSources: {},
+  srtListeners: {},
+  ffmpegPath: 'ffmpeg',
+  ingestReencodeVideo: false,
   drainTimeoutMs: 30000,
 } as const satisfies RelayOptions;
 
@@ -195,6 +223,8 @@ export const relayOptionsSchema = z
       logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
       adminToken: z.string({ error: 'must be a string' }).min(8, { error: 'must be at least 8 characters' }).optional(),
       metrics: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      dashboard: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      udpGso: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
@@ -224,6 +254,12 @@ export const relayOptionsSchema = z
         .optional(),
       redisSentinels: z.preprocess(listish, z.array(z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,255}:\d{1,5}$/, { error: 'must be host:port' }), { error: 'must be a list of host:port' }).max(16)).optional(),
       redisMasterName: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
+      maxIngests: intIn(0, 10000).optional(),
+      rtmpPort: intIn(0, 65535).optional(),
+      rtspSources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.string().regex(/^rtsps?:\/\/\S{1,2040}$/, { error: 'must be an rtsp:// URL' })).optional(),
+      srtListeners: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.object({ port: intIn(1, 65535), passphrase: z.string().regex(/^[\x21-\x7e]{10,79}$/, { error: 'an SRT passphrase is 10-79 printable characters' }).optional() }).strict()).optional(),
+      ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
+      ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       drainTimeoutMs: intIn(0, 3600000).optional(),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown option${iss.keys.length > 1 ? 's' : ''} ${iss.keys.join(', ')}` : undefined) },

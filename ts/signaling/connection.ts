@@ -9,6 +9,7 @@ import type { SessionRole, ViewerPreferences } from '../media/sessions.js';
 import { PROTOCOL_VERSION, SUPPORTED_VERSIONS, errorCodeFor, parseClientMessage } from './protocol.js';
 import type { ClientMessage, ErrorCode, ServerMessage } from './protocol.js';
 import type { Signaling } from './signaling.js';
+import { monotonicMs } from '../native.js';
 
 export interface SignalingTransport {
   send(text: string): void;
@@ -26,6 +27,8 @@ interface HeldView {
   stream: string;
   sdp: string;
   preferences?: ViewerPreferences;
+  /** When the view request arrived (monotonicMs()); a held view's join time starts when its stream goes live. */
+  requestedAtMs?: number;
 }
 
 export class SignalingConnection {
@@ -113,7 +116,8 @@ export class SignalingConnection {
       }
       case 'view': {
         this.checkLimit();
-        return this.afterAdmission(id, 'view', m.stream, m.token, () => this.view(id, m.stream, m.sdp));
+        const arrivedAtMs = monotonicMs();
+        return this.afterAdmission(id, 'view', m.stream, m.token, () => this.view(id, m.stream, m.sdp, arrivedAtMs));
       }
       case 'select':
         return this.select(id, m.session, m.layer, m.maxBitrate);
@@ -147,9 +151,9 @@ export class SignalingConnection {
     this.error(id, 'internal', 'internal error');
   }
 
-  private view(id: Id, stream: string, sdp: string): void {
+  private view(id: Id, stream: string, sdp: string, requestedAtMs: number): void {
     const held: HeldView = { id, stream, sdp };
-    if (this.server.d.sessions.isLive(stream)) return this.startView(held);
+    if (this.server.d.sessions.isLive(stream)) return this.startView({ ...held, requestedAtMs });
     // Not live yet: hold the offer and answer it when a publisher arrives. Whatever can be
     // checked without the publisher's codecs is checked now, so mistakes surface at once.
     checkStreamName(stream);
@@ -175,7 +179,7 @@ export class SignalingConnection {
   private startView(h: HeldView): void {
     let r;
     try {
-      r = this.server.d.sessions.view(h.stream, h.sdp);
+      r = this.server.d.sessions.view(h.stream, h.sdp, h.requestedAtMs ?? monotonicMs());
     } catch (err) {
       this.refresh(h.stream);
       if (err instanceof HttpError) return this.error(h.id, errorCodeFor(err.status), err.message);

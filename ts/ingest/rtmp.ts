@@ -1,0 +1,214 @@
+// RTMP publish: rtmp://<relay>:<rtmpPort>/live/<stream>[?token=<jwt>], several publishers on one
+// port. FFmpeg speaks RTMP (one `-listen 1` child per connection, on a loopback port of its own);
+// the relay only passes the connection's bytes to it and reads them up to the publish command
+// (rtmp-gate.ts), so a wrong stream key or token is refused before the publish reaches FFmpeg
+// and before the publisher may send any media. See docs/ingest.md for why not an npm RTMP server.
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Access } from '../access/access.js';
+import { HttpError } from '../ops/errors.js';
+import { checkStreamName } from '../media/streams.js';
+import type { IngestChild, Ingests } from './ingest.js';
+import { RtmpGate } from './rtmp-gate.js';
+import type { GateResult } from './rtmp-gate.js';
+
+export interface RtmpOptions {
+  host: string;
+  port: number;
+  /** The application name in the URL (rtmp://host/<app>/<stream>). */
+  app: string;
+  /** A connection must have sent its publish command within this long, ms. */
+  gateTimeoutMs: number;
+}
+
+const UPSTREAM_TRIES = 100;
+/** RTMP connections one address may have before their publish (each holds an FFmpeg child). */
+const MAX_PENDING_PER_ADDRESS = 4;
+const UPSTREAM_RETRY_MS = 20;
+
+/** A free loopback TCP port for a child's listener (bound, read, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Splits "name?token=..." (OBS: the stream key field) into the stream and its token. */
+export function parsePublishName(raw: string): { stream: string; token: string | undefined } {
+  const q = raw.indexOf('?');
+  if (q < 0) return { stream: raw, token: undefined };
+  const params = new URLSearchParams(raw.slice(q + 1));
+  return { stream: raw.slice(0, q), token: params.get('token') ?? undefined };
+}
+
+export class RtmpIngest {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly pending = new Map<string, number>();
+
+  constructor(
+    private readonly ingests: Ingests,
+    private readonly access: Access,
+    private readonly log: Logger,
+    private readonly o: RtmpOptions,
+  ) {}
+
+  listen(): Promise<number> {
+    const server = (this.server = createServer((s) => this.onConnection(s)));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => {
+        const addr = server.address();
+        const port = typeof addr === 'object' && addr ? addr.port : this.o.port;
+        this.log.info({ rtmp: `${this.o.host}:${port}`, app: this.o.app }, 'RTMP ingest listening');
+        resolve(port);
+      });
+    });
+  }
+
+  close(): void {
+    this.server?.close();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private onConnection(client: Socket): void {
+    const remote = `${client.remoteAddress}:${client.remotePort}`;
+    // A connection flood from one address may not take every child slot before publishing.
+    const ip = client.remoteAddress ?? '';
+    const waiting = this.pending.get(ip) ?? 0;
+    if (waiting >= MAX_PENDING_PER_ADDRESS) {
+      this.log.warn({ remote, waiting }, 'RTMP connection refused: too many connections from this address before their publish');
+      client.destroy();
+      return;
+    }
+    this.pending.set(ip, waiting + 1);
+    let counted = true;
+    const settle = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.pending.get(ip) ?? 1) - 1;
+      if (n > 0) this.pending.set(ip, n);
+      else this.pending.delete(ip);
+    };
+    client.once('close', settle);
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    client.on('error', () => undefined);
+    client.setNoDelay(true);
+    void this.serve(client, remote, settle).catch((err: Error) => {
+      this.log.warn({ remote, err: err.message }, 'RTMP connection failed');
+      client.destroy();
+    });
+  }
+
+  private async serve(client: Socket, remote: string, published: () => void): Promise<void> {
+    const port = await freePort();
+    let child: IngestChild;
+    try {
+      child = this.ingests.spawnWaiting({ kind: 'rtmp', input: ['-listen', '1', '-i', `rtmp://127.0.0.1:${port}/${this.o.app}/gate`], kinds: { video: true, audio: true } });
+    } catch (err) {
+      this.log.warn({ remote, reason: (err as Error).message }, 'RTMP connection refused');
+      client.destroy();
+      return;
+    }
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      client.destroy();
+      upstream?.destroy();
+      this.ingests.stop(child);
+      this.log.info({ remote, stream: child.stream, why }, 'RTMP connection closed');
+    };
+    child.onGone = (how, stderr) => {
+      if (!client.destroyed) {
+        this.log.warn({ remote, stream: child.stream, how, stderr }, 'RTMP ingest child ended');
+        client.destroy();
+      }
+    };
+    client.on('close', () => end('publisher disconnected'));
+    const gate = new RtmpGate();
+    const early: Buffer[] = [];
+    let open = true;
+    const timer = setTimeout(() => {
+      if (open) end(`no publish within ${this.o.gateTimeoutMs} ms`);
+    }, this.o.gateTimeoutMs);
+    timer.unref();
+    const onData = (d: Buffer): void => {
+      if (!open) return;
+      const r = gate.push(d);
+      early.push(gate.take());
+      flush();
+      if (r.kind === 'error') {
+        open = false;
+        end(`refused: ${r.reason}`);
+      } else if (r.kind === 'publish') {
+        open = false;
+        client.pause();
+        clearTimeout(timer);
+        void this.onPublish(client, () => upstream, child, r, remote, published).catch((err: Error) => end(`refused: ${err.message}`));
+      }
+    };
+    let upstream: Socket | undefined;
+    const flush = (): void => {
+      if (!upstream) return;
+      for (const b of early.splice(0)) if (b.length) upstream.write(b);
+    };
+    client.on('data', onData);
+    upstream = await connectWithRetry(port, () => client.destroyed);
+    if (!upstream) {
+      end('the RTMP child did not listen');
+      return;
+    }
+    upstream.setNoDelay(true);
+    upstream.on('error', () => undefined);
+    upstream.on('close', () => client.destroy());
+    upstream.pipe(client);
+    flush();
+  }
+
+  private async onPublish(client: Socket, upstream: () => Socket | undefined, child: IngestChild, p: Extract<GateResult, { kind: 'publish' }>, remote: string, published: () => void): Promise<void> {
+    const { stream, token } = parsePublishName(p.name);
+    try {
+      if (p.app !== this.o.app) throw new HttpError(404, `unknown RTMP application "${p.app}" (use /${this.o.app}/<stream>)`);
+      checkStreamName(stream);
+      await this.access.admit('publish', stream, { authorization: token, origin: undefined, remoteAddress: client.remoteAddress });
+      if (client.destroyed) return;
+      this.ingests.attach(child, stream);
+    } catch (err) {
+      // Before the publish reaches FFmpeg: the publisher never gets NetStream.Publish.Start.
+      this.log.warn({ remote, stream, reason: (err as Error).message }, 'RTMP publish refused');
+      client.destroy();
+      this.ingests.stop(child);
+      return;
+    }
+    const up = upstream();
+    if (!up) throw new Error('the RTMP child is not connected');
+    this.log.info({ remote, stream }, 'RTMP publish accepted');
+    published();
+    up.write(p.rebuild(stream));
+    if (p.rest.length) up.write(p.rest);
+    client.pipe(up);
+    client.resume();
+  }
+}
+
+async function connectWithRetry(port: number, abandoned: () => boolean): Promise<Socket | undefined> {
+  for (let i = 0; i < UPSTREAM_TRIES && !abandoned(); i++) {
+    const s = await new Promise<Socket | undefined>((resolve) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => resolve(c));
+      c.once('error', () => resolve(undefined));
+    });
+    if (s) return s;
+    await new Promise((r) => setTimeout(r, UPSTREAM_RETRY_MS));
+  }
+  return undefined;
+}
