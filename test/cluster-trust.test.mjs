@@ -94,8 +94,8 @@ test.serial('a viewer can never use a pull credential, and a view token is never
   t.is(viewAsPull.status, 401);
   t.regex(viewAsPull.error, /aud/);
   // Expired, or minted to live longer than a node accepts.
-  const forged = (iat, exp) =>
-    new SignJWT({ up: 'node-a', fp: FP }).setProtectedHeader({ alg: 'HS256' }).setIssuer('node-x').setSubject('open').setAudience('halfsec-pull').setIssuedAt(iat).setExpirationTime(exp).sign(new TextEncoder().encode(CLUSTER));
+  const forged = (iat, exp, jti = `forged-${iat}-${exp}`) =>
+    new SignJWT({ up: 'node-a', fp: FP, ...(jti ? { jti } : {}) }).setProtectedHeader({ alg: 'HS256' }).setIssuer('node-x').setSubject('open').setAudience('halfsec-pull').setIssuedAt(iat).setExpirationTime(exp).sign(new TextEncoder().encode(CLUSTER));
   const now = Math.floor(Date.now() / 1000);
   const expired = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now - 100, now - 60), 'X-Halfsec-Path': 'node-x' });
   t.is(expired.status, 401);
@@ -103,12 +103,28 @@ test.serial('a viewer can never use a pull credential, and a view token is never
   const longLived = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now, now + 3600), 'X-Halfsec-Path': 'node-x' });
   t.is(longLived.status, 401);
   t.regex(longLived.error, /longer than/);
+  // Short-lived, but issued an hour ahead: exp - iat alone would not bound how long it is good.
+  const ahead = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now + 3600, now + 3630), 'X-Halfsec-Path': 'node-x' });
+  t.is(ahead.status, 401);
+  t.regex(ahead.error, /iat/);
   // A path without a credential: refused, not taken as a viewer.
   t.is((await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Path': 'node-x' })).status, 401);
   // The genuine article is admitted (the session is created; no ICE will follow here).
   const ok = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': stolen, 'X-Halfsec-Path': 'node-x' });
   t.is(ok.status, 201);
   t.is(a.relay.clusterStats().pullsServed, 1);
+  // Replayed as it was seen on the wire (same credential, same offer): single use, so a
+  // captured credential cannot fill the node's pull budget with sessions that never connect.
+  for (let i = 0; i < 3; i++) {
+    const replay = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': stolen, 'X-Halfsec-Path': 'node-x' });
+    t.is(replay.status, 401);
+    t.regex(replay.error, /already used/);
+  }
+  t.is(a.relay.clusterStats().pullsServed, 1);
+  // A credential without a jti cannot be told apart from its replays: refused.
+  const noJti = await post(`${a.url}/whep/open`, pullOffer(), { 'X-Halfsec-Pull': await forged(now, now + 30, ''), 'X-Halfsec-Path': 'node-x' });
+  t.is(noJti.status, 401);
+  t.regex(noJti.error, /jti/);
 });
 
 test('the cluster secret must differ from the token secret', (t) => {

@@ -112,3 +112,17 @@ test('createRelay rejects invalid options with the same messages', (t) => {
   t.regex(err.message, /options\.workers: must be an integer from 0 to 64 \(got 1\.5\)/);
   t.regex(err.message, /unknown option bogus/);
 });
+
+test('Redis Sentinel addresses a socket cannot use are refused at start, not retried forever', (t) => {
+  const secret = 'cluster-secret-for-the-config-test-0123456789';
+  for (const bad of ['127.0.0.1:99999', '127.0.0.1:0', '[::1:26379', 'host:26379:1', 'host']) {
+    const err = t.throws(() => createRelay({ clusterSecret: secret, redisSentinels: [bad], logLevel: 'silent' }), { instanceOf: OptionsError }, bad);
+    t.regex(err.message, /redisSentinels.*host:port/, bad);
+  }
+  // What a deployment writes still passes: names, IPv4, bracketed IPv6.
+  for (const good of [['sentinel-1.example:26379'], ['127.0.0.1:26379', '[::1]:26379']]) {
+    const relay = createRelay({ clusterSecret: secret, redisSentinels: good, logLevel: 'silent' });
+    t.truthy(relay);
+    relay.close();
+  }
+});

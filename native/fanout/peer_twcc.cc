@@ -93,6 +93,7 @@ void Peer::SendPadding(int64_t now_ms) {
   const uint32_t ts = video.seq.started() ? video.seq.TsAt(now_ms, cfg_.clock_rate[kVideo]) : 0;
   const uint8_t twcc = TwccId(kVideo);
   for (int i = 0; i < kMaxPaddingPerCall && owed > 0; i++) {
+    if (!worker_->TakePadding(kPaddingPacket)) return;  // the worker's padding budget is spent
     uint8_t* slot = worker_->BatchSlot();
     const size_t len = BuildPaddingRtp(slot, kPaddingPacket, cfg_.out_rtx_ssrc, cfg_.out_rtx_pt, rtx_seq_, ts, twcc, twcc_seq_);
     const int out = srtp_out_.ProtectRtp(slot, len);

@@ -16,6 +16,7 @@
 #include "base/residence_histogram.h"
 #include "fanout/peer.h"
 #include "fanout/stream.h"
+#include "media/probe_controller.h"
 #include "media/retransmission_buffer.h"
 #include "transport/send_batch.h"
 #include "transport/tcp_socket.h"
@@ -135,6 +136,8 @@ class Worker {
   // A viewer's first media packet is in the send batch (join time, halfsec_join_seconds).
   void EmitFirstMedia(uint32_t peer_id);
   int64_t now_ms() const { return now_ms_; }
+  // Probe padding to any of this worker's viewers: false when the worker's budget is spent.
+  bool TakePadding(size_t bytes) { return padding_budget_.Take(now_ms_, bytes); }
   // The kernel's receive time of the datagram being handled, on MonotonicUs()'s clock; 0 when
   // unknown (ICE-TCP, pull sockets, no timestamp).
   int64_t rx_arrival_us() const { return rx_arrival_us_; }
@@ -143,6 +146,7 @@ class Worker {
   int media_timeout_ms() const;
 
  private:
+  PaddingBudget padding_budget_;
   struct Command {
     enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSource } type;
     Peer* peer;

@@ -9,6 +9,7 @@
 // packets of at most 255 padding octets.
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 namespace halfsec {
@@ -83,6 +84,32 @@ class ProbeController {
   uint64_t sent_bytes_ = 0;
   uint32_t packets_ = 0;
   int cluster_ = -1;
+};
+
+// Probe padding one worker sends all its viewers together, bytes per second with a burst of
+// one tick's worth: each viewer's probes are bounded (ProbeController), but hundreds of viewers
+// of one worker probing at once (after a shared link recovers, or sessions whose feedback keeps
+// their estimates just below the next layer) would add up to more than the media they carry.
+// A probe that finds the budget spent sends less and is judged failed: it backs off.
+class PaddingBudget {
+ public:
+  static constexpr double kBytesPerSecond = 100e6 / 8;  // 100 Mbit/s
+  static constexpr int64_t kBurstMs = 20;               // one worker tick
+
+  // True (and `bytes` spent) when the budget holds them at `now_ms`.
+  bool Take(int64_t now_ms, size_t bytes) {
+    const double cap = kBytesPerSecond * kBurstMs / 1000.0;
+    if (last_ms_ < 0) tokens_ = cap;
+    else if (now_ms > last_ms_) tokens_ = std::min(cap, tokens_ + static_cast<double>(now_ms - last_ms_) * kBytesPerSecond / 1000.0);
+    last_ms_ = std::max(last_ms_, now_ms);
+    if (tokens_ < static_cast<double>(bytes)) return false;
+    tokens_ -= static_cast<double>(bytes);
+    return true;
+  }
+
+ private:
+  double tokens_ = 0;
+  int64_t last_ms_ = -1;
 };
 
 }  // namespace halfsec

@@ -51,10 +51,16 @@ class TransportCcClock {
     if (diff >= 0x800000) diff -= 0x1000000;
     base_ += static_cast<int64_t>(diff) * 64000;
     last_ = reference_ticks;
+    // A receiver's clock moves with time, but forged feedback may jump ~6 days either way with
+    // every packet: without a bound, ~10^7 such packets overflow the timeline (and every arrival
+    // time on it). Far beyond any real session, start over at this reference time (a jump the
+    // estimator's inter-arrival filter takes as a pause).
+    if (base_ > kMaxUs || base_ < -kMaxUs) base_ = static_cast<int64_t>(reference_ticks) * 64000;
     return base_ - static_cast<int64_t>(reference_ticks) * 64000;
   }
 
  private:
+  static constexpr int64_t kMaxUs = int64_t{1} << 50;  // ~35 years
   bool started_ = false;
   int32_t last_ = 0;
   int64_t base_ = 0;

@@ -4,6 +4,7 @@
 
 #include "media/bandwidth_estimator.h"
 #include "media/delay_based_bwe.h"
+#include "media/probe_controller.h"
 #include "tests/check.h"
 #include "tests/twcc_sim.h"
 
@@ -174,6 +175,29 @@ TEST(AimdDecreasesToBetaTimesThroughputOncePerRoundTrip) {
   for (int i = 0; i < 100; i++) a.Update(BandwidthUsage::kNormal, 800'000, 1800 + i * 100);
   CHECK(a.rate() > 500'000);
   CHECK(a.rate() <= 1.5 * 800'000 + 10'000);
+}
+
+TEST(WorkerPaddingBudgetBoundsAllProbesTogether) {
+  // 500 viewers each owed a 4 Mbit/s probe, every 20 ms tick for a second: the worker sends no
+  // more than its budget (100 Mbit/s) plus one burst, whatever each viewer is owed.
+  PaddingBudget budget;
+  constexpr size_t kPacket = 291;
+  uint64_t sent = 0;
+  for (int64_t now = 0; now < 1000; now += 20) {
+    for (int viewer = 0; viewer < 500; viewer++) {
+      uint64_t owed = static_cast<uint64_t>(4e6 / 8 * 0.02);
+      while (owed > 0 && budget.Take(now, kPacket)) {
+        sent += kPacket;
+        owed = owed > kPacket ? owed - kPacket : 0;
+      }
+    }
+  }
+  const double cap = PaddingBudget::kBytesPerSecond * (1.0 + PaddingBudget::kBurstMs / 1000.0);
+  CHECK(static_cast<double>(sent) <= cap);
+  CHECK(static_cast<double>(sent) >= 0.9 * PaddingBudget::kBytesPerSecond);  // and uses it
+  // A quiet worker's single probe is not held back.
+  PaddingBudget quiet;
+  CHECK(quiet.Take(5000, 4'000'000 / 8 / 50));
 }
 
 }  // namespace halfsec

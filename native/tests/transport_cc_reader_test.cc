@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "media/send_history.h"
 #include "rtp/rtp.h"
 #include "rtp/transport_cc_reader.h"
@@ -112,6 +113,28 @@ TEST(TransportCcClockUnwrapsTheReferenceTime) {
   // Across the 24-bit wrap (signed: 0x7fffff to -0x800000): one tick later, not 12 days back.
   const int64_t off = c.Unwrap(-0x800000);
   CHECK_EQ(off + int64_t{-0x800000} * 64000, 2 * 64000);
+}
+
+TEST(TransportCcClockStaysBoundedUnderForgedJumps) {
+  // Forged feedback that moves the reference time forward by the most the signed 24-bit
+  // difference allows, packet after packet: the timeline (and the arrival times on it) must
+  // stay finite instead of overflowing int64 after ~1.7e7 packets.
+  TransportCcClock c;
+  int32_t ref = 0;
+  int64_t worst = 0;
+  for (int i = 0; i < 20'000'000; i++) {
+    ref = (ref + 0x7fffff) & 0xffffff;
+    const int32_t signed_ref = ref >= 0x800000 ? ref - 0x1000000 : ref;
+    const int64_t t = c.Unwrap(signed_ref) + static_cast<int64_t>(signed_ref) * 64000;
+    worst = std::max(worst, t < 0 ? -t : t);
+  }
+  CHECK(worst <= (int64_t{1} << 51));
+  // Ordinary progress right after still unwraps one tick at a time.
+  const int32_t next = ref + 1 >= 0x800000 ? ref + 1 - 0x1000000 : ref + 1;
+  const int64_t a = c.Unwrap(next) + static_cast<int64_t>(next) * 64000;
+  const int32_t after = next + 1 >= 0x800000 ? next + 1 - 0x1000000 : next + 1;
+  const int64_t b = c.Unwrap(after) + static_cast<int64_t>(after) * 64000;
+  CHECK_EQ(b - a, 64000);
 }
 
 }  // namespace halfsec

@@ -198,6 +198,15 @@ const listish = (v: unknown): unknown =>
         .filter(Boolean)
     : v;
 
+// A sentinel's address: a host name or IPv4 address, or an IPv6 address in brackets, and a port
+// a socket can use (ioredis would otherwise retry a port like 99999 forever with a runtime error).
+const sentinelAddress = z
+  .string({ error: 'must be host:port' })
+  .regex(/^(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/, { error: 'must be host:port (an IPv6 address in brackets)' })
+  .refine((v) => {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, { error: 'must be host:port with a port from 1 to 65535' });
 const intIn = (lo: number, hi: number) => {
   const error = `must be an integer from ${lo} to ${hi}`;
   return z.preprocess(numeric, z.number({ error }).int({ error }).min(lo, { error }).max(hi, { error }));
@@ -252,7 +261,7 @@ export const relayOptionsSchema = z
         .string({ error: 'must be a string like "eu-us=80,eu-ap=200"' })
         .regex(/^\s*(([A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}=\d{1,9})(\s*,\s*[A-Za-z0-9_.]{1,64}-[A-Za-z0-9_.]{1,64}=\d{1,9}){0,1000})?\s*$/, { error: 'must look like "eu-us=80,eu-ap=200" (region names without "-")' })
         .optional(),
-      redisSentinels: z.preprocess(listish, z.array(z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,255}:\d{1,5}$/, { error: 'must be host:port' }), { error: 'must be a list of host:port' }).max(16)).optional(),
+      redisSentinels: z.preprocess(listish, z.array(sentinelAddress, { error: 'must be a list of host:port' }).max(16)).optional(),
       redisMasterName: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' }).optional(),
       maxIngests: intIn(0, 10000).optional(),
       rtmpPort: intIn(0, 65535).optional(),
