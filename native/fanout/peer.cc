@@ -186,7 +186,7 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (!srtp_ready_ || !has_addr_) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt.rtp.payload_type];
   if (out_pt >= 128) return;
-  if (pkt.kind == kVideo && layered()) return ForwardLayered(pkt, out_pt);
+  if (pkt.kind == kVideo && layered()) return ForwardAllLayers(pkt, out_pt);
   Outbound& o = out_[pkt.kind];
   const int64_t now = worker_->now_ms();
   // A new source line (a relayed stream re-pulled, a publisher's new SSRC or sequence restart):
@@ -204,22 +204,28 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   } else if (!o.seq.started() || new_source) {
     StartOrSwitch(o, pkt, now);
   }
+  if (pkt.kind == kVideo && (pkt.codec == Codec::kVp8 || pkt.codec == Codec::kVp9)) {
+    ForwardLayered(o, pkt, out_pt);
+    return;
+  }
   // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
   if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
-  Send(o, pkt, out_pt, cfg_.out_ssrc[pkt.kind]);
+  Send(o, pkt, out_pt);
 }
 
-void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, uint32_t ssrc) {
-  const uint16_t out_seq = o.seq.OutSeq(pkt.rtp.sequence);
+void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq_at, bool marker, uint32_t ssrc) {
+  const uint16_t out_seq = out_seq_at >= 0 ? static_cast<uint16_t>(out_seq_at) : o.seq.OutSeq(pkt.rtp.sequence);
   const uint32_t out_ts = o.seq.OutTs(pkt.rtp.timestamp);
   uint8_t* slot = worker_->BatchSlot();
   const uint8_t twcc = TwccId(pkt.kind);
-  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, ssrc, out_pt, out_seq, out_ts,
+  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, ssrc != 0 ? ssrc : cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
                                 twcc, twcc_seq_);
+  if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
   RecordSent(twcc, twcc_seq_, len, -1);
+  if (out_map_ && pkt.kind == kVideo) out_map_->Sent(out_seq, pkt.rtp.sequence, marker);
   o.seq.Sent(pkt.rtp.sequence, out_seq, out_ts, worker_->now_ms());
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
@@ -237,7 +243,9 @@ void Peer::RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq
   WorkerStats::Bump(worker_->counters().nacks_received);
   const SeqRewriter::Segment* seg = o.seq.started() ? o.seq.Lookup(out_seq) : nullptr;
   if (!seg) return;
-  const uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
+  uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
+  bool marker = false;
+  if (kind == kVideo && out_map_ && !LayeredSource(out_seq, &seq, &marker)) return;
   const MediaPacket* pkt = worker_->CachedPacket(cfg_.stream->id, kind, seg->layer, seq, seg->source);
   if (!pkt) return;
   if (!retransmit_budget_.Take(worker_->now_ms())) return;
@@ -255,6 +263,7 @@ void Peer::RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, ssrc, out_pt, out_seq,
                      pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
   }
+  if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
@@ -290,6 +299,7 @@ void Peer::ReportFeedback() {
   fb_.retransmits = retransmits_;
   fb_.packets = sent_;
   fb_.layer = out_[kVideo].layer;
+  ReportSvc();
   if (bwe_) {
     fb_.estimate_bps = static_cast<double>(bwe_->estimate_bps());
     fb_.acked_bps = bwe_->acked_bps();

@@ -17,7 +17,7 @@ int Peer::LayerOfOutSsrc(uint32_t ssrc) const {
   return -1;
 }
 
-void Peer::ForwardLayered(const MediaPacket& pkt, uint8_t out_pt) {
+void Peer::ForwardAllLayers(const MediaPacket& pkt, uint8_t out_pt) {
   if (pkt.layer >= cfg_.layer_ssrcs.size()) return;
   Outbound& o = sim_[pkt.layer];
   // A straggler of a source line this layer already left.
@@ -34,7 +34,7 @@ void Peer::ForwardLayered(const MediaPacket& pkt, uint8_t out_pt) {
     StartOrSwitch(o, pkt, worker_->now_ms());
   }
   if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
-  Send(o, pkt, out_pt, cfg_.layer_ssrcs[pkt.layer]);
+  Send(o, pkt, out_pt, -1, false, cfg_.layer_ssrcs[pkt.layer]);
 }
 
 size_t Peer::LayeredSenderReports(uint8_t* at, uint64_t ntp, uint32_t* ssrcs, int* n) {
