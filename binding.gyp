@@ -23,6 +23,7 @@
         "native/fanout/worker_tcp.cc",
         "native/fanout/worker_fanout.cc",
         "native/fanout/peer.cc",
+        "native/fanout/peer_layered.cc",
         "native/fanout/peer_publisher.cc",
         "native/fanout/peer_twcc.cc",
         "native/fanout/peer_svc.cc",
