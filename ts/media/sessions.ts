@@ -130,6 +130,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
     const session = this.book.newSession('viewer', stream, added);
     if (requestedAtMs !== undefined) session.requestedAtMs = requestedAtMs;
+    if (layered) session.wholeStream = true;
     st.viewers.set(session.id, session);
     if (st.layerBitrates.length > 1 && !plan.peer.layerSsrcs) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
@@ -340,7 +341,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         this.log.debug({ stream: s.stream, session: s.id, from: before, to: layer, feedback }, 'viewer layer changed');
         this.engine.setViewerLayer(s.peerId, layer);
       }
-    } else {
+    } else if (!s.wholeStream) {
+      // A pull forwards VP8/VP9 SVC whole: the edge's own viewers get their layers there.
       this.svc.apply(this.engine, s, feedback, this.book.get(s.stream)?.layerBitrates[0] ?? 0);
     }
     this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });
