@@ -29,6 +29,11 @@ test.serial('halfsec_packet_residence_seconds counts every packet forwarded to r
   const txBefore = total(before, 'halfsec_sent_packets_total');
 
   pub.send('start');
+  // /api/stats summarises the last second's residence (what the dashboard plots).
+  let residence;
+  await until(async () => (residence = (await (await fetch(`${url}/api/stats`)).json()).residence)?.packets > 0, 3000, 100);
+  t.true(residence?.packets > 0, `/api/stats residence while media flows: ${JSON.stringify(residence)}`);
+  t.true(residence.p50Seconds > 0 && residence.p50Seconds <= residence.p99Seconds && residence.p99Seconds <= 1, `p50 ${residence.p50Seconds} s <= p99 ${residence.p99Seconds} s <= 1 s`);
   await pub.waitFor('sent', 30000);
   await until(async () => {
     const r = await viewers.request('report', 'report');

@@ -5,7 +5,7 @@ export { DEFAULTS, OptionsError } from './ops/options.js';
 export type { NodeHandler } from './http/node-http.js';
 export type { NodeUpgradeHandler } from './http/node-websocket.js';
 export type { JoinSummary } from './ops/join-times.js';
-export type { Rates } from './ops/rates.js';
+export type { Rates, ResidenceSummary } from './ops/rates.js';
 export type { WorkerStats } from './native.js';
 export type { RelayEvents, Session, SessionRole, ViewerPreferences, StreamSummary, StreamDetail, SessionInfo, CodecInfo } from './media/sessions.js';
 export type { ClientMessage, ServerMessage, ErrorCode, LayerInfo } from './signaling/protocol.js';

@@ -24,7 +24,7 @@ import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
 import { JoinTimes } from './ops/join-times.js';
 import type { JoinSummary } from './ops/join-times.js';
-import type { Rates } from './ops/rates.js';
+import type { Rates, ResidenceSummary } from './ops/rates.js';
 import { Router } from './http/routes.js';
 import { loadDashboard } from './http/dashboard.js';
 import { SessionManager } from './media/sessions.js';
@@ -46,6 +46,8 @@ export interface RelayStats {
   rates: Rates;
   /** Viewer join times (offer → first media packet sent), over the most recent joins. */
   joins: JoinSummary;
+  /** Relay-added delay (packet residence) over the last second; undefined when nothing was forwarded. */
+  residence: ResidenceSummary | undefined;
   workers: WorkerStats[];
 }
 
@@ -178,7 +180,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), joins: joins.summary(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), residence: rates.residence(), joins: joins.summary(), workers: workers() };
   };
   const router = new Router({
     sessions: sm,
