@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createServer } from 'node:net';
-import { startRelay, until } from './helpers.mjs';
+import { spawnGroup, startRelay, until } from './helpers.mjs';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -33,18 +32,7 @@ async function ping(port) {
 /** A throwaway redis-server on a free loopback port, killed at teardown (or by `stop()`). */
 export async function startRedis(t, port) {
   port ??= await freePort();
-  const child = spawn('timeout', ['-s', 'KILL', '120', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-    await gone;
-  };
-  t.teardown(stop);
+  const { kill: stop } = spawnGroup(t, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   if (!(await until(() => ping(port), 5000, 50))) {
     throw new Error('redis-server did not start; the cluster tests need Debian\'s redis-server: as root, `bash scripts/test-deps.sh` (npm test runs it) or `apt-get install -y redis-server`');
   }
@@ -65,18 +53,9 @@ export async function viewerCount(url) {
 export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = [], ip = '127.0.0.1', limitSec = 120 } = {}) {
   const port = await freePort();
   const rtc = 47000 + Math.floor(Math.random() * 100) * 10;
-  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, 'dist/cli.js', 'serve', '--host', ip, '--port', String(port), '--rtc-bind', ip, '--public-url', `http://${ip}:${port}`,
+  const { kill } = spawnGroup(t, process.execPath, ['dist/cli.js', 'serve', '--host', ip, '--port', String(port), '--rtc-bind', ip, '--public-url', `http://${ip}:${port}`,
     '--rtc-ports', `${rtc}-${rtc + 9}`, '--workers', '1', '--log-level', 'silent', ...(redisUrl ? ['--redis', redisUrl] : []), '--node-id', nodeId, '--cluster-heartbeat-ms', '300',
-    '--sessions-per-ip-per-second', '0', ...extra], { stdio: 'ignore', detached: true, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) } });
-  const kill = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
-    await gone;
-  };
-  t.teardown(kill);
+    '--sessions-per-ip-per-second', '0', ...extra], { limitSec, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) } });
   const url = `http://${ip}:${port}`;
   if (!(await until(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok, 10000, 100))) throw new Error(`${nodeId} did not start`);
   return { url, kill };
@@ -84,19 +63,7 @@ export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = []
 
 
 function run(t, cmd, args) {
-  const child = spawn('timeout', ['-s', 'KILL', '150', cmd, ...args], { stdio: 'ignore' });
-  const kill = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-    await gone;
-  };
-  t.teardown(kill);
-  return kill;
+  return spawnGroup(t, cmd, args, { limitSec: 150 }).kill;
 }
 
 async function answers(port, command = ['ping']) {

@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
+import { killTimeoutGroup } from './netns.mjs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRelay } from '../dist/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** A relay on loopback with its own port range, logging nothing. */
-export async function startRelay(t, options = {}) {
+/** The options every test relay starts from: loopback, its own port range, two workers, silent. */
+function loopbackOptions(options) {
   const base = 41000 + Math.floor(Math.random() * 200) * 20;
-  const relay = createRelay({
+  return {
     host: '127.0.0.1',
-    port: 0,
     rtcBindAddress: '127.0.0.1',
     rtcPortMin: base,
     rtcPortMax: base + 19,
@@ -19,7 +19,12 @@ export async function startRelay(t, options = {}) {
     // Every test peer connects from 127.0.0.1; tests of the limit set it themselves.
     sessionsPerIpPerSecond: 0,
     ...options,
-  });
+  };
+}
+
+/** A relay on loopback with its own port range, logging nothing. */
+export async function startRelay(t, options = {}) {
+  const relay = createRelay(loopbackOptions({ port: 0, ...options }));
   const { port } = await relay.listen();
   t.teardown(() => relay.close());
   return { relay, port, url: `http://127.0.0.1:${port}` };
@@ -31,17 +36,7 @@ export async function startRelay(t, options = {}) {
  */
 export async function startNodeRelay(t, options = {}) {
   const { createServer } = await import('node:http');
-  const base = 41000 + Math.floor(Math.random() * 200) * 20;
-  const relay = createRelay({
-    host: '127.0.0.1',
-    rtcBindAddress: '127.0.0.1',
-    rtcPortMin: base,
-    rtcPortMax: base + 19,
-    workers: 2,
-    logLevel: 'silent',
-    sessionsPerIpPerSecond: 0,
-    ...options,
-  });
+  const relay = createRelay(loopbackOptions(options));
   const handler = relay.nodeHandler();
   const server = createServer((req, res) => handler(req, res));
   server.on('upgrade', (req, socket, head) => {
@@ -158,4 +153,20 @@ export async function reportWhen(viewers, done, ms = 5000) {
     return done(report);
   }, ms, 200);
   return report;
+}
+
+/**
+ * `cmd args` under `timeout -s KILL limitSec` in a process group of its own, killed (the whole
+ * group) at the test's teardown or by `kill()`, which resolves once it has exited.
+ */
+export function spawnGroup(t, cmd, args, { limitSec = 120, ...spawnOptions } = {}) {
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), cmd, ...args], { stdio: 'ignore', ...spawnOptions, detached: true });
+  const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    killTimeoutGroup(child);
+    await exited;
+  };
+  t.teardown(kill);
+  return { child, exited, kill };
 }

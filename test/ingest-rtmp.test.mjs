@@ -4,12 +4,13 @@
 // a killed child or a vanished publisher ends the stream; audio-less input has a clear outcome;
 // the ingest limit holds; no child, session or native peer is left behind.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { spawnPeer, startRelay, sleep, until } from './helpers.mjs';
+import { X264_LOW_LATENCY, ffmpegSource } from './ffmpeg-source.mjs';
 
 const SECRET = 'an-ingest-test-secret-of-at-least-32-bytes';
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
@@ -18,19 +19,10 @@ const rtmpPort = () => 20000 + Math.floor(Math.random() * 9000);
 /** An FFmpeg RTMP publisher (its own process group, killed at teardown). */
 function publish(t, url, { audio = true, video = true, seconds = 40 } = {}) {
   const graph = [video && 'testsrc2=size=640x360:rate=30[out0]', audio && `sine=frequency=440:sample_rate=48000[out${video ? 1 : 0}]`].filter(Boolean).join(';');
-  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', graph, '-t', String(seconds)];
-  if (video) args.push('-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p');
+  const args = ['-re', '-f', 'lavfi', '-i', graph, '-t', String(seconds)];
+  if (video) args.push(...X264_LOW_LATENCY);
   if (audio) args.push('-c:a', 'aac', '-b:a', '96k');
-  const p = spawn('timeout', ['-s', 'KILL', String(seconds + 10), 'ffmpeg', ...args, '-f', 'flv', url], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let stderr = '';
-  p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise((r) => p.on('exit', (code) => r(code)));
-  t.teardown(() => {
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-    } catch {}
-  });
-  return { p, exited, get stderr() { return stderr; } };
+  return ffmpegSource(t, [...args, '-f', 'flv', url], seconds);
 }
 
 function ffmpegChildren() {
@@ -156,13 +148,8 @@ test.serial('RTMP: a source with B-frames is refused with a clear error; with in
     const stops = [];
     relay.on('stream:stop', (e) => stops.push(e.reason));
     const graph = 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]';
-    const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', graph, '-t', '15', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bframes`];
-    const p = spawn('timeout', ['-s', 'KILL', '25', 'ffmpeg', ...args], { stdio: 'ignore', detached: true });
-    t.teardown(() => {
-      try {
-        process.kill(-p.pid, 'SIGKILL');
-      } catch {}
-    });
+    // An encoder left at x264's defaults: B-frames on.
+    const { p } = ffmpegSource(t, ['-re', '-f', 'lavfi', '-i', graph, '-t', '15', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bframes`], 15);
     if (!reencode) {
       t.true(await until(() => stops.length > 0, 15000), 'the stream ended');
       t.deepEqual(stops, ['b-frames'], 'ended for B-frames at once (no republish grace)');

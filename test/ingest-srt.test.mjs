@@ -3,26 +3,17 @@
 // right one node-datachannel viewers get H.264 and Opus; when the caller leaves the stream ends
 // and the port listens again for the next caller. Nothing is left behind.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { spawnPeer, startRelay, sleep, until } from './helpers.mjs';
+import { X264_LOW_LATENCY, ffmpegSource } from './ffmpeg-source.mjs';
 
 const hasSrt = /\bsrt\b/.test(spawnSync('ffmpeg', ['-hide_banner', '-protocols'], { encoding: 'utf8' }).stdout ?? '');
 const PASS = 'ingest-test-passphrase';
 
 function publishSrt(t, port, passphrase, seconds = 20) {
-  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]', '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts',
-    `srt://127.0.0.1:${port}?streamid=publish:live&passphrase=${passphrase}`];
-  const p = spawn('timeout', ['-s', 'KILL', String(seconds + 10), 'ffmpeg', ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let stderr = '';
-  p.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise((r) => p.on('exit', (code) => r(code)));
-  t.teardown(() => {
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-    } catch {}
-  });
-  return { p, exited, get stderr() { return stderr; } };
+  const args = ['-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]', '-t', String(seconds),
+    ...X264_LOW_LATENCY, '-c:a', 'aac', '-f', 'mpegts', `srt://127.0.0.1:${port}?streamid=publish:live&passphrase=${passphrase}`];
+  return ffmpegSource(t, args, seconds);
 }
 
 const ingestChildren = (relay) => relay.ingests.count;

@@ -37,6 +37,12 @@ export interface ViewerFeedback {
   estimateBps: number;
   /** What the viewer acknowledged receiving over the last ~500 ms (bit/s; 0 without transport-cc). */
   ackedBps: number;
+  /** VP8/VP9 spatial and temporal layers the stream has shown (0 each: no layer information). */
+  svcSpatialLayers: number;
+  svcTemporalLayers: number;
+  /** The highest spatial and temporal layer forwarded to the viewer (7: every one). */
+  svcSpatial: number;
+  svcTemporal: number;
 }
 
 export interface EngineEvent {
@@ -181,6 +187,11 @@ export interface NativeEngine {
   requestKeyframe(streamId: number): boolean;
   /** Pins a viewer to a simulcast layer (0 = lowest), or -1 for the highest live layer. */
   setViewerLayer(peerId: number, layer: number): boolean;
+  /**
+   * The highest VP8/VP9 spatial and temporal layer a viewer gets (0..7 each, 7: every layer), and
+   * the rate of the next step up in kbit/s (0: none), which the viewer's probes aim at.
+   */
+  setViewerSvc(peerId: number, spatial: number, temporal: number, nextKbps?: number): boolean;
   /** Ingest: the pid whose datagrams the peer takes (kernel-stamped, SCM_CREDENTIALS); others are dropped. */
   setIngestSource(peerId: number, pid: number): boolean;
   stats(): { workers: WorkerStats[] };

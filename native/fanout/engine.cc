@@ -198,6 +198,18 @@ bool Engine::SetViewerLayer(uint32_t peer_id, int layer) {
   return true;
 }
 
+bool Engine::SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps) {
+  int w;
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    auto it = peer_worker_.find(peer_id);
+    if (it == peer_worker_.end()) return false;
+    w = it->second;
+  }
+  workers_[w]->SetViewerSvc(peer_id, spatial, temporal, next_kbps);
+  return true;
+}
+
 void Engine::Forget(uint32_t peer_id) {
   std::lock_guard<std::mutex> lock(peers_mu_);
   peer_worker_.erase(peer_id);

@@ -95,6 +95,9 @@ class Engine {
   bool RemovePeer(uint32_t peer_id);
   bool RequestKeyframe(uint32_t stream_id);
   bool SetViewerLayer(uint32_t peer_id, int layer);
+  // The highest VP8/VP9 spatial and temporal layer (0..7 each, 7: all) a viewer gets, and the
+  // rate of the next step up (kbit/s, 0: none), which its probes aim at.
+  bool SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps);
   uint32_t NextPeerId() { return next_peer_id_++; }
 
   // Any thread.

@@ -201,22 +201,28 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   } else if (!o.seq.started() || new_source) {
     StartOrSwitch(o, pkt, now);
   }
+  if (pkt.kind == kVideo && (pkt.codec == Codec::kVp8 || pkt.codec == Codec::kVp9)) {
+    ForwardLayered(o, pkt, out_pt);
+    return;
+  }
   // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
   if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
   Send(o, pkt, out_pt);
 }
 
-void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
-  const uint16_t out_seq = o.seq.OutSeq(pkt.rtp.sequence);
+void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq_at, bool marker) {
+  const uint16_t out_seq = out_seq_at >= 0 ? static_cast<uint16_t>(out_seq_at) : o.seq.OutSeq(pkt.rtp.sequence);
   const uint32_t out_ts = o.seq.OutTs(pkt.rtp.timestamp);
   uint8_t* slot = worker_->BatchSlot();
   const uint8_t twcc = TwccId(pkt.kind);
   const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
                                 twcc, twcc_seq_);
+  if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
   RecordSent(twcc, twcc_seq_, len, -1);
+  if (out_map_ && pkt.kind == kVideo) out_map_->Sent(out_seq, pkt.rtp.sequence, marker);
   o.seq.Sent(pkt.rtp.sequence, out_seq, out_ts, worker_->now_ms());
   o.packets++;
   o.octets += static_cast<uint32_t>(pkt.rtp.payload_len);
@@ -233,7 +239,9 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   Outbound& o = out_[kind];
   const SeqRewriter::Segment* seg = o.seq.started() ? o.seq.Lookup(out_seq) : nullptr;
   if (!seg) return;
-  const uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
+  uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
+  bool marker = false;
+  if (kind == kVideo && out_map_ && !LayeredSource(out_seq, &seq, &marker)) return;
   const MediaPacket* pkt = worker_->CachedPacket(cfg_.stream->id, kind, seg->layer, seq, seg->source);
   if (!pkt) return;
   if (!retransmit_budget_.Take(worker_->now_ms())) return;
@@ -251,6 +259,7 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_ssrc[kind], out_pt, out_seq,
                      pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
   }
+  if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
   worker_->BatchCommit(static_cast<size_t>(out), addr_, tcp_id_);
@@ -285,6 +294,7 @@ void Peer::ReportFeedback() {
   fb_.retransmits = retransmits_;
   fb_.packets = sent_;
   fb_.layer = out_[kVideo].layer;
+  ReportSvc();
   if (bwe_) {
     fb_.estimate_bps = static_cast<double>(bwe_->estimate_bps());
     fb_.acked_bps = bwe_->acked_bps();
@@ -405,9 +415,13 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
 int64_t Peer::IdleUntil(int64_t now_ms) const {
   if (cfg_.role != PeerRole::kViewer || cfg_.pull || cfg_.ingest || !srtp_ready_ || failed_) return 0;
   // While stream packets reach this viewer (or did within a layer's staleness), every tick may
-  // have work: a probe, feedback. A second without any means no layer of the stream is live here
-  // (Probe returns at once), so only the deadlines below remain, each exact at tick granularity.
+  // have work: a probe, feedback. A second without any means no simulcast layer of the stream is
+  // live here (Probe finds none to climb to), so only the deadlines below remain, each exact at
+  // tick granularity.
   if (probe_.active() || (last_forward_ms_ >= 0 && now_ms - last_forward_ms_ < kLayerStaleMs)) return 0;
+  // A viewer held below the VP8/VP9 layers it has seen probes toward the next step whether or
+  // not media flows (Probe): it keeps its tick.
+  if (bwe_ && SvcProbeBps() > 0) return 0;
   int64_t due = last_seen_ms_ + worker_->consent_timeout_ms() + 1;
   due = std::min(due, last_rtcp_ms_ + kRtcpIntervalMs);
   if (cfg_.feedback_interval_ms > 0) due = std::min(due, last_feedback_ms_ + cfg_.feedback_interval_ms);

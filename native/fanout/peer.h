@@ -22,6 +22,7 @@
 #include "media/probe_controller.h"
 #include "media/send_history.h"
 #include "media/seq_rewriter.h"
+#include "media/svc_filter.h"
 #include "media/token_bucket.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
@@ -108,6 +109,10 @@ struct ViewerFeedback {
   // (0 while no limit has shown, see media/bandwidth_estimator.h) and the rate it acknowledged.
   double estimate_bps = 0;
   double acked_bps = 0;
+  // VP8/VP9 layers (media/svc_filter.h): how many spatial / temporal layers the stream has shown
+  // (0: no layer information), and the highest of each being forwarded (7: all).
+  double svc_spatial_layers = 0, svc_temporal_layers = 0;
+  double svc_spatial = 7, svc_temporal = 7;
 };
 
 class Peer {
@@ -189,6 +194,9 @@ class Peer {
     layers_.Pin(layer);
     if (tick_.asleep) WakeTicks();
   }
+  // Viewer: the highest VP8/VP9 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
+  // `next_kbps`: the rate of the next step up (0: none); probes aim at it while layers are dropped.
+  void SetSvcTarget(int spatial, int temporal, uint32_t next_kbps);
   // Publisher: PLI for a video layer.
   void SendKeyframeRequest(int layer);
   // Timers (RTCP, NACK retries, timeouts). False when the peer should be closed.
@@ -250,11 +258,19 @@ class Peer {
   void SendTransportCc(int64_t now_ms);
   // Viewer.
   void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
-  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
+  // `out_seq` >= 0: send as that number (a late packet after dropped ones); `marker`: set the
+  // RTP marker bit (the packet ends what the viewer gets of a VP9 picture).
+  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq = -1, bool marker = false);
+  // VP8/VP9 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
+  void ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
+  // A NACKed outgoing video number once packets were dropped: its source and marker. False:
+  // not known (then nothing is resent: the segment offset no longer holds).
+  bool LayeredSource(uint16_t out_seq, uint16_t* seq, bool* marker) const;
   void Retransmit(int kind, uint16_t out_seq);
   void WantKeyframe(int layer);
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
+  void ReportSvc();  // the SVC fields of fb_ (peer_svc.cc)
   void OnViewerRtcp(const uint8_t* d, size_t n);
   // Transport-wide congestion control toward the viewer (fanout/peer_twcc.cc).
   uint8_t TwccId(int kind) const { return history_ ? cfg_.twcc_ext_id[kind] : 0; }
@@ -314,6 +330,15 @@ class Peer {
   // Viewer.
   Outbound out_[kMediaKinds];
   LayerSwitcher layers_;
+  SvcFilter svc_;
+  // Allocated at the first dropped video packet (media/svc_filter.h).
+  std::unique_ptr<OutSeqMap> out_map_;
+  uint32_t svc_dropped_ = 0;
+  uint32_t svc_next_kbps_ = 0;
+  // The bit rate a probe aims at to step up an SVC layer (0: none, see SetSvcTarget).
+  double SvcProbeBps() const;
+  int svc_layer_ = -1;  // the simulcast layer and source the filter's timestamps come from
+  uint32_t svc_epoch_ = 0;
   KeyframeRequestPacer keyframe_asks_{300};
   uint16_t rtx_seq_ = 0;
   // 300 per second, bursts of 150.

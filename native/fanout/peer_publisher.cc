@@ -145,7 +145,8 @@ void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
   pkt->kind = static_cast<MediaKind>(c.kind);
   pkt->layer = static_cast<uint8_t>(c.layer);
   pkt->recovered = recovered;
-  pkt->keyframe = c.kind == kVideo && IsKeyframeStart(cfg_.codec_by_pt[c.media_pt], d + h.header_len, h.payload_len);
+  pkt->codec = cfg_.codec_by_pt[c.media_pt];
+  pkt->keyframe = c.kind == kVideo && IsKeyframeStart(pkt->codec, d + h.header_len, h.payload_len);
   MediaPacket*& held = held_[c.kind][c.layer];
   if (v == InboundStream::Verdict::kProbation) {
     if (held) held->Release();

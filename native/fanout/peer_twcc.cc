@@ -74,11 +74,16 @@ void Peer::Probe(int64_t now_ms) {
     return;
   }
   const int cur = out_[kVideo].layer;
-  if (cur < 0 || cur + 1 >= kMaxLayers) return;
-  const int top = cfg_.stream->TopLiveLayer(now_ms, kLayerStaleMs);
-  if (cur >= top) return;
-  const double next_bps = cfg_.stream->layer_kbps[cur + 1].load(std::memory_order_relaxed) * 1000.0;
-  if (next_bps <= 0) return;
+  if (cur < 0) return;
+  // The next VP8/VP9 layer step when layers are dropped (peer_svc.cc), else the next simulcast layer.
+  double next_bps = SvcProbeBps();
+  if (next_bps <= 0) {
+    if (cur + 1 >= kMaxLayers) return;
+    const int top = cfg_.stream->TopLiveLayer(now_ms, kLayerStaleMs);
+    if (cur >= top) return;
+    next_bps = cfg_.stream->layer_kbps[cur + 1].load(std::memory_order_relaxed) * 1000.0;
+    if (next_bps <= 0) return;
+  }
   const double target = next_bps * kProbeHeadroom + kAudioAllowanceBps;
   const uint64_t estimate = bwe_->estimate_bps();
   if (!probe_.Due(now_ms, estimate, target, bwe_->last_cut_ms(), bwe_->usage() == BandwidthUsage::kOverusing)) return;

@@ -143,6 +143,16 @@ void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
   Wake();
 }
 
+void Worker::SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // One int: the probe rate (kbit/s, at most 2^25) above 6 bits of layers.
+    const int packed = static_cast<int>((std::min<uint32_t>(next_kbps, (1u << 25) - 1) << 6) | (spatial << 3) | temporal);
+    commands_.push_back({Command::kSetSvc, nullptr, peer_id, packed});
+  }
+  Wake();
+}
+
 void Worker::SetIngestSource(uint32_t peer_id, int pid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -264,6 +274,11 @@ void Worker::DrainCommands() {
       case Command::kSetLayer: {
         auto it = peers_.find(c.peer_id);
         if (it != peers_.end()) it->second->SetLayer(c.value);
+        break;
+      }
+      case Command::kSetSvc: {
+        auto it = peers_.find(c.peer_id);
+        if (it != peers_.end()) it->second->SetSvcTarget((c.value >> 3) & 7, c.value & 7, static_cast<uint32_t>(c.value) >> 6);
         break;
       }
       case Command::kSetSource: {

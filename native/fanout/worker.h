@@ -99,6 +99,8 @@ class Worker {
   void RemovePeer(uint32_t peer_id);
   void RequestKeyframe(uint32_t publisher_peer_id, int layer);
   void SetViewerLayer(uint32_t peer_id, int layer);
+  // The highest VP8/VP9 spatial and temporal layer a viewer gets (media/svc_filter.h).
+  void SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps);
   // Ingest: the child process whose datagrams the peer takes (see PeerConfig::ingest).
   void SetIngestSource(uint32_t peer_id, int pid);
   // Takes over an ICE-TCP connection from the listening worker (ownership passes).
@@ -150,7 +152,7 @@ class Worker {
  private:
   PaddingBudget padding_budget_;
   struct Command {
-    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSource } type;
+    enum Type : uint8_t { kAdd, kRemove, kPli, kSetLayer, kStop, kAdoptTcp, kSetSource, kSetSvc } type;
     Peer* peer;
     uint32_t peer_id;
     int value = 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/mpsc_queue.h"
+#include "rtp/keyframe.h"
 #include "rtp/rtp.h"
 
 namespace halfsec {
@@ -25,6 +26,7 @@ struct MediaPacket {
   MediaKind kind = kVideo;
   uint8_t layer = 0;        // simulcast layer (0 without simulcast)
   bool keyframe = false;    // first packet of a keyframe
+  Codec codec = Codec::kUnknown;  // the payload format (video layer filtering reads VP8/VP9)
   bool recovered = false;   // arrived late, after the relay NACKed the publisher for it
   uint32_t epoch = 0;       // the stream's source attachment that produced it
   int64_t rx_ns = 0;        // kernel receive time of the datagram it came in (CLOCK_REALTIME ns), 0: unknown

@@ -31,6 +31,15 @@ class SeqRewriter {
   uint32_t OutTs(uint32_t ts) const { return ts + ts_delta_; }
   // Packet `seq` went out as (`out_seq`, `out_ts`) at `now_ms`.
   void Sent(uint16_t seq, uint16_t out_seq, uint32_t out_ts, int64_t now_ms);
+  // Source packet `seq` is not sent (a layer the viewer does not get): the numbers after it
+  // close up so the viewer sees no gap. Only the newest packet can be skipped; the offset of
+  // the current segment no longer holds for later packets (OutSeqMap maps them back).
+  void Skip(uint16_t seq) {
+    if (!IsNew(seq)) return;
+    seq_delta_--;
+    last_in_seq_ = seq;
+  }
+  uint16_t last_in_seq() const { return last_in_seq_; }
   // The segment that outgoing `out_seq` belongs to; null when older than every one remembered.
   const Segment* Lookup(uint16_t out_seq) const;
 

@@ -62,6 +62,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("removePeer", &EngineWrap::RemovePeer),
                         InstanceMethod("requestKeyframe", &EngineWrap::RequestKeyframe),
                         InstanceMethod("setViewerLayer", &EngineWrap::SetViewerLayer),
+                        InstanceMethod("setViewerSvc", &EngineWrap::SetViewerSvc),
                         InstanceMethod("setIngestSource", &EngineWrap::SetIngestSource),
                         InstanceMethod("stats", &EngineWrap::Stats),
                         InstanceMethod("close", &EngineWrap::Close),
@@ -147,6 +148,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         fb.Set("packets", f.packets);
         fb.Set("estimateBps", f.estimate_bps);
         fb.Set("ackedBps", f.acked_bps);
+        fb.Set("svcSpatialLayers", f.svc_spatial_layers);
+        fb.Set("svcTemporalLayers", f.svc_temporal_layers);
+        fb.Set("svcSpatial", f.svc_spatial);
+        fb.Set("svcTemporal", f.svc_temporal);
         e.Set("feedback", fb);
       }
       if (events[i].layer_count > 0) {
@@ -344,6 +349,20 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int layer = info[1].As<Napi::Number>().Int32Value();
     if (layer < -1 || layer >= kMaxLayers) return ThrowType(info.Env(), "layer must be -1 (automatic) or 0..3");
     return Napi::Boolean::New(info.Env(), engine_->SetViewerLayer(info[0].As<Napi::Number>().Uint32Value(), layer));
+  }
+
+  Napi::Value SetViewerSvc(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      return ThrowType(info.Env(), "setViewerSvc(peerId, spatial, temporal, nextKbps?)");
+    }
+    const int spatial = info[1].As<Napi::Number>().Int32Value();
+    const int temporal = info[2].As<Napi::Number>().Int32Value();
+    if (spatial < 0 || spatial > 7 || temporal < 0 || temporal > 7) return ThrowType(info.Env(), "spatial and temporal must be 0..7 (7: all)");
+    const double next_kbps = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+    if (!(next_kbps >= 0 && next_kbps < 33'000'000)) return ThrowType(info.Env(), "nextKbps must be 0..33000000");
+    return Napi::Boolean::New(info.Env(), engine_->SetViewerSvc(info[0].As<Napi::Number>().Uint32Value(), spatial, temporal,
+                                                                static_cast<uint32_t>(next_kbps)));
   }
 
   // setIngestSource(peerId, pid): the ingest peer takes datagrams from this process only.

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { EngineEvent, NativeEngine, PeerConfig, ViewerFeedback } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import { LayerPolicy } from './policy.js';
+import { SvcPolicies } from './svc-policy.js';
 import { measureLayers, planPublisher, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
 import { buildAnswer, cnameFor, newIceParams } from './answer.js';
@@ -43,6 +44,7 @@ type AddedPeer = { peerId: number; worker: number; port: number; tcpPort: number
 export class SessionManager extends EventEmitter<RelayEvents> {
   private readonly book = new StreamBook();
   private readonly policies = new Map<string, LayerPolicy>();
+  private readonly svc = new SvcPolicies();  // VP8/VP9 layers of single-encoding streams
 
   constructor(
     private readonly engine: NativeEngine,
@@ -338,6 +340,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         this.log.debug({ stream: s.stream, session: s.id, from: before, to: layer, feedback }, 'viewer layer changed');
         this.engine.setViewerLayer(s.peerId, layer);
       }
+    } else {
+      this.svc.apply(this.engine, s, feedback, this.book.get(s.stream)?.layerBitrates[0] ?? 0);
     }
     this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });
   }
@@ -410,6 +414,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {
     st.viewers.delete(v.id);
     this.policies.delete(v.id);
+    this.svc.forget(v.id);
     this.book.untrack(v.peerId);
     if (removeNative) this.engine.removePeer(v.peerId);
     this.log.info({ stream: st.name, session: v.id, reason }, 'viewer session ended');
