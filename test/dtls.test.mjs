@@ -260,3 +260,43 @@ test('many transports on many threads at once', (t) => {
   t.is(r.connected, 32);
   t.is(r.keysMatched, 32);
 });
+
+test('the SSL is freed after the handshake; a lost last flight is resent from the kept bytes', (t) => {
+  const plain = t_.dtlsLoopback({});
+  connected(t, plain);
+  t.true(plain.clientReleased && plain.serverReleased);
+
+  // The server's ChangeCipherSpec + Finished is lost once: the server has already freed its SSL,
+  // the client retransmits its flight, and the server answers with the flight it kept.
+  const r = t_.dtlsLoopback({ dropServerLastFlight: true });
+  connected(t, r);
+  t.is(r.dropped, 1);
+  t.true(r.timerFires > 0);
+  t.true(r.serverReleased && r.clientReleased);
+  t.true(r.keysMatch);
+  t.is(r.datagrams, 6); // the 4 of a handshake, the client's retransmission, the server's resend
+});
+
+test('unauthenticated alerts after the handshake do not end the session; a real close_notify does', (t) => {
+  const f = t_.dtlsLoopback({ forgedAlerts: true });
+  connected(t, f);
+  t.is(f.clientStateAfterForged, 'connected');
+  t.is(f.serverStateAfterForged, 'connected');
+  // Every suite the identity allows: the alert check derives the read key itself (RFC 5246 6.3).
+  const suites = ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'];
+  for (const [closeBy, cipher] of suites.flatMap((c) => [['client', c], ['server', c]])) {
+    const c = t_.dtlsLoopback({ closeBy, tamperClose: true, cipher });
+    connected(t, c);
+    t.true(c.clientReleased && c.serverReleased);
+    t.is(c.stateAfterTamperedClose, 'connected', `${closeBy}: a tampered or re-epoched close_notify was accepted`);
+    t.is(c.clientStateAfterClose, 'closed');
+    t.is(c.serverStateAfterClose, 'closed');
+  }
+});
+
+test('connected transport memory: the freed SSL saves most of it (mallinfo2, printed)', (t) => {
+  const kept = t_.dtlsMemory({ n: 200, keepSsl: true });
+  const released = t_.dtlsMemory({ n: 200 });
+  t.log(`heap per connected transport: SSL kept ${(kept / 1024).toFixed(1)} KiB, released ${(released / 1024).toFixed(1)} KiB`);
+  t.true(released < kept / 4, `${released} vs ${kept}`);
+});

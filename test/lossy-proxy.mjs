@@ -7,9 +7,10 @@ const isRtpOrRtcp = (msg) => msg.length >= 12 && msg[0] >= 128 && msg[0] <= 191;
 /**
  * A UDP proxy on 127.0.0.1 in front of one relay port: each client address gets its own
  * upstream socket, so the relay still sees one address per peer. RTP/RTCP are dropped with the
- * given probabilities (seeded); STUN and DTLS always pass, so handshakes are not what is tested.
+ * given probabilities (seeded); STUN and DTLS always pass, so handshakes are not what is tested,
+ * unless `dropToClient(msg)` (any relay-to-client datagram) returns true for one.
  */
-export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss = 0, seed = 1, host = '127.0.0.1', port = 0 }) {
+export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss = 0, seed = 1, host = '127.0.0.1', port = 0, dropToClient = null }) {
   const rand = seeded(seed);
   const front = dgram.createSocket('udp4');
   const upstreams = new Map();
@@ -21,6 +22,10 @@ export async function startLossyProxy(t, { target, toClientLoss = 0, toRelayLoss
     const up = dgram.createSocket('udp4');
     up.bind(0, '127.0.0.1');
     up.on('message', (back) => {
+      if (dropToClient?.(back)) {
+        stats.toClientDropped++;
+        return;
+      }
       if (isRtpOrRtcp(back)) {
         stats.toClient++;
         if (rand() < toClientLoss) {

@@ -108,6 +108,12 @@ export interface PeerConfig {
   outPtByPt?: [number, number][];
   audioSsrc?: number;
   videoSsrc?: number;
+  /**
+   * Every simulcast layer over one session (relay-to-relay pulls, docs/cluster.md), lowest
+   * first, 2-4: a viewer sends each video layer on its own SSRC; a pull receives the layer
+   * named `rids[i]` on `layerSsrcs[i]`.
+   */
+  layerSsrcs?: number[];
   rtcpSsrc?: number;
   /** Reduced-size RTCP (RFC 5506) answered: feedback may go without SR/RR and SDES. */
   rtcpRsize?: boolean;

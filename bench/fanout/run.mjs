@@ -106,6 +106,7 @@ async function measure(peer, n, runIndex) {
   const relay = await startRelayProcess(RELAYS[peer].script, RELAYS[peer].args);
   let run;
   let idle;
+  let heldRss; // RSS with every viewer connected and no media flowing (held publisher)
   try {
     const s0 = await relay.stats();
     run = await LoadRun.start({
@@ -128,6 +129,7 @@ async function measure(peer, n, runIndex) {
       // relay's idle cost.
       onJoinedHeld: async () => {
         const i0 = await relay.stats();
+        heldRss = i0.rss;
         const t0 = Date.now();
         await sleep(2000);
         const i1 = await relay.stats();
@@ -182,6 +184,7 @@ async function measure(peer, n, runIndex) {
       rssBaseMiB: s0.rss / 2 ** 20,
       rssMiB: sB.rss / 2 ** 20,
       rssKiBPerViewer: joined > 0 ? (sB.rss - sPub.rss) / 1024 / joined : undefined,
+      rssHeldKiBPerViewer: joined > 0 && heldRss !== undefined ? (heldRss - sPub.rss) / 1024 / joined : undefined,
       heapKiBPerViewer: joined > 0 && sB.heapUsed !== undefined ? (sB.heapUsed - sPub.heapUsed) / 1024 / joined : undefined,
       viewersPerCore: tx > 0 ? 1 / (((cpu * 1e6) / tx) * 1e-6 * pps) : undefined,
     };
@@ -235,6 +238,7 @@ for (const n of cfg.sizes) {
       try {
         const m = await measure(peer, n, i);
         m.loadavg = loadavg();
+        if (m.rssHeldKiBPerViewer !== undefined) log(`  RSS per connected viewer, no media: ${m.rssHeldKiBPerViewer.toFixed(1)} KiB`);
         pair.set(peer, m);
       } catch (err) {
         log(`  failed: ${err.message}`);
@@ -291,6 +295,7 @@ for (const n of cfg.sizes) {
             joinP99Ms: pick((r) => r.joinMs.p99),
             rssMiB: pick((r) => r.rssMiB),
             rssKiBPerViewer: pick((r) => r.rssKiBPerViewer),
+            rssHeldKiBPerViewer: pick((r) => r.rssHeldKiBPerViewer),
             heapKiBPerViewer: pick((r) => r.heapKiBPerViewer),
             viewersPerCore: pick((r) => r.viewersPerCore),
             authFailed: Math.max(...ok.map((r) => r.authFailed)),

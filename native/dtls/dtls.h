@@ -72,6 +72,12 @@ class DtlsTransport {
   const std::string& error() const { return error_; }
   // Valid once connected: the negotiated profile and keys from SSL_export_keying_material.
   bool GetSrtpKeys(SrtpKeyMaterial* out) const;
+  // True once the SSL was freed after the handshake (the default): from then on the transport
+  // keeps only the SRTP keys, its last flight (resent when the peer retransmits, RFC 6347
+  // 4.2.4), its own close_notify, and the peer's AEAD read key to authenticate alerts.
+  bool released() const;
+  // Keeps the whole SSL for the session instead (call before Start; for memory comparisons).
+  void KeepSslAfterHandshake();
 
  private:
   struct Impl;

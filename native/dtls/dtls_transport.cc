@@ -26,9 +26,11 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "dtls/dtls_read_key.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
@@ -57,6 +59,11 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 // Bigger datagrams than this cannot be UDP; ignore them instead of feeding OpenSSL.
 constexpr size_t kMaxDatagram = 65535;
 constexpr char kExporterLabel[] = "EXTRACTOR-dtls_srtp";
+// After the handshake the SSL is freed (see Impl::Compact); our last flight is resent at most
+// this many times when the peer retransmits its own (RFC 6347 4.2.4: a peer retransmits with
+// backoff until it hears us, so a handful covers any real loss, and a cap bounds what a forged
+// handshake record can make us send).
+constexpr int kMaxFlightResends = 8;
 
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
@@ -95,8 +102,23 @@ struct DtlsTransport::Impl {
   std::vector<std::vector<uint8_t>> writes;  // BIO writes not yet handed to SendFn
   std::vector<uint8_t> packing;              // scratch for FlushWrites
 
+  // ---- compact state: what is kept once the SSL is freed after the handshake ----
+  // The SSL with its session, peer certificate, handshake hashes and record layer costs ~40 KiB
+  // per peer even without record buffers; after the handshake a WebRTC peer only needs the SRTP
+  // keys, our last flight (resent when the peer retransmits its own: RFC 6347 4.2.4), our own
+  // close_notify (made before the SSL went away) and the peer's epoch-1 AEAD read key, so that
+  // only an authenticated alert ends the session.
+  bool compact = false;
+  bool keep_ssl = false;  // KeepSslAfterHandshake()
+  SrtpKeyMaterial keys;
+  std::vector<std::vector<uint8_t>> last_flight;
+  std::vector<uint8_t> close_notify;
+  int flight_resends = 0;
+  DtlsReadKey read_key;
+
   ~Impl() {
     if (ssl) SSL_free(ssl);  // frees both BIOs
+    OPENSSL_cleanse(&keys, sizeof keys);
   }
 
   // ---- OpenSSL callbacks (static members so they may use this private type) ----
@@ -250,10 +272,15 @@ struct DtlsTransport::Impl {
 
   void DriveHandshake() {
     ERR_clear_error();
+    const size_t before = writes.size();
     int r = SSL_do_handshake(ssl);
     if (r == 1) {
+      // What this call wrote is our last flight (server: ChangeCipherSpec + Finished; a client
+      // completes on the server's Finished and writes nothing here).
+      std::vector<std::vector<uint8_t>> flight(writes.begin() + static_cast<std::ptrdiff_t>(before), writes.end());
       FinishHandshake();
       if (owner->state_ == DtlsState::kConnected) ReadRecords();  // records after Finished
+      if (owner->state_ == DtlsState::kConnected && Compact(std::move(flight))) return;
       // The record buffers (~33 KiB per peer) serve the handshake: after it the peer sends an
       // alert at most. They come back (EnsureBuffers) before the SSL reads or writes again.
       // (Not SSL_MODE_RELEASE_BUFFERS: OpenSSL's DTLS write path does not reallocate them.)
@@ -263,6 +290,76 @@ struct DtlsTransport::Impl {
     int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
     FailFromSsl("DTLS handshake failed", e);
+  }
+
+  // RFC 5764 4.2 keys via SSL_export_keying_material, in our local/remote terms.
+  bool ExportKeys(SrtpKeyMaterial* out) const {
+    constexpr size_t key_len = 16;
+    const size_t salt_len = profile == SrtpProfile::kAeadAes128Gcm ? 12 : 14;
+    const size_t total = 2 * (key_len + salt_len);
+    uint8_t km[2 * (16 + 14)];
+    ERR_clear_error();
+    if (SSL_export_keying_material(ssl, km, total, kExporterLabel, sizeof kExporterLabel - 1, nullptr, 0, 0) != 1) {
+      ERR_clear_error();
+      return false;
+    }
+    // client_write_key | server_write_key | client_write_salt | server_write_salt.
+    const uint8_t* client_key = km;
+    const uint8_t* server_key = km + key_len;
+    const uint8_t* client_salt = km + 2 * key_len;
+    const uint8_t* server_salt = km + 2 * key_len + salt_len;
+    const bool client = role == DtlsRole::kClient;
+    *out = SrtpKeyMaterial{};
+    out->profile = profile;
+    std::copy_n(client ? client_key : server_key, key_len, out->local_key);
+    std::copy_n(client ? client_salt : server_salt, salt_len, out->local_salt);
+    std::copy_n(client ? server_key : client_key, key_len, out->remote_key);
+    std::copy_n(client ? server_salt : client_salt, salt_len, out->remote_salt);
+    OPENSSL_cleanse(km, sizeof km);
+    return true;
+  }
+
+  // Frees the SSL once connected, keeping the compact state above. On any failure the SSL is
+  // kept (with its record buffers freed) and the transport works as before.
+  bool Compact(std::vector<std::vector<uint8_t>> flight) {
+    if (keep_ssl) return false;
+    if (!ExportKeys(&keys)) return false;
+    if (!read_key.Derive(ssl, role == DtlsRole::kServer)) {
+      OPENSSL_cleanse(&keys, sizeof keys);
+      return false;
+    }
+    // Our close_notify, made now: we send no other record after the handshake, so its epoch and
+    // sequence number stay valid for whenever Close() sends it.
+    const size_t before = writes.size();
+    ERR_clear_error();
+    SSL_shutdown(ssl);
+    ERR_clear_error();
+    for (size_t i = before; i < writes.size(); i++) close_notify.insert(close_notify.end(), writes[i].begin(), writes[i].end());
+    writes.resize(before);
+    last_flight = std::move(flight);
+    SSL_free(ssl);  // frees both BIOs
+    ssl = nullptr;
+    rbio = nullptr;
+    std::vector<uint8_t>().swap(expected);
+    std::string().swap(algorithm);
+    std::string().swap(verify_error);
+    std::vector<uint8_t>().swap(packing);
+    compact = true;
+    return true;
+  }
+
+  // A datagram after the SSL was freed: the peer retransmitting its last flight gets ours again
+  // (capped); an authenticated close_notify or fatal alert closes; everything else is ignored.
+  void OnCompactDatagram(const uint8_t* d, size_t len) {
+    const DtlsRecordScan scan = read_key.Scan(d, len);
+    if (scan.closed) {
+      owner->state_ = DtlsState::kClosed;
+      return;
+    }
+    if (scan.handshake && !last_flight.empty() && flight_resends < kMaxFlightResends) {
+      flight_resends++;
+      writes.insert(writes.end(), last_flight.begin(), last_flight.end());
+    }
   }
 
   void FinishHandshake() {
@@ -400,6 +497,10 @@ DtlsState DtlsTransport::OnDatagram(const uint8_t* data, size_t len) {
   if (state_ != DtlsState::kConnecting && state_ != DtlsState::kConnected) return state_;
   if (!data || len == 0 || len > kMaxDatagram) return state_;
   Impl::FlushOnExit flush{impl_.get()};
+  if (impl_->compact) {
+    impl_->OnCompactDatagram(data, len);
+    return state_;
+  }
   ERR_clear_error();
   if (BIO_write(impl_->rbio, data, static_cast<int>(len)) != static_cast<int>(len)) {
     impl_->Fail(WithErrors("DTLS: buffering a datagram failed"));
@@ -424,7 +525,7 @@ void DtlsTransport::OnTimer() {
     impl_->Fail("DTLS handshake timed out after 15 s");
     return;
   }
-  if (impl_->buffers_freed) return;  // connected and idle: no retransmission is pending
+  if (impl_->compact || impl_->buffers_freed) return;  // connected and idle: no retransmission is pending
   ERR_clear_error();
   if (DTLSv1_handle_timeout(impl_->ssl) < 0) impl_->FailFromSsl("DTLS retransmission failed", SSL_ERROR_SSL);
 }
@@ -449,36 +550,26 @@ int DtlsTransport::TimeoutMs() const {
 void DtlsTransport::Close() {
   if (state_ == DtlsState::kFailed || state_ == DtlsState::kClosed) return;
   Impl::FlushOnExit flush{impl_.get()};
-  impl_->SendCloseNotify();
+  if (impl_->compact) {
+    if (!impl_->shutdown_sent && !impl_->close_notify.empty()) impl_->writes.push_back(impl_->close_notify);
+    impl_->shutdown_sent = true;
+  } else {
+    impl_->SendCloseNotify();
+  }
   state_ = DtlsState::kClosed;
 }
 
+bool DtlsTransport::released() const { return impl_->compact; }
+
+void DtlsTransport::KeepSslAfterHandshake() { impl_->keep_ssl = true; }
+
 bool DtlsTransport::GetSrtpKeys(SrtpKeyMaterial* out) const {
-  if (!out || state_ != DtlsState::kConnected || !impl_->ssl) return false;
-  constexpr size_t key_len = 16;
-  const size_t salt_len = impl_->profile == SrtpProfile::kAeadAes128Gcm ? 12 : 14;
-  const size_t total = 2 * (key_len + salt_len);
-  uint8_t km[2 * (16 + 14)];
-  ERR_clear_error();
-  if (SSL_export_keying_material(impl_->ssl, km, total, kExporterLabel, sizeof kExporterLabel - 1, nullptr, 0,
-                                 0) != 1) {
-    ERR_clear_error();
-    return false;
+  if (!out || state_ != DtlsState::kConnected) return false;
+  if (impl_->compact) {
+    *out = impl_->keys;
+    return true;
   }
-  // RFC 5764 4.2: client_write_key | server_write_key | client_write_salt | server_write_salt.
-  const uint8_t* client_key = km;
-  const uint8_t* server_key = km + key_len;
-  const uint8_t* client_salt = km + 2 * key_len;
-  const uint8_t* server_salt = km + 2 * key_len + salt_len;
-  const bool client = impl_->role == DtlsRole::kClient;
-  *out = SrtpKeyMaterial{};
-  out->profile = impl_->profile;
-  std::copy_n(client ? client_key : server_key, key_len, out->local_key);
-  std::copy_n(client ? client_salt : server_salt, salt_len, out->local_salt);
-  std::copy_n(client ? server_key : client_key, key_len, out->remote_key);
-  std::copy_n(client ? server_salt : client_salt, salt_len, out->remote_salt);
-  OPENSSL_cleanse(km, sizeof km);
-  return true;
+  return impl_->ssl && impl_->ExportKeys(out);
 }
 
 }  // namespace halfsec

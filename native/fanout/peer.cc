@@ -158,7 +158,12 @@ void Peer::OnDtlsConnected() {
     // Start from the cached keyframe at once; ask the publisher when that did not start the
     // viewer's video (no cached keyframe, one too old, or one this viewer cannot take).
     worker_->ReplayKeyframe(*this);
-    if (out_[kVideo].layer < 0) WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
+    if (layered()) {
+      // Every layer's decoder downstream starts at that layer's keyframe (merged per layer).
+      for (size_t l = 0; l < cfg_.layer_ssrcs.size(); l++) {
+        if (sim_[l].layer < 0) worker_->KeyframeWanted(*cfg_.stream, static_cast<int>(l));
+      }
+    } else if (out_[kVideo].layer < 0) WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
   }
 }
 
@@ -184,6 +189,7 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (!srtp_ready_ || !has_addr_) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt.rtp.payload_type];
   if (out_pt >= 128) return;
+  if (pkt.kind == kVideo && layered()) return ForwardAllLayers(pkt, out_pt);
   Outbound& o = out_[pkt.kind];
   const int64_t now = worker_->now_ms();
   // A new source line (a relayed stream re-pulled, a publisher's new SSRC or sequence restart):
@@ -210,12 +216,12 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   Send(o, pkt, out_pt);
 }
 
-void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq_at, bool marker) {
+void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq_at, bool marker, uint32_t ssrc) {
   const uint16_t out_seq = out_seq_at >= 0 ? static_cast<uint16_t>(out_seq_at) : o.seq.OutSeq(pkt.rtp.sequence);
   const uint32_t out_ts = o.seq.OutTs(pkt.rtp.timestamp);
   uint8_t* slot = worker_->BatchSlot();
   const uint8_t twcc = TwccId(pkt.kind);
-  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
+  const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, ssrc != 0 ? ssrc : cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
                                 twcc, twcc_seq_);
   if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
@@ -233,10 +239,11 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq
   }
 }
 
-void Peer::Retransmit(int kind, uint16_t out_seq) {
+void Peer::Retransmit(int kind, uint16_t out_seq) { RetransmitFrom(out_[kind], kind, cfg_.out_ssrc[kind], out_seq, true); }
+
+void Peer::RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq, bool rtx_ok) {
   nacks_++;
   WorkerStats::Bump(worker_->counters().nacks_received);
-  Outbound& o = out_[kind];
   const SeqRewriter::Segment* seg = o.seq.started() ? o.seq.Lookup(out_seq) : nullptr;
   if (!seg) return;
   uint16_t seq = static_cast<uint16_t>(out_seq - seg->seq_delta);
@@ -250,13 +257,13 @@ void Peer::Retransmit(int kind, uint16_t out_seq) {
   uint8_t* slot = worker_->BatchSlot();
   size_t len;
   const uint8_t twcc = TwccId(kind);
-  if (kind == kVideo && cfg_.out_rtx_pt != kNoPt) {
+  if (kind == kVideo && rtx_ok && cfg_.out_rtx_pt != kNoPt) {
     // RFC 4588: RTX stream with its own SSRC and sequence; the payload leads with the OSN.
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_rtx_ssrc, cfg_.out_rtx_pt, rtx_seq_++,
                      pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
     len = InsertRtxOsn(slot, len, RtpHeaderEnd(pkt->rtp, twcc), out_seq);
   } else {
-    len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_ssrc[kind], out_pt, out_seq,
+    len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, ssrc, out_pt, out_seq,
                      pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
   }
   if (marker) slot[1] |= 0x80;
@@ -272,7 +279,7 @@ void Peer::SendSenderReports(int64_t now_ms) {
   (void)now_ms;
   size_t off = 0;
   const uint64_t ntp = NtpNow();
-  uint32_t ssrcs[kMediaKinds];
+  uint32_t ssrcs[kMediaKinds + kMaxLayers];
   int n = 0;
   for (int kind = 0; kind < kMediaKinds; kind++) {
     Outbound& o = out_[kind];
@@ -283,6 +290,7 @@ void Peer::SendSenderReports(int64_t now_ms) {
     off += BuildSenderReport(scratch_ + off, cfg_.out_ssrc[kind], ntp, rtp, o.packets, o.octets);
     ssrcs[n++] = cfg_.out_ssrc[kind];
   }
+  if (layered()) off += LayeredSenderReports(scratch_ + off, ntp, ssrcs, &n);
   if (n == 0) return;
   // RFC 3550 §6.1: a compound packet, the SDES CNAME of every SSRC reported on after the SRs.
   off += BuildSdesCname(scratch_ + off, ssrcs, n, cfg_.cname);
@@ -329,10 +337,16 @@ void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
       Retransmit(kVideo, seq);
     } else if (media == cfg_.out_ssrc[kAudio]) {
       Retransmit(kAudio, seq);
+    } else if (const int l = LayerOfOutSsrc(media); l >= 0) {
+      RetransmitFrom(sim_[l], kVideo, media, seq, false);
     }
   });
   if (bwe_) OnTransportCc(d, n);
-  if (r.keyframe_request) WantKeyframe(std::max(0, out_[kVideo].layer));
+  if (r.keyframe_request && layered()) {
+    // Per layer, merged per stream and layer (not by this viewer's pacer: a pull asks for each).
+    const int l = LayerOfOutSsrc(r.keyframe_ssrc);
+    if (l >= 0) worker_->KeyframeWanted(*cfg_.stream, l);
+  } else if (r.keyframe_request) WantKeyframe(std::max(0, out_[kVideo].layer));
   if (r.has_remb) fb_.remb_bps = static_cast<double>(r.remb_bps);
   if (r.has_report && (r.report_ssrc == cfg_.out_ssrc[kVideo] || r.report_ssrc == cfg_.out_ssrc[kAudio])) {
     fb_.loss = r.fraction_lost / 256.0;

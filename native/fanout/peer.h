@@ -94,6 +94,13 @@ struct PeerConfig {
   bool ingest = false;
   std::string ingest_path;
   uint32_t ingest_ssrc[kMediaKinds] = {0, 0};
+
+  // Every simulcast layer over one session (a relay-to-relay pull, docs/cluster.md), lowest
+  // first, at most kMaxLayers. Viewer: the SSRC each video layer goes out on (each its own
+  // sequence line, NACK and PLI per SSRC); empty: one layer at a time on out_ssrc[kVideo].
+  // Pull: the SSRC each layer arrives on (from the upstream's a=ssrc-group:SIM), with `rids`
+  // naming the layers.
+  std::vector<uint32_t> layer_ssrcs;
 };
 
 // A viewer's periodic feedback summary, reported to the control plane.
@@ -158,6 +165,8 @@ class Peer {
 
   void Attach(Worker* worker);
   bool is_pull() const { return cfg_.pull; }
+  // A viewer that gets every video layer at once (PeerConfig::layer_ssrcs).
+  bool is_layered() const { return layered(); }
   bool is_ingest() const { return cfg_.ingest; }
   // Ingest: the child process whose datagrams count (0: none yet, everything is dropped).
   void set_ingest_pid(int pid) { ingest_pid_ = pid; }
@@ -260,13 +269,23 @@ class Peer {
   void StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms);
   // `out_seq` >= 0: send as that number (a late packet after dropped ones); `marker`: set the
   // RTP marker bit (the packet ends what the viewer gets of a VP9 picture).
-  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq = -1, bool marker = false);
+  // `ssrc` 0: the kind's out_ssrc; a layered viewer (all layers) passes the layer's.
+  void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq = -1, bool marker = false,
+            uint32_t ssrc = 0);
   // VP8/VP9 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
   void ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
   // A NACKed outgoing video number once packets were dropped: its source and marker. False:
   // not known (then nothing is resent: the segment offset no longer holds).
   bool LayeredSource(uint16_t out_seq, uint16_t* seq, bool* marker) const;
   void Retransmit(int kind, uint16_t out_seq);
+  // Resends outgoing `out_seq` of line `o` (SSRC `ssrc`); RTX only when `rtx_ok`.
+  void RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq, bool rtx_ok);
+  // Layered viewer (fanout/peer_layered.cc): every video layer on its own SSRC and line.
+  bool layered() const { return !cfg_.layer_ssrcs.empty(); }
+  void ForwardAllLayers(const MediaPacket& pkt, uint8_t out_pt);
+  int LayerOfOutSsrc(uint32_t ssrc) const;
+  // Appends a sender report per started layer line; returns the bytes added.
+  size_t LayeredSenderReports(uint8_t* at, uint64_t ntp, uint32_t* ssrcs, int* n);
   void WantKeyframe(int layer);
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
@@ -329,6 +348,7 @@ class Peer {
 
   // Viewer.
   Outbound out_[kMediaKinds];
+  Outbound sim_[kMaxLayers];  // layered viewer: one line per video layer
   LayerSwitcher layers_;
   SvcFilter svc_;
   // Allocated at the first dropped video packet (media/svc_filter.h).

@@ -25,6 +25,14 @@ constexpr size_t kTransportCcMaxBytes = 1200;  // whole RTCP datagram before SRT
 
 int Peer::LayerOf(const uint8_t* d, const RtpHeader& h, bool repaired) {
   const int count = static_cast<int>(std::min<size_t>(cfg_.rids.size(), kMaxLayers));
+  if (!cfg_.layer_ssrcs.empty()) {
+    // A layered pull: the upstream announced each layer's SSRC; its retransmissions come on
+    // the same SSRC (no RTX between relays), so `repaired` never applies here.
+    for (int i = 0; i < count && i < static_cast<int>(cfg_.layer_ssrcs.size()); i++) {
+      if (!repaired && cfg_.layer_ssrcs[i] == h.ssrc) return i;
+    }
+    return -1;
+  }
   for (int i = 0; i < count; i++) {
     if (repaired ? rtx_ssrc_layer_[i] == h.ssrc && h.ssrc != 0 : in_[kVideo][i].started() && in_[kVideo][i].ssrc() == h.ssrc) {
       return i;

@@ -311,7 +311,14 @@ bool Worker::ReplayKeyframe(Peer& viewer) {
   Stream* s = viewer.stream();
   const int top = s->TopLiveLayer(now_ms_, 1000);
   std::vector<MediaPacket*> gop;
-  s->keyframes.Snapshot(std::max(0, top), now_ms_, engine_->keyframe_cache_max_age_ms(), &gop);
+  if (viewer.is_layered()) {
+    // A pull gets every layer: each one's cached run, so each of its lines starts at once.
+    for (int l = 0; l < s->layer_count.load(std::memory_order_relaxed); l++) {
+      s->keyframes.Snapshot(l, now_ms_, engine_->keyframe_cache_max_age_ms(), &gop);
+    }
+  } else {
+    s->keyframes.Snapshot(std::max(0, top), now_ms_, engine_->keyframe_cache_max_age_ms(), &gop);
+  }
   if (gop.empty()) return false;
   for (MediaPacket* p : gop) {
     viewer.Forward(*p, top);

@@ -303,6 +303,22 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         cfg.rids.push_back(std::move(rid));
       }
     }
+    // layerSsrcs: a viewer sends each video layer on its own SSRC (a layered pull served here);
+    // a pull receives each layer (named by `rids`) on these SSRCs. See PeerConfig::layer_ssrcs.
+    Napi::Value layer_ssrcs = o.Get("layerSsrcs");
+    if (layer_ssrcs.IsArray()) {
+      Napi::Array arr = layer_ssrcs.As<Napi::Array>();
+      if (arr.Length() < 2 || arr.Length() > static_cast<uint32_t>(kMaxLayers)) return ThrowType(env, "layerSsrcs: 2-4 SSRCs");
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        Napi::Value v = arr.Get(i);
+        const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+        if (!(d >= 1 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) return ThrowType(env, "layerSsrcs must be SSRCs (1..2^32-1)");
+        cfg.layer_ssrcs.push_back(static_cast<uint32_t>(d));
+      }
+      if (cfg.role == PeerRole::kPublisher && (!cfg.pull || cfg.rids.size() != cfg.layer_ssrcs.size())) {
+        return ThrowType(env, "layerSsrcs on a pull needs one rid per SSRC");
+      }
+    }
     cfg.out_ssrc[kAudio] = static_cast<uint32_t>(GetInt(o, "audioSsrc", 0));
     cfg.out_ssrc[kVideo] = static_cast<uint32_t>(GetInt(o, "videoSsrc", 0));
     cfg.rtcp_ssrc = static_cast<uint32_t>(GetInt(o, "rtcpSsrc", 1));

@@ -96,6 +96,7 @@ Napi::Value DtlsIdentityFn(const Napi::CallbackInfo& info) {
 Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LoopbackOptions o;
+  std::string cipher;  // restricts both sides to one TLS cipher suite
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Object a = info[0].As<Napi::Object>();
     o.corrupt_client_fp = OptBool(a, "corruptClientFingerprint");
@@ -112,6 +113,10 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
     o.garbage_after = OptInt(a, "garbageAfterConnect", 0);
     o.big_cert = OptBool(a, "bigCertificate");
     o.deadline_ms = OptInt(a, "deadlineMs", 5000);
+    o.drop_server_last_flight = OptBool(a, "dropServerLastFlight");
+    o.forged_alerts = OptBool(a, "forgedAlerts");
+    o.tamper_close = OptBool(a, "tamperClose");
+    cipher = OptString(a, "cipher", "");
   }
   std::string err;
   auto cid = MakeIdentity(&err, o.client_profiles);
@@ -119,6 +124,10 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   if (!cid || !sid) return Throw(env, "identity: " + err);
   if (o.big_cert && (!InstallBigCertificate(*cid) || !InstallBigCertificate(*sid))) {
     return Throw(env, "could not install the big certificate");
+  }
+  if (!cipher.empty() && (SSL_CTX_set_cipher_list(cid->ctx(), cipher.c_str()) != 1 ||
+                          SSL_CTX_set_cipher_list(sid->ctx(), cipher.c_str()) != 1)) {
+    return Throw(env, "unknown cipher " + cipher);
   }
   LoopbackResult r = RunLoopback(*cid, *sid, o);
 
@@ -143,6 +152,13 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   out.Set("timerFires", static_cast<double>(r.timer_fires));
   out.Set("elapsedMs", r.elapsed_ms);
   out.Set("clientTimeoutAfter", r.client_timeout_after);
+  out.Set("clientReleased", r.client_released);
+  out.Set("serverReleased", r.server_released);
+  if (o.forged_alerts) {
+    out.Set("clientStateAfterForged", StateName(r.client_after_forged));
+    out.Set("serverStateAfterForged", StateName(r.server_after_forged));
+  }
+  if (o.tamper_close) out.Set("stateAfterTamperedClose", StateName(r.after_tampered_close));
   out.Set("serverTimeoutAfter", r.server_timeout_after);
   if (o.garbage_after > 0) {
     out.Set("clientStateAfterGarbage", StateName(r.client_after_garbage));
@@ -279,7 +295,26 @@ Napi::Value DtlsThreadsFn(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// dtlsMemory({ n, keepSsl }) -> heap bytes per connected transport (mallinfo2), over n pairs.
+Napi::Value DtlsMemoryFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 100;
+  bool keep = false;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Object a = info[0].As<Napi::Object>();
+    n = std::clamp(OptInt(a, "n", 100), 1, 5000);
+    keep = OptBool(a, "keepSsl");
+  }
+  std::string err;
+  auto id = MakeIdentity(&err, "");
+  if (!id) return Throw(env, "identity: " + err);
+  const double bytes = MeasureConnectedBytes(*id, n, keep);
+  if (bytes < 0) return Throw(env, "a handshake did not complete");
+  return Napi::Number::New(env, bytes);
+}
+
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj) {
+  obj.Set("dtlsMemory", Napi::Function::New(env, DtlsMemoryFn, "dtlsMemory"));
   obj.Set("dtlsIdentity", Napi::Function::New(env, DtlsIdentityFn, "dtlsIdentity"));
   obj.Set("dtlsLoopback", Napi::Function::New(env, DtlsLoopbackFn, "dtlsLoopback"));
   obj.Set("dtlsFeed", Napi::Function::New(env, DtlsFeedFn, "dtlsFeed"));

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <malloc.h>
 #include <memory>
 #include <string>
 #include <thread>
@@ -105,8 +106,16 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
   std::deque<Datagram> to_server, to_client;
   size_t counter = 0;
   uint32_t loss_rng = o.seed * 2654435761u + 1;
+  DtlsTransport* server_ptr = nullptr;
+  int last_flight_drops = o.drop_server_last_flight ? 1 : 0;
   auto sender = [&](std::deque<Datagram>* q) {
-    return [&res, &counter, &loss_rng, &o, q](const uint8_t* d, size_t n) {
+    return [&res, &counter, &loss_rng, &o, q, &to_client, &server_ptr, &last_flight_drops](const uint8_t* d, size_t n) {
+      if (q == &to_client && server_ptr && server_ptr->state() == DtlsState::kConnected && last_flight_drops > 0) {
+        --last_flight_drops;
+        ++res.dropped;
+        ++res.datagrams;
+        return;
+      }
       res.max_datagram = std::max(res.max_datagram, n);
       ++res.datagrams;
       ++counter;
@@ -126,6 +135,7 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
 
   DtlsTransport client(client_id, DtlsRole::kClient, o.algorithm, server_fp, sender(&to_server));
   DtlsTransport server(server_id, DtlsRole::kServer, o.algorithm, client_fp, sender(&to_client));
+  server_ptr = &server;
 
   // Junk: random bytes with the first byte in the DTLS demux range; deterministic.
   uint32_t rng = 0x12345678;
@@ -219,9 +229,38 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
     res.keys_stable = res.client_keys && res.server_keys && client.GetSrtpKeys(&ck2) && server.GetSrtpKeys(&sk2) &&
                       std::memcmp(&ck2, &res.ck, sizeof ck2) == 0 && std::memcmp(&sk2, &res.sk, sizeof sk2) == 0;
   }
+  res.client_released = client.released();
+  res.server_released = server.released();
+  if (o.forged_alerts) {
+    // Plaintext fatal alerts (epoch 0 and 1) and epoch-1 records with junk in place of the AEAD
+    // fragment: none authenticates, so none may end the session.
+    for (uint8_t epoch = 0; epoch < 2; epoch++) {
+      for (size_t frag : {size_t{2}, size_t{18}, size_t{26}}) {
+        Datagram a = {21, 0xfe, 0xfd, 0, epoch, 0, 0, 0, 0, 0, 9, 0, static_cast<uint8_t>(frag)};
+        for (size_t i = 0; i < frag; i++) a.push_back(static_cast<uint8_t>(i == 0 ? 2 : (i == 1 ? 0 : i * 7)));
+        server.OnDatagram(a.data(), a.size());
+        client.OnDatagram(a.data(), a.size());
+      }
+    }
+    res.client_after_forged = client.state();
+    res.server_after_forged = server.state();
+  }
   if (!o.close_by.empty()) {
     DtlsTransport& closer = o.close_by == "server" ? server : client;
     closer.Close();
+    if (o.tamper_close) {
+      auto& q = o.close_by == "server" ? to_client : to_server;
+      DtlsTransport& receiver = o.close_by == "server" ? client : server;
+      if (!q.empty()) {
+        Datagram bad = q.front();
+        bad.back() ^= 1;  // the GCM tag's last byte
+        receiver.OnDatagram(bad.data(), bad.size());
+        Datagram replay = q.front();
+        replay[4] ^= 1;  // another epoch: the additional data no longer matches
+        receiver.OnDatagram(replay.data(), replay.size());
+      }
+      res.after_tampered_close = receiver.state();
+    }
     for (int i = 0; i < 16 && (!to_server.empty() || !to_client.empty()); ++i) {
       if (!to_server.empty()) {
         Datagram d = std::move(to_server.front());
@@ -238,6 +277,52 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
     res.server_after_close = server.state();
   }
   return res;
+}
+
+double MeasureConnectedBytes(const DtlsIdentity& id, int n, bool keep_ssl) {
+  const std::string fp = CtxFingerprint(id, "sha-256", false);
+  struct Pair {
+    std::deque<Datagram> to_server, to_client;
+    std::unique_ptr<DtlsTransport> client, server;
+  };
+  std::vector<std::unique_ptr<Pair>> pairs;
+  pairs.reserve(static_cast<size_t>(n));
+  malloc_trim(0);
+  const size_t before = mallinfo2().uordblks;
+  for (int i = 0; i < n; i++) {
+    auto p = std::make_unique<Pair>();
+    Pair* raw = p.get();
+    p->client = std::make_unique<DtlsTransport>(id, DtlsRole::kClient, "sha-256", fp,
+                                                [raw](const uint8_t* d, size_t len) { raw->to_server.emplace_back(d, d + len); });
+    p->server = std::make_unique<DtlsTransport>(id, DtlsRole::kServer, "sha-256", fp,
+                                                [raw](const uint8_t* d, size_t len) { raw->to_client.emplace_back(d, d + len); });
+    if (keep_ssl) {
+      p->client->KeepSslAfterHandshake();
+      p->server->KeepSslAfterHandshake();
+    }
+    p->client->Start();
+    p->server->Start();
+    for (int step = 0; step < 64 && (!p->to_server.empty() || !p->to_client.empty()); step++) {
+      if (!p->to_server.empty()) {
+        Datagram d = std::move(p->to_server.front());
+        p->to_server.pop_front();
+        p->server->OnDatagram(d.data(), d.size());
+      }
+      if (!p->to_client.empty()) {
+        Datagram d = std::move(p->to_client.front());
+        p->to_client.pop_front();
+        p->client->OnDatagram(d.data(), d.size());
+      }
+    }
+    if (p->client->state() != DtlsState::kConnected || p->server->state() != DtlsState::kConnected) return -1;
+    std::deque<Datagram>().swap(p->to_server);
+    std::deque<Datagram>().swap(p->to_client);
+    pairs.push_back(std::move(p));
+  }
+  const size_t after = mallinfo2().uordblks;
+  // Both sides of each pair are transports; the deques' and Pair's own bytes are counted too
+  // (small next to the transports).
+  return (static_cast<double>(after) - static_cast<double>(before)) / (2.0 * n);
 }
 
 }  // namespace dtls_loopback

@@ -33,6 +33,9 @@ struct LoopbackOptions {
   std::string close_by;       // "client" / "server": Close() after connecting
   bool big_cert = false;
   int deadline_ms = 5000;
+  bool drop_server_last_flight = false;  // lose the server's ChangeCipherSpec + Finished once
+  bool forged_alerts = false;            // feed both sides unauthenticated alerts once connected
+  bool tamper_close = false;             // with close_by: deliver a copy with a flipped tag byte first
 };
 
 struct LoopbackResult {
@@ -48,8 +51,15 @@ struct LoopbackResult {
   DtlsState client_after_close = DtlsState::kNew, server_after_close = DtlsState::kNew;
   DtlsState client_after_garbage = DtlsState::kNew, server_after_garbage = DtlsState::kNew;
   bool keys_stable = false;
+  bool client_released = false, server_released = false;
+  DtlsState client_after_forged = DtlsState::kNew, server_after_forged = DtlsState::kNew;
+  DtlsState after_tampered_close = DtlsState::kNew;
   int client_timeout_after = 0, server_timeout_after = 0;  // GetSrtpKeys still gives the same keys after the junk
 };
+
+// Bytes of heap (mallinfo2 uordblks) per connected transport, over n in-memory handshakes kept
+// alive; keep_ssl compares with the SSL kept for the session. Returns -1 on any failure.
+double MeasureConnectedBytes(const DtlsIdentity& id, int n, bool keep_ssl);
 
 LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& server_id, const LoopbackOptions& o);
 

@@ -7,7 +7,7 @@ import type { PullCredentials } from '../access/pull-token.js';
 import { PULL_HEADER } from '../access/pull-token.js';
 import { upstreamCandidates } from './director.js';
 import type { RegionDistances } from './director.js';
-import { PATH_HEADER } from './headers.js';
+import { LAYERS_HEADER, PATH_HEADER } from './headers.js';
 import { buildPullOffer, parsePullAnswer } from './pull-sdp.js';
 import type { NodeRecord, Registry } from './registry.js';
 
@@ -124,7 +124,7 @@ export class Edge {
 
   private async pullFrom(stream: string, path: string[], up: { id: string; url: string }): Promise<boolean> {
     const ice = newIceParams();
-    const headers: Record<string, string> = { 'Content-Type': 'application/sdp', [PATH_HEADER]: [...path, this.d.nodeId].join(',') };
+    const headers: Record<string, string> = { 'Content-Type': 'application/sdp', [PATH_HEADER]: [...path, this.d.nodeId].join(','), [LAYERS_HEADER]: 'simulcast' };
     if (this.d.credentials) {
       headers[PULL_HEADER] = await this.d.credentials.mint({ edge: this.d.nodeId, stream, upstream: up.id, fingerprint: this.d.fingerprint() });
     }
@@ -156,6 +156,7 @@ export class Edge {
       remotePort: answer.candidate.port,
       fingerprintAlgorithm: answer.fingerprintAlgorithm,
       fingerprint: answer.fingerprint,
+      ...(answer.layers ? { layers: answer.layers } : {}),
     });
     const prev = this.pulls.get(stream);
     if (prev) this.clearTimers(prev);

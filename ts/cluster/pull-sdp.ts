@@ -66,6 +66,8 @@ export interface PullAnswer {
   fingerprintAlgorithm: string;
   fingerprint: string;
   candidate: { ip: string; port: number };
+  /** Every simulcast layer on its own SSRC (a layered pull), lowest first; absent: one layer. */
+  layers?: { rids: string[]; ssrcs: number[] };
 }
 
 /** Reads the upstream relay's answer; throws an Error saying what is missing. */
@@ -77,6 +79,7 @@ export function parsePullAnswer(text: string): PullAnswer {
   let pwd = sdp.icePwd;
   let fp = sdp.fingerprint;
   let candidate: PullAnswer['candidate'] | undefined;
+  let layers: PullAnswer['layers'];
   for (const m of sdp.media) {
     if (m.port === 0 || (m.type !== 'audio' && m.type !== 'video')) continue;
     const first = m.rtp.find((r) => r.codec.toLowerCase() !== 'rtx');
@@ -89,6 +92,7 @@ export function parsePullAnswer(text: string): PullAnswer {
       ...(first.encoding !== undefined ? { channels: Number(first.encoding) } : {}),
       ...(fmtp !== undefined ? { fmtp } : {}),
     };
+    if (m.type === 'video') layers = pullLayers(m);
     ufrag ??= m.iceUfrag;
     pwd ??= m.icePwd;
     fp ??= m.fingerprint;
@@ -99,5 +103,26 @@ export function parsePullAnswer(text: string): PullAnswer {
   if (!ufrag || !pwd) throw new Error('the answer has no ICE credentials');
   if (!fp) throw new Error('the answer has no DTLS fingerprint');
   if (!candidate) throw new Error('the answer has no UDP IPv4 candidate');
-  return { codecs, iceUfrag: ufrag, icePwd: String(pwd), fingerprintAlgorithm: fp.type, fingerprint: fp.hash, candidate };
+  return { codecs, iceUfrag: ufrag, icePwd: String(pwd), fingerprintAlgorithm: fp.type, fingerprint: fp.hash, candidate, ...(layers ? { layers } : {}) };
+}
+
+const RID = /^[A-Za-z0-9_-]{1,16}$/;
+
+/**
+ * A layered answer's video layers: `a=simulcast:send` names the rids in order (each declared
+ * `a=rid:<id> send`), `a=ssrc-group:SIM` their SSRCs in the same order. Undefined when the
+ * section has neither (an upstream that sends one layer); an Error when they disagree.
+ */
+function pullLayers(m: sdpTransform.MediaDescription): PullAnswer['layers'] {
+  const sim = m.ssrcGroups?.find((g) => g.semantics === 'SIM');
+  if (!m.simulcast && !sim) return undefined;
+  const rids = String(m.simulcast?.list1 ?? '').split(';').filter((r) => r.length > 0);
+  const ssrcs = String(sim?.ssrcs ?? '').split(' ').filter((s) => s.length > 0).map(Number);
+  const declared = new Set((m.rids ?? []).filter((r) => r.direction === 'send').map((r) => String(r.id)));
+  const valid =
+    m.simulcast?.dir1 === 'send' && rids.length >= 2 && rids.length <= 4 && rids.length === ssrcs.length &&
+    rids.every((r) => RID.test(r) && declared.has(r)) && new Set(rids).size === rids.length &&
+    ssrcs.every((s) => Number.isInteger(s) && s >= 1 && s <= 0xffffffff) && new Set(ssrcs).size === ssrcs.length;
+  if (!valid) throw new Error('the answer\'s simulcast layers (a=simulcast:send, a=rid, a=ssrc-group:SIM) disagree');
+  return { rids, ssrcs };
 }

@@ -8,6 +8,7 @@ import type { SessionManager, SessionRole } from '../media/sessions.js';
 import type { Access } from '../access/access.js';
 import { isLoopback, RateLimitError } from '../access/limits.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
+import { LAYERS_HEADER } from '../cluster/headers.js';
 import { monotonicMs } from '../native.js';
 import { DASHBOARD_HEADERS } from './dashboard.js';
 import type { StaticAsset } from './dashboard.js';
@@ -255,7 +256,7 @@ export class Router {
           try {
             // A pull signed by a node of this cluster needs no view token of its own.
             const ok = pull?.trusted ? { takeover: false } : await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
-            r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs);
+            r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs, pull !== undefined && headers[LAYERS_HEADER] === 'simulcast');
             pull?.started(r.session.id);
           } finally {
             pull?.release();

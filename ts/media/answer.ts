@@ -50,6 +50,11 @@ export interface AnswerTrack {
    * feedback); the answer keeps both and the data plane stamps every packet to the viewer.
    */
   twccExtId?: number;
+  /**
+   * Viewer answers to a layered pull (docs/cluster.md): every simulcast layer on its own SSRC,
+   * lowest first, written as `a=rid:<id> send`, `a=simulcast:send` and `a=ssrc-group:SIM`.
+   */
+  layers?: { rids: string[]; ssrcs: number[] };
 }
 
 export interface AnswerOptions {
@@ -207,6 +212,7 @@ export function buildAnswer(o: AnswerOptions): string {
         );
       }
     }
+    if (o.role === 'viewer' && track.layers) writeLayers(m, track.layers, cname);
     return m;
   });
   const bundleMids = o.offer.sections.filter((s) => accepted.has(s.mid)).map((s) => s.mid);
@@ -221,4 +227,17 @@ export function buildAnswer(o: AnswerOptions): string {
     media,
   };
   return sdpTransform.write(session);
+}
+
+/**
+ * The layers of a layered pull's video section: the rids in order (RFC 8851 a=rid, RFC 8853
+ * a=simulcast, here in the sending direction since the upstream relay is the sender) and the
+ * SSRC of each, in the same order, as an a=ssrc-group:SIM (RFC 5576 grouping).
+ */
+function writeLayers(m: MediaDescription, layers: { rids: string[]; ssrcs: number[] }, cname: string): void {
+  m.rids = layers.rids.map((id) => ({ id, direction: 'send' }));
+  m.simulcast = { dir1: 'send', list1: layers.rids.join(';') };
+  m.ssrcs = layers.ssrcs.map((id) => ({ id, attribute: 'cname', value: cname }));
+  m.ssrcGroups = [{ semantics: 'SIM', ssrcs: layers.ssrcs.join(' ') }];
+  delete m.msid;
 }

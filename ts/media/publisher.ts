@@ -33,6 +33,8 @@ export interface PullSource {
   remotePort: number;
   fingerprintAlgorithm: string;
   fingerprint: string;
+  /** The upstream sends every simulcast layer: their rids and SSRCs, lowest first (2-4). */
+  layers?: { rids: string[]; ssrcs: number[] };
 }
 
 /** What the relay takes from a publisher's offer. */
@@ -116,6 +118,7 @@ export function pullPeer(streamId: number, src: PullSource): PeerConfig {
     fingerprint: src.fingerprint,
     ...payloadTypes(Object.entries(src.codecs) as [MediaKind, Codec][]),
     rembBps: PULL_REMB_BPS,
+    ...(src.layers ? { rids: src.layers.rids, layerSsrcs: src.layers.ssrcs } : {}),
   };
 }
 

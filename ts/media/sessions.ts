@@ -118,20 +118,21 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     return { session, answer };
   }
 
-  /** A viewer; `requestedAtMs` (monotonicMs()) is when its offer arrived, for the join time. */
-  view(stream: string, sdp: string, requestedAtMs?: number): OfferResult {
+  /** A viewer; `requestedAtMs` (monotonicMs()): when its offer arrived; `layered`: a pull taking every layer (planViewer). */
+  view(stream: string, sdp: string, requestedAtMs?: number, layered = false): OfferResult {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const st = this.book.get(stream);
     if (!st) throw new HttpError(404, `stream "${stream}" is not live`);
     const offer = parseOffer(sdp, 'viewer');
-    const plan = planViewer(offer, st);
+    const plan = planViewer(offer, st, layered);
     const ice = newIceParams();
     const added = this.addPeer({ ...this.answering('viewer', st.engineId, ice, offer), ...plan.peer });
     const session = this.book.newSession('viewer', stream, added);
     if (requestedAtMs !== undefined) session.requestedAtMs = requestedAtMs;
+    if (layered) session.wholeStream = true;
     st.viewers.set(session.id, session);
-    if (st.layerBitrates.length > 1) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
+    if (st.layerBitrates.length > 1 && !plan.peer.layerSsrcs) this.policies.set(session.id, new LayerPolicy({ layerBitrates: st.layerBitrates }));
     const answer = this.answer('viewer', offer, ice, added, plan.tracks, stream);
     this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker }, 'viewer session started');
     this.emit('viewer:join', { stream, session: session.id });
@@ -145,7 +146,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   attachPull(stream: string, src: PullSource): Session {
     const held = this.book.get(stream);
     if (held && !held.orphaned) throw new HttpError(409, `stream "${stream}" already has a source`);
-    const { session, resumed } = this.attachSource(stream, src.codecs, (engineId) => pullPeer(engineId, src), true, 'source codecs changed');
+    const { session, resumed } = this.attachSource(stream, src.codecs, (engineId) => pullPeer(engineId, src), true, 'source codecs changed', src.layers?.rids);
     if (resumed) {
       this.log.info({ stream, session: session.id, peer: session.peerId }, 'relayed stream source restored');
     } else {
@@ -192,10 +193,10 @@ export class SessionManager extends EventEmitter<RelayEvents> {
    * orphaned stream with the same codecs (the viewers stay; the caller has refused the streams it
    * may not take) or starts a new one.
    */
-  private attachSource(stream: string, codecs: StreamCodecs, peerFor: (engineId: number) => PeerConfig, relayed: boolean, codecsChanged: string): { session: Session; resumed: boolean } {
+  private attachSource(stream: string, codecs: StreamCodecs, peerFor: (engineId: number) => PeerConfig, relayed: boolean, codecsChanged: string, rids: string[] = []): { session: Session; resumed: boolean } {
     checkStreamName(stream);
     let st = this.book.get(stream);
-    if (st && !sameCodecs(st.codecs, codecs)) {
+    if (st && (!sameCodecs(st.codecs, codecs) || st.rids.join() !== rids.join())) {
       this.endStream(st, codecsChanged);
       st = undefined;
     }
@@ -216,7 +217,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       st.publisher = session;
       st.orphaned = false;
     } else {
-      this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids: [], layerBitrates: defaultLayerRates(1), ...(relayed ? { relayed: true } : {}) });
+      this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids: [...rids], layerBitrates: defaultLayerRates(Math.max(1, rids.length)), ...(relayed ? { relayed: true } : {}) });
     }
     return { session, resumed: st !== undefined };
   }
@@ -340,7 +341,8 @@ export class SessionManager extends EventEmitter<RelayEvents> {
         this.log.debug({ stream: s.stream, session: s.id, from: before, to: layer, feedback }, 'viewer layer changed');
         this.engine.setViewerLayer(s.peerId, layer);
       }
-    } else {
+    } else if (!s.wholeStream) {
+      // A pull forwards VP8/VP9 SVC whole: the edge's own viewers get their layers there.
       this.svc.apply(this.engine, s, feedback, this.book.get(s.stream)?.layerBitrates[0] ?? 0);
     }
     this.emit('viewer:feedback', { stream: s.stream, session: s.id, feedback, layer });

@@ -17,6 +17,8 @@ export interface Session {
   createdAt: number;
   /** Viewers: when the offer arrived (WHEP POST or WebSocket view), on monotonicMs()'s clock, for the join time. */
   requestedAtMs?: number;
+  /** Viewers: an edge's pull, which takes the stream whole (every simulcast layer, every SVC layer). */
+  wholeStream?: boolean;
   /** Viewers: the latest feedback summary from the data plane. */
   feedback?: ViewerFeedback;
   /** What a viewer asked for with the WebSocket `select` message (a pinned layer or bit-rate ceiling caps the layer policy, see SessionManager.select). */

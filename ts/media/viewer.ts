@@ -18,8 +18,12 @@ export interface ViewerPlan {
   peer: Partial<PeerConfig>;
 }
 
-/** Matches a viewer's offer against the stream's codecs; a 406 when it accepts none of them. */
-export function planViewer(offer: ParsedOffer, st: StreamState): ViewerPlan {
+/**
+ * Matches a viewer's offer against the stream's codecs; a 406 when it accepts none of them.
+ * `layered`: a pull that takes every simulcast layer at once (docs/cluster.md); without
+ * simulcast on the stream it is an ordinary viewer.
+ */
+export function planViewer(offer: ParsedOffer, st: StreamState, layered = false): ViewerPlan {
   const tracks: AnswerTrack[] = [];
   const outPtByPt: [number, number][] = [];
   const peer: Partial<PeerConfig> = { outPtByPt };
@@ -38,6 +42,15 @@ export function planViewer(offer: ParsedOffer, st: StreamState): ViewerPlan {
       track.twccExtId = twcc;
       if (t.kind === 'audio') peer.audioTwccExtId = twcc;
       else peer.videoTwccExtId = twcc;
+    }
+    if (t.kind === 'video' && layered && st.rids.length >= 2) {
+      // Each layer its own SSRC; retransmissions go on it too (no RTX between relays).
+      const ssrcs = st.rids.map(() => newSsrc());
+      track.layers = { rids: [...st.rids], ssrcs };
+      peer.layerSsrcs = ssrcs;
+      tracks.push(track);
+      outPtByPt.push([source.payloadType, mine.payloadType]);
+      continue;
     }
     const rtx = t.kind === 'video' ? rtxFor(t, mine.payloadType) : undefined;
     if (rtx) {
