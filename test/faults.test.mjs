@@ -97,6 +97,31 @@ test.serial('a viewer that vanishes is reaped; the other viewer keeps its media'
   t.true(b > a + 20, `the remaining viewer still receives (${a} -> ${b})`);
 });
 
+// Idle viewers leave their worker's 20 ms tick (Peer::IdleUntil): the consent deadline must still
+// reap one that vanishes, and one that stays must get media as soon as the publisher starts.
+test.serial('an idle viewer (no media yet) that vanishes is reaped at its consent deadline; an idle one that stays gets media when it starts', async (t) => {
+  const { relay, url } = await startRelay(t, { consentTimeoutMs: 6000 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${url}/whip/idle`, '100000', '10', 'video']);
+  await pub.waitFor('open');
+  const stay = spawnPeer(t, 'viewers.mjs', [`${url}/whep/idle`, '1']);
+  const go = spawnPeer(t, 'viewers.mjs', [`${url}/whep/idle`, '1']);
+  t.is((await stay.waitFor('ready', 30000)).open, 1);
+  t.is((await go.waitFor('ready', 30000)).open, 1);
+  t.true(await until(() => relay.stats().viewers === 2, 5000));
+  await sleep(2500); // more than a second without media: both viewers are out of the tick list
+  const killed = Date.now();
+  process.kill(-go.child.pid, 'SIGKILL');
+  t.true(await until(() => relay.stats().viewers === 1, 12000), 'the vanished idle viewer was reaped');
+  const after = Date.now() - killed;
+  t.true(after <= 6000 + 2000, `reaped ${after} ms after it vanished (consent timeout 6 s)`);
+  t.is(nativePeers(relay), 2, 'publisher and the remaining viewer');
+  t.is((await stay.request('report', 'report')).viewers[0].video.length, 0, 'no media before the publisher starts');
+  const started = Date.now();
+  pub.send('start');
+  t.true(await until(async () => (await stay.request('report', 'report')).viewers[0].video.length > 0, 3000), 'the idle viewer gets media once it flows');
+  t.true(Date.now() - started < 3000);
+});
+
 test.serial('garbage on every route and over the WebSocket gets 4xx answers and error frames; the server keeps serving', async (t) => {
   const { url } = await startRelay(t);
   const paths = ['/whip/x', '/whip/x/y', '/whep/x', '/whep/x/y', '/api/streams', '/api/streams/x', '/api/stats', '/metrics', '/healthz', '/', '/publish/x', '/watch/x', '/web/whip-whep.js', '/nope', '/whip/%ZZ', `/whip/${'a'.repeat(5000)}`];

@@ -135,6 +135,7 @@ void Peer::OnStunResponse(const uint8_t* d, size_t n, const StunMessage& m, int6
 
 void Peer::OnDtls(const uint8_t* d, size_t n, int64_t now_ms) {
   if (!dtls_ || failed_) return;
+  if (tick_.asleep) WakeTicks();
   const DtlsState st = dtls_->OnDatagram(d, n);
   if (st == DtlsState::kConnected && !srtp_ready_) {
     last_seen_ms_ = now_ms;
@@ -183,6 +184,8 @@ void Peer::StartOrSwitch(Outbound& o, const MediaPacket& pkt, int64_t now_ms) {
 }
 
 void Peer::Forward(const MediaPacket& pkt, int top) {
+  last_forward_ms_ = worker_->now_ms();
+  if (tick_.asleep) WakeTicks();
   if (!srtp_ready_ || !has_addr_) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt.rtp.payload_type];
   if (out_pt >= 128) return;
@@ -310,6 +313,7 @@ void Peer::ReportFeedback() {
 
 void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
   if (!srtp_ready_) return;
+  if (tick_.asleep) WakeTicks();  // transport-cc feedback may carry a probe's outcome
   const int len = srtp_in_.UnprotectRtcp(d, n);
   if (len < 0) {
     WorkerStats::Bump(worker_->counters().srtp_errors);
@@ -421,6 +425,24 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
   }
   return true;
 }
+
+int64_t Peer::IdleUntil(int64_t now_ms) const {
+  if (cfg_.role != PeerRole::kViewer || cfg_.pull || cfg_.ingest || !srtp_ready_ || failed_) return 0;
+  // While stream packets reach this viewer (or did within a layer's staleness), every tick may
+  // have work: a probe, feedback. A second without any means no simulcast layer of the stream is
+  // live here (Probe finds none to climb to), so only the deadlines below remain, each exact at
+  // tick granularity.
+  if (probe_.active() || (last_forward_ms_ >= 0 && now_ms - last_forward_ms_ < kLayerStaleMs)) return 0;
+  // A viewer held below the VP8/VP9 layers it has seen probes toward the next step whether or
+  // not media flows (Probe): it keeps its tick.
+  if (bwe_ && SvcProbeBps() > 0) return 0;
+  int64_t due = last_seen_ms_ + worker_->consent_timeout_ms() + 1;
+  due = std::min(due, last_rtcp_ms_ + kRtcpIntervalMs);
+  if (cfg_.feedback_interval_ms > 0) due = std::min(due, last_feedback_ms_ + cfg_.feedback_interval_ms);
+  return due;
+}
+
+void Peer::WakeTicks() { worker_->WakePeer(this); }
 
 void Peer::Close() {
   if (dtls_ && dtls_->state() == DtlsState::kConnected && has_addr_) dtls_->Close();

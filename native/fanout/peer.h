@@ -189,6 +189,7 @@ class Peer {
   void Fail(const char* reason) {
     failed_ = true;
     fail_reason_ = reason;
+    if (tick_.asleep) WakeTicks();
   }
   void OnDtls(const uint8_t* d, size_t n, int64_t now_ms);
   // Publisher RTP. `current_path`: it came over the peer's current path (else from an unowned
@@ -198,7 +199,10 @@ class Peer {
   // Viewer: send one fanned-out packet; `top` is the stream's highest live video layer.
   void Forward(const MediaPacket& pkt, int top);
   // Viewer: pin a simulcast layer (-1: follow the highest live layer).
-  void SetLayer(int layer) { layers_.Pin(layer); }
+  void SetLayer(int layer) {
+    layers_.Pin(layer);
+    if (tick_.asleep) WakeTicks();
+  }
   // Viewer: the highest VP8/VP9 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
   // `next_kbps`: the rate of the next step up (0: none); probes aim at it while layers are dropped.
   void SetSvcTarget(int spatial, int temporal, uint32_t next_kbps);
@@ -207,6 +211,18 @@ class Peer {
   // Timers (RTCP, NACK retries, timeouts). False when the peer should be closed.
   bool OnTick(int64_t now_ms, const char** reason);
   void Close();
+  // After an OnTick that kept the peer: the time before which it needs no tick (0: tick it
+  // every time). Only a connected viewer that gets no media (none forwarded for a second: no
+  // probe, no layer to climb) sleeps, until its next consent deadline, sender report or
+  // feedback summary; media, RTCP, DTLS, a layer pin or a failure wake it (WakeTicks).
+  int64_t IdleUntil(int64_t now_ms) const;
+  // The worker's bookkeeping of this peer's place in its tick schedule (Worker::Tick).
+  struct TickSlot {
+    int32_t index = -1;  // position in the worker's list of ticked peers; -1: not in it
+    bool asleep = false;
+    uint32_t seq = 0;  // tells a sleep's own wake-up entry from stale ones
+  };
+  TickSlot& tick_slot() { return tick_; }
 
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
@@ -220,6 +236,7 @@ class Peer {
   };
 
   void OnDtlsConnected();
+  void WakeTicks();  // back into the worker's tick list (see IdleUntil)
   void SendRaw(const uint8_t* d, size_t n);
   void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
@@ -356,6 +373,8 @@ class Peer {
   TransportCcClock twcc_clock_;
   ProbeController probe_;
   bool first_media_sent_ = false;  // viewer: the "first-media" event went out
+  int64_t last_forward_ms_ = -1;   // viewer: the latest Forward call (a stream packet offered)
+  TickSlot tick_;
 
   uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };

@@ -8,6 +8,7 @@ namespace halfsec {
 void Peer::SetSvcTarget(int spatial, int temporal, uint32_t next_kbps) {
   svc_.SetTarget(spatial, temporal);
   svc_next_kbps_ = next_kbps;
+  if (tick_.asleep) WakeTicks();
 }
 
 double Peer::SvcProbeBps() const {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "base/clock.h"
 #include "fanout/engine.h"
@@ -44,6 +45,8 @@ void Worker::Teardown() {
   tcp_.clear();  // closes the connections
   for (auto& [id, peer] : peers_) delete peer;
   peers_.clear();
+  ticked_.clear();
+  sleepers_.clear();
   by_ufrag_.clear();
   by_addr_.clear();
   by_ssrc_.clear();
@@ -234,6 +237,7 @@ void Worker::DrainCommands() {
         if (p->is_ingest() && !WatchIngest(p)) p->Fail("ingest-socket-failed");
         p->Attach(this);
         peers_[p->id()] = p;
+        AddTicked(p);
         // A pull is the controlling agent on its own socket: the ICE-lite relay it pulls from never
         // checks, so a check for its ufrag on the shared port is forged and must not move it.
         if (!p->is_pull() && !p->is_ingest()) by_ufrag_[p->config().local_ufrag] = p;
@@ -365,11 +369,60 @@ void Worker::Emit(const char* type, uint32_t peer_id, const char* detail) {
   engine_->PushEvent(EngineEvent(type, peer_id, detail ? detail : ""));
 }
 
+void Worker::AddTicked(Peer* peer) {
+  Peer::TickSlot& t = peer->tick_slot();
+  if (t.index >= 0) return;
+  t.index = static_cast<int32_t>(ticked_.size());
+  ticked_.push_back(peer);
+}
+
+void Worker::RemoveTicked(Peer* peer) {
+  Peer::TickSlot& t = peer->tick_slot();
+  if (t.index < 0) return;
+  Peer* last = ticked_.back();
+  ticked_[static_cast<size_t>(t.index)] = last;
+  last->tick_slot().index = t.index;
+  ticked_.pop_back();
+  t.index = -1;
+}
+
+void Worker::WakePeer(Peer* peer) {
+  Peer::TickSlot& t = peer->tick_slot();
+  if (!t.asleep) return;
+  t.asleep = false;
+  t.seq++;  // its heap entry is stale from now on
+  AddTicked(peer);
+}
+
+// Work proportional to the peers with something due: each tick visits the ticked list and the
+// sleepers whose time has come, not every peer (an idle viewer wakes about once a second for its
+// sender report and feedback summary instead of 50 times).
 void Worker::Tick() {
+  const auto later = std::greater<Sleeper>();
+  while (!sleepers_.empty() && sleepers_.front().due_ms <= now_ms_) {
+    const Sleeper e = sleepers_.front();
+    std::pop_heap(sleepers_.begin(), sleepers_.end(), later);
+    sleepers_.pop_back();
+    auto it = peers_.find(e.peer_id);
+    if (it != peers_.end() && it->second->tick_slot().asleep && it->second->tick_slot().seq == e.seq) WakePeer(it->second);
+  }
   std::vector<std::pair<Peer*, const char*>> dead;
-  for (auto& [id, peer] : peers_) {
+  // Backwards: a peer that goes to sleep is swapped out for the last one, already visited.
+  for (size_t i = ticked_.size(); i-- > 0;) {
+    Peer* peer = ticked_[i];
     const char* reason = nullptr;
-    if (!peer->OnTick(now_ms_, &reason)) dead.emplace_back(peer, reason);
+    if (!peer->OnTick(now_ms_, &reason)) {
+      dead.emplace_back(peer, reason);
+      continue;
+    }
+    const int64_t until = peer->IdleUntil(now_ms_);
+    if (until > now_ms_) {
+      RemoveTicked(peer);
+      Peer::TickSlot& t = peer->tick_slot();
+      t.asleep = true;
+      sleepers_.push_back({until, peer->id(), t.seq});
+      std::push_heap(sleepers_.begin(), sleepers_.end(), later);
+    }
   }
   for (auto& [peer, reason] : dead) {
     engine_->Forget(peer->id());
@@ -381,6 +434,7 @@ void Worker::Tick() {
 void Worker::DestroyPeer(Peer* peer, const char* reason) {
   const uint32_t id = peer->id();
   peers_.erase(id);
+  RemoveTicked(peer);  // a sleeper's heap entry goes stale with the id
   auto u = by_ufrag_.find(peer->config().local_ufrag);
   if (u != by_ufrag_.end() && u->second == peer) by_ufrag_.erase(u);
   if (peer->has_address()) {

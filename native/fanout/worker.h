@@ -145,6 +145,8 @@ class Worker {
   int64_t rx_arrival_us() const { return rx_arrival_us_; }
   int connect_timeout_ms() const;
   int consent_timeout_ms() const;
+  // A sleeping peer has work again (media, RTCP, a failure): back into the tick list at once.
+  void WakePeer(Peer* peer);
   int media_timeout_ms() const;
 
  private:
@@ -211,6 +213,9 @@ class Worker {
   // Sends the batch (no fan-out): used when the batch fills up mid fan-out.
   void SendBatchNow();
   void Tick();
+  // The tick list: peers ticked every kTickMs; the others sleep in sleepers_ (see Peer::IdleUntil).
+  void AddTicked(Peer* peer);
+  void RemoveTicked(Peer* peer);
   void DestroyPeer(Peer* peer, const char* reason);
   void Flush();
 
@@ -235,6 +240,16 @@ class Worker {
 
   // Worker-thread state.
   std::unordered_map<uint32_t, Peer*> peers_;
+  std::vector<Peer*> ticked_;
+  // Sleeping peers' wake-up times (min-heap); an entry whose peer woke early or went away is
+  // stale (its seq no longer matches) and is dropped when it comes up.
+  struct Sleeper {
+    int64_t due_ms;
+    uint32_t peer_id;
+    uint32_t seq;
+    bool operator>(const Sleeper& o) const { return due_ms > o.due_ms; }
+  };
+  std::vector<Sleeper> sleepers_;
   std::unordered_map<std::string, Peer*> by_ufrag_;
   std::unordered_map<std::string, Peer*> by_addr_;  // key: raw sockaddr bytes
   std::unordered_multimap<uint32_t, Peer*> by_ssrc_;  // publishers by the SSRCs they send on
