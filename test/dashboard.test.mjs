@@ -80,6 +80,7 @@ test.serial('with an admin token the page asks for it; with it, a live stream\'s
         joins: Number(v('v-joins')),
         charts: document.querySelectorAll('.uplot canvas').length,
         streamRows: [...document.querySelectorAll('#streams tr')].map((tr) => tr.cells[0].textContent),
+        layerCells: [...document.querySelectorAll('#streams tr')].map((tr) => tr.cells[3].textContent),
         workerRows: document.querySelectorAll('#workers tr').length,
       };
     });
@@ -89,6 +90,8 @@ test.serial('with an admin token the page asks for it; with it, a live stream\'s
   const second = await read();
   t.log({ first, second });
   t.like(second, { streams: 1, viewers: 1, streamRows: ['dash'], workerRows: 2, joins: 1 });
+  // Per-layer ingress from the stream's detail: the publisher's video layer and audio, measured.
+  t.regex(second.layerCells[0], /default: [1-9][^,]*, audio: /, `per-layer ingress shown: ${second.layerCells[0]}`);
   t.true(first.egress > 0 && second.egress > 0, 'egress bit rate shown while media flows');
   t.true(second.ingress > 0, 'ingress bit rate shown');
   t.true(second.txPackets > first.txPackets, `packets sent moved: ${first.txPackets} → ${second.txPackets}`);

@@ -106,6 +106,9 @@ function layerRates(stream) {
   return out;
 }
 
+// Streams whose per-layer detail is fetched each poll (one request each).
+const MAX_DETAILED = 16;
+
 let last;
 let polls = 0;
 
@@ -182,7 +185,7 @@ function render(stats, streams, at) {
     tbody.append(tr);
   }
   if (anyLayers) charts.layers.push(t, layers);
-  $('layers-note').textContent = anyLayers ? '' : 'this relay does not report per-layer ingress in /api/streams; relay-wide ingress is plotted above';
+  $('layers-note').textContent = anyLayers ? '' : 'no per-layer ingress reported yet (each stream\'s /api/streams/<stream> bitrate); relay-wide ingress is plotted above';
   last = { at, totals, workers: stats.workers };
 }
 
@@ -198,6 +201,19 @@ async function poll() {
     $('login').hidden = true;
     const stats = await statsRes.json();
     const streams = streamsRes.ok ? (await streamsRes.json()).streams : [];
+    // Per-layer ingress is in each stream's admin detail (`bitrate`), not in the open list.
+    const details = await Promise.all(
+      streams.slice(0, MAX_DETAILED).map((s) =>
+        fetch(api(`api/streams/${encodeURIComponent(s.name)}`), { headers: headers() })
+          .then((r) => (r.ok ? r.json() : undefined))
+          .catch(() => undefined),
+      ),
+    );
+    details.forEach((d, i) => {
+      const b = d?.bitrate;
+      if (!b || !Array.isArray(b.layers)) return;
+      streams[i].ingressLayers = [...b.layers.map((l) => ({ id: l.id, bps: l.kbps * 1000 })), ...(typeof b.audioKbps === 'number' ? [{ id: 'audio', bps: b.audioKbps * 1000 }] : [])];
+    });
     render(stats, streams, Date.now());
     $('status').textContent = `live, ${new Date().toLocaleTimeString()}`;
     $('status').classList.remove('error');
