@@ -84,3 +84,19 @@ test('bad input gets a 4xx with a message and the server keeps serving', async (
   const good = await post(`${url}/whip/a`, offer());
   t.is(good.status, 201, 'still serving after all of that');
 });
+
+test('a second relay on a port in use fails to listen instead of sharing it (no SO_REUSEPORT split)', async (t) => {
+  // A fixed port, as an operator gives it (the kernel shares an ephemeral one less readily).
+  const { createServer } = await import('node:net');
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => probe.once('listening', r));
+  const fixed = probe.address().port;
+  await new Promise((r) => probe.close(r));
+  const { port, url } = await startRelay(t, { port: fixed });
+  const { createRelay } = await import('../dist/index.js');
+  const second = createRelay({ host: '127.0.0.1', port, rtcBindAddress: '127.0.0.1', rtcPortMin: 46900, rtcPortMax: 46919, workers: 1, logLevel: 'silent' });
+  t.teardown(() => second.close());
+  await t.throwsAsync(second.listen(), { message: new RegExp(`could not listen on 127\\.0\\.0\\.1:${port}`) });
+  // Every request still reaches the first relay.
+  for (let i = 0; i < 5; i++) t.is((await fetch(`${url}/healthz`)).status, 200);
+});

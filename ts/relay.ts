@@ -130,6 +130,19 @@ function joinCluster(opts: ResolvedOptions, sessions: SessionManager, log: Logge
   });
 }
 
+/**
+ * uWebSockets.js listens with SO_REUSEPORT by default, so a second relay on the same port would
+ * start and silently share its connections (a publisher and its viewers on different relays).
+ * LIBUS_LISTEN_EXCLUSIVE_PORT makes the second one fail instead. The typings lack the
+ * (host, port, options, cb) form the native listen takes.
+ */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1; // uWebSockets.js ListenOptions
+
+function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: (token: uWS.us_listen_socket | false) => void): void {
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: uWS.us_listen_socket | false) => void) => void;
+  listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
+}
+
 export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay {
   const opts = resolveOptions(options);
   if (opts.clusterSecret !== undefined && opts.clusterSecret === opts.tokenSecret) {
@@ -215,7 +228,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       if (ownApp) return Promise.reject(new Error('relay is already listening'));
       const app = (ownApp = buildApp(httpDeps));
       return new Promise((resolve, reject) => {
-        app.listen(opts.host, opts.port, (token) => {
+        listenExclusive(app, opts.host, opts.port, (token) => {
           if (!token) {
             reject(new Error(`could not listen on ${opts.host}:${opts.port} (in use or not permitted)`));
             return;
