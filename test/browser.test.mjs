@@ -166,3 +166,26 @@ test.serial('/watch waits for a stream that is not live, and plays again when th
   t.is(after.connects, 2);
   t.is(after.joins.length, 2);
 });
+
+// With a token key the pages take their token in the URL fragment (#token=, never sent to a
+// server): a publish token on /publish, a view token on /watch; a /watch page without one is
+// refused and says why.
+test.serial('tokens: /publish and /watch send the #token= they were given as bearer authentication', async (t) => {
+  const { SignJWT } = await import('jose');
+  const secret = 'a-browser-test-token-secret-of-32-bytes!';
+  const sign = (action) => new SignJWT({ stream: 'tok', action }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2m').sign(new TextEncoder().encode(secret));
+  const { url } = await startRelay(t, { tokenSecret: secret });
+  const context = await t.context.chromium.browser.newContext({ viewport: { width: 1000, height: 720 } });
+  t.teardown(() => context.close());
+  const pub = await context.newPage();
+  await pub.goto(`${url}/publish/tok?autostart=1&codec=vp8&source=camera&size=640x360&stamp=0#token=${await sign('publish')}`);
+  await pub.waitForFunction(() => ['live', 'failed'].includes(window.halfsecPublish?.state), null, { timeout: 20_000 });
+  t.is((await publisherStatus(pub)).state, 'live', `published with the token: ${(await publisherStatus(pub)).error}`);
+  const bare = await openViewer(context, url, 'tok');
+  const viewer = await context.newPage();
+  await viewer.goto(`${url}/watch/tok#token=${await sign('view')}`);
+  await t.notThrowsAsync(waitForPlayback(viewer, { width: 640, height: 360, timeout: 8000 }), 'the viewer with a token plays');
+  const refused = await viewerStatus(bare);
+  t.is(refused.framesDecoded, 0, 'the viewer without a token gets nothing');
+  t.regex(String(refused.error), /token/i, `and says why: ${refused.error}`);
+});

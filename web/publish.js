@@ -1,7 +1,7 @@
 // /publish/<stream>: camera, screen or test pattern → WHIP. Query parameters pre-fill the form
 // (source, size, codec, simulcast=1, audio=0, stamp=0) and autostart=1 starts at once, which is
 // how tests and the latency bench drive it.
-import { availableVideoCodecs, publish } from './whip-whep.js';
+import { availableVideoCodecs, publish, tokenFromFragment } from './whip-whep.js';
 import { clockNow, drawClock } from './clock-code.js';
 
 const streamName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -103,6 +103,7 @@ async function start() {
     session = await publish(`/whip/${encodeURIComponent(streamName)}`, stream, {
       videoCodec: form.codec.value || undefined,
       simulcast: form.simulcast.checked,
+      token: tokenFromFragment(), // a publish token (#token=), when the relay wants one
     });
     status.resource = session.resource;
     session.pc.addEventListener('connectionstatechange', () => {

@@ -1,11 +1,12 @@
 // /watch/<stream>: WHEP player. Starts muted (browsers only autoplay muted video), waits for the
 // stream while it is not live, reconnects when it stalls or comes back, and shows glass-to-glass
 // latency when the publisher stamps its clock into the video (see clock-code.js).
-import { RelayError, watch } from './whip-whep.js';
+import { RelayError, tokenFromFragment, watch } from './whip-whep.js';
 import { ClockReader, latencyOf } from './clock-code.js';
 
 const streamName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const endpoint = `/whep/${encodeURIComponent(streamName)}`;
+const token = tokenFromFragment(); // a view token (#token=), when the relay wants one
 const $ = (id) => document.getElementById(id);
 const video = $('player');
 
@@ -196,7 +197,7 @@ async function run() {
   for (;;) {
     setState('connecting');
     try {
-      session = await watch(await whereToWatch());
+      session = await watch(await whereToWatch(), { token });
     } catch (err) {
       session = null;
       if (err instanceof RelayError && err.status === 404) setState('waiting for the stream');

@@ -76,14 +76,15 @@ export function iceGatheringDone(pc, timeoutMs = 3000) {
  * session (the answer does not apply), the session is DELETEd before the error is thrown, so a
  * caller that retries leaves nothing behind.
  */
-export async function negotiate(pc, endpoint, { signal } = {}) {
+export async function negotiate(pc, endpoint, { signal, token } = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await iceGatheringDone(pc);
   const url = new URL(endpoint, globalThis.location?.href);
   const postedAt = performance.now();
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/sdp' },
+    // A publish or view token (README "Tokens"), sent as WHIP/WHEP bearer authentication.
+    headers: { 'Content-Type': 'application/sdp', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     body: pc.localDescription.sdp,
     signal,
   });
@@ -129,6 +130,7 @@ export const SIMULCAST_LAYERS = [
 /**
  * Publishes a MediaStream with WHIP.
  * options: videoCodec (an id of VIDEO_CODECS, or absent for the relay's choice), simulcast (bool),
+ * token (a publish token, sent as `Authorization: Bearer`),
  * maxBitrate (bit/s, single-layer only), bundlePolicy ('max-bundle' by default; the relay takes
  * 'balanced' offers too).
  * Returns { pc, resource, stop() }. The session is DELETEd when the connection fails.
@@ -155,7 +157,8 @@ export async function publish(endpoint, stream, options = {}) {
 
 /**
  * Watches a stream with WHEP. Returns { pc, resource, stream, postedAt, stop() }; `postedAt`
- * (performance.now() at the POST) lets callers measure join time. options: bundlePolicy,
+ * (performance.now() at the POST) lets callers measure join time. options: token (a view token,
+ * sent as `Authorization: Bearer`), bundlePolicy,
  * iceServers (e.g. a TURN server: README "Viewers behind firewalls"), iceTransportPolicy.
  * The session is DELETEd when the connection fails (ICE or DTLS).
  */
@@ -196,4 +199,12 @@ function sessionEnder(pc, resource) {
   };
   pc.addEventListener('connectionstatechange', onState);
   return stop;
+}
+
+/**
+ * A token given to a page in its URL fragment (`#token=<jwt>`): the fragment never reaches a
+ * server or a log, unlike a query string.
+ */
+export function tokenFromFragment() {
+  return new URLSearchParams(globalThis.location?.hash.slice(1) ?? '').get('token') ?? undefined;
 }
