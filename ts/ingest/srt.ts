@@ -54,7 +54,10 @@ export class SrtListeners {
   }
 
   start(): void {
-    for (const l of this.listeners) this.listen(l);
+    for (const l of this.listeners) {
+      this.log.info({ stream: l.stream, port: l.port, passphrase: l.passphrase !== undefined }, 'SRT ingest listening');
+      this.listen(l);
+    }
   }
 
   close(): void {
