@@ -22,6 +22,7 @@
         "native/fanout/worker_routing.cc",
         "native/fanout/worker_tcp.cc",
         "native/fanout/worker_fanout.cc",
+        "native/fanout/worker_ticks.cc",
         "native/fanout/peer.cc",
         "native/fanout/peer_layered.cc",
         "native/fanout/peer_publisher.cc",

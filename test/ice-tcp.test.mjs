@@ -177,7 +177,8 @@ test.serial('ICE-TCP: a session whose connection closes ends after the 3 s grace
   const sessions = { none: await whep(url, 'grace'), tcp: await whep(url, 'grace'), udp: await whep(url, 'grace') };
   const cands = candidates(sessions.none.sdp);
   const port = cands.find((c) => c.transport === 'tcp').port;
-  const udpCand = cands.find((c) => c.transport === 'udp');
+  // The UDP check goes to the port of that session's own worker (sessions spread over workers).
+  const udpCand = candidates(sessions.udp.sdp).find((c) => c.transport === 'udp');
   const check = async (s) => {
     const c = rawClient(port);
     await until(() => c.connected, 2000);

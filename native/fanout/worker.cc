@@ -369,68 +369,6 @@ void Worker::Emit(const char* type, uint32_t peer_id, const char* detail) {
   engine_->PushEvent(EngineEvent(type, peer_id, detail ? detail : ""));
 }
 
-void Worker::AddTicked(Peer* peer) {
-  Peer::TickSlot& t = peer->tick_slot();
-  if (t.index >= 0) return;
-  t.index = static_cast<int32_t>(ticked_.size());
-  ticked_.push_back(peer);
-}
-
-void Worker::RemoveTicked(Peer* peer) {
-  Peer::TickSlot& t = peer->tick_slot();
-  if (t.index < 0) return;
-  Peer* last = ticked_.back();
-  ticked_[static_cast<size_t>(t.index)] = last;
-  last->tick_slot().index = t.index;
-  ticked_.pop_back();
-  t.index = -1;
-}
-
-void Worker::WakePeer(Peer* peer) {
-  Peer::TickSlot& t = peer->tick_slot();
-  if (!t.asleep) return;
-  t.asleep = false;
-  t.seq++;  // its heap entry is stale from now on
-  AddTicked(peer);
-}
-
-// Work proportional to the peers with something due: each tick visits the ticked list and the
-// sleepers whose time has come, not every peer (an idle viewer wakes about once a second for its
-// sender report and feedback summary instead of 50 times).
-void Worker::Tick() {
-  const auto later = std::greater<Sleeper>();
-  while (!sleepers_.empty() && sleepers_.front().due_ms <= now_ms_) {
-    const Sleeper e = sleepers_.front();
-    std::pop_heap(sleepers_.begin(), sleepers_.end(), later);
-    sleepers_.pop_back();
-    auto it = peers_.find(e.peer_id);
-    if (it != peers_.end() && it->second->tick_slot().asleep && it->second->tick_slot().seq == e.seq) WakePeer(it->second);
-  }
-  std::vector<std::pair<Peer*, const char*>> dead;
-  // Backwards: a peer that goes to sleep is swapped out for the last one, already visited.
-  for (size_t i = ticked_.size(); i-- > 0;) {
-    Peer* peer = ticked_[i];
-    const char* reason = nullptr;
-    if (!peer->OnTick(now_ms_, &reason)) {
-      dead.emplace_back(peer, reason);
-      continue;
-    }
-    const int64_t until = peer->IdleUntil(now_ms_);
-    if (until > now_ms_) {
-      RemoveTicked(peer);
-      Peer::TickSlot& t = peer->tick_slot();
-      t.asleep = true;
-      sleepers_.push_back({until, peer->id(), t.seq});
-      std::push_heap(sleepers_.begin(), sleepers_.end(), later);
-    }
-  }
-  for (auto& [peer, reason] : dead) {
-    engine_->Forget(peer->id());
-    DestroyPeer(peer, reason);
-  }
-  TickTcp();
-}
-
 void Worker::DestroyPeer(Peer* peer, const char* reason) {
   const uint32_t id = peer->id();
   peers_.erase(id);
@@ -483,47 +421,6 @@ void Worker::DestroyPeer(Peer* peer, const char* reason) {
   stats_.peers.fetch_sub(1, std::memory_order_relaxed);
   Emit("closed", id, reason);
   delete peer;
-}
-
-uint8_t* Worker::BatchSlot() {
-  if (out_.full()) SendBatchNow();
-  return out_.Slot();
-}
-
-void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id) {
-  if (tcp_id != 0) {
-    SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
-    return;
-  }
-  out_.Commit(len, to, forward_rx_ns_);
-  if (out_.full()) SendBatchNow();
-}
-
-void Worker::SendBatchNow() {
-  const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
-  if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
-  if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
-  if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
-  if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
-}
-
-void Worker::Flush() {
-  FanOut();
-  SendBatchNow();
-  if (tcp_dirty_.empty()) return;
-  std::vector<uint64_t> dirty;
-  dirty.swap(tcp_dirty_);
-  for (uint64_t id : dirty) {
-    auto it = tcp_.find(id);
-    if (it != tcp_.end()) FlushTcp(*it->second);
-  }
-}
-
-void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd) {
-  if (sendto(fd >= 0 ? fd : fd_, d, n, 0, reinterpret_cast<const sockaddr*>(&to), AddrLen(to)) > 0) {
-    stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
-    stats_.tx_bytes.fetch_add(n, std::memory_order_relaxed);
-  }
 }
 
 }  // namespace halfsec

@@ -1,9 +1,15 @@
 // The fan-out on a worker: a publisher's packets go to the workers holding viewers of its
 // stream, and each worker sends every burst it gathered viewer by viewer, so that one viewer's
-// packets sit together in the send batch (one UDP GSO message when they are of one size).
+// packets sit together in the send batch (one UDP GSO message when they are of one size); the
+// send batch itself (sendmmsg, ICE-TCP hand-off, plain sendto for control packets).
 #include "fanout/worker.h"
 
+#include <sys/socket.h>
+
+#include <vector>
+
 #include "fanout/engine.h"
+#include "transport/udp_socket.h"
 
 namespace halfsec {
 
@@ -58,6 +64,47 @@ void Worker::FanOut() {
   for (QueuedPacket& q : deferred_) q.pkt->Release();
   deferred_.clear();
   fanning_out_ = false;
+}
+
+uint8_t* Worker::BatchSlot() {
+  if (out_.full()) SendBatchNow();
+  return out_.Slot();
+}
+
+void Worker::BatchCommit(size_t len, const sockaddr_storage& to, uint64_t tcp_id) {
+  if (tcp_id != 0) {
+    SendTcp(tcp_id, out_.Slot(), len);  // copied into the connection's queue; the slot is reused
+    return;
+  }
+  out_.Commit(len, to, forward_rx_ns_);
+  if (out_.full()) SendBatchNow();
+}
+
+void Worker::SendBatchNow() {
+  const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
+  if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
+  if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
+  if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
+}
+
+void Worker::Flush() {
+  FanOut();
+  SendBatchNow();
+  if (tcp_dirty_.empty()) return;
+  std::vector<uint64_t> dirty;
+  dirty.swap(tcp_dirty_);
+  for (uint64_t id : dirty) {
+    auto it = tcp_.find(id);
+    if (it != tcp_.end()) FlushTcp(*it->second);
+  }
+}
+
+void Worker::SendNow(const uint8_t* d, size_t n, const sockaddr_storage& to, int fd) {
+  if (sendto(fd >= 0 ? fd : fd_, d, n, 0, reinterpret_cast<const sockaddr*>(&to), AddrLen(to)) > 0) {
+    stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
+    stats_.tx_bytes.fetch_add(n, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace halfsec
