@@ -6,8 +6,8 @@
 // default class is open and whose other class has a tbf leaf, and a u32 filter on the viewer's
 // own UDP port. The publisher's path stays open.
 import { spawnSync } from 'node:child_process';
+import { limitPort, liftLimit } from '../../test/tc-limit.mjs';
 
-const TC = '/usr/sbin/tc';
 const NS_MARK = 'HALFSEC_BENCH_NETNS';
 
 /** Re-runs this process inside `unshare -n` (lo up) unless it already runs there; returns true when it did (the caller exits with its status). */
@@ -18,24 +18,6 @@ export function reexecInNetns() {
     env: { ...process.env, [NS_MARK]: '1' },
   });
   return r.status ?? 1;
-}
-
-function tc(...args) {
-  const r = spawnSync(TC, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tc ${args.join(' ')}: ${r.stderr}`);
-}
-
-export function limitPort(port, kbps) {
-  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '10000');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:30', 'handle', '30:', 'tbf', 'rate', `${kbps}kbit`, 'burst', '8kb', 'latency', '200ms');
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:30');
-}
-
-export function liftLimit() {
-  spawnSync(TC, ['qdisc', 'del', 'dev', 'lo', 'root']);
 }
 
 /**

@@ -6,9 +6,9 @@
 // own UDP port there; the publisher's path stays open), lifted (the qdisc removed). The viewer's
 // decoded frame height and freeze count (getStats) are sampled every 250 ms. Prints JSON lines;
 // the last is { event: 'result', ... }.
-import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
+import { limitPort, liftLimit, qdiscStats } from '../tc-limit.mjs';
 import { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
 
 const [limitKbps = 600, openMs = 8000, limitedMs = 15000, recoverMs = 20000] = process.argv.slice(2).map(Number);
@@ -21,12 +21,6 @@ setTimeout(() => {
 const say = (m) => console.log(JSON.stringify(m));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PORT_MIN = 42500;
-const TC = '/usr/sbin/tc';
-
-function tc(...args) {
-  const r = spawnSync(TC, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tc ${args.join(' ')}: ${r.stderr}`);
-}
 
 const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN);
 const feedback = [];
@@ -85,12 +79,7 @@ try {
   const port = (await viewerStatus(page, 0)).localPort;
   if (!port) throw new Error('the viewer reports no local port');
   // (This kernel has htb, tbf and pfifo but no prio or netem.) Everything else stays open.
-  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '10000');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:30', 'handle', '30:', 'tbf', 'rate', `${limitKbps}kbit`, 'burst', '8kb', 'latency', '200ms');
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:30');
+  limitPort(port, limitKbps);
   phase = 'limited';
   phaseStart = Date.now();
   const limitedAt = phaseStart - t0;
@@ -98,8 +87,8 @@ try {
   const atLimit = counters();
   say({ event: 'limited', port, limitKbps });
   await sample(limitedMs);
-  const qdisc = spawnSync(TC, ['-s', 'qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
-  tc('qdisc', 'del', 'dev', 'lo', 'root');
+  const qdisc = qdiscStats();
+  liftLimit({ check: true });
   const afterLimit = counters();
   phase = 'lifted';
   phaseStart = Date.now();
@@ -109,7 +98,7 @@ try {
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err), feedback: feedback.slice(-20) });
 } finally {
-  spawnSync(TC, ['qdisc', 'del', 'dev', 'lo', 'root']);
+  liftLimit();
   await chromium?.close();
   await relay.close();
 }

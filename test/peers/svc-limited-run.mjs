@@ -6,9 +6,9 @@
 // viewer's own UDP port), lifted. The viewer's frames decoded and freezes (getStats) are sampled
 // every 500 ms, with the relay's summaries (svcTemporal, estimate). Prints JSON lines; the last
 // is { event: 'result', ... }.
-import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
+import { limitPort, liftLimit } from '../tc-limit.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { localPort, publishLayered, receiverStats, senderStats, videoBytesSent, viewOverWs } from '../svc-pages.mjs';
 
@@ -21,12 +21,6 @@ setTimeout(() => {
 
 const say = (m) => console.log(JSON.stringify(m));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const TC = '/usr/sbin/tc';
-function tc(...args) {
-  const r = spawnSync(TC, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tc ${args.join(' ')}: ${r.stderr}`);
-}
-
 const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', 42700);
 const feedback = [];
 const t0 = Date.now();
@@ -70,18 +64,13 @@ try {
   const limitKbps = Math.max(100, Math.round(streamKbps * share));
   const port = await view.evaluate(localPort);
   if (!port) throw new Error('the viewer reports no local port');
-  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '10000');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '20gbit', 'quantum', '60000');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:30', 'handle', '30:', 'tbf', 'rate', `${limitKbps}kbit`, 'burst', '8kb', 'latency', '200ms');
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:30');
+  limitPort(port, limitKbps);
   phase = 'limited';
   phaseStart = Date.now();
   const limitedAt = phaseStart - t0;
   say({ event: 'limited', port, limitKbps, streamKbps });
   await sample(limitedMs);
-  tc('qdisc', 'del', 'dev', 'lo', 'root');
+  liftLimit({ check: true });
   phase = 'lifted';
   phaseStart = Date.now();
   const liftedAt = phaseStart - t0;
@@ -94,7 +83,7 @@ try {
 } catch (err) {
   say({ event: 'error', error: String(err?.stack ?? err), feedback: feedback.slice(-20) });
 } finally {
-  spawnSync(TC, ['qdisc', 'del', 'dev', 'lo', 'root']);
+  liftLimit();
   await chromium?.close();
   await relay.close();
 }
