@@ -62,11 +62,12 @@ test.serial('RTMP: two publishers on one port; viewers get H.264 and Opus; FFmpe
     t.true(r.video.packets > 150 && r.audio.packets > 50, `${name}: video ${r.video.packets}, audio ${r.audio.packets} packets`);
     t.true((r.nalTypes[7] ?? 0) > 0 && (r.nalTypes[8] ?? 0) > 0 && (r.nalTypes[5] ?? 0) > 0, `${name}: SPS, PPS, IDR in-band: ${JSON.stringify(r.nalTypes)}`);
   }
-  // The viewer keeps writing: a loaded machine encodes testsrc2 slowly, so wait for 30 frames
-  // (bounded) rather than for a packet count that may hold fewer.
-  const decoded = () => spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'h264', '-i', out, '-f', 'framecrc', '-'], { encoding: 'utf8', timeout: 15000 }).stdout.split('\n').filter((l) => /^0,/.test(l)).length;
+  // The viewer writes its Annex B file on each report: ask for a fresh one before every decode.
+  // A loaded machine encodes testsrc2 slowly, so wait for 30 frames (bounded) rather than for a
+  // packet count that may hold fewer.
+  const decoded = async () => (await va.request('report', 'report'), spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'h264', '-i', out, '-f', 'framecrc', '-'], { encoding: 'utf8', timeout: 15000 }).stdout.split('\n').filter((l) => /^0,/.test(l)).length);
   let frames = 0;
-  await until(() => (frames = decoded()) >= 30, 10000, 500);
+  await until(async () => (frames = await decoded()) >= 30, 15000, 500);
   t.true(frames >= 30, `FFmpeg decoded ${frames} frames a viewer received over RTMP → WebRTC`);
   // The publisher goes away: its stream ends (grace 0), the other one keeps going.
   const stopped = new Promise((r) => relay.on('stream:stop', (e) => e.stream === 'rtmpa' && r(e)));
