@@ -104,6 +104,8 @@
         "native/tests/bandwidth_estimator_test.cc",
         "native/tests/vpx_descriptor_test.cc",
         "native/tests/svc_filter_test.cc",
+        "native/tests/srt_streamid_test.cc",
+        "native/srt/streamid.cc",
         "native/rtp/vpx_descriptor.cc",
         "native/media/svc_filter.cc",
         "native/transport/tcp_socket.cc",

@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../native/', import.meta.url));
 const RANK = { base: 0, rtp: 1, ice: 1, srtp: 1, transport: 1, dtls: 2, media: 3, fanout: 4, napi: 5 };
 const MAY_INCLUDE = {
   load: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'load'],
-  tests: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'media', 'tests'],
+  tests: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'media', 'srt', 'tests'],
   srt: ['srt'],
 };
 // Where the N-API headers may be included: the relay's boundary and the load generator's own.
