@@ -126,6 +126,11 @@
         "native/rtp/transport_cc_writer.cc",
         "native/rtp/transport_cc_reader.cc"
       ]
+    },
+    {
+      "target_name": "halfsec-splice",
+      "type": "executable",
+      "sources": ["native/splice/splice_main.cc"]
     }
   ]
 }

@@ -15,7 +15,7 @@ import { createNodeWebSocket } from './http/node-websocket.js';
 import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
-import { RtmpIngest } from './ingest/rtmp.js';
+import { RtmpIngest, SPLICE_PATH } from './ingest/rtmp.js';
 import { RtspPulls } from './ingest/rtsp.js';
 import { SRT_HELPER_PATH, SrtIngest } from './ingest/srt.js';
 import type { ClusterStats } from './cluster/node.js';
@@ -70,6 +70,8 @@ export interface Relay {
   clusterStats(): ClusterStats;
   /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
   readonly ingests: Ingests;
+  /** RTMP publish (when rtmpPort is set): `stats()` counts what JavaScript read and what was spliced. */
+  readonly rtmp: RtmpIngest | undefined;
   /** SRT publish (halfsec-srt): `ready` resolves once it listens; `stats()` counts callers and refusals. */
   readonly srt: SrtIngest;
   /** RTSP sources pulled while they have viewers: `register(stream, 'rtsp://camera/...')`. */
@@ -193,7 +195,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     listeners: Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })), latencyMs: 120, helperPath: SRT_HELPER_PATH,
   });
   void srt.start();
-  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
+  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000, splicePath: SPLICE_PATH }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
@@ -259,6 +261,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     clusterStats: () => cluster.stats(),
     ingests,
+    rtmp,
     srt,
     rtsp,
     async drain(timeoutMs = opts.drainTimeoutMs) {
