@@ -203,8 +203,14 @@ export class SrtIngest {
       const caller = this.callers.get(id);
       if (!caller) return;
       this.callers.delete(id);
-      if (caller.refused) this.counts.refusedBytes += Number(b);
-      else this.log.info({ stream: caller.stream, remote: caller.remote, bytes: Number(b), reason: [c, d, e, ...rest].join(' ') }, 'SRT caller left');
+      if (caller.refused) {
+        this.counts.refusedBytes += Number(b);
+        return;
+      }
+      this.log.info({ stream: caller.stream, remote: caller.remote, bytes: Number(b), reason: [c, d, e, ...rest].join(' ') }, 'SRT caller left');
+      // Its child sees the FIFO's end and exits; one that never opened it (the caller left
+      // first) would wait for a writer: stop it now.
+      if (this.ingests.list().some((i) => i.stream === caller.stream && i.session === caller.session)) this.ingests.stop(caller.stream);
     }
   }
 
