@@ -4,7 +4,7 @@
 // tokens are refused in the SRT handshake, bad tokens after the SRT accept but before any byte
 // of media is read; a killed caller ends its stream and only its stream; nothing is left
 // (children, FIFOs, sessions, native peers). The per-stream port (srtListeners, passphrase) and
-// a relay without halfsec-srt are covered too.
+// a relay without halfsec-srt are covered too, and halfsec-srt's own pending-caller bound.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -167,4 +167,36 @@ test('SRT without halfsec-srt: the relay runs on and says why SRT is off', async
   t.false(s.available);
   t.is(warnings.length, 1);
   t.regex(warnings[0].msg, /SRT ingest unavailable: halfsec-srt is not built .*libsrt-openssl-dev.*npm run build:srt/);
+});
+
+test.serial('halfsec-srt alone: callers waiting for a decision are bounded per address (the fifth is refused in the handshake, 1402); undecided ones are closed; stdin closing ends it with no FIFO left', async (t) => {
+  if (!hasSrt || !hasHelper) return t.fail('ffmpeg with libsrt and halfsec-srt needed');
+  t.timeout(40000);
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const dir = mkdtempSync(join(tmpdir(), 'halfsec-srt-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const port = srtPort();
+  const h = spawn(SRT_HELPER_PATH, ['--dir', dir, '--auth-timeout-ms', '6000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => h.kill('SIGKILL'));
+  const lines = [];
+  createInterface({ input: h.stdout }).on('line', (l) => lines.push(l));
+  h.stdin.write(`listen 127.0.0.1 ${port} *\nstart\n`);
+  t.true(await until(() => lines.includes('ready'), 5000), 'listening');
+  // The relay never answers: every caller stays waiting for a decision.
+  for (let i = 1; i <= 4; i++) {
+    caller(t, port, `streamid=publish:s${i}`, 10);
+    await until(() => lines.filter((l) => l.startsWith('caller ')).length === i, 8000);
+  }
+  const fifth = caller(t, port, 'streamid=publish:s5', 10);
+  t.not(await Promise.race([fifth.exited, sleep(8000).then(() => 'running')]), 'running', 'the fifth caller failed to connect');
+  t.is(lines.filter((l) => l.startsWith('caller ')).length, 4, 'four callers accepted and waiting');
+  t.truthy(lines.find((l) => /^refused 0 127\.0\.0\.1:\d+ 1402 /.test(l)), `the fifth refused with SRT_REJX_OVERLOAD: ${lines.join(' | ')}`);
+  t.is(readdirSync(dir).length, 4, 'one FIFO per waiting caller');
+  // No decision within --auth-timeout-ms: each is closed, none read.
+  t.true(await until(() => lines.filter((l) => / 0 no decision in time$/.test(l)).length === 4, 10000), 'undecided callers closed with 0 bytes read');
+  t.deepEqual(readdirSync(dir), [], 'their FIFOs removed');
+  const exited = new Promise((r) => h.once('exit', r));
+  h.stdin.end();
+  t.truthy(await Promise.race([exited.then(() => true), sleep(5000)]), 'halfsec-srt exits when its stdin closes');
 });
