@@ -200,3 +200,18 @@ test.serial('halfsec-srt alone: callers waiting for a decision are bounded per a
   h.stdin.end();
   t.truthy(await Promise.race([exited.then(() => true), sleep(5000)]), 'halfsec-srt exits when its stdin closes');
 });
+
+test.serial('SRT on a port already taken: the relay starts, says SRT could not start, and does not retry', async (t) => {
+  if (!hasHelper) return t.fail('halfsec-srt needed');
+  const { createSocket } = await import('node:dgram');
+  const taken = createSocket('udp4');
+  await new Promise((r) => taken.bind(0, '127.0.0.1', r));
+  t.teardown(() => taken.close());
+  const { relay } = await startRelay(t, { srtPort: taken.address().port });
+  const s = await relay.srt.ready;
+  t.false(s.available, 'SRT is off');
+  await sleep(2500);
+  t.false(relay.srt.stats().available, 'and stays off');
+  t.is(relay.srt.stats().starts, 1, 'halfsec-srt was not restarted');
+  t.is(relay.stats().streams, 0);
+});

@@ -58,6 +58,8 @@ export interface SrtStats {
   accepted: number;
   /** Callers connected now (waiting for a decision or flowing). */
   connected: number;
+  /** Times halfsec-srt was started (restarts after a crash included). */
+  starts: number;
 }
 
 interface Caller {
@@ -80,8 +82,11 @@ export class SrtIngest {
   readonly fifoDir = mkdtempSync(join(tmpdir(), 'halfsec-srt-'));
   private closed = false;
   private readonly unsubscribe: () => void;
-  private readonly counts = { refusedInHandshake: 0, refusedByRelay: 0, refusedBytes: 0, accepted: 0 };
+  private readonly counts = { refusedInHandshake: 0, refusedByRelay: 0, refusedBytes: 0, accepted: 0, starts: 0 };
   private available = false;
+  /** halfsec-srt has listened once: later exits are restarted. */
+  private listened = false;
+  private lastError: string | undefined;
   private sharedPort: number | undefined;
   /** Index of each listener line given to halfsec-srt: SHARED or an index into `o.listeners`. */
   private readonly lines: number[] = [];
@@ -137,6 +142,7 @@ export class SrtIngest {
     const args = ['--dir', this.fifoDir, '--latency-ms', String(this.o.latencyMs), '--max-pending', '16'];
     if (!this.access.open) args.push('--token-required');
     const child = spawn(this.o.helperPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.counts.starts++;
     this.child = child;
     let stderr = '';
     child.stderr?.setEncoding('utf8');
@@ -161,8 +167,15 @@ export class SrtIngest {
       this.available = false;
       this.callers.clear();
       if (this.closed) return;
-      this.log.error({ code, signal, stderr: stderr.trim().split('\n').slice(-3).join(' | ') }, 'SRT ingest: halfsec-srt ended; restarting');
+      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
       this.settle(this.stats());
+      // It never listened (a port in use, a bad host): the configuration is wrong, and
+      // restarting would fail the same way.
+      if (!this.listened) {
+        this.log.error({ code, signal, reason: this.lastError, stderr: tail }, 'SRT ingest could not start: the relay runs without SRT');
+        return;
+      }
+      this.log.error({ code, signal, stderr: tail }, 'SRT ingest: halfsec-srt ended; restarting');
       setTimeout(() => !this.closed && this.spawn(), RESTART_MS).unref();
     });
   }
@@ -187,9 +200,11 @@ export class SrtIngest {
       }
     } else if (verb === 'ready') {
       this.available = true;
+      this.listened = true;
       this.settle(this.stats());
     } else if (verb === 'error') {
-      this.log.error({ reason: line.slice(6) }, 'SRT ingest: halfsec-srt failed');
+      this.lastError = line.slice(6);
+      this.log.error({ reason: this.lastError }, 'SRT ingest: halfsec-srt failed');
     } else if (verb === 'refused') {
       this.counts.refusedInHandshake++;
       this.log.warn({ remote: b, code: Number(c), reason: [d, e, ...rest].join(' ') }, 'SRT caller refused in the handshake');
