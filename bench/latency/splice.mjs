@@ -1,6 +1,7 @@
 // The RTMP hand-over's hop alone: round-trip time of small stamped messages through a relay-like
 // middle that joins two TCP connections either in Node (socket.pipe both ways, how RTMP bytes
-// went before) or in halfsec-splice (splice(2) in a child process, how they go now). A client
+// went before) or in halfsec-splice (splice(2) in a child process, how they go now), and as a
+// control Node's pipe in a child process of its own. A client
 // writes a 64-byte message every `--interval-ms`, an echo server sends it back, both through the
 // middle; the RTT is measured at the client. Modes alternate within one run. Prints figures only.
 //
@@ -14,7 +15,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SPLICE_PATH } from '../../dist/ingest/rtmp.js';
 
-const { values: args } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'interval-ms': { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, peer: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'interval-ms': { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, peer: { type: 'boolean', default: false }, middle: { type: 'string' } } });
+const MODES = ['node', 'splice', 'node-child'];
 const MESSAGES = Number(args.messages);
 const INTERVAL = Number(args['interval-ms']);
 const SIZE = 64;
@@ -60,6 +62,13 @@ async function round(mode) {
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
   const { echoPort } = JSON.parse((await lines.next()).value);
   let child;
+  if (mode === 'node-child') {
+    // The control: Node's pipe, but in a process of its own as halfsec-splice is.
+    child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--middle', String(echoPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = await once(child.stdout, 'data');
+    p.stdin.write(String(line));
+    return finish(mode, JSON.parse((await lines.next()).value).rtts, child);
+  }
   const middle = createServer(async (c) => {
     c.setNoDelay(true);
     const up = connect(echoPort, '127.0.0.1');
@@ -79,17 +88,37 @@ async function round(mode) {
   const middlePort = await listen(middle);
   p.stdin.write(`${JSON.stringify({ middlePort })}\n`);
   const { rtts } = JSON.parse((await lines.next()).value);
-  child?.kill('SIGKILL');
   middle.close();
+  return finish(mode, rtts, child);
+}
+
+function finish(mode, rtts, child) {
+  child?.kill('SIGKILL');
   rtts.sort((a, b) => a - b);
   const q = (p) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]?.toFixed(0);
   return { mode, got: rtts.length, p50us: q(0.5), p99us: q(0.99) };
 }
 
+/** The node-child mode's middle: Node's pipe both ways in a process of its own. */
+async function middleProcess(echoPort) {
+  const srv = createServer((c) => {
+    c.setNoDelay(true);
+    const up = connect(echoPort, '127.0.0.1');
+    up.setNoDelay(true);
+    c.pipe(up);
+    up.pipe(c);
+  });
+  console.log(JSON.stringify({ middlePort: await listen(srv) }));
+}
+
 if (args.peer) await peer();
+if (args.middle) {
+  await middleProcess(Number(args.middle));
+  await new Promise(() => undefined);
+}
 const rows = [];
 for (let r = 0; r < Number(args.rounds); r++) {
-  for (const mode of ['node', 'splice']) {
+  for (const mode of MODES) {
     const res = await round(mode);
     console.log(JSON.stringify({ round: r, ...res, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') }));
     rows.push(res);
@@ -98,7 +127,8 @@ for (let r = 0; r < Number(args.rounds); r++) {
 const med = (xs) => xs.map(Number).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\nmachine: ${cpus()[0]?.model} x${cpus().length}, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log('| middle | rounds | RTT p50 (median of rounds) | RTT p99 (median of rounds) |\n|---|---|---|---|');
-for (const mode of ['node', 'splice']) {
+const names = { node: 'Node socket.pipe (in the bench process)', splice: 'halfsec-splice', 'node-child': 'Node socket.pipe (a process of its own)' };
+for (const mode of MODES) {
   const rs = rows.filter((x) => x.mode === mode);
-  console.log(`| ${mode === 'node' ? 'Node socket.pipe' : 'halfsec-splice'} | ${rs.length} | ${med(rs.map((x) => x.p50us))} µs | ${med(rs.map((x) => x.p99us))} µs |`);
+  console.log(`| ${names[mode]} | ${rs.length} | ${med(rs.map((x) => x.p50us))} µs | ${med(rs.map((x) => x.p99us))} µs |`);
 }
