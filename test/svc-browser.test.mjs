@@ -34,7 +34,7 @@ async function sample(page, seconds) {
   return { rates, fps: (prev.framesDecoded - first.framesDecoded) / seconds, heights: [...heights], freezes: prev.freezeCount - first.freezeCount, last: prev };
 }
 
-async function scenario(t, { codec, scalabilityMode, stream }) {
+async function scenario(t, { codec, scalabilityMode, stream, dependencyDescriptor = false }) {
   const { url } = await startRelay(t);
   const context = await t.context.chromium.browser.newContext();
   t.teardown(() => context.close());
@@ -56,7 +56,7 @@ async function scenario(t, { codec, scalabilityMode, stream }) {
   const capped = await context.newPage();
   for (const page of [open, capped]) {
     await page.goto(`${url}/`);
-    const r = await page.evaluate(viewOverWs, { stream });
+    const r = await page.evaluate(viewOverWs, { stream, dependencyDescriptor });
     t.true(r.ok, `view: ${r.error ?? ''}`);
   }
   t.true(await until(async () => (await capped.evaluate(receiverStats)).framesDecoded > 10, 10_000, 250), 'the capped viewer starts decoding');
@@ -114,4 +114,11 @@ run('VP9 L3T3_KEY: a capped viewer gets spatial layer 0 at the base frame rate; 
   t.true(spatial >= 2, `the publisher sends spatial layers: ${sender.mode}`);
   t.deepEqual(o.heights, [360], 'the open viewer decodes the top spatial layer');
   t.deepEqual(c.heights, [360 / 2 ** (spatial - 1)], 'the capped viewer decodes spatial layer 0');
+});
+
+run('AV1 L1T3 (dependency descriptor): a capped viewer gets the base temporal layer only and decodes continuously; an open one gets every frame', async (t) => {
+  const { o, c, sender } = await scenario(t, { codec: 'AV1', scalabilityMode: 'L1T3', stream: 'svc-av1', dependencyDescriptor: true });
+  t.is(sender.mode, 'L1T3', 'the publisher encodes AV1 with three temporal layers');
+  t.deepEqual(o.heights, [360]);
+  t.deepEqual(c.heights, [360], 'temporal layers keep the resolution');
 });

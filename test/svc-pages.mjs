@@ -65,8 +65,12 @@ export function senderStats() {
   })();
 }
 
-/** In the page: a viewer of `stream` over /ws (hello, view), video only, playing into a muted <video>. */
-export function viewOverWs({ stream }) {
+/**
+ * In the page: a viewer of `stream` over /ws (hello, view), video only, playing into a muted
+ * <video>. `dependencyDescriptor`: offer the AV1 dependency descriptor extension too (Chromium
+ * lists it as "stopped" for receiving until the page asks for it).
+ */
+export function viewOverWs({ stream, dependencyDescriptor = false }) {
   return (async () => {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     window.ws = ws;
@@ -83,8 +87,11 @@ export function viewOverWs({ stream }) {
     await window.request({ type: 'hello', id: 'h', version: 1 });
     const pc = new RTCPeerConnection();
     window.pc = pc;
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    const tr = pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (dependencyDescriptor) {
+      tr.setHeaderExtensionsToNegotiate(tr.getHeaderExtensionsToNegotiate().map((h) => (/#dependency-descriptor-rtp-header-extension$/.test(h.uri) ? { ...h, direction: 'recvonly' } : h)));
+    }
     const video = document.createElement('video');
     video.muted = true;
     video.autoplay = true;

@@ -24,6 +24,7 @@
 #include "media/seq_rewriter.h"
 #include "media/svc_filter.h"
 #include "media/token_bucket.h"
+#include "rtp/dependency_descriptor.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
 #include "rtp/transport_cc_reader.h"
@@ -65,6 +66,11 @@ struct PeerConfig {
   // Publisher: the transport-wide-cc header extension id (0: none). With it the relay sends
   // transport-cc feedback (rtp/transport_cc_writer.h) so the publisher's estimator sets its rate.
   uint8_t transport_cc_ext_id = 0;
+  // The AV1 dependency descriptor header extension id (0: not negotiated). Publisher: read on
+  // every AV1 packet (its layers, rtp/dependency_descriptor.h); viewer: the descriptor is
+  // forwarded under this id and AV1 temporal/spatial layers are filtered like VP8/VP9 ones
+  // (two-byte extension form when it needs it, see RewriteRtp).
+  uint8_t dd_ext_id = 0;
 
   // Viewer: the payload type to send for each publisher payload type (kNoPt: do not forward),
   // the SSRC announced per kind, and RTX for video when the viewer negotiated it.
@@ -290,6 +296,10 @@ class Peer {
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
   void ReportSvc();  // the SVC fields of fb_ (peer_svc.cc)
+  // Publisher: an AV1 packet's dependency descriptor read into pkt->layers (peer_svc.cc).
+  void ReadDependencyDescriptor(MediaPacket* pkt);
+  // Viewer: the header extensions written on a packet of `kind` (transport-wide number, DD).
+  RtpExtensionsOut OutExtensions(const MediaPacket& pkt, uint8_t twcc_id) const;
   void OnViewerRtcp(const uint8_t* d, size_t n);
   // Transport-wide congestion control toward the viewer (fanout/peer_twcc.cc).
   uint8_t TwccId(int kind) const { return history_ ? cfg_.twcc_ext_id[kind] : 0; }
@@ -344,6 +354,13 @@ class Peer {
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
   std::unique_ptr<TransportCcWriter> transport_cc_;
+  // AV1 dependency descriptor: the latest template structure per video layer and the source
+  // epoch it came with (allocated at the first descriptor).
+  struct DdState {
+    DdStructure structure;
+    uint32_t epoch = 0;
+  };
+  std::unique_ptr<DdState> dd_[kMaxLayers];
   int64_t last_transport_cc_ms_ = 0;
 
   // Viewer.

@@ -4,6 +4,10 @@
 // Switch indication.
 #include "media/svc_filter.h"
 #include "rtp/dependency_descriptor.h"
+#include "rtp/rtp.h"
+#include "rtp/rtx.h"
+#include <algorithm>
+
 #include "tests/check.h"
 #include "tests/dd_writer.h"
 
@@ -271,6 +275,81 @@ TEST(SvcFilterClimbsToTheMiddleAv1LayerOnlyAtItsSwitchFrame) {
     if (i == 6) CHECK(!v.forward);
     if (i == 8) CHECK(v.forward && filter.temporal() == 1);  // T0 "SSS"
   }
+}
+
+namespace {
+// A publisher's AV1 packet: one-byte extensions (mid, DD id 3 when it fits), 4 payload bytes.
+std::vector<uint8_t> PublisherPacket(const std::vector<uint8_t>& dd, bool two_byte) {
+  std::vector<uint8_t> p = {0x90, 45, 0x12, 0x34, 0, 0, 0x0b, 0xb8, 0xde, 0xad, 0xbe, 0xef};
+  std::vector<uint8_t> ext;
+  if (two_byte) {
+    ext = {9, 1, '0', 13, static_cast<uint8_t>(dd.size())};
+  } else {
+    ext = {0x90, '0', static_cast<uint8_t>(0x30 | (dd.size() - 1))};
+  }
+  ext.insert(ext.end(), dd.begin(), dd.end());
+  while (ext.size() % 4) ext.push_back(0);
+  p.push_back(two_byte ? 0x10 : 0xBE);
+  p.push_back(two_byte ? 0x00 : 0xDE);
+  p.push_back(0);
+  p.push_back(static_cast<uint8_t>(ext.size() / 4));
+  p.insert(p.end(), ext.begin(), ext.end());
+  for (uint8_t b : {0x10, 0x20, 0x30, 0x40}) p.push_back(b);
+  return p;
+}
+
+// Rewrites `in` with the descriptor and a transport-wide number under the given ids, and reads
+// both back as a receiver would.
+void RewriteAndReadBack(const std::vector<uint8_t>& in, uint8_t in_dd_id, uint8_t twcc_id, uint8_t dd_id, uint16_t expect_profile) {
+  RtpHeader h;
+  CHECK(ParseRtp(in.data(), in.size(), &h));
+  const uint8_t* dd;
+  size_t dd_len;
+  CHECK(FindRtpExtension(in.data(), h, in_dd_id, &dd, &dd_len));
+  RtpExtensionsOut ext;
+  ext.twcc_id = twcc_id;
+  ext.twcc_seq = 0x4242;
+  ext.dd_id = dd_id;
+  ext.dd = dd;
+  ext.dd_len = static_cast<uint8_t>(dd_len);
+  uint8_t out[1600];
+  size_t header_end = 0;
+  const size_t n = RewriteRtp(in.data(), in.size(), h, out, 0x5555, 96, 7, 9000, ext, &header_end);
+  RtpHeader o;
+  CHECK(ParseRtp(out, n, &o));
+  CHECK_EQ(o.header_len, header_end);
+  CHECK_EQ(Load16(out + o.csrc_end), expect_profile);
+  CHECK_EQ(o.payload_len, size_t{4});
+  CHECK_EQ(out[n - 1], 0x40);
+  CHECK_EQ(o.ssrc, 0x5555u);
+  const uint8_t* v;
+  size_t len;
+  CHECK(FindRtpExtension(out, o, dd_id, &v, &len));
+  CHECK_EQ(len, dd_len);
+  CHECK(len == dd_len && std::equal(v, v + len, dd));
+  CHECK(FindRtpExtension(out, o, twcc_id, &v, &len) && len == 2 && Load16(v) == 0x4242);
+  // An RTX copy: the original sequence number right after the header the rewrite reported.
+  const size_t rtx = InsertRtxOsn(out, n, header_end, 7);
+  CHECK(ParseRtp(out, rtx, &o));
+  CHECK_EQ(Load16(out + o.header_len), 7);
+}
+}  // namespace
+
+TEST(RewriteForwardsTheDescriptorInTheFormItFits) {
+  DdSpec small;
+  small.template_id = 2;
+  const std::vector<uint8_t> three = WriteDd(small);
+  const DdStructureSpec spec = test::L1T3Structure();
+  DdSpec key;
+  key.structure = &spec;
+  const std::vector<uint8_t> big = WriteDd(key);
+  CHECK(big.size() > 16);
+  // Three bytes, small ids: the one-byte form.
+  RewriteAndReadBack(PublisherPacket(three, false), 3, 5, 12, 0xBEDE);
+  // The structure (over 16 bytes): the two-byte form, the publisher's own being two-byte too.
+  RewriteAndReadBack(PublisherPacket(big, true), 13, 5, 12, 0x1000);
+  // A viewer's DD id over 14 needs the two-byte form even for three bytes.
+  RewriteAndReadBack(PublisherPacket(three, false), 3, 5, 20, 0x1000);
 }
 
 }  // namespace halfsec
