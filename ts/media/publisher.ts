@@ -35,6 +35,8 @@ export interface PullSource {
   fingerprint: string;
   /** The upstream sends every simulcast layer: their rids and SSRCs, lowest first (2-4). */
   layers?: { rids: string[]; ssrcs: number[] };
+  /** The upstream forwards the AV1 dependency descriptor under this id (the pull reads each packet's layers). */
+  ddExtId?: number;
 }
 
 /** What the relay takes from a publisher's offer. */
@@ -124,6 +126,7 @@ export function pullPeer(streamId: number, src: PullSource): PeerConfig {
     ...payloadTypes(Object.entries(src.codecs) as [MediaKind, Codec][]),
     rembBps: PULL_REMB_BPS,
     ...(src.layers ? { rids: src.layers.rids, layerSsrcs: src.layers.ssrcs } : {}),
+    ...(src.ddExtId !== undefined ? { ddExtId: src.ddExtId } : {}),
   };
 }
 
