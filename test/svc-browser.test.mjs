@@ -7,7 +7,7 @@
 // viewer that does not offer the descriptor gets the stream whole.
 import test from 'ava';
 import { sleep, startRelay, until } from './helpers.mjs';
-import { chromiumAvailable, launchChromium } from './browser-helpers.mjs';
+import { chromiumAvailable, launchChromium, openViewer } from './browser-helpers.mjs';
 import { publishLayered, receiverStats, selectMaxBitrate, senderStats, viewOverWs } from './svc-pages.mjs';
 
 const run = chromiumAvailable() ? test.serial : test.skip;
@@ -147,4 +147,19 @@ run('AV1 L1T3 to a viewer that does not offer the dependency descriptor: the str
   t.true(s.fps >= 20, `every frame still arrives: ${s.fps}`);
   t.true(s.rates.every((r) => r > 0));
   t.true(summaries.length > 0 && summaries.every((f) => f.svcTemporalLayers === 0), 'the relay saw no layers for this viewer');
+});
+
+run('the watch page offers the dependency descriptor: an AV1 stream reaches it with the descriptor answered', async (t) => {
+  const { url } = await startRelay(t);
+  const context = await t.context.chromium.browser.newContext();
+  t.teardown(() => context.close());
+  const pub = await context.newPage();
+  await pub.goto(`${url}/`);
+  t.is((await pub.evaluate(publishLayered, { stream: 'svc-av1-watch', codec: 'AV1', scalabilityMode: 'L1T3' })).status, 201);
+  const viewer = await openViewer(context, url, 'svc-av1-watch');
+  t.true(await until(() => viewer.evaluate(() => window.halfsecPeer()?.remoteDescription != null), 10_000, 200), 'the watch page negotiated');
+  const sdp = await viewer.evaluate(() => window.halfsecPeer().remoteDescription.sdp);
+  t.regex(sdp, /a=extmap:\d+ https:\/\/aomediacodec\.github\.io\/av1-rtp-spec\/#dependency-descriptor-rtp-header-extension/);
+  t.regex(sdp, /a=extmap-allow-mixed/);
+  t.true(await until(async () => (await viewer.evaluate(() => window.halfsecWatch.framesDecoded ?? 0)) > 10, 10_000, 250), 'and decodes');
 });
