@@ -122,7 +122,7 @@ struct ViewerFeedback {
   // (0 while no limit has shown, see media/bandwidth_estimator.h) and the rate it acknowledged.
   double estimate_bps = 0;
   double acked_bps = 0;
-  // VP8/VP9 layers (media/svc_filter.h): how many spatial / temporal layers the stream has shown
+  // VP8/VP9/AV1 layers (media/svc_filter.h): how many spatial / temporal layers the stream has shown
   // (0: no layer information), and the highest of each being forwarded (7: all).
   double svc_spatial_layers = 0, svc_temporal_layers = 0;
   double svc_spatial = 7, svc_temporal = 7;
@@ -209,7 +209,7 @@ class Peer {
     layers_.Pin(layer);
     if (tick_.asleep) WakeTicks();
   }
-  // Viewer: the highest VP8/VP9 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
+  // Viewer: the highest VP8/VP9/AV1 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
   // `next_kbps`: the rate of the next step up (0: none); probes aim at it while layers are dropped.
   void SetSvcTarget(int spatial, int temporal, uint32_t next_kbps);
   // Publisher: PLI for a video layer.
@@ -278,7 +278,7 @@ class Peer {
   // `ssrc` 0: the kind's out_ssrc; a layered viewer (all layers) passes the layer's.
   void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq = -1, bool marker = false,
             uint32_t ssrc = 0);
-  // VP8/VP9 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
+  // VP8/VP9/AV1 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
   void ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
   // A NACKed outgoing video number once packets were dropped: its source and marker. False:
   // not known (then nothing is resent: the segment offset no longer holds).
