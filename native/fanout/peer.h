@@ -16,6 +16,7 @@
 #include "ice/transaction_ring.h"
 #include "media/bitrate_window.h"
 #include "media/bandwidth_estimator.h"
+#include "media/dd_layers.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
@@ -24,7 +25,6 @@
 #include "media/seq_rewriter.h"
 #include "media/svc_filter.h"
 #include "media/token_bucket.h"
-#include "rtp/dependency_descriptor.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
 #include "rtp/transport_cc_reader.h"
@@ -354,13 +354,8 @@ class Peer {
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
   std::unique_ptr<TransportCcWriter> transport_cc_;
-  // AV1 dependency descriptor: the latest template structure per video layer and the source
-  // epoch it came with (allocated at the first descriptor).
-  struct DdState {
-    DdStructure structure;
-    uint32_t epoch = 0;
-  };
-  std::unique_ptr<DdState> dd_[kMaxLayers];
+  // AV1 dependency descriptors per video layer (allocated at the first descriptor).
+  std::unique_ptr<DdLayers> dd_[kMaxLayers];
   int64_t last_transport_cc_ms_ = 0;
 
   // Viewer.

@@ -3,7 +3,6 @@
 // video line, with the sequence numbers closed up over what is dropped.
 #include "fanout/peer.h"
 #include "fanout/worker.h"
-#include "rtp/dependency_descriptor.h"
 
 namespace halfsec {
 
@@ -13,21 +12,9 @@ void Peer::ReadDependencyDescriptor(MediaPacket* pkt) {
   if (!FindRtpExtension(pkt->data, pkt->rtp, cfg_.dd_ext_id, &v, &len) || len > 255) return;
   pkt->dd_offset = static_cast<uint16_t>(v - pkt->data);
   pkt->dd_len = static_cast<uint8_t>(len);
-  // The structure belongs to the source attachment that sent it: a restarted line (a new
-  // encoder) is not read with its predecessor's templates.
-  std::unique_ptr<DdState>& st = dd_[pkt->layer];
-  if (!st) st = std::make_unique<DdState>();
-  if (st->epoch != pkt->epoch) {
-    st->structure = DdStructure{};
-    st->epoch = pkt->epoch;
-  }
-  DdFrame f;
-  if (!ParseDependencyDescriptor(v, len, &st->structure, &f)) return;
-  pkt->layers.known = true;
-  pkt->layers.spatial = f.spatial;
-  pkt->layers.temporal = f.temporal;
-  pkt->layers.switch_up = DdSwitchUpMask(st->structure, f);
-  pkt->layers.ends = f.end_of_frame;
+  std::unique_ptr<DdLayers>& reader = dd_[pkt->layer];
+  if (!reader) reader = std::make_unique<DdLayers>();
+  reader->Read(v, len, pkt->epoch, &pkt->layers);
 }
 
 RtpExtensionsOut Peer::OutExtensions(const MediaPacket& pkt, uint8_t twcc_id) const {

@@ -2,6 +2,7 @@
 // AV1 RTP spec's Appendix A syntax (tests/dd_writer.h), and the SVC filter driven by what it
 // yields: a viewer capped to AV1 L1T3's base layer gets every fourth frame, and climbs back at a
 // Switch indication.
+#include "media/dd_layers.h"
 #include "media/svc_filter.h"
 #include "rtp/dependency_descriptor.h"
 #include "rtp/rtp.h"
@@ -217,6 +218,32 @@ TEST(DdRejectsOutOfBoundsStructures) {
   deep.templates.pop_back();
   CHECK(Parse(WriteDd(d), &s, &f));
   CHECK_EQ(s.max_temporal, 7);
+}
+
+TEST(DdLayersKeepTheStructureOfTheSourceEpochThatSentIt) {
+  const DdStructureSpec spec = test::L1T3Structure();
+  DdSpec key;
+  key.structure = &spec;
+  DdSpec t1;
+  t1.template_id = 2;
+  DdLayers reader;
+  FrameLayers l;
+  CHECK(!reader.Read(WriteDd(t1).data(), WriteDd(t1).size(), 1, &l));  // no structure yet
+  CHECK(!l.known);
+  std::vector<uint8_t> k = WriteDd(key);
+  CHECK(reader.Read(k.data(), k.size(), 1, &l));
+  CHECK(l.known && l.temporal == 0 && l.switch_up == 7);
+  std::vector<uint8_t> b = WriteDd(t1);
+  FrameLayers m;
+  CHECK(reader.Read(b.data(), b.size(), 1, &m));
+  CHECK(m.known && m.temporal == 1 && m.switch_up == 4 && m.ends);
+  // A restarted line (epoch 2): its descriptors are not read with epoch 1's templates...
+  FrameLayers n;
+  CHECK(!reader.Read(b.data(), b.size(), 2, &n));
+  CHECK(!n.known && !reader.has_structure());
+  // ...until its own keyframe brings a structure.
+  CHECK(reader.Read(k.data(), k.size(), 2, &n));
+  CHECK(reader.Read(b.data(), b.size(), 2, &n) && n.temporal == 1);
 }
 
 TEST(SvcFilterDropsAv1TemporalLayersAtTheDescriptorsTemplates) {
