@@ -18,7 +18,7 @@ const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'
 const total = Number(countArg);
 const interval = Number(intervalArg);
 const BURST = Math.max(1, Number(process.env.PUB_BURST) || 1);
-watchdog(60000);
+watchdog(Number(process.env.PEER_WATCHDOG_MS) || 60000);
 
 const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
 const tracks = [];

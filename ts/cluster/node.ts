@@ -143,6 +143,11 @@ export class ClusterNode {
         this.origins.add(e.stream);
         this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
       },
+      // This node pulled the stream and a publisher took it over here: now it is the origin.
+      'stream:adopted': (e) => {
+        this.origins.add(e.stream);
+        this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
+      },
       'viewer:leave': (e) => {
         this.served.delete(e.session);
       },
@@ -320,8 +325,9 @@ export class ClusterNode {
 
   /**
    * Where a publisher of `stream` may go: its origin while that node lives (a reconnect after a
-   * blip); else a node without the stream; else one that holds it without a source (its own
-   * viewers start over there, the pulls below it re-pull with their lines intact). Empty while
+   * blip); else a node without the stream; else one that holds it without a source (it becomes
+   * the origin with its own viewers and the pulls it serves kept, the other edges re-pull from
+   * it; all with their lines intact). Empty while
    * every node still carries a stream whose origin died (they notice within three heartbeats).
    */
   private async publisherPool(nodes: NodeRecord[], stream: string): Promise<NodeRecord[]> {
