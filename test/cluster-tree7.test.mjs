@@ -230,8 +230,9 @@ async function scenario(t) {
   t.log(`glass-to-glass (publisher send → viewer arrival, ms): ${JSON.stringify(figures)}`);
   t.log(`relay CPU while media flowed (share of one core; µs per packet sent above the idle rate): ${JSON.stringify(cpu)}`);
   const { lateMs, udp } = await delayer.request('stats', 'stats');
-  t.log(`delayer: ${udp.forward} datagrams forward, ${udp.back} back, left late by p50 ${lateMs.p50} ms, p99 ${lateMs.p99} ms`);
-  // The y tier crosses the regions once: 2 x ... no: one way, DELAY_MS more than the x tier.
+  t.log(`delayer: ${udp.forward} datagrams forward, ${udp.back} back, ${udp.tcpConnections} TCP connections, left late by p50 ${lateMs.p50} ms, p99 ${lateMs.p99} ms`);
+  t.true(udp.back > MEASURED && udp.tcpConnections > 0, 'the cross-region pull\'s media and its signaling went through the delayer');
+  // Region y's mid-tier node pulls across the regions: its viewer gets each packet DELAY_MS later.
   const crossing = figures.midY.p50 - figures.midX.p50;
   t.true(crossing >= DELAY_MS * 0.9 && crossing < DELAY_MS + 40, `the pull into region y crosses ~${DELAY_MS} ms (${crossing.toFixed(1)} ms)`);
   t.true(figures.edgeX.p50 > figures.midX.p50 && figures.midX.p50 > figures.origin.p50, 'each hop costs something');

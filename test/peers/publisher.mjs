@@ -22,7 +22,8 @@ watchdog(Number(process.env.PEER_WATCHDOG_MS) || 60000);
 
 const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
 const tracks = [];
-const VIDEO_PT = 102, AUDIO_PT = 111;
+// PUB_VIDEO_PT=<pt>: video on another payload type (a republish whose offer numbers differ).
+const VIDEO_PT = Number(process.env.PUB_VIDEO_PT) || 102, AUDIO_PT = 111;
 if (kinds !== 'audio') {
   const v = new nodeDataChannel.Video('0', 'SendOnly');
   if (codec === 'VP8') v.addVP8Codec(VIDEO_PT);

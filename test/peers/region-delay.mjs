@@ -7,7 +7,7 @@
 // node sees the detour: the round trip between the regions grows by 2 x delayMs.
 // Usage: node region-delay.mjs '<json>' with {delayMs, host, targets: [{name, ip, udp?, tcp?}]}
 // (udp/tcp: the node's port to front). Prints {event:'ready', fronts: {name: {udp, tcp}}}; stdin
-// "stats" prints {event:'stats', udp: {forward, back}, lateMs: {p50, p99, max}} (how much later
+// "stats" prints {event:'stats', udp: {forward, back, tcpConnections}, lateMs: {p50, p99, max}} (how much later
 // than due a datagram left: timer and event-loop slack on top of delayMs).
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -17,7 +17,7 @@ const config = JSON.parse(process.argv[2]);
 const { delayMs, host } = config;
 watchdog(Number(process.env.PEER_WATCHDOG_MS) || 120000);
 
-const stats = { forward: 0, back: 0 };
+const stats = { forward: 0, back: 0, tcpConnections: 0 };
 const late = [];
 /** Runs `fn` delayMs after now; FIFO per direction, one timer for the head (a constant delay keeps the order). */
 function delayLine() {
@@ -69,6 +69,7 @@ function udpFront(target) {
 
 function tcpFront(target) {
   const server = net.createServer((client) => {
+    stats.tcpConnections++;
     const up = net.connect(target.tcp, target.ip);
     const forward = delayLine();
     const back = delayLine();
