@@ -235,7 +235,6 @@ async function scenario(t) {
   // Region y's mid-tier node pulls across the regions: its viewer gets each packet DELAY_MS later.
   const crossing = figures.midY.p50 - figures.midX.p50;
   t.true(crossing >= DELAY_MS * 0.9 && crossing < DELAY_MS + 40, `the pull into region y crosses ~${DELAY_MS} ms (${crossing.toFixed(1)} ms)`);
-  t.true(figures.edgeX.p50 > figures.midX.p50 && figures.midX.p50 > figures.origin.p50, 'each hop costs something');
 
   // Every viewer's gaps: the origin's death (last packet of the old run → first of the new),
   // the mid-tier node's, the Redis primary's.
