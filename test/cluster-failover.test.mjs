@@ -1,8 +1,9 @@
 // Failover: the origin process dies; its publisher republishes where the director says; the edges
 // re-pull from the new origin and their viewers go on, every packet, sequence numbers unbroken.
 import test from 'ava';
-import { spawnPeer, until, reportWhen } from './helpers.mjs';
+import { spawnPeer, until, reportWhen, sleep } from './helpers.mjs';
 import { startNode, startNodeProcess, startRedis } from './cluster-helpers.mjs';
+import { offer } from './sdp-fixtures.mjs';
 
 const CLUSTER = 'cluster-secret-for-the-failover-test-0123456';
 const range = (n) => Array.from({ length: n }, (_, i) => i);
@@ -140,4 +141,27 @@ test.serial('the publisher lands on a node that relays the stream: it becomes th
   t.log(`origin killed; publisher landed on ${dir.node} (relaying), ${otherId} re-pulled from it ${fedAfter} ms after the kill; viewers' gap (last packet of the old origin → first of the new publisher): ${Object.entries(gaps).map(([id, g]) => `${id} ${fmt(g)}`).join(', ')}`);
   // Loose: detection (3 heartbeats of 300 ms), the director, a new publisher process, its ICE and DTLS.
   for (const [id, g] of Object.entries(gaps)) t.true(Math.max(...g) < 8000, `${id}: viewers resumed within seconds`);
+});
+
+test.serial('a publisher reaching a node that pulls the stream gets 409 while the origin lives, and 503 with Retry-After while the node has not yet noticed that the origin died', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startNodeProcess(t, redis.url, 'node-a', { secret: CLUSTER });
+  // b beats once a minute: within this test it never notices that a died.
+  const b = await startNode(t, redis.url, 'node-b', { clusterSecret: CLUSTER, clusterHeartbeatMs: 60000 });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/h`, '10', '10', 'video']);
+  await pub.waitFor('open');
+  const v = spawnPeer(t, 'viewers.mjs', [`${b.url}/whep/h`, '1'], { env: { VIEWER_PORT_BASE: '37600' } });
+  t.is((await v.waitFor('ready', 30000)).open, 1);
+  const whip = () => fetch(`${b.url}/whip/h`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer() });
+  const live = await whip();
+  t.is(live.status, 409, 'the origin lives: publish there');
+  t.regex(await live.text(), /node-a/);
+  await a.kill();
+  await sleep(1500);  // a's records expire (three of its 300 ms heartbeats)
+  t.false(b.relay.clusterStats().pulls[0].lost, 'b has not noticed yet');
+  const gone = await whip();
+  t.is(gone.status, 503, await gone.clone().text());
+  t.is(gone.headers.get('retry-after'), '1');
+  t.regex(await gone.text(), /still pulls/);
+  t.is(b.relay.stats().viewers, 1, 'its viewer stays');
 });

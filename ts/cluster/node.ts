@@ -292,10 +292,17 @@ export class ClusterNode {
   }
 
   private async gatePublisher(stream: string): Promise<GateResult> {
-    if (!this.enabled || this.d.sessions.isLive(stream)) return undefined;
+    if (!this.enabled) return undefined;
+    // Still pulling it: the origin may have died a moment ago (noticed within three heartbeats).
+    const pulling = this.d.sessions.relayedStreams().some((s) => s.name === stream && !s.orphaned);
+    if (this.d.sessions.isLive(stream) && !pulling) return undefined;
     const origin = await this.registry.origin(stream).catch(() => undefined);
     if (origin && origin.node !== this.id && (await reachable(origin.url))) {
       return { reply: { status: 409, message: `stream "${stream}" is already published on node ${origin.node}` } };
+    }
+    if (pulling) {
+      // Not dropped here, before the publisher's token is checked: the heartbeat lets it go.
+      return { reply: { status: 503, message: `this node still pulls stream "${stream}" from an origin that is gone; it takes a publisher within seconds`, headers: [['Retry-After', '1']] } };
     }
     return undefined;
   }
