@@ -88,6 +88,12 @@ export interface PeerConfig {
   rids?: string[];
   /** Publisher: [rtxPayloadType, payloadTypeItRepairs]. */
   rtxApt?: [number, number][];
+  /**
+   * Publisher: [its payload type, the stream's payload type] where they differ: its packets are
+   * rewritten to the stream's numbers, which the viewers' outPtByPt tables were made for (a
+   * publisher continuing a stream another source started, e.g. a relayed one after failover).
+   */
+  streamPtByPt?: [number, number][];
   repairedRidExtId?: number;
   /** Publisher: bit rate announced upstream with REMB (0: none). */
   rembBps?: number;

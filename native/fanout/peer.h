@@ -57,6 +57,11 @@ struct PeerConfig {
   std::array<uint8_t, 128> kind_by_pt{};
   std::array<Codec, 128> codec_by_pt{};
   std::array<uint8_t, 128> rtx_apt{};
+  // Publisher: the stream's payload type for each of the publisher's media payload types where
+  // they differ (kNoPt: keep it). A publisher that took over a stream whose viewers negotiated
+  // another source's numbers (a relayed stream published here after its origin died) is
+  // rewritten to those, so the viewers' own tables (out_pt_by_pt) keep working.
+  std::array<uint8_t, 128> stream_pt_by_pt{};
   // Publisher simulcast: rtp-stream-id and repaired-rtp-stream-id extension ids (0: none) and
   // the rids, lowest layer first.
   uint8_t rid_ext_id = 0, repaired_rid_ext_id = 0;

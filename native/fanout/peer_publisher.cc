@@ -137,6 +137,10 @@ void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
   if (!c.line) return;
+  if (const uint8_t spt = cfg_.stream_pt_by_pt[c.media_pt]; spt != kNoPt) {
+    d[1] = static_cast<uint8_t>((d[1] & 0x80) | spt);  // the marker bit stays
+    h.payload_type = spt;
+  }
   // Simulcast: the rid names the layer, so a new SSRC under it is that layer's restart at once.
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);

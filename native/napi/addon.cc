@@ -268,6 +268,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       cfg.codec_by_pt[i] = codecs[i] <= static_cast<uint8_t>(Codec::kOpus) ? static_cast<Codec>(codecs[i]) : Codec::kUnknown;
     }
     if (!ReadPtTable(o, "rtxApt", &cfg.rtx_apt)) return ThrowType(env, "rtxApt must be an array of [rtxPt, mediaPt] pairs");
+    if (!ReadPtTable(o, "streamPtByPt", &cfg.stream_pt_by_pt)) return ThrowType(env, "streamPtByPt must be an array of [publisherPt, streamPt] pairs");
     const int64_t rid_ext = GetInt(o, "ridExtId", 0), rrid_ext = GetInt(o, "repairedRidExtId", 0);
     if (rid_ext < 0 || rid_ext > 255 || rrid_ext < 0 || rrid_ext > 255) return ThrowType(env, "extension ids must be 0..255");
     cfg.rid_ext_id = static_cast<uint8_t>(rid_ext);

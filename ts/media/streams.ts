@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ViewerFeedback } from '../native.js';
 import { badRequest } from '../ops/errors.js';
+import { sameFormat } from './codecs.js';
 import type { Codec, MediaKind } from './sdp.js';
 
 export type SessionRole = 'publisher' | 'viewer';
@@ -120,6 +121,14 @@ export function checkStreamName(name: string): void {
 /** Viewers' answers fixed their payload types: only the same codecs can continue a stream. */
 export const sameCodecs = (a: StreamCodecs, b: StreamCodecs): boolean =>
   (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
+
+/** Same kinds, each in a format the viewers' decoders already take (payload types may differ). */
+export const sameFormats = (a: StreamCodecs, b: StreamCodecs): boolean =>
+  (['audio', 'video'] as const).every((k) => (a[k] && b[k] ? sameFormat(a[k], b[k]) : a[k] === b[k]));
+
+/** [b's payload type, a's] for each kind whose numbers differ (a source b continuing stream a). */
+export const ptRemap = (a: StreamCodecs, b: StreamCodecs): [number, number][] =>
+  (['audio', 'video'] as const).flatMap((k): [number, number][] => (a[k] && b[k] && a[k].payloadType !== b[k].payloadType ? [[b[k].payloadType, a[k].payloadType]] : []));
 
 /** Layer rates assumed until the data plane has measured them: each layer ~3x the one below. */
 export function defaultLayerRates(layers: number): number[] {
