@@ -8,6 +8,8 @@ import * as sdpTransform from 'sdp-transform';
 import { offerShapeCacheStats, parseOfferSdp } from '../dist/media/offer-cache.js';
 import { buildOffer } from '../dist/load/sdp.js';
 import { parseOffer } from '../dist/media/sdp.js';
+import { buildAnswer, newIceParams } from '../dist/media/answer.js';
+import { buildViewerAnswer } from '../dist/media/answer-cache.js';
 
 const dir = new URL('./fixtures/offers/', import.meta.url);
 const captured = readdirSync(dir).filter((f) => f.endsWith('.sdp')).map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]);
@@ -64,4 +66,40 @@ test('the cache stays bounded and an offer whose session lines collide with the 
   const odd = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=x-unknown:1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:efgh\r\na=candidate:bogus\r\na=x-other\r\na=rtpmap:96 VP8/90000\r\n';
   t.deepEqual(JSON.parse(JSON.stringify(parseOfferSdp(odd))), JSON.parse(JSON.stringify(sdpTransform.parse(odd))));
   t.deepEqual(JSON.parse(JSON.stringify(parseOfferSdp(odd))), JSON.parse(JSON.stringify(sdpTransform.parse(odd))));
+});
+
+// The answer template (ts/media/answer-cache.ts): the same text buildAnswer writes, for each
+// captured viewer offer and fresh session values every time.
+const sessId = (sdp) => /^o=- (\d+) /m.exec(sdp)?.[1];
+const tracksFor = (offer, n) =>
+  offer.tracks.map((t, i) => {
+    const codec = t.codecs.find((c) => !/^(rtx|red|ulpfec)$/i.test(c.name)) ?? t.codecs[0];
+    const rtx = t.codecs.find((c) => /^rtx$/i.test(c.name) && (c.fmtp ?? '').includes(`apt=${codec.payloadType}`));
+    return { kind: t.kind, mid: t.mid, codec, ssrc: 1000 + n * 10 + i, ...(rtx ? { rtx, rtxSsrc: 5000 + n * 10 + i } : {}) };
+  });
+
+test('viewer answers from a template are the text buildAnswer writes, with each session\'s own values', (t) => {
+  const viewers = captured.filter(([f]) => f.includes('viewer'));
+  t.true(viewers.length >= 4);
+  for (const [name, sdp] of viewers) {
+    for (let n = 0; n < 4; n++) {
+      const offer = parseOffer(anotherSession(sdp), 'viewer');
+      const o = { role: 'viewer', offer, ice: newIceParams(), fingerprint: 'AA:'.repeat(31) + 'BB', candidates: [{ ip: '127.0.0.1', port: 40000 + (n % 2) }], tracks: tracksFor(offer, n), streamName: 'crowd' };
+      const got = buildViewerAnswer(o);
+      const want = buildAnswer({ ...o, sessionId: Number(sessId(got)) });
+      t.is(got, want, `${name}, session ${n}`);
+      t.true(got.includes(`a=ice-ufrag:${o.ice.ufrag}`) && got.includes(`a=ice-pwd:${o.ice.pwd}`), `${name}: its own credentials`);
+    }
+  }
+});
+
+test('an answer in which a stand-in value also appears (here in the stream name) is written whole', (t) => {
+  const [, sdp] = captured.find(([f]) => f === 'chromium-viewer.sdp');
+  const offer = parseOffer(anotherSession(sdp), 'viewer');
+  const o = { role: 'viewer', offer, ice: newIceParams(), fingerprint: 'AA:'.repeat(31) + 'BB', candidates: [{ ip: '127.0.0.1', port: 40000 }], tracks: tracksFor(offer, 7), streamName: 'crowd-3141592601' };
+  for (let i = 0; i < 2; i++) {
+    const got = buildViewerAnswer(o);
+    t.true(got.includes('a=msid:crowd-3141592601 '), 'the stream name is left alone');
+    t.is(got, buildAnswer({ ...o, sessionId: Number(sessId(got)) }));
+  }
 });

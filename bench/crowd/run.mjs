@@ -140,14 +140,14 @@ async function measure(checkout, run) {
     while (Date.now() < graceEnd) {
       c = load.viewers.counters();
       if (c.length === answered && c.every((v) => v.joinMs !== undefined || v.state === 'failed')) break;
-      await sleep(100);
+      await sleep(500); // counters() builds an object per viewer: not too often
     }
     const settledSeconds = (Date.now() - t0) / 1000;
     c = load.viewers.counters();
     const joinMs = c.flatMap((v) => (v.joinMs !== undefined ? [v.joinMs] : []));
     const relayJoin = await relayJoinHistogram(relay.url);
-    const states = {};
-    for (const v of load.clients.engine.clientStats()) states[v.state] = (states[v.state] ?? 0) + 1;
+    const states = {}; // the viewers' native states (the publisher left out)
+    for (const v of load.clients.engine.clientStats()) if (v.txPackets === 0 || v.rxPackets > 0) states[v.state] = (states[v.state] ?? 0) + 1;
     const rcvbufErrors = udpDrops() - u0;
     const relayDropped = (await relay.stats()).dropped - r0.dropped;
     for (const v of c) if (v.error && errors.length < 5 && !errors.includes(v.error)) errors.push(v.error);
@@ -175,7 +175,7 @@ async function measure(checkout, run) {
       states,
       rcvbufErrors,
       relayDropped,
-      connected: states.connected ?? 0,
+      connected: c.filter((v) => v.state === 'connected').length,
       gotMedia,
       gotMediaBySeconds: settledSeconds,
       joinP50Ms: pct(joinMs, 0.5),

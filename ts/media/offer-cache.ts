@@ -18,6 +18,15 @@ const MAX_CACHED_CHARS = 32 * 1024;
 const M_LINE_FIELDS = new Set(['type', 'port', 'protocol', 'payloads']);
 
 const shapes = new Map<string, SessionDescription>();
+/** Which shape each cached parse came from (for caches further down, e.g. the answer's). */
+const shapeOf = new WeakMap<object, number>();
+const shapeIds = new WeakMap<object, number>();
+let nextShapeId = 1;
+
+/** An id of the shape of a result of parseOfferSdp (undefined when it was parsed whole). */
+export function offerShapeKey(raw: SessionDescription): number | undefined {
+  return shapeOf.get(raw);
+}
 let hits = 0;
 let misses = 0;
 
@@ -68,6 +77,7 @@ export function parseOfferSdp(text: string): SessionDescription {
   if (!shape) {
     misses++;
     shape = deepFreeze(sdpTransform.parse(key));
+    shapeIds.set(shape, nextShapeId++);
     if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string);
     shapes.set(key, shape);
   } else {
@@ -89,5 +99,6 @@ export function parseOfferSdp(text: string): SessionDescription {
     media.push(m);
   }
   if (shape.media !== undefined) top.media = media;
+  shapeOf.set(top, shapeIds.get(shape)!);
   return top as unknown as SessionDescription;
 }
