@@ -10,7 +10,7 @@
 //
 //   node bench/crowd/run.mjs [--viewers 10000] [--rate 1000] [--rate-kbps 100] [--runs 1]
 //        [--inflight 256] [--grace 5] [--seconds 5] [--threads 1] [--workers 2] [--relays this,/other]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,9 @@ const { values: a } = parseArgs({
     // The publisher ignores the relay's keyframe requests (a joiner then waits for the next
     // natural IDR, every 60 frames) instead of answering them as encoders do.
     'ignore-pli': { type: 'boolean' },
+    // The publisher holds its media while the crowd joins and until every viewer is connected or
+    // failed (then resumes): relay CPU per join without the fan-out to those already in.
+    hold: { type: 'boolean' },
     out: { type: 'string' },
   },
 });
@@ -47,6 +50,7 @@ const cfg = {
   threads: Number(a.threads),
   workers: Number(a.workers),
   keyframeOnRequest: !a['ignore-pli'],
+  hold: Boolean(a.hold),
   relays: a.relays.split(',').map((r) => (r === 'this' ? root : r)),
 };
 if (!Number.isInteger(cfg.viewers) || cfg.viewers < 1 || cfg.viewers > 20000) throw new Error('--viewers: 1..20000');
@@ -67,6 +71,30 @@ const udpDrops = () => {
   const o = Object.fromEntries(k.map((x, i) => [x, Number(v[i])]));
   return o.RcvbufErrors ?? 0;
 };
+/** Datagrams dropped for a full receive buffer on the UDP sockets process `pid` holds (/proc/net/udp). */
+const socketDrops = (pid) => {
+  if (!pid) return undefined;
+  const inodes = new Set();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  let drops = 0;
+  for (const l of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = l.trim().split(/\s+/);
+    if (f.length > 12 && inodes.has(f[9])) drops += Number(f[12]);
+  }
+  return drops;
+};
+const c0connected = (load) => load.viewers.counters().filter((v) => v.state === 'connected').length;
 const cpuOf = (s) => (s.cpuUserUs + s.cpuSystemUs) / 1e6;
 const selfCpu = () => {
   const c = process.cpuUsage();
@@ -102,9 +130,12 @@ async function measure(checkout, run) {
     let failed = 0;
     let inflight = 0;
     let capped = 0; // schedule slots that found --inflight POSTs already out (the offered rate was not kept)
+    if (cfg.hold) load.clients.setPublisherPaused(true);
     const r0 = await relay.stats();
     const l0 = selfCpu();
     const u0 = udpDrops();
+    const relayDrops0 = socketDrops(relay.pid);
+    const loadDrops0 = socketDrops(process.pid);
     const t0 = Date.now();
     const pending = [];
     // Open loop: every 5 ms, start the joins the schedule owes, unless --inflight are out.
@@ -132,10 +163,20 @@ async function measure(checkout, run) {
     const postSeconds = (Date.now() - t0) / 1000;
     await Promise.all(pending);
     const answeredSeconds = (Date.now() - t0) / 1000;
+    let connectedSeconds;
+    if (cfg.hold) {
+      for (const end = Date.now() + 30000; Date.now() < end; ) {
+        if (load.viewers.counters().every((v) => v.state !== 'joining')) break;
+        await sleep(500);
+      }
+      connectedSeconds = (Date.now() - t0) / 1000;
+    }
     const r1 = await relay.stats();
     const l1 = selfCpu();
+    const cpuSeconds = connectedSeconds ?? answeredSeconds;
+    if (cfg.hold) load.clients.setPublisherPaused(false);
     // Wait for media up to the grace period after the last POST.
-    const graceEnd = t0 + postSeconds * 1000 + cfg.grace * 1000;
+    const graceEnd = (cfg.hold ? Date.now() : t0 + postSeconds * 1000) + cfg.grace * 1000;
     let c = load.viewers.counters();
     while (Date.now() < graceEnd) {
       c = load.viewers.counters();
@@ -149,6 +190,9 @@ async function measure(checkout, run) {
     const states = {}; // the viewers' native states (the publisher left out)
     for (const v of load.clients.engine.clientStats()) if (v.txPackets === 0 || v.rxPackets > 0) states[v.state] = (states[v.state] ?? 0) + 1;
     const rcvbufErrors = udpDrops() - u0;
+    // Where datagrams were lost to full receive buffers: the relay's sockets or the load generator's.
+    const relaySocketDrops = socketDrops(relay.pid) - relayDrops0;
+    const loadGenSocketDrops = socketDrops(process.pid) - loadDrops0;
     const relayDropped = (await relay.stats()).dropped - r0.dropped;
     for (const v of c) if (v.error && errors.length < 5 && !errors.includes(v.error)) errors.push(v.error);
     const gotMedia = joinMs.length;
@@ -174,6 +218,8 @@ async function measure(checkout, run) {
       signalFailed: failed,
       states,
       rcvbufErrors,
+      relaySocketDrops,
+      loadGenSocketDrops,
       relayDropped,
       connected: c.filter((v) => v.state === 'connected').length,
       gotMedia,
@@ -182,8 +228,14 @@ async function measure(checkout, run) {
       joinP99Ms: pct(joinMs, 0.99),
       joinMaxMs: joinMs.length ? Math.max(...joinMs) : undefined,
       relayJoin,
-      relayCoresJoining: (cpuOf(r1) - cpuOf(r0)) / answeredSeconds,
-      loadGenCoresJoining: (l1 - l0) / answeredSeconds,
+      connectedSeconds,
+      relayCoresJoining: (cpuOf(r1) - cpuOf(r0)) / cpuSeconds,
+      loadGenCoresJoining: (l1 - l0) / cpuSeconds,
+      // CPU per join: relay process (user + system) and this process (the load generator's JS
+      // and native threads), from the first POST until every answer (with --hold: every viewer
+      // connected or failed), over the viewers that connected.
+      relayCpuMsPerJoin: ((cpuOf(r1) - cpuOf(r0)) * 1000) / Math.max(1, c0connected(load)),
+      loadGenCpuMsPerJoin: ((l1 - l0) * 1000) / Math.max(1, c0connected(load)),
       relayCoresWindow: (cpuOf(sB) - cpuOf(sA)) / win,
       loadGenCoresWindow: (lB - lA) / win,
       relayTxPps: (sB.txPackets - sA.txPackets) / win,
@@ -221,7 +273,7 @@ for (let i = 0; i < cfg.runs; i++) {
   }
 }
 const f = (v, d = 0) => (v === undefined || v === null || !Number.isFinite(v) ? '-' : Number(v).toFixed(d));
-const header = ['relay', 'N', 'offered joins/s', 'achieved joins/s', 'answered in s', 'connected', 'got media', 'by s', 'join p50/p99 ms', 'relay join p50/p99 s', 'relay cores (join)', 'loadgen cores (join)', 'deliv min/tot', 'zero in window', 'relay cores (window)', 'loadavg'];
+const header = ['relay', 'N', 'offered joins/s', 'achieved joins/s', 'answered in s', 'connected', 'got media', 'by s', 'join p50/p99 ms', 'relay join p50/p99 s', 'relay cores (join)', 'loadgen cores (join)', 'relay / loadgen CPU ms per join', 'deliv min/tot', 'zero in window', 'relay cores (window)', 'loadavg'];
 const rows = cfg.relays.map((checkout) => {
   const ok = results.filter((r) => r.checkout === checkout && !r.error);
   if (!ok.length) return [checkout, String(cfg.viewers), String(cfg.rate), 'failed', ...header.slice(4).map(() => '')];
@@ -229,7 +281,7 @@ const rows = cfg.relays.map((checkout) => {
   return [
     checkout === root ? 'this' : checkout, String(cfg.viewers), String(cfg.rate), f(m((r) => r.joinsPerSecond)), f(m((r) => r.answeredSeconds), 1), f(m((r) => r.connected)), f(m((r) => r.gotMedia)),
     f(m((r) => r.gotMediaBySeconds), 1), `${f(m((r) => r.joinP50Ms))}/${f(m((r) => r.joinP99Ms))}`, `${f(m((r) => r.relayJoin?.p50), 2)}/${f(m((r) => r.relayJoin?.p99), 2)}`,
-    f(m((r) => r.relayCoresJoining), 2), f(m((r) => r.loadGenCoresJoining), 2), `${f(m((r) => r.deliveredMin * 100), 1)}%/${f(m((r) => r.deliveredTotal * 100), 1)}%`,
+    f(m((r) => r.relayCoresJoining), 2), f(m((r) => r.loadGenCoresJoining), 2), `${f(m((r) => r.relayCpuMsPerJoin), 2)} / ${f(m((r) => r.loadGenCpuMsPerJoin), 2)}`, `${f(m((r) => r.deliveredMin * 100), 1)}%/${f(m((r) => r.deliveredTotal * 100), 1)}%`,
     f(m((r) => r.zeroInWindow)), f(m((r) => r.relayCoresWindow), 2), ok.map((r) => r.loadavg.split(' ')[0]).join(', '),
   ];
 });

@@ -37,6 +37,7 @@ export async function startRelayProcess(script, args = [], limitSec = 1200) {
   const listening = await next('listening');
   return {
     port: listening.port,
+    pid: listening.pid,
     url: `http://127.0.0.1:${listening.port}`,
     async stats() {
       const p = next('stats', 60000); // a saturated relay answers late
