@@ -96,6 +96,13 @@ export interface PeerConfig {
    * extensions-01), 1..255; the data plane then sends transport-cc feedback every ~50 ms. 0: none.
    */
   transportCcExtId?: number;
+  /**
+   * The AV1 dependency descriptor header extension id (AV1 RTP spec), 1..255; 0 or absent: not
+   * negotiated. Publisher: read for each AV1 packet's layers. Viewer: forwarded under this id
+   * (RFC 8285 two-byte form when the id is over 14 or a descriptor over 16 bytes), and the
+   * viewer's AV1 layers are then filtered like VP8/VP9 ones (setViewerSvc).
+   */
+  ddExtId?: number;
   audioClockRate?: number;
   /** Viewer: RTX payload type and SSRC for video retransmissions (-1: plain retransmission). */
   rtxPt?: number;

@@ -275,6 +275,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int64_t tcc_ext = GetInt(o, "transportCcExtId", 0);
     if (tcc_ext < 0 || tcc_ext > 255) return ThrowType(env, "transportCcExtId must be 0..255");
     cfg.transport_cc_ext_id = static_cast<uint8_t>(tcc_ext);
+    const int64_t dd_ext = GetInt(o, "ddExtId", 0);
+    if (dd_ext < 0 || dd_ext > 255) return ThrowType(env, "ddExtId must be 0..255");
+    cfg.dd_ext_id = static_cast<uint8_t>(dd_ext);
     const int64_t remb = GetInt(o, "rembBps", 0);
     if (remb < 0 || remb > 1000000000) return ThrowType(env, "rembBps must be 0..1e9");
     cfg.remb_bps = static_cast<uint64_t>(remb);

@@ -157,6 +157,7 @@ export class Edge {
       fingerprintAlgorithm: answer.fingerprintAlgorithm,
       fingerprint: answer.fingerprint,
       ...(answer.layers ? { layers: answer.layers } : {}),
+      ...(answer.ddExtId !== undefined ? { ddExtId: answer.ddExtId } : {}),
     });
     const prev = this.pulls.get(stream);
     if (prev) this.clearTimers(prev);
