@@ -1,6 +1,6 @@
 // The relay's SDP answer (ICE-lite, every candidate, its DTLS role) mirroring the offer's m-sections.
-import { randomBytes } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
+import { randomHex, randomUint48 } from './random-pool.js';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { DEPENDENCY_DESCRIPTOR_EXTENSION, REPAIRED_RID_EXTENSION, RID_EXTENSION, TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, DtlsSetup, MediaKind, OfferRole, ParsedOffer } from './sdp.js';
@@ -19,7 +19,7 @@ export interface IceParams {
 }
 
 export function newIceParams(): IceParams {
-  return { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') };
+  return { ufrag: randomHex(6), pwd: randomHex(16) };
 }
 
 export interface AnswerTrack {
@@ -75,6 +75,8 @@ export interface AnswerOptions {
   streamName: string;
   /** The relay's DTLS role; by default what answerSetup() gives for the offer's a=setup. */
   setup?: 'active' | 'passive';
+  /** The o= line's sess-id (RFC 8866 §5.2); random by default. */
+  sessionId?: number;
 }
 
 /**
@@ -226,7 +228,7 @@ export function buildAnswer(o: AnswerOptions): string {
   const bundleMids = o.offer.sections.filter((s) => accepted.has(s.mid)).map((s) => s.mid);
   const session: SessionDescription = {
     version: 0,
-    origin: { username: '-', sessionId: randomBytes(6).readUIntBE(0, 6), sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
+    origin: { username: '-', sessionId: o.sessionId ?? randomUint48(), sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
     name: 'halfsec',
     timing: { start: 0, stop: 0 },
     icelite: 'ice-lite',

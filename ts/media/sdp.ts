@@ -1,6 +1,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { badRequest, HttpError } from '../ops/errors.js';
+import { parseOfferSdp } from './offer-cache.js';
 
 export type MediaKind = 'audio' | 'video';
 export type OfferRole = 'publisher' | 'viewer';
@@ -106,7 +107,7 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (text.split('\n').length > MAX_SDP_LINES) fail(`SDP has more than ${MAX_SDP_LINES} lines`);
   let raw: SessionDescription;
   try {
-    raw = sdpTransform.parse(text);
+    raw = parseOfferSdp(text);
   } catch (err) {
     fail(`SDP could not be parsed: ${(err as Error).message}`);
   }

@@ -11,7 +11,8 @@ import { LayerPolicy } from './policy.js';
 import { SvcPolicies } from './svc-policy.js';
 import { measureLayers, planPublisher, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
-import { buildAnswer, cnameFor, newIceParams } from './answer.js';
+import { cnameFor, newIceParams } from './answer.js';
+import { buildViewerAnswer } from './answer-cache.js';
 import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
@@ -415,7 +416,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     // Every announced IP (IPv4 and IPv6) on UDP, then the same on ICE-TCP when it is on.
     const candidates = this.announcedIps.map((ip) => ({ ip, port: added.port }));
     if (added.tcpPort > 0) candidates.push(...this.announcedIps.map((ip) => ({ ip, port: added.tcpPort, tcp: true })));
-    return buildAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
+    return buildViewerAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
   }
 
   private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {

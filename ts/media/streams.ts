@@ -1,6 +1,6 @@
 // Stream bookkeeping: the streams a relay holds, the sessions in them, and what can be read about
 // them (lists, details, counts, layers). SessionManager (sessions.ts) makes every change.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-pool.js';
 import type { ViewerFeedback } from '../native.js';
 import { badRequest } from '../ops/errors.js';
 import { sameFormat } from './codecs.js';
@@ -187,7 +187,7 @@ export class StreamBook {
   /** A new session on a native peer, found by that peer's id until it is untracked. */
   newSession(role: SessionRole, stream: string, added: { peerId: number; worker: number }): Session {
     const s: Session = {
-      id: randomBytes(12).toString('hex'),
+      id: randomHex(12),
       role,
       stream,
       peerId: added.peerId,
