@@ -110,3 +110,42 @@ test.serial('a Redis client that ioredis ended without the registry asking is st
   await sleep(1000);
   t.false(registry.healthy(), 'after close() it stays closed');
 });
+
+// "A total Redis outage keeps serving what is already flowing": not only a node's own stream, a
+// pull too. The outage outlasts every record's TTL (0.9 s here), so when Redis comes back empty
+// the edge must not take the origin's missing record for a dead origin before it re-registered.
+test.serial('a total Redis outage longer than the records\' TTL: a running edge pull keeps flowing, is never dropped, and the cluster re-forms when Redis returns empty', async (t) => {
+  const redisPort = await freePort();
+  const redis = await startRedis(t, redisPort);
+  const a = await startNode(t, redis.url, 'node-a');
+  const b = await startNode(t, redis.url, 'node-b');
+  const PACKETS = 300; // 6 s at 20 ms: the outage (2.5 s) and the return inside it
+  const pub = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/kept`, String(PACKETS), '20', 'video']);
+  await pub.waitFor('open');
+  const v = spawnPeer(t, 'viewers.mjs', [`${b.url}/whep/kept`, '4'], { env: { VIEWER_PORT_BASE: '32000' } });
+  t.is((await v.waitFor('ready', 30000)).open, 4);
+  t.true(await until(() => b.relay.stats().publishers === 1, 10000), "the edge's pull is connected");
+  t.deepEqual(b.relay.clusterStats().pulls, [{ stream: 'kept', upstream: 'node-a', lost: false }]);
+
+  pub.send('start');
+  await sleep(800);
+  await redis.stop();
+  t.true(await until(() => !a.relay.clusterStats().registryUp && !b.relay.clusterStats().registryUp, 3000), 'both nodes see the outage');
+  await sleep(2500);
+  t.deepEqual(b.relay.clusterStats().pulls, [{ stream: 'kept', upstream: 'node-a', lost: false }], 'the pull survives the outage');
+  // Redis returns with nothing in it (no persistence): every record expired.
+  await startRedis(t, redisPort);
+  t.true(await until(() => a.relay.clusterStats().registryUp && b.relay.clusterStats().registryUp, 8000), 'both reconnect');
+  await pub.waitFor('sent', 30000);
+  const report = await reportWhen(v, (r) => r.viewers.every((x) => x.video.length >= PACKETS), 5000);
+  for (const x of report.viewers) {
+    t.deepEqual(x.video, Array.from({ length: PACKETS }, (_, i) => i), `edge viewer ${x.index}: every packet in order through the outage`);
+    t.is(x.seqGaps, 0);
+  }
+  // Some heartbeats after the return (past TTL + one beat): the pull is still the same one.
+  await sleep(1500);
+  t.deepEqual(b.relay.clusterStats().pulls, [{ stream: 'kept', upstream: 'node-a', lost: false }], 'not dropped after Redis came back either');
+  t.is(a.relay.clusterStats().pullsServed, 1);
+  const director = await (await fetch(`${b.url}/api/director/kept`)).json();
+  t.true(['node-a', 'node-b'].includes(director.node) && director.carries, 'the director knows the stream again');
+});

@@ -24,6 +24,7 @@ test('pages and modules are served with their content types and revalidating cac
     ['/watch/demo', 'text/html; charset=utf-8', 'watch.html'],
     ['/watch/demo?x=1', 'text/html; charset=utf-8', 'watch.html'],
     ['/web/whip-whep.js', 'text/javascript; charset=utf-8', 'whip-whep.js'],
+    ['/web/ws-view.js', 'text/javascript; charset=utf-8', 'ws-view.js'],
     ['/web/clock-code.js', 'text/javascript; charset=utf-8', 'clock-code.js'],
     ['/web/style.css', 'text/css; charset=utf-8', 'style.css'],
   ];

@@ -3,10 +3,14 @@
 // latency when the publisher stamps its clock into the video (see clock-code.js).
 import { RelayError, tokenFromFragment, watch } from './whip-whep.js';
 import { ClockReader, latencyOf } from './clock-code.js';
+import { watchOverWebSocket, webSocketUrlOf } from './ws-view.js';
 
 const streamName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const endpoint = `/whep/${encodeURIComponent(streamName)}`;
 const token = tokenFromFragment(); // a view token (#token=), when the relay wants one
+// ?signal=ws: view over the WebSocket signaling (docs/websocket.md) instead of WHEP, on the node
+// the director names, the same way (reconnecting when the socket closes or the media stalls).
+const overWebSocket = new URLSearchParams(location.search).get('signal') === 'ws';
 const $ = (id) => document.getElementById(id);
 const video = $('player');
 
@@ -42,6 +46,8 @@ const status = {
   path: null,
   // This page's end of the pair (its UDP port), so a test can shape exactly this viewer's path.
   localPort: null,
+  // 'whep' or 'websocket' (?signal=ws).
+  signaling: overWebSocket ? 'websocket' : 'whep',
 };
 window.halfsecWatch = status;
 // For tests that read getStats themselves (frameHeight, freezeCount at the moment they ask).
@@ -102,7 +108,7 @@ async function superviseSession(s) {
   let lastProgress = performance.now();
   for (;;) {
     await sleep(1000);
-    if (session !== s) return;
+    if (session !== s || s.ended) return;
     const state = s.pc.connectionState;
     if (state === 'failed' || state === 'closed') return;
     let bytes = 0;
@@ -178,18 +184,18 @@ async function whereToWatch() {
       // This relay itself: its own endpoint, as the page reached it (its public URL may differ).
       if (choice.local === true) {
         status.node = choice.node ?? null;
-        return endpoint;
+        return { whep: endpoint, base: location.origin };
       }
       if (typeof choice.whep === 'string' && /^https?:\/\//.test(choice.whep)) {
         status.node = choice.node ?? null;
-        return choice.whep;
+        return { whep: choice.whep, base: new URL(choice.whep).origin };
       }
     }
   } catch {
     // The page's relay is unreachable or answers no director: try its own WHEP.
   }
   status.node = null;
-  return endpoint;
+  return { whep: endpoint, base: location.origin };
 }
 
 async function run() {
@@ -197,7 +203,8 @@ async function run() {
   for (;;) {
     setState('connecting');
     try {
-      session = await watch(await whereToWatch(), { token });
+      const where = await whereToWatch();
+      session = overWebSocket ? await watchOverWebSocket(webSocketUrlOf(where.base), streamName, { token }) : await watch(where.whep, { token });
     } catch (err) {
       session = null;
       if (err instanceof RelayError && err.status === 404) setState('waiting for the stream');

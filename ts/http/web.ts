@@ -17,6 +17,7 @@ const FILES: Readonly<Record<string, string>> = {
   'publish.js': 'text/javascript; charset=utf-8',
   'watch.js': 'text/javascript; charset=utf-8',
   'whip-whep.js': 'text/javascript; charset=utf-8',
+  'ws-view.js': 'text/javascript; charset=utf-8',
   'clock-code.js': 'text/javascript; charset=utf-8',
 };
 
