@@ -102,6 +102,7 @@
         "native/tests/bitrate_window_test.cc",
         "native/tests/transport_cc_reader_test.cc",
         "native/tests/bandwidth_estimator_test.cc",
+        "native/tests/probe_controller_test.cc",
         "native/tests/vpx_descriptor_test.cc",
         "native/tests/svc_filter_test.cc",
         "native/rtp/vpx_descriptor.cc",
