@@ -23,6 +23,11 @@ if (why) test('bandwidth browser test is skipped', (t) => t.log(why) || t.pass()
 
 const OPEN_MS = 6000, LIMITED_MS = 12000, RECOVER_MS = 12000;  // plus ~15 s to start: < 60 s in all
 
+// The one criterion a busy machine alone can miss: on the open link the relay has no estimate
+// (nothing limited the path), so it neither probes nor switches, and a freeze there is the two
+// browsers starved of CPU.
+const OPEN_FREEZE = 'with the link open the viewer does not freeze';
+
 /** The run's outcome as named checks (each true when the criterion holds), and its timeline. */
 function judge(res) {
   const checks = [];
@@ -33,7 +38,7 @@ function judge(res) {
   check(open.length > 10, 'the open phase was sampled');
   if (open.length === 0) return checks;
   check(open.every((s) => s.height === 720), `with the link open the viewer stays on the top layer (720p): ${JSON.stringify([...new Set(open.map((s) => s.height))])}`);
-  check(open.at(-1).freezes === open[0].freezes, 'and does not freeze');
+  check(open.at(-1).freezes === open[0].freezes, OPEN_FREEZE);
   // Limited: down within a few seconds, at most one freeze for the move, still decoding after.
   const down = limited.find((s) => s.height < 720);
   check(down, `moved down while limited: ${JSON.stringify(limited.map((s) => s.height))}`);
@@ -68,16 +73,17 @@ async function limitedRun(t) {
   return { r, errors, res, checks: res ? judge(res) : [] };
 }
 
-// Timing-sensitive on a 2-core machine (freezes come from CPU starvation of the two browsers and
-// from probe padding filling the 600 kbit/s shaper's queue; seen in about one CI run in three):
-// a first run that misses a criterion is logged with what it missed and the scenario runs once
-// more; every criterion is then asserted on that second run, unchanged.
+// Every criterion on the limited and lifted phases (where probes and switches happen) is
+// asserted on the first run. Only a first run whose sole miss is a freeze on the open link (no
+// estimate yet, so no probe and no switch: CPU starvation of the two browsers on a loaded 2-core
+// machine, seen in 2 of 3 runs at load 6-15 while every limited phase had no freeze) is logged
+// and run once more, every criterion then asserted on that second run, unchanged.
 nsTest('a Chromium viewer behind a 600 kbit/s link moves down within seconds and back up once it lifts; with the link open it stays on the top layer', async (t) => {
   t.timeout(190_000);
   let run = await limitedRun(t);
-  const missed = run.errors.length > 0 || !run.res || run.checks.some((c) => !c.ok);
-  if (missed) {
-    t.log(`first run missed: ${[...run.errors.map((e) => JSON.stringify(e)), ...(run.res ? [] : ['no result']), ...run.checks.filter((c) => !c.ok).map((c) => c.msg)].join('; ')}; running once more`);
+  const missed = run.checks.filter((c) => !c.ok).map((c) => c.msg);
+  if (run.errors.length === 0 && run.res && missed.length === 1 && missed[0] === OPEN_FREEZE) {
+    t.log(`first run froze on the open link only (no probe, no switch there); running once more`);
     run = await limitedRun(t);
   }
   t.deepEqual(run.errors, [], `stderr: ${run.r.stderr.slice(-1500)}`);
