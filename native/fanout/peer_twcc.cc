@@ -92,7 +92,7 @@ void Peer::Probe(int64_t now_ms) {
   const double target = ProbeController::Target(next_bps, top_bps);
   const uint64_t estimate = bwe_->estimate_bps();
   if (!probe_.Due(now_ms, estimate, target, bwe_->last_cut_ms(), bwe_->usage() == BandwidthUsage::kOverusing)) return;
-  probe_.Start(now_ms, target, bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
+  probe_.Start(now_ms, ProbeController::Aim(estimate, target), bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
   SendPadding(now_ms);
 }
 

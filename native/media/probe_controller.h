@@ -1,11 +1,15 @@
 // When and how hard to probe one viewer's path before a step up (draft-ietf-rmcat-gcc-02 leaves
 // probing to the sender; this follows the common practice of short padding clusters).
 //
-// A probe aims at what the viewer would step up to, never at a multiple of the estimate: the
-// next layer's measured rate with room for the policy's headroom, plus audio (Target), and
-// never above what the stream's top layer needs the same way. While the estimate is known and
-// below that, every so often padding is sent for kDurationMs so that media and padding together
-// reach it; the estimator reports whether it held. A probe stops early as soon as the feedback
+// A probe aims at what the viewer would step up to: the next layer's measured rate with room
+// for the policy's headroom, plus audio (Target), never above what the stream's top layer needs
+// the same way. While the estimate is known and below that, every so often padding is sent for
+// kDurationMs so that media and padding together reach it, but never more than kMaxGain times
+// the estimate (Aim): right after a cut the estimate sits well below the link, and a probe
+// straight to the next layer from there (measured: 600 kbit/s link, estimate 320-420 kbit/s,
+// next layer's need 1.03 Mbit/s) overfilled the shaper's queue and froze the picture more
+// often than one bounded by what the path was last seen to carry. The estimator reports whether
+// it held. A probe stops early as soon as the feedback
 // shows it is not carried (a queue growing, loss, overuse: Abort), so a failed probe adds at
 // most a feedback interval's excess to the path's queue. No probe while the path is overused
 // or within kQuietAfterCutMs of a cut. A failed probe doubles the wait before the next one (up
@@ -33,6 +37,8 @@ class ProbeController {
   // headroom); a probe aims a little above so that the estimate it leaves clears that.
   static constexpr double kLayerMargin = 1.3;
   static constexpr double kAudioAllowanceBps = 64'000;
+  // The most a probe may ask of the path, as a multiple of its estimate.
+  static constexpr double kMaxGain = 2.0;
   // Padding rate bounds (bit/s): below the floor a probe says nothing; the ceiling bounds what
   // a probe can cost a viewer's path whatever the stream.
   static constexpr double kMinPadBps = 80'000, kMaxPadBps = 4'000'000;
@@ -42,6 +48,13 @@ class ProbeController {
   static double Target(double layer_bps, double top_bps) {
     const double bps = top_bps > 0 ? std::min(layer_bps, top_bps) : layer_bps;
     return bps * kLayerMargin + kAudioAllowanceBps;
+  }
+
+  // What the next probe toward `target_bps` sends in all (media and padding): the target, or
+  // kMaxGain x the estimate when that is lower (a probe that holds there raises the estimate,
+  // and the next one reaches further).
+  static double Aim(uint64_t estimate_bps, double target_bps) {
+    return std::min(target_bps, kMaxGain * static_cast<double>(estimate_bps));
   }
 
   // True when a probe toward `target_bps` should start now; `last_cut_ms` and `overusing` from

@@ -21,6 +21,10 @@ TEST(ProbeAimsAtTheNextLayerNeverBeyondTheTop) {
   CHECK_EQ(ProbeController::Target(5'000'000, kTop), ProbeController::Target(kTop, kTop));
   ProbeController p;
   const double target = ProbeController::Target(kTop, kTop);
+  // From an estimate far below the target (just after a cut) a probe asks the path for at most
+  // kMaxGain x the estimate; close enough, the target itself.
+  CHECK_EQ(ProbeController::Aim(400'000, target), 800'000.0);
+  CHECK_EQ(ProbeController::Aim(700'000, target), target);
   CHECK(!p.Due(0, 0, target));                                         // no estimate yet: no probe
   CHECK(!p.Due(0, static_cast<uint64_t>(target) + 1, target));         // already there: no probe
   CHECK(!p.Due(0, 400'000, target, /*last_cut_ms=*/-1, /*overusing=*/true));

@@ -174,7 +174,7 @@ struct LinkSim {
     if (probe_target_bps <= 0) return;
     const uint64_t e = bwe.estimate_bps();
     if (!probes.active() && probes.Due(now_ms, e, probe_target_bps, bwe.last_cut_ms(), bwe.usage() == BandwidthUsage::kOverusing)) {
-      probes.Start(now_ms, probe_target_bps, bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
+      probes.Start(now_ms, ProbeController::Aim(e, probe_target_bps), bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
       probes_started++;
     }
     if (probes.active() && abort_failing && bwe.ProbeFailing()) {
