@@ -104,6 +104,7 @@
         "native/tests/bitrate_window_test.cc",
         "native/tests/transport_cc_reader_test.cc",
         "native/tests/bandwidth_estimator_test.cc",
+        "native/tests/probe_controller_test.cc",
         "native/tests/vpx_descriptor_test.cc",
         "native/tests/svc_filter_test.cc",
         "native/tests/srt_streamid_test.cc",

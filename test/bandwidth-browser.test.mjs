@@ -23,24 +23,32 @@ if (why) test('bandwidth browser test is skipped', (t) => t.log(why) || t.pass()
 
 const OPEN_MS = 6000, LIMITED_MS = 12000, RECOVER_MS = 12000;  // plus ~15 s to start: < 60 s in all
 
+// The criteria a busy machine alone was seen to miss (10 runs of the final code at load 11-20
+// on 2 cores: 3 missed, each on these only): a freeze on the open link, where the relay has no
+// estimate yet and neither probes nor switches; and more than one freeze while moving down,
+// where no probe runs either (none before the first cut, nor within 2 s of one): the two
+// browsers starved of CPU while the 720p queue drains and the 360p keyframe is decoded.
+const OPEN_FREEZE = 'with the link open the viewer does not freeze';
+const MOVE_DOWN_FREEZES = 'freezes while moving down';
+
 /** The run's outcome as named checks (each true when the criterion holds), and its timeline. */
 function judge(res) {
   const checks = [];
-  const check = (ok, msg) => checks.push({ ok: Boolean(ok), msg });
+  const check = (ok, msg, tag = msg) => checks.push({ ok: Boolean(ok), msg, tag });
   const phase = (p) => res.samples.filter((s) => s.phase === p);
   const open = phase('open'), limited = phase('limited'), lifted = phase('lifted');
   // Open: the top layer all along, no freeze.
   check(open.length > 10, 'the open phase was sampled');
   if (open.length === 0) return checks;
   check(open.every((s) => s.height === 720), `with the link open the viewer stays on the top layer (720p): ${JSON.stringify([...new Set(open.map((s) => s.height))])}`);
-  check(open.at(-1).freezes === open[0].freezes, 'and does not freeze');
+  check(open.at(-1).freezes === open[0].freezes, OPEN_FREEZE);
   // Limited: down within a few seconds, at most one freeze for the move, still decoding after.
   const down = limited.find((s) => s.height < 720);
   check(down, `moved down while limited: ${JSON.stringify(limited.map((s) => s.height))}`);
   if (!down) return checks;
   check(down.t <= 4000, `moved down ${down.t} ms after the limit`);
   const settle = limited.filter((s) => s.t <= down.t + 3000).at(-1);
-  check(settle.freezes - open.at(-1).freezes <= 1, `freezes while moving down: ${settle.freezes - open.at(-1).freezes}`);
+  check(settle.freezes - open.at(-1).freezes <= 1, `${MOVE_DOWN_FREEZES}: ${settle.freezes - open.at(-1).freezes}`, MOVE_DOWN_FREEZES);
   const tail = limited.filter((s) => s.t >= down.t + 2000);
   const fps = tail.length > 1 ? (tail.at(-1).frames - tail[0].frames) / ((tail.at(-1).t - tail[0].t) / 1000) : 0;
   // The publisher sends ~20 frames/s here; a loaded 2-core machine decodes fewer, never none.
@@ -68,16 +76,17 @@ async function limitedRun(t) {
   return { r, errors, res, checks: res ? judge(res) : [] };
 }
 
-// Timing-sensitive on a 2-core machine (freezes come from CPU starvation of the two browsers and
-// from probe padding filling the 600 kbit/s shaper's queue; seen in about one CI run in three):
-// a first run that misses a criterion is logged with what it missed and the scenario runs once
-// more; every criterion is then asserted on that second run, unchanged.
+// A first run that misses only those machine-bound criteria is logged and run once more, every
+// criterion then asserted on that second run, unchanged; any other miss (moved down late, did
+// not stay down, stopped decoding, not back up in time: what probes and switches decide) fails
+// at once. Before the probes aimed at the next layer and stopped early, any miss led to a
+// second run.
 nsTest('a Chromium viewer behind a 600 kbit/s link moves down within seconds and back up once it lifts; with the link open it stays on the top layer', async (t) => {
   t.timeout(190_000);
   let run = await limitedRun(t);
-  const missed = run.errors.length > 0 || !run.res || run.checks.some((c) => !c.ok);
-  if (missed) {
-    t.log(`first run missed: ${[...run.errors.map((e) => JSON.stringify(e)), ...(run.res ? [] : ['no result']), ...run.checks.filter((c) => !c.ok).map((c) => c.msg)].join('; ')}; running once more`);
+  const missed = run.checks.filter((c) => !c.ok);
+  if (run.errors.length === 0 && run.res && missed.length > 0 && missed.every((c) => c.tag === OPEN_FREEZE || c.tag === MOVE_DOWN_FREEZES)) {
+    t.log(`first run missed only machine-bound criteria (${missed.map((c) => c.msg).join('; ')}); running once more`);
     run = await limitedRun(t);
   }
   t.deepEqual(run.errors, [], `stderr: ${run.r.stderr.slice(-1500)}`);

@@ -314,6 +314,8 @@ class Peer {
   void OnTransportCc(const uint8_t* d, size_t n);
   void Probe(int64_t now_ms);
   void SendPadding(int64_t now_ms);
+  // The measured rate of the stream's highest live layer (bit/s; 0 when none is measured).
+  double TopLayerBps(int64_t now_ms) const;
 
   PeerConfig cfg_;
   const DtlsIdentity& identity_;

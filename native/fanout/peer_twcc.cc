@@ -12,10 +12,6 @@
 namespace halfsec {
 
 namespace {
-// What the next layer needs before a probe toward it counts as held: its measured rate with
-// room above the policy's own headroom (ts/media/policy.ts, 1.2), plus audio.
-constexpr double kProbeHeadroom = 1.35;
-constexpr double kAudioAllowanceBps = 64'000;
 constexpr int64_t kLayerStaleMs = 1000;
 constexpr size_t kPaddingPacket = 12 + kTwccExtensionBytes + 255;
 constexpr int kMaxPaddingPerCall = 64;
@@ -69,12 +65,21 @@ void Peer::Probe(int64_t now_ms) {
   // congestion control and a probe would only fill its queue.
   if (cfg_.out_rtx_pt == kNoPt || TwccId(kVideo) == 0 || tcp_id_ != 0 || !srtp_ready_) return;
   if (probe_.active()) {
+    // The feedback already shows the path does not carry the probe: stop adding to its queue.
+    if (bwe_->ProbeFailing()) {
+      probe_.Abort(now_ms);
+      bwe_->EndProbe(probe_.cluster(), probe_.packets(), probe_.pad_bps(), now_ms, true);
+      return;
+    }
     SendPadding(now_ms);
     if (probe_.Finish(now_ms)) bwe_->EndProbe(probe_.cluster(), probe_.packets(), probe_.pad_bps(), now_ms);
     return;
   }
   const int cur = out_[kVideo].layer;
   if (cur < 0) return;
+  // What the stream's top layer needs: no probe aims beyond it, whatever the estimate claims.
+  const double top_bps = TopLayerBps(now_ms);
+  if (top_bps <= 0) return;
   // The next VP8/VP9 layer step when layers are dropped (peer_svc.cc), else the next simulcast layer.
   double next_bps = SvcProbeBps();
   if (next_bps <= 0) {
@@ -84,12 +89,25 @@ void Peer::Probe(int64_t now_ms) {
     next_bps = cfg_.stream->layer_kbps[cur + 1].load(std::memory_order_relaxed) * 1000.0;
     if (next_bps <= 0) return;
   }
-  const double target = next_bps * kProbeHeadroom + kAudioAllowanceBps;
+  const double target = ProbeController::Target(next_bps, top_bps);
   const uint64_t estimate = bwe_->estimate_bps();
   if (!probe_.Due(now_ms, estimate, target, bwe_->last_cut_ms(), bwe_->usage() == BandwidthUsage::kOverusing)) return;
-  const double step = ProbeController::StepTarget(estimate, target);
-  probe_.Start(now_ms, step - bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
+  probe_.Start(now_ms, ProbeController::Aim(estimate, target), bwe_->media_acked_bps(), bwe_->BeginProbe(now_ms));
   SendPadding(now_ms);
+}
+
+double Peer::TopLayerBps(int64_t now_ms) const {
+  // The highest measured rate of a live layer: the top simulcast layer, or a single encoding's
+  // whole rate (SVC, where layer 0 carries every spatial and temporal layer).
+  const Stream& s = *cfg_.stream;
+  const int n = std::min(s.layer_count.load(std::memory_order_relaxed), kMaxLayers);
+  double top = 0;
+  for (int i = 0; i < n; i++) {
+    const int64_t seen = s.layer_seen_ms[i].load(std::memory_order_relaxed);
+    if (seen == 0 || now_ms - seen >= kLayerStaleMs) continue;
+    top = std::max(top, s.layer_kbps[i].load(std::memory_order_relaxed) * 1000.0);
+  }
+  return top;
 }
 
 void Peer::SendPadding(int64_t now_ms) {

@@ -52,6 +52,7 @@ void BandwidthEstimator::OnFeedback(const PacketResult* r, size_t n, int64_t now
     const bool in_cluster = !cluster_.done && p.probe >= 0 && p.probe == cluster_.id;
     if (in_cluster) cluster_.reported++;
     if (!p.received) {
+      if (in_cluster) cluster_.lost++;
       window_lost_++;
       taken_lost_++;
       continue;
@@ -144,20 +145,30 @@ int BandwidthEstimator::BeginProbe(int64_t now_ms) {
   return cluster_.id;
 }
 
-void BandwidthEstimator::EndProbe(int id, uint32_t packets, double paced_bps, int64_t now_ms) {
+bool BandwidthEstimator::ProbeFailing() const {
+  if (cluster_.done) return false;
+  if (cluster_.overuse) return true;
+  if (cluster_.received > 0 && cluster_.last_delay - cluster_.min_delay > kProbeMaxQueueGrowthUs) return true;
+  return cluster_.reported >= kProbeMinPackets && cluster_.lost * 10 > cluster_.reported;
+}
+
+void BandwidthEstimator::EndProbe(int id, uint32_t packets, double paced_bps, int64_t now_ms, bool aborted) {
   if (cluster_.done || cluster_.id != id) return;
+  cluster_.aborted = aborted;
   cluster_.expected = packets;
   cluster_.paced_bps = paced_bps;
   cluster_.end_ms = now_ms;
+  if (aborted) EvaluateProbe(now_ms);
 }
 
 void BandwidthEstimator::EvaluateProbe(int64_t now_ms) {
-  if (cluster_.done || cluster_.expected == 0) return;
-  const bool all_reported = cluster_.reported >= cluster_.expected;
+  if (cluster_.done || (cluster_.expected == 0 && !cluster_.aborted)) return;
+  // An aborted cluster is decided at once: nothing that arrives later can make it hold.
+  const bool all_reported = cluster_.aborted || cluster_.reported >= cluster_.expected;
   if (!all_reported && now_ms - cluster_.end_ms < kProbeReportTimeoutMs) return;
   cluster_.done = true;
   const int64_t span_us = cluster_.last_arrival - cluster_.first_arrival;
-  bool held = cluster_.received >= kProbeMinPackets && span_us > 0 && !cluster_.overuse &&
+  bool held = !cluster_.aborted && cluster_.received >= kProbeMinPackets && span_us > 0 && !cluster_.overuse &&
               cluster_.received * 10 >= cluster_.expected * 9 &&
               cluster_.last_delay - cluster_.min_delay <= kProbeMaxQueueGrowthUs;
   double recv_bps = 0;

@@ -24,7 +24,12 @@ class BandwidthEstimator {
   // Probing: a cluster begins (its id goes on each probe packet's history entry) and ends
   // with the number of packets and the padding rate it was paced at.
   int BeginProbe(int64_t now_ms);
-  void EndProbe(int id, uint32_t packets, double paced_bps, int64_t now_ms);
+  // `aborted`: the sender stopped it early (ProbeFailing), so it failed whatever comes after.
+  void EndProbe(int id, uint32_t packets, double paced_bps, int64_t now_ms, bool aborted = false);
+  // True while the current cluster's feedback already shows the path does not carry it: the
+  // queue grew by more than a probe may add, its packets were lost, or overuse was signalled.
+  // The sender stops padding at once instead of finishing the cluster.
+  bool ProbeFailing() const;
   // The latest cluster's outcome once the feedback reported it: +1 held, -1 failed, 0 none
   // (pending or already taken).
   int TakeProbeOutcome();
@@ -60,7 +65,7 @@ class BandwidthEstimator {
   };
   struct Cluster {
     int id = -1;
-    uint32_t expected = 0, reported = 0, received = 0;
+    uint32_t expected = 0, reported = 0, received = 0, lost = 0;
     double paced_bps = 0;
     int64_t end_ms = -1;
     int64_t first_arrival = 0, last_arrival = 0;
@@ -69,7 +74,7 @@ class BandwidthEstimator {
     // One-way delay (arrival minus send, µs) of the cluster's packets: the smallest, and that of
     // the last one sent. A queue that fills during the probe shows as the difference.
     int64_t min_delay = 0, last_delay = 0, last_send = 0;
-    bool overuse = false;
+    bool overuse = false, aborted = false;
     bool done = true;
   };
   void LossBased(int64_t now_ms);

@@ -1,12 +1,25 @@
 // When and how hard to probe one viewer's path before a step up (draft-ietf-rmcat-gcc-02 leaves
-// probing to the sender; this follows the common practice of short padding clusters): while
-// the estimate is known and below what the next layer needs, every so often send padding for
-// kDurationMs so that media and padding together reach the next step, at most kStep times the
-// estimate (a probe far above the path's rate would fill its queue and freeze the picture);
-// the estimator reports whether it held. No probe while the path is overused or within
-// kQuietAfterCutMs of a cut. A failed probe doubles the wait before the next one (up to
-// kMaxIntervalMs), one that held resets it. Padding is paced by the worker's tick (20 ms), in
-// packets of at most 255 padding octets.
+// probing to the sender; this follows the common practice of short padding clusters).
+//
+// A probe aims at what the viewer would step up to: the next layer's measured rate with room
+// for the policy's headroom, plus audio (Target), never above what the stream's top layer needs
+// the same way. While the estimate is known and below that, every so often padding is sent for
+// kDurationMs so that media and padding together reach it, but never more than kMaxGain times
+// the estimate (Aim): right after a cut the estimate sits well below the link, and a probe
+// straight to the next layer from there (measured: 600 kbit/s link, estimate 320-420 kbit/s,
+// next layer's need 1.03 Mbit/s) overfilled the shaper's queue and froze the picture more
+// often than one bounded by what the path was last seen to carry. The estimator reports whether
+// it held. A probe stops early as soon as the feedback
+// shows it is not carried (a queue growing, loss, overuse: Abort), so a failed probe adds at
+// most a feedback interval's excess to the path's queue. No probe while the path is overused
+// or within kQuietAfterCutMs of a cut. A failed probe doubles the wait before the next one (up
+// to kMaxIntervalMs), one that held resets it. Padding is paced by the worker's tick (20 ms),
+// in packets of at most 255 padding octets.
+//
+// Bounds (what a viewer's own feedback, forged or not, can make the relay send it): media never
+// exceeds the stream's top layer (the relay forwards, it does not encode); padding is at most
+// Target(top layer) for kDurationMs, once per kBaseIntervalMs + kDurationMs at most, and never
+// more than kMaxPadBps; all of a worker's viewers together share PaddingBudget.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -20,10 +33,29 @@ class ProbeController {
   // enough that a probe that fails adds only tens of ms to the queue.
   static constexpr int64_t kDurationMs = 250;
   static constexpr int64_t kBaseIntervalMs = 1000, kMaxIntervalMs = 4000, kQuietAfterCutMs = 2000;
-  static constexpr double kStep = 2.0;
+  // What the policy needs before a step up is 1.2 x the next layer (ts/media/policy.ts
+  // headroom); a probe aims a little above so that the estimate it leaves clears that.
+  static constexpr double kLayerMargin = 1.3;
+  static constexpr double kAudioAllowanceBps = 64'000;
+  // The most a probe may ask of the path, as a multiple of its estimate.
+  static constexpr double kMaxGain = 2.0;
   // Padding rate bounds (bit/s): below the floor a probe says nothing; the ceiling bounds what
-  // a probe can cost a viewer's path.
+  // a probe can cost a viewer's path whatever the stream.
   static constexpr double kMinPadBps = 80'000, kMaxPadBps = 4'000'000;
+
+  // The total rate (media, padding, audio) a probe toward a layer of `layer_bps` aims at, with
+  // the stream's top layer at `top_bps` (0: unknown, no bound from it): never beyond the top.
+  static double Target(double layer_bps, double top_bps) {
+    const double bps = top_bps > 0 ? std::min(layer_bps, top_bps) : layer_bps;
+    return bps * kLayerMargin + kAudioAllowanceBps;
+  }
+
+  // What the next probe toward `target_bps` sends in all (media and padding): the target, or
+  // kMaxGain x the estimate when that is lower (a probe that holds there raises the estimate,
+  // and the next one reaches further).
+  static double Aim(uint64_t estimate_bps, double target_bps) {
+    return std::min(target_bps, kMaxGain * static_cast<double>(estimate_bps));
+  }
 
   // True when a probe toward `target_bps` should start now; `last_cut_ms` and `overusing` from
   // the estimator.
@@ -33,14 +65,14 @@ class ProbeController {
     if (overusing || (last_cut_ms >= 0 && now_ms - last_cut_ms < kQuietAfterCutMs)) return false;
     return now_ms >= next_ms_;
   }
-  // The total rate (media and padding) the next probe aims at.
-  static double StepTarget(uint64_t estimate_bps, double target_bps) {
-    return std::min(target_bps, kStep * static_cast<double>(estimate_bps));
-  }
-  void Start(int64_t now_ms, double pad_bps, int cluster) {
+  // Starts a probe whose padding fills the gap between `target_bps` and the media the viewer
+  // acknowledged (`media_bps`), never more than `target_bps` itself (feedback claiming no media
+  // arrived cannot raise it past the target) nor kMaxPadBps.
+  void Start(int64_t now_ms, double target_bps, double media_bps, int cluster) {
     active_ = true;
     start_ms_ = now_ms;
-    pad_bps_ = std::clamp(pad_bps, kMinPadBps, kMaxPadBps);
+    const double gap = target_bps - std::max(0.0, media_bps);
+    pad_bps_ = std::min({std::max(gap, kMinPadBps), std::max(target_bps, kMinPadBps), kMaxPadBps});
     sent_bytes_ = 0;
     packets_ = 0;
     cluster_ = cluster;
@@ -68,6 +100,16 @@ class ProbeController {
     next_ms_ = now_ms + interval_ms_;  // a result (or its absence) comes before then
     return true;
   }
+  // Stops the probe now: the feedback already shows the path does not carry it. The outcome
+  // (failed) still comes from the estimator.
+  void Abort(int64_t now_ms) {
+    if (!active_) return;
+    active_ = false;
+    aborted_++;
+    next_ms_ = now_ms + interval_ms_;
+  }
+  uint32_t aborted() const { return aborted_; }
+  int64_t interval_ms() const { return interval_ms_; }
   void OnOutcome(int outcome, int64_t now_ms) {
     if (outcome > 0) {
       interval_ms_ = kBaseIntervalMs;
@@ -82,7 +124,7 @@ class ProbeController {
   int64_t start_ms_ = 0, next_ms_ = 0, interval_ms_ = kBaseIntervalMs;
   double pad_bps_ = 0;
   uint64_t sent_bytes_ = 0;
-  uint32_t packets_ = 0;
+  uint32_t packets_ = 0, aborted_ = 0;
   int cluster_ = -1;
 };
 

@@ -56,7 +56,7 @@ TransportCcWriter::TransportCcWriter() { std::fill(std::begin(arrival_), std::en
 
 int64_t TransportCcWriter::Unwrap(uint16_t seq) const {
   const int64_t newest = end_ - 1;
-  return newest + static_cast<int16_t>(static_cast<uint16_t>(seq - static_cast<uint16_t>(newest)));
+  return newest + static_cast<int16_t>(static_cast<uint16_t>(seq - External(newest)));
 }
 
 void TransportCcWriter::OnPacket(uint16_t seq, int64_t arrival_us, uint32_t media_ssrc) {
@@ -67,20 +67,41 @@ void TransportCcWriter::OnPacket(uint16_t seq, int64_t arrival_us, uint32_t medi
     next_ = end_ = seq;
   }
   const int64_t s = Unwrap(seq);
+  if (s - end_ < kWindow && end_ - s <= kWindow) {
+    held_ = false;  // back among the current numbers: a held jump was a stray
+    if (s >= seg_start_) Record(s, arrival_us);  // (before the latest jump: its line is gone)
+    return;
+  }
+  // Far from the newest: hold it until the next packet follows it.
+  const uint16_t after = static_cast<uint16_t>(seq - held_seq_);
+  if (!held_ || after == 0 || after > kJumpFollow) {
+    held_ = true;
+    held_seq_ = seq;
+    held_arrival_ = arrival_us;
+    return;
+  }
+  // Confirmed: the held number continues right after the newest. What is pending before it
+  // stays (in its own feedback); a segment still pending from an earlier jump is dropped, so
+  // only one boundary is ever kept.
+  held_ = false;
+  jumps_++;
+  if (next_ < seg_start_) next_ = seg_start_;
+  prev_offset_ = offset_;
+  seg_start_ = end_;
+  offset_ = end_ - held_seq_;
+  Record(end_, held_arrival_);
+  Record(Unwrap(seq), arrival_us);
+}
+
+void TransportCcWriter::Record(int64_t s, int64_t arrival_us) {
   if (s >= end_) {
-    if (s - end_ >= kWindow) {
-      std::fill(std::begin(arrival_), std::end(arrival_), -1);
-      next_ = s;
-    } else {
-      for (int64_t x = end_; x < s; x++) Slot(x) = -1;
-    }
+    for (int64_t x = std::max(end_, s - kWindow); x < s; x++) Slot(x) = -1;
     end_ = s + 1;
     // The oldest unreported numbers fall out of the ring: they are never reported.
     next_ = std::max(next_, end_ - kWindow);
     Slot(s) = arrival_us;
     return;
   }
-  if (end_ - s > kWindow) return;  // too far behind to remember
   int64_t& slot = Slot(s);
   if (slot >= 0) return;  // a duplicate: the first arrival stands
   slot = arrival_us;
@@ -89,11 +110,15 @@ void TransportCcWriter::OnPacket(uint16_t seq, int64_t arrival_us, uint32_t medi
 
 size_t TransportCcWriter::Build(uint8_t* out, size_t cap, uint32_t sender_ssrc) {
   if (!pending() || cap < kMinPacket) return 0;
+  // One feedback covers consecutive wire numbers: it stops where a jump was closed up.
+  const int64_t stop = next_ < seg_start_ ? seg_start_ : end_;
   int64_t first = next_;
-  while (first < end_ && Slot(first) < 0) first++;
-  if (first == end_) {  // nothing received in the range (cannot happen: the newest was received)
-    next_ = end_;
-    return 0;
+  while (first < stop && Slot(first) < 0) first++;
+  if (first == stop) {
+    // Nothing received before the boundary: on to the numbers after it (the newest number was
+    // received, so this recurses at most once).
+    next_ = stop;
+    return stop < end_ ? Build(out, cap, sender_ssrc) : 0;
   }
   const int64_t reference = Slot(first) / kReferenceUs;
   int64_t at = reference * (kReferenceUs / kDeltaUs);  // running time in 250 µs ticks
@@ -105,7 +130,7 @@ size_t TransportCcWriter::Build(uint8_t* out, size_t cap, uint32_t sender_ssrc) 
   int16_t delta[kWindow];
   int n = 0, received = 0;
   size_t delta_bytes = 0;
-  for (int64_t x = next_; x < end_; x++) {
+  for (int64_t x = next_; x < stop; x++) {
     uint8_t s = kLost;
     int64_t d = 0;
     if (Slot(x) >= 0) {
@@ -128,7 +153,7 @@ size_t TransportCcWriter::Build(uint8_t* out, size_t cap, uint32_t sender_ssrc) 
   out[1] = 205;        // RTPFB
   Store32(out + 4, sender_ssrc);
   Store32(out + 8, media_ssrc_);
-  Store16(out + 12, static_cast<uint16_t>(next_));
+  Store16(out + 12, External(next_));
   Store16(out + 14, static_cast<uint16_t>(n));
   const uint32_t ref24 = static_cast<uint32_t>(reference) & 0xffffff;
   out[16] = static_cast<uint8_t>(ref24 >> 16);

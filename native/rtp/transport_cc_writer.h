@@ -5,9 +5,15 @@
 // estimator (Chromium's GCC) sees the delay and loss its packets met on the way here.
 //
 // One writer per publisher, owned by its worker thread. Memory is fixed (a ring of kWindow
-// arrival times): a sender cannot make it grow. Reordering within the window is reported as it
-// arrived (a late packet moves the next feedback's base back, so the sender learns it arrived);
-// a packet more than kWindow numbers behind the newest is ignored.
+// arrival times): a sender cannot make it grow. Numbers are 16-bit and wrap (§3.1: each is read
+// as the one nearest the newest, serial-number style, and a feedback's base may go back on
+// reordering). Reordering within the window is reported as it arrived (a late packet moves the
+// next feedback's base back, so the sender learns it arrived). A packet kWindow or more away from
+// the newest, ahead or behind, is a jump: it is held aside and changes nothing until the next
+// packet follows it in sequence (a sender that really restarted its numbers); then the new
+// numbers continue the window right after the old ones (the gap is not reported) and what was
+// pending before the jump is still reported, in feedback of its own. So a stray or forged
+// number, or numbers alternating between two places, never clear the window.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -38,14 +44,33 @@ class TransportCcWriter {
 
   // Feedback packets written so far (the 8-bit "fb pkt. count" wraps).
   uint32_t packets_built() const { return fb_count_; }
+  // Jumps confirmed so far (numbers restarted elsewhere).
+  uint32_t jumps() const { return jumps_; }
 
  private:
+  static constexpr int kJumpFollow = 16;  // how far past a held jump its confirmation may land
+
   int64_t Unwrap(uint16_t seq) const;
+  // The wire number of internal (unwrapped) number `x`: numbers before the latest jump keep the
+  // offset they had.
+  uint16_t External(int64_t x) const {
+    return static_cast<uint16_t>(x - (x < seg_start_ ? prev_offset_ : offset_));
+  }
+  void Record(int64_t s, int64_t arrival_us);
   int64_t& Slot(int64_t seq) { return arrival_[static_cast<size_t>(seq & (kWindow - 1))]; }
 
   bool started_ = false;
-  int64_t next_ = 0;  // the first number not yet reported (unwrapped)
-  int64_t end_ = 0;   // one past the newest number seen (unwrapped)
+  // Internal numbers: the wire numbers unwrapped, with each confirmed jump closed up so the
+  // window stays contiguous. Wire number = internal - offset_ (prev_offset_ before seg_start_).
+  int64_t next_ = 0;  // the first number not yet reported
+  int64_t end_ = 0;   // one past the newest number seen
+  int64_t offset_ = 0, prev_offset_ = 0;
+  int64_t seg_start_ = INT64_MIN;  // the first number after the latest jump (none yet)
+  // A jump on probation: the wire number and arrival of a packet far from the newest.
+  bool held_ = false;
+  uint16_t held_seq_ = 0;
+  int64_t held_arrival_ = 0;
+  uint32_t jumps_ = 0;
   uint32_t media_ssrc_ = 0;
   uint32_t fb_count_ = 0;
   int64_t arrival_[kWindow];  // arrival time per number, -1: not received

@@ -243,16 +243,90 @@ TEST(TransportCcReferenceTimeWraps24Bits) {
   CHECK_EQ(f.statuses[0].arrival_us, 7 * 64000 + 250);  // 300 µs rounds to one tick
 }
 
-TEST(TransportCcJumpBeyondWindowStartsOver) {
+// Every status of `f` received, for consecutive numbers from `base`.
+bool AllReceived(const Feedback& f, uint16_t base, uint16_t count) {
+  if (!f.ok || f.base != base || f.count != count) return false;
+  for (const Status& st : f.statuses) {
+    if (!st.received) return false;
+  }
+  return true;
+}
+
+TEST(TransportCcStrayJumpKeepsTheWindow) {
+  // One number far ahead (a corrupt or forged one) between in-order packets: held, never
+  // confirmed, so the window and everything pending in it stay.
   TransportCcWriter w;
   uint8_t out[1500];
-  w.OnPacket(100, 0);
-  w.OnPacket(static_cast<uint16_t>(100 + TransportCcWriter::kWindow + 500), 1000);
+  for (int i = 0; i < 10; i++) w.OnPacket(static_cast<uint16_t>(100 + i), 1000 * i);
+  w.OnPacket(static_cast<uint16_t>(100 + TransportCcWriter::kWindow + 500), 10'000);
+  for (int i = 10; i < 20; i++) w.OnPacket(static_cast<uint16_t>(100 + i), 1000 * i);
   const Feedback f = Decode(out, w.Build(out, sizeof out, 1));
-  CHECK(f.ok);
-  CHECK_EQ(f.base, static_cast<uint16_t>(100 + TransportCcWriter::kWindow + 500));
-  CHECK_EQ(f.count, 1);
+  CHECK(AllReceived(f, 100, 20));
+  CHECK(Near(f.statuses[19].arrival_us, 19'000));
   CHECK(!w.pending());
+  CHECK_EQ(w.jumps(), 0u);
+  // The same far behind (more than the window, a half-space away in wire numbers).
+  w.OnPacket(static_cast<uint16_t>(120 - 20000), 20'000);
+  w.OnPacket(120, 21'000);
+  CHECK(AllReceived(Decode(out, w.Build(out, sizeof out, 1)), 120, 1));
+}
+
+TEST(TransportCcNumbersAlternatingBetweenTwoPlacesNeverClearTheWindow) {
+  // An attacker (or a broken sender) interleaving two number lines, 30000 apart, each packet
+  // of one line between two of the other: neither line is ever followed in sequence by the
+  // next arrival, so nothing jumps and the first line is reported whole.
+  TransportCcWriter w;
+  uint8_t out[1500];
+  for (int i = 0; i < 200; i++) {
+    w.OnPacket(static_cast<uint16_t>(i), 1000 * i);
+    w.OnPacket(static_cast<uint16_t>(30000 + 2 * i), 1000 * i + 500);
+  }
+  CHECK_EQ(w.jumps(), 0u);
+  const Feedback f = Decode(out, w.Build(out, sizeof out, 1));
+  CHECK(AllReceived(f, 0, 200));
+  for (int i = 0; i < 200; i++) CHECK(Near(f.statuses[i].arrival_us, 1000 * i));
+}
+
+TEST(TransportCcConfirmedJumpReportsBothSidesAndWraps) {
+  // A sender that really restarted its numbers (30012 behind, read as a jump back by the wrap
+  // rule): the jump is confirmed by the packet after it; the ten numbers pending before it are
+  // still reported, then the new line, across 65535 -> 0.
+  TransportCcWriter w;
+  uint8_t out[1500];
+  for (int i = 0; i < 10; i++) w.OnPacket(static_cast<uint16_t>(30000 + i), 1000 * i);
+  for (int i = 0; i < 5; i++) w.OnPacket(static_cast<uint16_t>(65533 + i), 20'000 + 1000 * i);
+  CHECK_EQ(w.jumps(), 1u);
+  w.OnPacket(30005, 30'000);  // a straggler of the old line after the jump: ignored
+  Feedback f = Decode(out, w.Build(out, sizeof out, 1));
+  CHECK(AllReceived(f, 30000, 10));
+  CHECK(w.pending());
+  f = Decode(out, w.Build(out, sizeof out, 1));
+  CHECK(AllReceived(f, 65533, 5));
+  CHECK_EQ(f.statuses[3].seq, 0);
+  CHECK(Near(f.statuses[4].arrival_us, 24'000));
+  CHECK(!w.pending());
+  // The new line goes on as any other: loss and reordering within it as before.
+  w.OnPacket(3, 25'000);
+  w.OnPacket(2, 25'500);
+  f = Decode(out, w.Build(out, sizeof out, 1));
+  CHECK(f.ok);
+  CHECK_EQ(f.base, 2);
+  CHECK_EQ(f.count, 2);
+  CHECK(Near(f.statuses[0].arrival_us, 25'500));
+}
+
+TEST(TransportCcReorderingAcrossTheWrapKeepsTheWindow) {
+  TransportCcWriter w;
+  uint8_t out[1500];
+  // 65530..65535, 0..5 with 65535 and 0 swapped, and 2 arriving last.
+  const uint16_t order[] = {65530, 65531, 65532, 65533, 65534, 0, 65535, 1, 3, 4, 5, 2};
+  for (int i = 0; i < 12; i++) w.OnPacket(order[i], 1000 * i);
+  const Feedback f = Decode(out, w.Build(out, sizeof out, 1));
+  CHECK(AllReceived(f, 65530, 12));
+  CHECK(Near(f.statuses[5].arrival_us, 6000));    // 65535
+  CHECK(Near(f.statuses[6].arrival_us, 5000));    // 0
+  CHECK(Near(f.statuses[8].arrival_us, 11'000));  // 2
+  CHECK_EQ(w.jumps(), 0u);
 }
 
 }  // namespace halfsec

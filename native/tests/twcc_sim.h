@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <random>
 #include <vector>
@@ -83,6 +84,7 @@ struct LinkSim {
   double loss = 0;          // random loss fraction on top of tail drop
   int64_t max_queue_ms = 300;
   double probe_target_bps = 0;
+  bool abort_failing = true;  // stop a probe as soon as the feedback shows it failing (Peer::Probe)
   // A token-bucket shaper's burst allowance (bytes, as tc tbf's `burst`): packets leave at once
   // while tokens last. 0: a plain FIFO at capacity_bps.
   double burst_bytes = 0;
@@ -105,6 +107,13 @@ struct LinkSim {
   };
   std::deque<Arrival> pending;
   uint8_t fb_count = 0;
+  uint64_t padding_bytes = 0;  // probe padding sent so far
+  uint32_t probes_started = 0;
+  // A receiver that lies: rewrites each feedback's arrivals (µs, nullopt: lost) before it is
+  // written, as forged transport-cc feedback would.
+  std::function<void(std::vector<std::optional<int64_t>>&)> forge;
+  // The largest queue delay (µs) any packet met at the bottleneck so far.
+  int64_t max_queue_us = 0;
 
   void SendPacket(size_t size, int probe) {
     history.Record(seq, now_us, size, probe);
@@ -126,6 +135,7 @@ struct LinkSim {
         tokens_at_us = depart;
       }
       link_free_us = depart;
+      max_queue_us = std::max(max_queue_us, depart - now_us);
       pending.push_back({seq, link_free_us + 20'000, link_free_us + 20'000});
     }
     seq++;
@@ -146,6 +156,7 @@ struct LinkSim {
       arr.pop_back();
     }
     if (arr.empty()) return;
+    if (forge) forge(arr);
     const std::vector<uint8_t> p = WriteTwcc(base, arr, fb_count++);
     TransportCcFeedback fb;
     static TransportCcArrival arrivals[kMaxTransportCcArrivals];
@@ -163,8 +174,12 @@ struct LinkSim {
     if (probe_target_bps <= 0) return;
     const uint64_t e = bwe.estimate_bps();
     if (!probes.active() && probes.Due(now_ms, e, probe_target_bps, bwe.last_cut_ms(), bwe.usage() == BandwidthUsage::kOverusing)) {
-      const double step = ProbeController::StepTarget(e, probe_target_bps);
-      probes.Start(now_ms, step - bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
+      probes.Start(now_ms, ProbeController::Aim(e, probe_target_bps), bwe.media_acked_bps(), bwe.BeginProbe(now_ms));
+      probes_started++;
+    }
+    if (probes.active() && abort_failing && bwe.ProbeFailing()) {
+      probes.Abort(now_ms);
+      bwe.EndProbe(probes.cluster(), probes.packets(), probes.pad_bps(), now_ms, true);
     }
     if (probes.active()) {
       uint64_t owed = probes.Owed(now_ms);
@@ -172,6 +187,7 @@ struct LinkSim {
         const size_t size = 12 + kTwccExtensionBytes + 255;
         SendPacket(size, probes.cluster());
         probes.Sent(size);
+        padding_bytes += size;
         owed = owed > size ? owed - size : 0;
       }
       if (probes.Finish(now_ms)) bwe.EndProbe(probes.cluster(), probes.packets(), probes.pad_bps(), now_ms);
