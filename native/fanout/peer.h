@@ -12,6 +12,7 @@
 
 #include "dtls/dtls.h"
 #include "fanout/stream.h"
+#include "fanout/twcc_trace.h"
 #include "ice/stun.h"
 #include "ice/transaction_ring.h"
 #include "media/bitrate_window.h"
@@ -389,6 +390,7 @@ class Peer {
   std::unique_ptr<BandwidthEstimator> bwe_;
   TransportCcClock twcc_clock_;
   ProbeController probe_;
+  std::unique_ptr<TwccTraceRecorder> twcc_trace_;  // off unless HALFSEC_TWCC_TRACE_DIR is set
   bool first_media_sent_ = false;  // viewer: the "first-media" event went out
   int64_t last_forward_ms_ = -1;   // viewer: the latest Forward call (a stream packet offered)
   TickSlot tick_;
