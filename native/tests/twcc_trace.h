@@ -21,6 +21,11 @@ struct TraceSample {
   uint64_t estimate;   // 0: unknown
   double acked_bps;
   double sent_bps;     // media and padding the relay sent over the last second
+  bool overusing;      // the delay-based detector's state after this feedback
+  double loss_based;   // the loss-based part, -1 while it has no limit
+  double delay_based;  // the delay-based part (meaningful once the estimate is known)
+  int probe_outcome;   // a probe cluster's verdict reported with this feedback: +1 held, -1 failed, 0 none
+  double queue_ms;     // mean one-way delay of the packets it reported, above the least seen so far
 };
 
 struct TraceReplay {
@@ -44,6 +49,19 @@ struct TraceReplay {
     for (const auto& s : samples)
       if (s.us >= from && s.us < to && s.estimate > 0 && s.estimate < m) m = s.estimate;
     return m;
+  }
+  // Probe verdicts reported in [from, to) that were `outcome` (+1 held, -1 failed).
+  int Probes(int64_t from, int64_t to, int outcome) const {
+    int n = 0;
+    for (const auto& s : samples)
+      if (s.us >= from && s.us < to && s.probe_outcome == outcome) n++;
+    return n;
+  }
+  // The first sample in [from, to) where the delay-based detector signalled overuse, -1 none.
+  int64_t FirstOveruse(int64_t from, int64_t to) const {
+    for (const auto& s : samples)
+      if (s.us >= from && s.us < to && s.overusing) return s.us;
+    return -1;
   }
   // The sample nearest before `us` (the first one if none).
   const TraceSample& At(int64_t us) const {
@@ -148,11 +166,14 @@ inline TraceReplay ReplayTrace(const std::string& path) {
   std::map<int, int> replay_id;  // recorded cluster -> the replay estimator's
   std::vector<std::pair<int64_t, uint16_t>> recent;  // sends of the last second
   size_t recent_head = 0;
+  int64_t min_delay = 0;
+  bool have_min = false;
   uint64_t recent_bytes = 0;
   auto outcome = [&] {
     const int o = bwe.TakeProbeOutcome();
     if (o > 0) out.probes_held++;
     if (o < 0) out.probes_failed++;
+    return o;
   };
   for (const Event& e : events) {
     const int64_t ms = e.us / 1000;
@@ -191,8 +212,20 @@ inline TraceReplay ReplayTrace(const std::string& path) {
       const size_t m = MatchTransportCc(fb, arrivals, n, clock.Unwrap(fb.reference_ticks), &history, results);
       out.matched += static_cast<int>(m);
       if (m > 0) bwe.OnFeedback(results, m, ms);
-      outcome();
-      out.samples.push_back({e.us, bwe.estimate_bps(), bwe.acked_bps(), recent_bytes * 8.0});
+      // Arrival minus send mixes two clocks; above its minimum it is the queue (and jitter).
+      double sum = 0;
+      int got = 0;
+      for (size_t i = 0; i < m; i++) {
+        if (!results[i].received) continue;
+        const int64_t d = results[i].arrival_us - results[i].send_us;
+        if (!have_min || d < min_delay) min_delay = d, have_min = true;
+        sum += static_cast<double>(d);
+        got++;
+      }
+      const double queue_ms = got ? (sum / got - static_cast<double>(min_delay)) / 1000 : (out.samples.empty() ? 0 : out.samples.back().queue_ms);
+      const int o = outcome();
+      out.samples.push_back({e.us, bwe.estimate_bps(), bwe.acked_bps(), recent_bytes * 8.0,
+                             bwe.usage() == BandwidthUsage::kOverusing, bwe.loss_based_bps(), bwe.delay_based_bps(), o, queue_ms});
     }
   }
   out.ok = !out.samples.empty();

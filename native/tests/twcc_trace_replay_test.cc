@@ -51,6 +51,8 @@ TEST(RecordedSteadyLinkNeverEstimatesBelowWhatItCarries) {
   const test::TraceReplay r = Load("steady");
   if (!r.ok) return;
   CHECK_EQ(BelowSent(r, kS, r.end_us + 1), 0);  // from 1 s: the sent-rate window is full
+  // An open path builds no queue: the delay-based detector never signals overuse.
+  CHECK(r.FirstOveruse(0, r.end_us + 1) < 0);
   // What the viewer acknowledged is what was sent: the replay matched real feedback.
   const auto& last = r.samples.back();
   CHECK(last.acked_bps > 0.7 * last.sent_bps && last.acked_bps < 1.3 * last.sent_bps);
@@ -74,12 +76,28 @@ TEST(RecordedStepDownFallsNearTheLinkAndStaysAboveAFloor) {
       break;
     }
   }
-  std::printf("  step down: estimate within 1.5x the link %.2f s after the limit\n", (near_at - limit) / 1e6);
+  const int64_t overuse_at = r.FirstOveruse(limit, r.end_us + 1);
+  std::printf("  step down: estimate within 1.5x the link %.2f s after the limit; first overuse %.2f s after; loss-based %.0f at the end\n",
+              (near_at - limit) / 1e6, (overuse_at - limit) / 1e6, r.samples.back().loss_based);
+  // The delay-based part sees the queue the tbf builds (not only the loss when it overflows).
+  CHECK(overuse_at >= limit && overuse_at - limit <= 4 * kS);
+  CHECK(r.FirstOveruse(0, limit) < 0);
+  // ...and signals it while the queue grows, not as it drains.
+  if (overuse_at >= 0) {
+    const double q = r.At(overuse_at).queue_ms, q_before = r.At(overuse_at - 300'000).queue_ms;
+    std::printf("  step down: queue %.1f ms at the first overuse, %.1f ms 300 ms before\n", q, q_before);
+    CHECK(q > q_before + 5);
+  }
   CHECK(near_at >= limit && near_at - limit <= 4 * kS);
   // Never collapsing once known, and near the link at the end.
   CHECK(r.MinKnownEstimate(limit, r.end_us + 1) >= 0.25 * kLinkBps);
   const uint64_t end = r.samples.back().estimate;
   CHECK(end >= 0.3 * kLinkBps && end <= 1.5 * kLinkBps);
+  // Each part on its own: the delay-based rate came down to the link too (the queue, not only
+  // the tbf's drops, told it), and the loss-based part cut.
+  std::printf("  step down: delay-based %.0f, loss-based %.0f at the end\n", r.samples.back().delay_based, r.samples.back().loss_based);
+  CHECK(r.samples.back().delay_based <= 2 * kLinkBps);
+  CHECK(r.samples.back().loss_based > 0 && r.samples.back().loss_based <= 2 * kLinkBps);
 }
 
 TEST(RecordedStepUpRisesAfterTheLimitIsLifted) {
@@ -102,6 +120,12 @@ TEST(RecordedStepUpRisesAfterTheLimitIsLifted) {
   // Lifted: the estimate climbs well past the old link (through the probes the trace holds and
   // the delay-based increase), and nothing after the lift cuts it back below where it was.
   CHECK(top >= 2 * at_lift);
+  // The probes' verdicts match the path: none holds while it is limited (each probes above the
+  // link), and one holds once it is open.
+  std::printf("  step up: probes held/failed while limited %d/%d, after the lift %d/%d\n", r.Probes(0, lift, 1),
+              r.Probes(0, lift, -1), r.Probes(lift, r.end_us + 1, 1), r.Probes(lift, r.end_us + 1, -1));
+  CHECK_EQ(r.Probes(0, lift, 1), 0);
+  CHECK(r.Probes(lift, r.end_us + 1, 1) >= 1);
   CHECK(r.MinKnownEstimate(lift + kS, r.end_us + 1) >= 0.8 * at_lift);
 }
 
@@ -127,6 +151,11 @@ TEST(RecordedBurstyLossCutsThenRecovers) {
   std::printf("  bursty loss: sent %.0f before, lowest %llu during, %llu at the end (sent %.0f)\n", before,
               static_cast<unsigned long long>(low), static_cast<unsigned long long>(end), sent_end);
   CHECK(cut);
+  // The loss-based part is what cut: the bursts add no queueing delay.
+  double loss_low = -1;
+  for (const auto& s : r.samples)
+    if (s.us >= on && s.us < off + kS && s.loss_based > 0 && (loss_low < 0 || s.loss_based < loss_low)) loss_low = s.loss_based;
+  CHECK(loss_low > 0 && loss_low < 0.8 * before);
   // ...but not to nothing.
   CHECK(low != UINT64_MAX && low >= 0.15 * before);
   // Recovers once the bursts stop: well above the cut, not below what is sent.

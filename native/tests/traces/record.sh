@@ -4,4 +4,4 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-exec timeout -s KILL 170 unshare -n -- sh -c 'ip link set lo up && exec node "$0" "$1" "${2:-600}"' "$root/test/peers/twcc-trace-run.mjs" "$here" "$1"
+exec timeout -s KILL 170 unshare -n -- sh -c 'ip link set lo up && exec node "$0" "$1" "${2:-300}"' "$root/test/peers/twcc-trace-run.mjs" "$here" "$1"
