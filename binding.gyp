@@ -93,6 +93,8 @@
       "sources": [
         "native/tests/main.cc",
         "native/tests/twcc_trace_replay_test.cc",
+        "native/tests/twcc_trace_recorder_test.cc",
+        "native/fanout/twcc_trace.cc",
         "native/tests/nack_generator_test.cc",
         "native/tests/retransmission_buffer_test.cc",
         "native/tests/pacing_test.cc",
