@@ -12,7 +12,6 @@
 
 #include "dtls/dtls.h"
 #include "fanout/stream.h"
-#include "fanout/twcc_trace.h"
 #include "ice/stun.h"
 #include "ice/transaction_ring.h"
 #include "media/bitrate_window.h"
@@ -26,6 +25,7 @@
 #include "media/seq_rewriter.h"
 #include "media/svc_filter.h"
 #include "media/token_bucket.h"
+#include "media/twcc_trace.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
 #include "rtp/transport_cc_reader.h"

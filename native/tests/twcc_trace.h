@@ -1,5 +1,5 @@
 // Replays a recorded transport-cc trace (native/tests/traces/README.md; written by
-// fanout/twcc_trace.h) through the real reader (rtp/transport_cc_reader.h), the send history's
+// media/twcc_trace.h) through the real reader (rtp/transport_cc_reader.h), the send history's
 // matcher and the estimator, in the order the relay saw them. The probe controller is not in
 // the loop: a probe cluster's packets are in the trace (their cluster id), so the replay begins
 // a cluster at its first packet and ends it at its last, paced at the rate it was sent at.

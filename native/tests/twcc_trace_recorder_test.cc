@@ -1,4 +1,4 @@
-// The data plane's transport-cc trace recorder (fanout/twcc_trace.h): what it writes, and that
+// The data plane's transport-cc trace recorder (media/twcc_trace.h): what it writes, and that
 // a file stops at its cap instead of growing without bound.
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "fanout/twcc_trace.h"
+#include "media/twcc_trace.h"
 #include "tests/check.h"
 
 namespace halfsec {

@@ -7,7 +7,7 @@
 //   lifted    back to the open pfifo;
 //   lossy     bursts: every `burstEveryMs` the leaf is a `pfifo limit 0` (drops everything,
 //             adds no delay) for `burstMs`, open in between; then open again.
-// The relay runs in this process with HALFSEC_TWCC_TRACE_DIR set (native/fanout/twcc_trace.h),
+// The relay runs in this process with HALFSEC_TWCC_TRACE_DIR set (native/media/twcc_trace.h),
 // so the viewer's sends and its feedback are written by the data plane; phase marks use
 // process.hrtime (CLOCK_MONOTONIC, the recorder's clock). At the end the trace is cut into one
 // gzipped file per scenario in `outDir`:  node twcc-trace-run.mjs <outDir> [limitKbps=600]

@@ -1,4 +1,4 @@
-#include "fanout/twcc_trace.h"
+#include "media/twcc_trace.h"
 
 #include <fcntl.h>
 #include <unistd.h>
