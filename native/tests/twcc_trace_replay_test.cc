@@ -126,6 +126,14 @@ TEST(RecordedStepUpRisesAfterTheLimitIsLifted) {
               r.Probes(0, lift, -1), r.Probes(lift, r.end_us + 1, 1), r.Probes(lift, r.end_us + 1, -1));
   CHECK_EQ(r.Probes(0, lift, 1), 0);
   CHECK(r.Probes(lift, r.end_us + 1, 1) >= 1);
+  // A probe that held lifts the estimate at once (the replay holds what the recording probed).
+  for (size_t i = 1; i < r.samples.size(); i++) {
+    if (r.samples[i].us < lift || r.samples[i].probe_outcome != 1) continue;
+    std::printf("  step up: first held probe %.2f s after the lift: %llu -> %llu bit/s\n", (r.samples[i].us - lift) / 1e6,
+                static_cast<unsigned long long>(r.samples[i - 1].estimate), static_cast<unsigned long long>(r.samples[i].estimate));
+    CHECK(r.samples[i].estimate >= 1.2 * r.samples[i - 1].estimate);
+    break;
+  }
   CHECK(r.MinKnownEstimate(lift + kS, r.end_us + 1) >= 0.8 * at_lift);
 }
 
