@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@ namespace halfsec {
 namespace {
 constexpr size_t kFlushBytes = 16 << 10;
 constexpr int64_t kFlushMs = 1000;
+std::atomic<int> g_open{0};  // recorders alive, across all workers
 
 const char* TraceDir() {
   static const char* dir = [] {
@@ -28,14 +30,22 @@ std::unique_ptr<TwccTraceRecorder> TwccTraceRecorder::MaybeOpen(uint32_t peer_id
   char path[4096];
   const int len = std::snprintf(path, sizeof path, "%s/twcc-%d-%" PRIu32 ".txt", dir, static_cast<int>(getpid()), peer_id);
   if (len <= 0 || static_cast<size_t>(len) >= sizeof path) return nullptr;
+  if (g_open.fetch_add(1, std::memory_order_relaxed) >= kMaxOpen) {
+    g_open.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return nullptr;
+  if (fd < 0) {
+    g_open.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   return std::unique_ptr<TwccTraceRecorder>(new TwccTraceRecorder(fd));
 }
 
 TwccTraceRecorder::~TwccTraceRecorder() {
   Flush();
   ::close(fd_);
+  g_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void TwccTraceRecorder::Append(const char* s, size_t n) {

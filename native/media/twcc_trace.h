@@ -7,7 +7,7 @@
 //   R <µs> <round-trip ms from the RTCP receiver report>
 // Times are the relay's CLOCK_MONOTONIC. Lines are buffered in memory and written by the
 // viewer's tick (at most once a second or once 16 KiB are pending) and at the peer's end; a
-// file stops growing at kMaxFileBytes. One thread (the viewer's worker) owns each instance.
+// file stops growing at kMaxFileBytes, and at most kMaxOpen viewers record at once. One thread (the viewer's worker) owns each instance.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,9 +20,11 @@ class TwccTraceRecorder {
  public:
   static constexpr size_t kMaxFileBytes = 8u << 20;
   static constexpr size_t kMaxFeedbackBytes = 1500;
+  // At most this many viewers record at once (each holds a file descriptor), process-wide.
+  static constexpr int kMaxOpen = 64;
 
   // A recorder for viewer `peer_id` when HALFSEC_TWCC_TRACE_DIR is set and the file opens;
-  // else null (so the viewer pays one pointer test per packet).
+  // else null (so the viewer pays one pointer test per packet); null too while kMaxOpen record.
   static std::unique_ptr<TwccTraceRecorder> MaybeOpen(uint32_t peer_id);
   ~TwccTraceRecorder();
   TwccTraceRecorder(const TwccTraceRecorder&) = delete;

@@ -1,12 +1,14 @@
 // The data plane's transport-cc trace recorder (media/twcc_trace.h): what it writes, and that
-// a file stops at its cap instead of growing without bound.
+// a file stops at its cap instead of growing without bound, and how many record at once.
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "media/twcc_trace.h"
 #include "tests/check.h"
@@ -44,6 +46,20 @@ TEST(TwccTraceRecorderWritesLinesAndStopsAtItsCap) {
       rec->Sent(10'000'000'000LL + i, static_cast<uint16_t>(i), 1200, 3);
       rec->MaybeFlush(2000 + i / 100);
     }
+  }
+  {
+    // Only kMaxOpen at once; one more once one ends.
+    std::vector<std::unique_ptr<TwccTraceRecorder>> open;
+    for (int i = 0; i < TwccTraceRecorder::kMaxOpen + 5; i++) {
+      auto r = TwccTraceRecorder::MaybeOpen(100 + i);
+      if (r) open.push_back(std::move(r));
+    }
+    CHECK_EQ(open.size(), size_t{TwccTraceRecorder::kMaxOpen});
+    CHECK(TwccTraceRecorder::MaybeOpen(999) == nullptr);
+    open.pop_back();
+    CHECK(TwccTraceRecorder::MaybeOpen(999) != nullptr);
+    for (int i = 0; i < TwccTraceRecorder::kMaxOpen + 5; i++) ::unlink((std::string(dir) + "/twcc-" + std::to_string(::getpid()) + "-" + std::to_string(100 + i) + ".txt").c_str());
+    ::unlink((std::string(dir) + "/twcc-" + std::to_string(::getpid()) + "-999.txt").c_str());
   }
   struct stat st {};
   CHECK(::stat(path.c_str(), &st) == 0);
