@@ -27,6 +27,7 @@
         "native/fanout/peer_layered.cc",
         "native/fanout/peer_publisher.cc",
         "native/fanout/peer_twcc.cc",
+        "native/media/twcc_trace.cc",
         "native/fanout/peer_svc.cc",
         "native/fanout/stream.cc",
         "native/transport/udp_socket.cc",
@@ -91,6 +92,9 @@
       "type": "executable",
       "sources": [
         "native/tests/main.cc",
+        "native/tests/twcc_trace_replay_test.cc",
+        "native/tests/twcc_trace_recorder_test.cc",
+        "native/media/twcc_trace.cc",
         "native/tests/nack_generator_test.cc",
         "native/tests/retransmission_buffer_test.cc",
         "native/tests/pacing_test.cc",

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/worker.h"
 #include "media/rtcp_reporter.h"
 #include "rtp/rtcp.h"
@@ -80,6 +81,7 @@ void Peer::Attach(Worker* worker) {
   if (cfg_.role == PeerRole::kViewer && (cfg_.twcc_ext_id[kAudio] != 0 || cfg_.twcc_ext_id[kVideo] != 0)) {
     history_ = std::make_unique<SendHistory>();
     bwe_ = std::make_unique<BandwidthEstimator>();
+    twcc_trace_ = TwccTraceRecorder::MaybeOpen(cfg_.id);
   }
   if (cfg_.cname.empty()) {
     uint8_t r[8];
@@ -355,6 +357,7 @@ void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
     if (rtt >= 0) {
       fb_.rtt_ms = rtt;
       if (bwe_) bwe_->set_rtt_ms(rtt);
+      if (twcc_trace_) twcc_trace_->RoundTrip(MonotonicUs(), rtt);
     }
   }
 }
@@ -419,6 +422,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       SendSenderReports(now_ms);
     }
     if (bwe_) Probe(now_ms);
+    if (twcc_trace_) twcc_trace_->MaybeFlush(now_ms);
     if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= cfg_.feedback_interval_ms) {
       last_feedback_ms_ = now_ms;
       ReportFeedback();

@@ -25,6 +25,7 @@
 #include "media/seq_rewriter.h"
 #include "media/svc_filter.h"
 #include "media/token_bucket.h"
+#include "media/twcc_trace.h"
 #include "rtp/keyframe.h"
 #include "rtp/transport_cc_writer.h"
 #include "rtp/transport_cc_reader.h"
@@ -391,6 +392,7 @@ class Peer {
   std::unique_ptr<BandwidthEstimator> bwe_;
   TransportCcClock twcc_clock_;
   ProbeController probe_;
+  std::unique_ptr<TwccTraceRecorder> twcc_trace_;  // off unless HALFSEC_TWCC_TRACE_DIR is set
   bool first_media_sent_ = false;  // viewer: the "first-media" event went out
   int64_t last_forward_ms_ = -1;   // viewer: the latest Forward call (a stream packet offered)
   TickSlot tick_;

@@ -28,7 +28,9 @@ thread_local std::array<PacketResult, SendHistory::kSize> t_results;
 
 void Peer::RecordSent(uint8_t twcc_id, uint16_t seq, size_t len, int probe) {
   if (twcc_id == 0) return;
-  history_->Record(seq, MonotonicUs(), len, probe);
+  const int64_t now_us = MonotonicUs();
+  history_->Record(seq, now_us, len, probe);
+  if (twcc_trace_) twcc_trace_->Sent(now_us, seq, len, probe);
   twcc_seq_ = static_cast<uint16_t>(seq + 1);
 }
 
@@ -40,6 +42,7 @@ void Peer::OnTransportCc(const uint8_t* d, size_t n) {
     const uint8_t* p = d + off;
     off += len;
     if (p[1] != 205 || (p[0] & 0x1f) != 15) continue;
+    if (twcc_trace_) twcc_trace_->Feedback(MonotonicUs(), p, len);
     TransportCcFeedback fb;
     size_t count = 0;
     if (!ParseTransportCc(p, len, &fb, t_arrivals.data(), t_arrivals.size(), &count)) continue;
