@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-export async function startRelayProcess(script, args = [], limitSec = 1200) {
-  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startRelayProcess(script, args = [], limitSec = 1200, env = process.env) {
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-4000);
@@ -38,6 +38,12 @@ export async function startRelayProcess(script, args = [], limitSec = 1200) {
     async stats() {
       const p = next('stats', 60000); // a saturated relay answers late
       child.stdin.write('stats\n');
+      return p;
+    },
+    // bench/memory: "memory" or "trim" (see relay-child.mjs).
+    async memory(command = 'memory') {
+      const p = next('memory', 60000);
+      child.stdin.write(`${command}\n`);
       return p;
     },
     async stop() {

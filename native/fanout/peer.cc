@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/clock.h"
 #include "fanout/worker.h"
 #include "media/rtcp_reporter.h"
 #include "rtp/rtcp.h"
@@ -28,6 +29,8 @@ uint32_t Random32() {
   return v;
 }
 }  // namespace
+
+thread_local uint8_t Peer::scratch_[kMaxPacket + kSrtpMaxTrailer];
 
 Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {
   if (cfg_.role == PeerRole::kPublisher && cfg_.transport_cc_ext_id != 0) transport_cc_ = std::make_unique<TransportCcWriter>();
@@ -418,6 +421,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       SendSenderReports(now_ms);
     }
     if (bwe_) Probe(now_ms);
+    if (history_) history_->ReleaseIfIdle(MonotonicUs());
     if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= cfg_.feedback_interval_ms) {
       last_feedback_ms_ = now_ms;
       ReportFeedback();

@@ -376,7 +376,8 @@ class Peer {
   int64_t last_forward_ms_ = -1;   // viewer: the latest Forward call (a stream packet offered)
   TickSlot tick_;
 
-  uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
+  // RTCP the peer builds and sends within one call: one buffer per thread, not per peer.
+  static thread_local uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };
 
 }  // namespace halfsec
