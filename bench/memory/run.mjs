@@ -22,6 +22,8 @@ const { values: a } = parseArgs({
     'media-seconds': { type: 'string', default: '3' },
     'rate-kbps': { type: 'string', default: '300' },
     'arena-max': { type: 'string', default: '0' },
+    // V8's young generation: --max-semi-space-size for the relay process (MiB, 0: Node's default).
+    'semi-space': { type: 'string', default: '0' },
     relays: { type: 'string', default: 'this' },
     concurrency: { type: 'string', default: '20' },
   },
@@ -29,6 +31,7 @@ const { values: a } = parseArgs({
 const sizes = a.sizes.split(',').map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
 const arenaMaxes = a['arena-max'].split(',').map(Number);
+const semiSpaces = a['semi-space'].split(',').map(Number);
 const relays = a.relays.split(',').map((r) => (r === 'this' ? root.replace(/\/$/, '') : r));
 setTimeout(() => process.exit(3), 60 * 60 * 1000).unref();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -48,12 +51,14 @@ const parts = (m) => ({
   mallocFree: m.malloc.fordblks,
   arenas: m.arenas.length,
   anon: m.rollup.Anonymous ?? 0,
+  newSpace: m.spaces.new_space?.physical ?? 0,
 });
 // (b - a) per viewer, KiB.
 const perViewer = (b, x, n) => Object.fromEntries(Object.keys(b).map((k) => [k, k === 'arenas' ? b[k] : (b[k] - x[k]) / 1024 / n]));
 
-async function measure(checkout, n, arenaMax, run) {
+async function measure(checkout, n, arenaMax, semi, run) {
   const env = { ...process.env };
+  if (semi > 0) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-semi-space-size=${semi}`.trim();
   if (arenaMax > 0) env.MALLOC_ARENA_MAX = String(arenaMax);
   else delete env.MALLOC_ARENA_MAX;
   const relay = await startRelayProcess(`${checkout}/bench/fanout/relay-child.mjs`, ['0'], 900, env);
@@ -80,7 +85,7 @@ async function measure(checkout, n, arenaMax, run) {
       snaps.media = parts(await relay.memory());
       snaps.mediaTrim = parts(await relay.memory('trim'));
       const rx = load.viewers.counters().reduce((s, v) => s + v.rxPackets, 0);
-      const out = { checkout, n, arenaMax, run, connected, joinSeconds, rxPacketsPerViewer: rx / n, loadavg: loadavg() };
+      const out = { checkout, n, arenaMax, semi, run, connected, joinSeconds, rxPacketsPerViewer: rx / n, loadavg: loadavg() };
       for (const k of ['held', 'heldTrim', 'media', 'mediaTrim']) out[k] = perViewer(snaps[k], snaps.base, n);
       out.arenas = snaps.media.arenas;
       return out;
@@ -97,9 +102,11 @@ for (const n of sizes) {
   for (let run = 0; run < Number(a.runs); run++) {
     for (const checkout of relays) {
       for (const am of arenaMaxes) {
-        const r = await measure(checkout, n, am, run);
-        process.stderr.write(`${checkout} N=${n} arenaMax=${am} run ${run + 1}: ${JSON.stringify(r)}\n`);
-        rows.push(r);
+        for (const semi of semiSpaces) {
+          const r = await measure(checkout, n, am, semi, run);
+          process.stderr.write(`${checkout} N=${n} arenaMax=${am} semi=${semi} run ${run + 1}: ${JSON.stringify(r)}\n`);
+          rows.push(r);
+        }
       }
     }
   }
@@ -107,14 +114,14 @@ for (const n of sizes) {
 const f = (x) => (x === undefined ? '-' : x.toFixed(1));
 console.log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Linux ${release()}, node ${process.version}`);
 console.log('KiB per viewer (growth over the relay with only the publisher, after GC + malloc_trim), medians');
-console.log('| relay | N | MALLOC_ARENA_MAX | point | RSS | RSS after trim | V8 heap used | V8 heap committed | malloc live | malloc free in arenas | arenas | loadavg (runs) |\n|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| relay | N | MALLOC_ARENA_MAX | max semi-space MiB | point | RSS | RSS after trim | V8 heap used | V8 heap committed | V8 new space resident | malloc live | malloc free in arenas | arenas | loadavg (runs) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const n of sizes) {
   for (const checkout of relays) {
-    for (const am of arenaMaxes) {
-      const rs = rows.filter((r) => r.n === n && r.checkout === checkout && r.arenaMax === am);
+    for (const am of arenaMaxes) for (const semi of semiSpaces) {
+      const rs = rows.filter((r) => r.n === n && r.checkout === checkout && r.arenaMax === am && r.semi === semi);
       for (const [point, raw, trim] of [['joined, no media', 'held', 'heldTrim'], ['after media', 'media', 'mediaTrim']]) {
         const m = (k, p = raw) => median(rs.map((r) => r[p][k]));
-        console.log(`| ${checkout} | ${n} | ${am || 'unset'} | ${point} | ${f(m('rss'))} | ${f(m('rss', trim))} | ${f(m('heapUsed'))} | ${f(m('heapTotal'))} | ${f(m('mallocLive'))} | ${f(m('mallocFree'))} | ${median(rs.map((r) => r.arenas))} | ${rs.map((r) => r.loadavg.split(' ')[0]).join(', ')} |`);
+        console.log(`| ${checkout} | ${n} | ${am || 'unset'} | ${semi || 'default'} | ${point} | ${f(m('rss'))} | ${f(m('rss', trim))} | ${f(m('heapUsed'))} | ${f(m('heapTotal'))} | ${f(m('newSpace'))} | ${f(m('mallocLive'))} | ${f(m('mallocFree'))} | ${median(rs.map((r) => r.arenas))} | ${rs.map((r) => r.loadavg.split(' ')[0]).join(', ')} |`);
       }
     }
   }
