@@ -237,6 +237,10 @@ class Peer {
 
   void OnDtlsConnected();
   void WakeTicks();  // back into the worker's tick list (see IdleUntil)
+  // Viewer: no packet offered for a second and no probe: reports go at the quiet pace (peer.cc).
+  bool Quiet(int64_t now_ms) const;
+  int64_t RtcpIntervalMs(int64_t now_ms) const;
+  int64_t FeedbackIntervalMs(int64_t now_ms) const;
   void SendRaw(const uint8_t* d, size_t n);
   void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
