@@ -315,6 +315,7 @@ void Peer::ReportFeedback() {
     fb_.estimate_bps = static_cast<double>(bwe_->estimate_bps());
     fb_.acked_bps = bwe_->acked_bps();
   }
+  summary_news_ = nacks_ || retransmits_ || sent_;
   nacks_ = retransmits_ = sent_ = 0;
   worker_->EmitFeedback(cfg_.id, fb_);
 }
@@ -338,6 +339,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
 }
 
 void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
+  summary_news_ = true;  // loss, round trip, REMB or the estimate may have moved
   RtcpSummary r;
   r.report_for = cfg_.out_ssrc[kVideo];
   ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
@@ -429,7 +431,9 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
     if (history_) history_->ReleaseIfIdle(MonotonicUs());
     if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= FeedbackIntervalMs(now_ms)) {
       last_feedback_ms_ = now_ms;
-      ReportFeedback();
+      // Quiet, and nothing sent, NACKed or reported since the previous summary: the control plane
+      // has this one already (each summary with traffic is followed by one zero summary).
+      if (!Quiet(now_ms) || summary_news_ || nacks_ || retransmits_ || sent_) ReportFeedback();
     }
   }
   return true;

@@ -369,6 +369,7 @@ class Peer {
   TokenBucket retransmit_budget_{300, 150};
   int64_t last_feedback_ms_ = 0;
   ViewerFeedback fb_;
+  bool summary_news_ = true;  // something for the next summary even when quiet (OnTick)
   uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;
   // Viewer transport-wide congestion control: allocated only when negotiated.
   uint16_t twcc_seq_ = 1;
