@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <memory>
 
 #include "srtp/hmac_sha1.h"
 #include "srtp/srtp_internal.h"
@@ -91,8 +92,10 @@ struct SrtpContext::Impl {
       rtcp_cipher = NewGcmContext(rtcp_key);
     } else {
       rtcp_cipher = NewCtrContext(rtcp_key);
-      if (!rtp_auth.SetKey(rtp_auth_key, kAuthKeyLen) ||
-          !rtcp_auth.SetKey(rtcp_auth_key, kAuthKeyLen))
+      rtp_auth = std::make_unique<HmacSha1>();
+      rtcp_auth = std::make_unique<HmacSha1>();
+      if (!rtp_auth->SetKey(rtp_auth_key, kAuthKeyLen) ||
+          !rtcp_auth->SetKey(rtcp_auth_key, kAuthKeyLen))
         return false;
     }
     ready = rtcp_cipher != nullptr;
@@ -168,7 +171,7 @@ struct SrtpContext::Impl {
     uint8_t roc[4];
     Store32(roc, static_cast<uint32_t>(index >> 16));
     uint8_t mac[SHA_DIGEST_LENGTH];
-    rtp_auth.Compute(buf, len, roc, sizeof(roc), mac);
+    rtp_auth->Compute(buf, len, roc, sizeof(roc), mac);
     std::memcpy(buf + len, mac, kHmacTagLen);
     return static_cast<int>(len + kHmacTagLen);
   }
@@ -200,7 +203,7 @@ struct SrtpContext::Impl {
       uint8_t roc[4];
       Store32(roc, static_cast<uint32_t>(index >> 16));
       uint8_t mac[SHA_DIGEST_LENGTH];
-      rtp_auth.Compute(buf, body_end, roc, sizeof(roc), mac);
+      rtp_auth->Compute(buf, body_end, roc, sizeof(roc), mac);
       if (CRYPTO_memcmp(mac, buf + body_end, kHmacTagLen) != 0) return AuthFail();
       uint8_t iv[16];
       CmIv(rtp_salt, ssrc, index, iv);
@@ -244,7 +247,7 @@ struct SrtpContext::Impl {
       return Malformed();
     std::memcpy(buf + len, e_index, sizeof(e_index));
     uint8_t mac[SHA_DIGEST_LENGTH];
-    rtcp_auth.Compute(buf, len + kSrtcpIndexLen, nullptr, 0, mac);
+    rtcp_auth->Compute(buf, len + kSrtcpIndexLen, nullptr, 0, mac);
     std::memcpy(buf + len + kSrtcpIndexLen, mac, kHmacTagLen);
     return static_cast<int>(len + kSrtcpIndexLen + kHmacTagLen);
   }
@@ -281,7 +284,7 @@ struct SrtpContext::Impl {
       if (!ok) return AuthFail();
     } else {
       uint8_t mac[SHA_DIGEST_LENGTH];
-      rtcp_auth.Compute(buf, plain_len + kSrtcpIndexLen, nullptr, 0, mac);
+      rtcp_auth->Compute(buf, plain_len + kSrtcpIndexLen, nullptr, 0, mac);
       if (CRYPTO_memcmp(mac, buf + plain_len + kSrtcpIndexLen, kHmacTagLen) != 0)
         return AuthFail();
       if (encrypted) {
@@ -309,8 +312,9 @@ struct SrtpContext::Impl {
   CipherCtxPtr rtcp_cipher;
   uint8_t rtp_salt[kCmSaltLen] = {};
   uint8_t rtcp_salt[kCmSaltLen] = {};
-  HmacSha1 rtp_auth;
-  HmacSha1 rtcp_auth;
+  // AES-CM only (GCM authenticates with its tag): 384 bytes a context that GCM does not carry.
+  std::unique_ptr<HmacSha1> rtp_auth;
+  std::unique_ptr<HmacSha1> rtcp_auth;
   SrtpStats stats;
   SsrcTable<RtpSendState> rtp_out;
   SsrcTable<RtcpSendState> rtcp_out;
