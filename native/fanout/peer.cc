@@ -39,6 +39,12 @@ thread_local uint8_t Peer::scratch_[kMaxPacket + kSrtpMaxTrailer];
 
 Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {
   if (cfg_.role == PeerRole::kPublisher && cfg_.transport_cc_ext_id != 0) transport_cc_ = std::make_unique<TransportCcWriter>();
+  if (cfg_.role == PeerRole::kPublisher) {
+    ingress_ = std::make_unique<Ingress>();
+    in_ = ingress_->in;
+    layer_rate_ = ingress_->layer_rate;
+    audio_rate_ = &ingress_->audio_rate;
+  }
 }
 
 Peer::~Peer() {

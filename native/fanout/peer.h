@@ -340,10 +340,18 @@ class Peer {
   int64_t last_rtcp_ms_ = 0;
 
   // Publisher.
-  InboundStream in_[kMediaKinds][kMaxLayers];
+  // Inbound lines and ingress rates exist for publisher-role peers only (a viewer would carry
+  // ~1.5 KiB of them unused); in_, layer_rate_ and audio_rate_ point into it, null for viewers.
+  struct Ingress {
+    InboundStream in[kMediaKinds][kMaxLayers];
+    BitrateWindow layer_rate[kMaxLayers];  // video ingress per layer (sliding window)
+    BitrateWindow audio_rate;
+  };
+  std::unique_ptr<Ingress> ingress_;
+  InboundStream (*in_)[kMaxLayers] = nullptr;
+  BitrateWindow* layer_rate_ = nullptr;
+  BitrateWindow* audio_rate_ = nullptr;
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
-  BitrateWindow layer_rate_[kMaxLayers];       // video ingress per layer (sliding window)
-  BitrateWindow audio_rate_;
   // A packet on probation (a sequence jump, see InboundStream::Accept), per kind and layer.
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
