@@ -12,7 +12,7 @@ COPY package.json package-lock.json binding.gyp tsconfig.json ./
 COPY native/ native/
 COPY ts/ ts/
 COPY web/ web/
-COPY scripts/build-release.sh scripts/
+COPY scripts/build-release.sh scripts/build-srt.sh scripts/
 RUN bash scripts/build-release.sh /src /opt/halfsec
 
 # The same Node build as the build stage: the addon links against that Node's own OpenSSL.

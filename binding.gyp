@@ -56,6 +56,8 @@
         "native/rtp/rtp.cc",
         "native/rtp/keyframe.cc",
         "native/rtp/vpx_descriptor.cc",
+        "native/rtp/dependency_descriptor.cc",
+        "native/media/dd_layers.cc",
         "native/media/svc_filter.cc",
         "native/rtp/rtcp.cc",
         "native/rtp/rtx.cc",
@@ -105,7 +107,12 @@
         "native/tests/bandwidth_estimator_test.cc",
         "native/tests/vpx_descriptor_test.cc",
         "native/tests/svc_filter_test.cc",
+        "native/tests/srt_streamid_test.cc",
+        "native/srt/streamid.cc",
+        "native/tests/dependency_descriptor_test.cc",
         "native/rtp/vpx_descriptor.cc",
+        "native/rtp/dependency_descriptor.cc",
+        "native/media/dd_layers.cc",
         "native/media/svc_filter.cc",
         "native/transport/tcp_socket.cc",
         "native/transport/udp_socket.cc",
@@ -125,6 +132,11 @@
         "native/rtp/transport_cc_writer.cc",
         "native/rtp/transport_cc_reader.cc"
       ]
+    },
+    {
+      "target_name": "halfsec-splice",
+      "type": "executable",
+      "sources": ["native/splice/splice_main.cc"]
     }
   ]
 }

@@ -54,6 +54,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(v >= d + h.csrc_end + 4 && v + vlen <= d + h.header_len);
     }
   }
+  // An element of the packet (as the AV1 dependency descriptor is) forwarded with a
+  // transport-wide number, in the one-byte form (ids 12 and 3) or the two-byte one (id 200): the
+  // output stays within the documented bound and both elements read back intact.
+  const uint8_t* elem = nullptr;
+  size_t elen = 0;
+  for (int id = 1; id < 256 && !elem; id++) {
+    if (!FindRtpExtension(d, h, static_cast<uint8_t>(id), &elem, &elen)) elem = nullptr;
+  }
+  if (elem && elen >= 1 && elen <= 255) {
+    for (uint8_t dd_id : {uint8_t{12}, uint8_t{200}}) {
+      RtpExtensionsOut ext;
+      ext.twcc_id = 3;
+      ext.twcc_seq = 0xbeef;
+      ext.dd_id = dd_id;
+      ext.dd = elem;
+      ext.dd_len = static_cast<uint8_t>(elen);
+      const size_t bound = h.csrc_end + 4 + 4 + 2 + elen + 3 + (size - h.header_len);
+      std::unique_ptr<uint8_t[]> out(new uint8_t[bound]);
+      size_t header_end = 0;
+      const size_t m = RewriteRtp(d, size, h, out.get(), ssrc, pt, seq, ts, ext, &header_end);
+      Check(m <= bound);
+      RtpHeader o;
+      Check(ParseRtp(out.get(), m, &o));
+      Check(o.header_len == header_end && o.payload_len == h.payload_len);
+      const uint8_t* v = nullptr;
+      size_t vlen = 0;
+      Check(FindRtpExtension(out.get(), o, dd_id, &v, &vlen) && vlen == elen && std::memcmp(v, elem, elen) == 0);
+      Check(FindRtpExtension(out.get(), o, 3, &v, &vlen) && vlen == 2 && Load16(v) == 0xbeef);
+    }
+  }
   // Keyframe detection reads only the payload, whatever the codec.
   for (int c = 0; c <= 5; c++) (void)IsKeyframeStart(static_cast<Codec>(c), d + h.header_len, h.payload_len);
   return 0;

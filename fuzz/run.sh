@@ -10,7 +10,7 @@ ROOT="$(cd .. && pwd)"
 
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
-ALL_TARGETS=(stun rtp rtcp srtp transport_cc sdp)
+ALL_TARGETS=(stun rtp rtcp srtp transport_cc dependency_descriptor sdp)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL_TARGETS[@]}")
 
@@ -25,6 +25,7 @@ declare -A SOURCES=(
   [rtcp]="native/rtp/rtp.cc native/rtp/rtcp.cc"
   [srtp]="native/srtp/srtp_context.cc native/srtp/srtp_cipher.cc native/srtp/srtp_kdf.cc"
   [transport_cc]="native/rtp/transport_cc_reader.cc native/media/delay_based_bwe.cc native/media/bandwidth_estimator.cc"
+  [dependency_descriptor]="native/rtp/dependency_descriptor.cc native/media/svc_filter.cc native/rtp/vpx_descriptor.cc"
 )
 declare -A EXTRA=([srtp]="-max_len=8192")
 

@@ -22,13 +22,15 @@ cd "$src"
 # Every dependency (the build needs TypeScript); no lifecycle scripts: the addon is built next,
 # once, and no devDependency may fetch anything at install time.
 npm ci --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn
-npm run --silent install          # node-gyp rebuild: build/Release/halfsec.node, halfsec_load.node
+npm run --silent install          # node-gyp rebuild: halfsec.node, halfsec_load.node, halfsec-splice; halfsec-srt if libsrt
 rm -rf dist
 npx tsc -p tsconfig.json
 
 mkdir -p "$out/build/Release"
 cp -a package.json package-lock.json dist web "$out/"
-cp build/Release/halfsec.node build/Release/halfsec_load.node "$out/build/Release/"
+cp build/Release/halfsec.node build/Release/halfsec_load.node build/Release/halfsec-splice "$out/build/Release/"
+# halfsec-srt (SRT publish) exists only where libsrt-openssl-dev was installed for the build.
+if [ -x build/Release/halfsec-srt ]; then cp build/Release/halfsec-srt "$out/build/Release/"; fi
 cd "$out"
 # Runtime dependencies only; --ignore-scripts keeps npm from rebuilding the addon copied above.
 npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn

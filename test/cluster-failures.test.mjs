@@ -90,3 +90,23 @@ test.serial('Redis unavailable at start and mid-run: no crash, local streams kee
   const res = await fetch(`${url}/healthz`);
   t.is(res.status, 200);
 });
+
+// ioredis ends a client for good (status 'end') when a connect attempt is cut short, e.g. its
+// Sentinel failover detector disconnecting while a reconnect asks the sentinels: the registry
+// must start it again. A disconnect the registry did not ask for reaches the same 'end'.
+test.serial('a Redis client that ioredis ended without the registry asking is started again; close() ends it for good', async (t) => {
+  const { RedisRegistry } = await import('../dist/cluster/redis-registry.js');
+  const redis = await startRedis(t);
+  const lines = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }));
+  const registry = new RedisRegistry({ url: redis.url }, log);
+  t.teardown(() => registry.close());
+  t.true(await until(() => registry.healthy(), 5000), 'connected');
+  registry['redis'].disconnect();
+  t.true(await until(() => registry['redis'].status === 'end', 2000), 'ioredis ended the client');
+  t.true(await until(() => registry.healthy(), 5000), 'the registry started it again');
+  t.true(lines.some((l) => l.msg === 'redis client stopped reconnecting; starting it again'), 'and said so');
+  await registry.close();
+  await sleep(1000);
+  t.false(registry.healthy(), 'after close() it stays closed');
+});

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -49,16 +49,22 @@ export async function viewerCount(url) {
   return (await r.json()).viewers;
 }
 
-/** A relay in its own process (so it can die by SIGKILL), on the cluster's Redis. */
-export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = [], ip = '127.0.0.1', limitSec = 120 } = {}) {
+/**
+ * A relay in its own process (so it can die by SIGKILL), on the cluster's Redis. `uid`: run it as
+ * that user and group (the 7-node tree tells its regions apart by socket owner in nftables).
+ * NODE_LOG_DIR=<dir> in the environment: each node logs (level info) to <dir>/<node id>.log.
+ */
+export async function startNodeProcess(t, redisUrl, nodeId, { secret, extra = [], ip = '127.0.0.1', limitSec = 120, uid } = {}) {
   const port = await freePort();
   const rtc = 47000 + Math.floor(Math.random() * 100) * 10;
-  const { kill } = spawnGroup(t, process.execPath, ['dist/cli.js', 'serve', '--host', ip, '--port', String(port), '--rtc-bind', ip, '--public-url', `http://${ip}:${port}`,
-    '--rtc-ports', `${rtc}-${rtc + 9}`, '--workers', '1', '--log-level', 'silent', ...(redisUrl ? ['--redis', redisUrl] : []), '--node-id', nodeId, '--cluster-heartbeat-ms', '300',
-    '--sessions-per-ip-per-second', '0', ...extra], { limitSec, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) } });
+  const { kill, child } = spawnGroup(t, process.execPath, ['dist/cli.js', 'serve', '--host', ip, '--port', String(port), '--rtc-bind', ip, '--public-url', `http://${ip}:${port}`,
+    '--rtc-ports', `${rtc}-${rtc + 9}`, '--workers', '1', '--log-level', process.env.NODE_LOG_DIR ? 'info' : 'silent', ...(redisUrl ? ['--redis', redisUrl] : []), '--node-id', nodeId, '--cluster-heartbeat-ms', '300',
+    '--sessions-per-ip-per-second', '0', ...extra], { limitSec, env: { ...process.env, ...(secret ? { HALFSEC_CLUSTER_SECRET: secret } : {}) }, ...(uid !== undefined ? { uid, gid: uid } : {}), ...(process.env.NODE_LOG_DIR ? { stdio: ['ignore', openSync(`${process.env.NODE_LOG_DIR}/${nodeId}.log`, 'a'), openSync(`${process.env.NODE_LOG_DIR}/${nodeId}.log`, 'a')] } : {}) });
   const url = `http://${ip}:${port}`;
   if (!(await until(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok, 10000, 100))) throw new Error(`${nodeId} did not start`);
-  return { url, kill };
+  // The relay's own pid (the group leader is GNU timeout), for its CPU time in /proc.
+  const relayPid = () => Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  return { url, kill, port, relayPid };
 }
 
 

@@ -33,8 +33,9 @@ for (const proto of ['rtmp', 'srt']) {
     if (!hasFfmpeg || !t.context.chromium) return t.fail('ffmpeg or chromium missing');
     t.timeout(50000);
     const port = 20000 + Math.floor(Math.random() * 9000);
-    const opts = proto === 'rtmp' ? { rtmpPort: port } : { srtListeners: { stamped: { port } } };
+    const opts = proto === 'rtmp' ? { rtmpPort: port } : { srtPort: port };
     const { relay, url } = await startRelay(t, { ...opts, republishGraceMs: 0 });
+    if (proto === 'srt') t.true((await relay.srt.ready).available, 'halfsec-srt listens');
     await sleep(300);
     source(t, proto === 'rtmp' ? `rtmp://127.0.0.1:${port}/live/stamped` : `srt://127.0.0.1:${port}?streamid=publish:stamped`, proto === 'rtmp' ? 'flv' : 'mpegts');
     t.true(await until(() => relay.stats().publishers === 1, 15000), 'the ingest went live');

@@ -26,7 +26,7 @@ function publish(t, url, { audio = true, video = true, seconds = 40 } = {}) {
 }
 
 function ffmpegChildren() {
-  return spawnSync('pgrep', ['-P', String(process.pid), 'ffmpeg'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  return spawnSync('pgrep', ['-P', String(process.pid), '^(ffmpeg|halfsec-splice)$'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
 }
 
 async function nothingLeft(t, relay) {
@@ -35,7 +35,8 @@ async function nothingLeft(t, relay) {
   t.is(relay.stats().streams, 0, 'no stream left');
   t.is(relay.stats().sessions, 0, 'no session left');
   t.deepEqual(relay.stats().workers.map((w) => w.peers), [0, 0], 'no native peer left');
-  t.deepEqual(ffmpegChildren(), [], 'no FFmpeg child left');
+  t.deepEqual(ffmpegChildren(), [], 'no FFmpeg or halfsec-splice child left');
+  if (relay.rtmp) t.is(relay.rtmp.stats().splicing, 0, 'no splice left');
 }
 
 test.serial('RTMP: two publishers on one port; viewers get H.264 and Opus; FFmpeg decodes the frames; a publisher leaving ends its stream', async (t) => {
@@ -69,6 +70,12 @@ test.serial('RTMP: two publishers on one port; viewers get H.264 and Opus; FFmpe
   let frames = 0;
   await until(async () => (frames = await decoded()) >= 30, 15000, 500);
   t.true(frames >= 30, `FFmpeg decoded ${frames} frames a viewer received over RTMP → WebRTC`);
+  // After the publish, halfsec-splice carries the bytes: JavaScript read the handshake and the
+  // commands (~4 KiB a connection), not the media (well over 150 KiB of video each by now).
+  const rs = relay.rtmp.stats();
+  t.is(rs.spliced, 2, 'both connections handed to halfsec-splice');
+  t.is(rs.splicing, 2);
+  t.true(rs.bytesReadByJs < 2 * 16384, `JavaScript read ${rs.bytesReadByJs} bytes of the two publishers`);
   // The publisher goes away: its stream ends (grace 0), the other one keeps going.
   const stopped = new Promise((r) => relay.on('stream:stop', (e) => e.stream === 'rtmpa' && r(e)));
   process.kill(-pubA.p.pid, 'SIGKILL');

@@ -30,3 +30,34 @@ test.serial('native load generator: 50 viewers and a publisher, every viewer rec
   t.is(s.auth.badPayload, 0, 'every decrypted payload carried the publisher header');
   t.true(s.latencyUs.count > 0, 'latency samples were taken');
 });
+
+// The publisher of bench/crowd answers the relay's PLI as encoders do (keyframeOnRequest): with the
+// keyframe cache off, a joining viewer then gets media at the next packet instead of the next
+// natural IDR (every 60 packets: ~5.8 s at 100 kbit/s). The publisher that ignores requests is
+// the control, in the same test.
+test.serial('native load publisher answers PLI with an IDR when asked to (keyframeOnRequest)', async (t) => {
+  const { url } = await startRelay(t, { keyframeCacheMaxAgeMs: 0 });
+  const joinMs = {};
+  for (const keyframeOnRequest of [true, false]) {
+    const run = await LoadRun.start({
+      url, stream: `kfreq-${keyframeOnRequest}`, viewers: 4, rateKbps: 100, fps: 30, packetSize: 1200, publish: true, peer: 'native',
+      concurrency: 4, threads: 1, joinTimeoutMs: 10000, keyframeOnRequest,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1500)); // past the publisher's first IDR
+      await run.joinAll();
+      const deadline = Date.now() + 9000;
+      let c = run.viewers.counters();
+      while (Date.now() < deadline && c.some((v) => v.joinMs === undefined)) {
+        await new Promise((r) => setTimeout(r, 100));
+        c = run.viewers.counters();
+      }
+      joinMs[keyframeOnRequest] = c.map((v) => v.joinMs ?? Infinity);
+    } finally {
+      await run.close(true);
+    }
+  }
+  t.log(`join ms, answering PLI: ${joinMs.true.map((x) => x.toFixed(0)).join(', ')}; ignoring PLI: ${joinMs.false.map((x) => x.toFixed(0)).join(', ')}`);
+  t.true(Math.max(...joinMs.true) < 2500, 'every viewer got media soon after joining: the relay asked for a keyframe and the publisher sent one');
+  t.true(Math.min(...joinMs.false) > Math.max(...joinMs.true), 'without answering, viewers waited for the next natural IDR');
+});

@@ -8,11 +8,15 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../native/', import.meta.url));
 
 // A folder may include from itself and from folders of a lower rank only. load/ (the load
-// generator, its own addon) and tests/ (the native unit tests) sit beside the relay's stack.
+// generator, its own addon), tests/ (the native unit tests), srt/ (halfsec-srt, the SRT
+// listener executable, built only where libsrt is installed) and splice/ (halfsec-splice, the
+// RTMP connection joiner) sit beside the relay's stack.
 const RANK = { base: 0, rtp: 1, ice: 1, srtp: 1, transport: 1, dtls: 2, media: 3, fanout: 4, napi: 5 };
 const MAY_INCLUDE = {
   load: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'load'],
-  tests: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'media', 'tests'],
+  tests: ['base', 'rtp', 'ice', 'srtp', 'dtls', 'transport', 'media', 'srt', 'tests'],
+  srt: ['srt'],
+  splice: ['splice'],
 };
 // Where the N-API headers may be included: the relay's boundary and the load generator's own.
 const NAPI_OK = (file) => file.startsWith('napi/') || file === 'load/load_napi.cc';

@@ -52,3 +52,17 @@ test('round trip: the origin answers the edge\'s pull offer with its layers, and
   t.deepEqual(parsePullAnswer(text).layers, { rids: ['q', 'f'], ssrcs: [7, 9] });
   t.notRegex(text, /a=ssrc:5 /, 'only the layer SSRCs are announced');
 });
+
+test('the edge offers the AV1 dependency descriptor: an AV1 origin answers it and the edge reads its id; a VP8 one does not', async (t) => {
+  const { planViewer } = await import('../dist/media/viewer.js');
+  const fp = Array(32).fill('AB').join(':');
+  const offer = parseOffer(buildPullOffer({ ufrag: 'edge', pwd: '0123456789abcdefghijklmnop' }, fp), 'viewer');
+  t.true(offer.extmapAllowMixed, 'two-byte extensions offered');
+  for (const [name, want] of [['AV1', 12], ['VP8', undefined]]) {
+    const st = { name: 's', engineId: 1, codecs: { video: { payloadType: 45, name, clockRate: 90000 } }, viewers: new Map(), rids: [], layerBitrates: [1e6] };
+    const plan = planViewer(offer, st);
+    t.is(plan.peer.ddExtId, want, name);
+    const text = buildAnswer({ role: 'viewer', offer, ice: { ufrag: 'wxyz', pwd: '0123456789abcdefghijklmnopqrstuv' }, fingerprint: fp, candidates: [{ ip: '127.0.0.1', port: 40000 }], tracks: plan.tracks, streamName: 's' });
+    t.is(parsePullAnswer(text).ddExtId, want, `${name}: the edge reads the answered id`);
+  }
+});

@@ -1,17 +1,19 @@
-// SVC in real browsers: headless Chromium publishes VP8 with temporal layers (L1T3) and VP9
-// with spatial and temporal layers (L3T3_KEY); one viewer is capped by `select` maxBitrate (the
-// relay's SVC policy then forwards it the lowest step only, native/media/svc_filter.h), another
-// is left open. Both must decode continuously; the capped one at a lower frame rate (and, for
-// VP9, a lower resolution), the open one everything.
+// SVC in real browsers: headless Chromium publishes VP8 with temporal layers (L1T3), VP9
+// with spatial and temporal layers (L3T3_KEY) and AV1 with temporal layers (L1T3, the layers
+// told by the dependency descriptor header extension); one viewer is capped by `select`
+// maxBitrate (the relay's SVC policy then forwards it the lowest step only,
+// native/media/svc_filter.h), another is left open. Both must decode continuously; the capped
+// one at a lower frame rate (and, for VP9, a lower resolution), the open one everything. An AV1
+// viewer that does not offer the descriptor gets the stream whole.
 import test from 'ava';
 import { sleep, startRelay, until } from './helpers.mjs';
-import { chromiumAvailable, launchChromium } from './browser-helpers.mjs';
+import { chromiumAvailable, launchChromium, openViewer } from './browser-helpers.mjs';
 import { publishLayered, receiverStats, selectMaxBitrate, senderStats, viewOverWs } from './svc-pages.mjs';
 
 const run = chromiumAvailable() ? test.serial : test.skip;
 
 test.before(async (t) => {
-  if (chromiumAvailable()) t.context.chromium = await launchChromium({ limitMs: 150_000 });
+  if (chromiumAvailable()) t.context.chromium = await launchChromium({ limitMs: 220_000 });
 });
 
 test.after.always(async (t) => {
@@ -34,7 +36,7 @@ async function sample(page, seconds) {
   return { rates, fps: (prev.framesDecoded - first.framesDecoded) / seconds, heights: [...heights], freezes: prev.freezeCount - first.freezeCount, last: prev };
 }
 
-async function scenario(t, { codec, scalabilityMode, stream }) {
+async function scenario(t, { codec, scalabilityMode, stream, dependencyDescriptor = false }) {
   const { url } = await startRelay(t);
   const context = await t.context.chromium.browser.newContext();
   t.teardown(() => context.close());
@@ -56,7 +58,7 @@ async function scenario(t, { codec, scalabilityMode, stream }) {
   const capped = await context.newPage();
   for (const page of [open, capped]) {
     await page.goto(`${url}/`);
-    const r = await page.evaluate(viewOverWs, { stream });
+    const r = await page.evaluate(viewOverWs, { stream, dependencyDescriptor });
     t.true(r.ok, `view: ${r.error ?? ''}`);
   }
   t.true(await until(async () => (await capped.evaluate(receiverStats)).framesDecoded > 10, 10_000, 250), 'the capped viewer starts decoding');
@@ -114,4 +116,50 @@ run('VP9 L3T3_KEY: a capped viewer gets spatial layer 0 at the base frame rate; 
   t.true(spatial >= 2, `the publisher sends spatial layers: ${sender.mode}`);
   t.deepEqual(o.heights, [360], 'the open viewer decodes the top spatial layer');
   t.deepEqual(c.heights, [360 / 2 ** (spatial - 1)], 'the capped viewer decodes spatial layer 0');
+});
+
+run('AV1 L1T3 (dependency descriptor): a capped viewer gets the base temporal layer only and decodes continuously; an open one gets every frame', async (t) => {
+  const { o, c, sender } = await scenario(t, { codec: 'AV1', scalabilityMode: 'L1T3', stream: 'svc-av1', dependencyDescriptor: true });
+  t.is(sender.mode, 'L1T3', 'the publisher encodes AV1 with three temporal layers');
+  t.deepEqual(o.heights, [360]);
+  t.deepEqual(c.heights, [360], 'temporal layers keep the resolution');
+});
+
+run('AV1 L1T3 to a viewer that does not offer the dependency descriptor: the stream whole, whatever its cap', async (t) => {
+  const { url, relay } = await startRelay(t);
+  const summaries = [];
+  relay.on('viewer:feedback', ({ feedback: f }) => summaries.push(f));
+  const context = await t.context.chromium.browser.newContext();
+  t.teardown(() => context.close());
+  const pub = await context.newPage();
+  await pub.goto(`${url}/`);
+  const published = await pub.evaluate(publishLayered, { stream: 'svc-av1-whole', codec: 'AV1', scalabilityMode: 'L1T3' });
+  t.is(published.status, 201, `publish: ${published.answer ?? ''}`);
+  const viewer = await context.newPage();
+  await viewer.goto(`${url}/`);
+  t.true((await viewer.evaluate(viewOverWs, { stream: 'svc-av1-whole' })).ok);
+  t.false((await viewer.evaluate(() => window.pc.remoteDescription.sdp)).includes('dependency-descriptor'), 'no descriptor answered');
+  t.true(await until(async () => (await viewer.evaluate(receiverStats)).framesDecoded > 10, 10_000, 250), 'the viewer decodes');
+  t.is((await viewer.evaluate(selectMaxBitrate, 10_000)).type, 'ack');
+  await sleep(3000);
+  const s = await sample(viewer, 5);
+  t.log(`capped viewer without the descriptor: ${s.fps.toFixed(1)} fps ${JSON.stringify(s.rates)} freezes ${s.freezes}`);
+  t.true(s.fps >= 20, `every frame still arrives: ${s.fps}`);
+  t.true(s.rates.every((r) => r > 0));
+  t.true(summaries.length > 0 && summaries.every((f) => f.svcTemporalLayers === 0), 'the relay saw no layers for this viewer');
+});
+
+run('the watch page offers the dependency descriptor: an AV1 stream reaches it with the descriptor answered', async (t) => {
+  const { url } = await startRelay(t);
+  const context = await t.context.chromium.browser.newContext();
+  t.teardown(() => context.close());
+  const pub = await context.newPage();
+  await pub.goto(`${url}/`);
+  t.is((await pub.evaluate(publishLayered, { stream: 'svc-av1-watch', codec: 'AV1', scalabilityMode: 'L1T3' })).status, 201);
+  const viewer = await openViewer(context, url, 'svc-av1-watch');
+  t.true(await until(() => viewer.evaluate(() => window.halfsecPeer()?.remoteDescription != null), 10_000, 200), 'the watch page negotiated');
+  const sdp = await viewer.evaluate(() => window.halfsecPeer().remoteDescription.sdp);
+  t.regex(sdp, /a=extmap:\d+ https:\/\/aomediacodec\.github\.io\/av1-rtp-spec\/#dependency-descriptor-rtp-header-extension/);
+  t.regex(sdp, /a=extmap-allow-mixed/);
+  t.true(await until(async () => (await viewer.evaluate(() => window.halfsecWatch.framesDecoded ?? 0)) > 10, 10_000, 250), 'and decodes');
 });

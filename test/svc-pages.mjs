@@ -65,16 +65,26 @@ export function senderStats() {
   })();
 }
 
-/** In the page: a viewer of `stream` over /ws (hello, view), video only, playing into a muted <video>. */
-export function viewOverWs({ stream }) {
+/**
+ * In the page: a viewer of `stream` over /ws (hello, view), video only, playing into a muted
+ * <video>. `dependencyDescriptor`: offer the AV1 dependency descriptor extension too (Chromium
+ * lists it as "stopped" for receiving until the page asks for it).
+ */
+export function viewOverWs({ stream, dependencyDescriptor = false }) {
   return (async () => {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     window.ws = ws;
     const replies = new Map();
+    const early = new Map();  // replies nobody waits for yet (an answer after `inactive`)
     ws.onmessage = (e) => {
       const m = JSON.parse(e.data);
-      if (m.id) replies.get(m.id)?.(m);
+      if (!m.id) return;
+      const waiter = replies.get(m.id);
+      replies.delete(m.id);
+      if (waiter) waiter(m);
+      else early.set(m.id, m);
     };
+    const next = (id) => new Promise((resolve) => (early.has(id) ? resolve(early.get(id)) : replies.set(id, resolve)));
     window.request = (msg) => new Promise((resolve) => {
       replies.set(msg.id, resolve);
       ws.send(JSON.stringify(msg));
@@ -83,8 +93,11 @@ export function viewOverWs({ stream }) {
     await window.request({ type: 'hello', id: 'h', version: 1 });
     const pc = new RTCPeerConnection();
     window.pc = pc;
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    const tr = pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (dependencyDescriptor) {
+      tr.setHeaderExtensionsToNegotiate(tr.getHeaderExtensionsToNegotiate().map((h) => (/#dependency-descriptor-rtp-header-extension$/.test(h.uri) ? { ...h, direction: 'recvonly' } : h)));
+    }
     const video = document.createElement('video');
     video.muted = true;
     video.autoplay = true;
@@ -98,7 +111,9 @@ export function viewOverWs({ stream }) {
       pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
       setTimeout(resolve, 3000);
     });
-    const m = await window.request({ type: 'view', id: 'v', stream, sdp: pc.localDescription.sdp });
+    let m = await window.request({ type: 'view', id: 'v', stream, sdp: pc.localDescription.sdp });
+    // On an edge the stream may not be here yet: the answer follows once the pull is up.
+    if (m.type === 'inactive') m = await next('v');
     if (m.type !== 'answer') return { error: JSON.stringify(m) };
     await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
     return { ok: true };

@@ -91,6 +91,12 @@ export interface PeerConfig {
   rids?: string[];
   /** Publisher: [rtxPayloadType, payloadTypeItRepairs]. */
   rtxApt?: [number, number][];
+  /**
+   * Publisher: [its payload type, the stream's payload type] where they differ: its packets are
+   * rewritten to the stream's numbers, which the viewers' outPtByPt tables were made for (a
+   * publisher continuing a stream another source started, e.g. a relayed one after failover).
+   */
+  streamPtByPt?: [number, number][];
   repairedRidExtId?: number;
   /** Publisher: bit rate announced upstream with REMB (0: none). */
   rembBps?: number;
@@ -99,6 +105,13 @@ export interface PeerConfig {
    * extensions-01), 1..255; the data plane then sends transport-cc feedback every ~50 ms. 0: none.
    */
   transportCcExtId?: number;
+  /**
+   * The AV1 dependency descriptor header extension id (AV1 RTP spec), 1..255; 0 or absent: not
+   * negotiated. Publisher: read for each AV1 packet's layers. Viewer: forwarded under this id
+   * (RFC 8285 two-byte form when the id is over 14 or a descriptor over 16 bytes), and the
+   * viewer's AV1 layers are then filtered like VP8/VP9 ones (setViewerSvc).
+   */
+  ddExtId?: number;
   audioClockRate?: number;
   /** Viewer: RTX payload type and SSRC for video retransmissions (-1: plain retransmission). */
   rtxPt?: number;

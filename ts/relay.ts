@@ -15,9 +15,9 @@ import { createNodeWebSocket } from './http/node-websocket.js';
 import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
 import { Ingests } from './ingest/ingest.js';
-import { RtmpIngest } from './ingest/rtmp.js';
+import { RtmpIngest, SPLICE_PATH } from './ingest/rtmp.js';
 import { RtspPulls } from './ingest/rtsp.js';
-import { SrtListeners } from './ingest/srt.js';
+import { SRT_HELPER_PATH, SrtIngest } from './ingest/srt.js';
 import type { ClusterStats } from './cluster/node.js';
 import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.js';
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
@@ -70,6 +70,10 @@ export interface Relay {
   clusterStats(): ClusterStats;
   /** Streams fed by the relay's own FFmpeg children (RTMP, SRT, RTSP; see docs/ingest.md). */
   readonly ingests: Ingests;
+  /** RTMP publish (when rtmpPort is set): `stats()` counts what JavaScript read and what was spliced. */
+  readonly rtmp: RtmpIngest | undefined;
+  /** SRT publish (halfsec-srt): `ready` resolves once it listens; `stats()` counts callers and refusals. */
+  readonly srt: SrtIngest;
   /** RTSP sources pulled while they have viewers: `register(stream, 'rtsp://camera/...')`. */
   readonly rtsp: RtspPulls;
   /**
@@ -186,9 +190,12 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const ingests = new Ingests(sm, engine, log, { maxIngests: opts.maxIngests, ffmpegPath: opts.ffmpegPath, reencodeVideo: opts.ingestReencodeVideo, keyframeIntervalSec: 1 });
   const rtsp = new RtspPulls(ingests, sm, log, { lingerMs: opts.pullLingerMs });
   for (const [stream, url] of Object.entries(opts.rtspSources)) rtsp.register(stream, url);
-  const srt = new SrtListeners(ingests, sm, log, { host: opts.host, ffmpegPath: opts.ffmpegPath, latencyMs: 120 }, Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })));
-  srt.start();
-  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000 }) : undefined;
+  const srt = new SrtIngest(ingests, access, sm, log, {
+    host: opts.host, port: opts.srtPort, ...(opts.srtPassphrase !== undefined ? { passphrase: opts.srtPassphrase } : {}),
+    listeners: Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })), latencyMs: 120, helperPath: SRT_HELPER_PATH,
+  });
+  void srt.start();
+  const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000, splicePath: SPLICE_PATH }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
   const stats = (): RelayStats => {
@@ -254,6 +261,8 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     stats,
     clusterStats: () => cluster.stats(),
     ingests,
+    rtmp,
+    srt,
     rtsp,
     async drain(timeoutMs = opts.drainTimeoutMs) {
       if (closed) return;

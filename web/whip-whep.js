@@ -170,7 +170,7 @@ export async function watch(endpoint, options = {}) {
   });
   const stream = new MediaStream();
   pc.addEventListener('track', (e) => stream.addTrack(e.track));
-  pc.addTransceiver('video', { direction: 'recvonly' });
+  offerDependencyDescriptor(pc.addTransceiver('video', { direction: 'recvonly' }));
   pc.addTransceiver('audio', { direction: 'recvonly' });
   try {
     const { resource, postedAt } = await negotiate(pc, endpoint, options);
@@ -178,6 +178,24 @@ export async function watch(endpoint, options = {}) {
   } catch (err) {
     pc.close();
     throw err;
+  }
+}
+
+/**
+ * Asks to receive the AV1 dependency descriptor header extension (Chromium lists it "stopped"
+ * for receiving by default): with it the relay forwards an AV1 SVC stream's layers to this
+ * viewer as its bandwidth allows (README "SVC"); without it the viewer gets every layer.
+ * Browsers without setHeaderExtensionsToNegotiate, or that do not know the extension, are left as they are.
+ */
+function offerDependencyDescriptor(transceiver) {
+  if (typeof transceiver.getHeaderExtensionsToNegotiate !== 'function') return;
+  try {
+    const uri = 'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
+    const exts = transceiver.getHeaderExtensionsToNegotiate();
+    if (!exts.some((h) => h.uri === uri)) return;
+    transceiver.setHeaderExtensionsToNegotiate(exts.map((h) => (h.uri === uri && h.direction === 'stopped' ? { ...h, direction: 'recvonly' } : h)));
+  } catch {
+    // An older implementation refusing the list: negotiate what it offers by default.
   }
 }
 

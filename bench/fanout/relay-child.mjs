@@ -28,7 +28,7 @@ const relay = createRelay({
 });
 const { port } = await relay.listen();
 const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
-out({ event: 'listening', port, workers });
+out({ event: 'listening', port, workers, pid: process.pid });
 createInterface({ input: process.stdin })
   .on('line', (line) => {
     if (line === 'stats') {

@@ -3,7 +3,10 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 export async function startRelayProcess(script, args = [], limitSec = 1200, env = process.env) {
-  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  // HALFSEC_BENCH_RELAY_NODE_ARGS: extra node flags for the relay process only, for profiling it
+  // apart from the load generator (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof --perf-basic-prof-only-functions").
+  const nodeArgs = (process.env.HALFSEC_BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-4000);
@@ -34,6 +37,7 @@ export async function startRelayProcess(script, args = [], limitSec = 1200, env 
   const listening = await next('listening');
   return {
     port: listening.port,
+    pid: listening.pid,
     url: `http://127.0.0.1:${listening.port}`,
     async stats() {
       const p = next('stats', 60000); // a saturated relay answers late

@@ -37,8 +37,9 @@ try {
     for (const mode of modes) {
       const rtmpPort = 21000 + Math.floor(Math.random() * 8000);
       const srtPort = rtmpPort + 1;
-      const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: 43000, rtcPortMax: 43019, workers: 2, logLevel: 'silent', rtmpPort, srtListeners: { srt: { port: srtPort } }, sessionsPerIpPerSecond: 0 });
+      const relay = createRelay({ host: '127.0.0.1', port: 0, rtcBindAddress: '127.0.0.1', rtcPortMin: 43000, rtcPortMax: 43019, workers: 2, logLevel: 'silent', rtmpPort, srtPort, sessionsPerIpPerSecond: 0 });
       const { port } = await relay.listen();
+      if (mode === 'srt' && !(await relay.srt.ready).available) throw new Error('SRT ingest unavailable: npm run build:srt (needs libsrt-openssl-dev)');
       const base = `http://127.0.0.1:${port}`;
       const context = await chromium.browser.newContext({ viewport: { width: 800, height: 600 } });
       let src;

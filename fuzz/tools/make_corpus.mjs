@@ -92,6 +92,14 @@ put('transport_cc', 'one-bit-vector', hex(`
   8f cd 00 08 11 11 11 11 22 22 22 22 ff fa 00 0e 00 01 00 03
   bf ff 04 04 04 04 04 04 04 04 04 04 04 04 04 00`));
 
+// ---- AV1 dependency descriptors (AV1 RTP spec, Appendix A), as the fuzz target reads them: a
+// target byte, then [length][descriptor] pairs. Chromium's L1T3 shape: the keyframe's descriptor
+// with the structure (5 templates, 3 decode targets, one chain, 640x360), then T0 T2 T1 T2, then
+// one with custom DTIs, frame differences, chains and active decode targets.
+put('dependency_descriptor', 'l1t3', hex(`
+  01 14 80 00 00 80 02 14 ea a8 60 41 4d 14 10 20 84 27 02 7f 01 67 03 c1 00 01 03 c3 00 03
+  03 c2 00 02 03 c4 00 04 08 c2 00 00 7b 29 18 4c 02`));
+
 // ---- SRTP: built by the C++ helper with the fuzzer's key.
 const cxx = process.env.CXX_FUZZ ?? 'clang++-14';
 const tmp = mkdtempSync(join(tmpdir(), 'halfsec-seeds-'));

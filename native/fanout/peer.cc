@@ -221,7 +221,7 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   } else if (!o.seq.started() || new_source) {
     StartOrSwitch(o, pkt, now);
   }
-  if (pkt.kind == kVideo && (pkt.codec == Codec::kVp8 || pkt.codec == Codec::kVp9)) {
+  if (pkt.kind == kVideo && (pkt.codec == Codec::kVp8 || pkt.codec == Codec::kVp9 || (pkt.codec == Codec::kAv1 && cfg_.dd_ext_id != 0))) {
     ForwardLayered(o, pkt, out_pt);
     return;
   }
@@ -236,7 +236,7 @@ void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq
   uint8_t* slot = worker_->BatchSlot();
   const uint8_t twcc = TwccId(pkt.kind);
   const size_t len = RewriteRtp(pkt.data, pkt.len, pkt.rtp, slot, ssrc != 0 ? ssrc : cfg_.out_ssrc[pkt.kind], out_pt, out_seq, out_ts,
-                                twcc, twcc_seq_);
+                                OutExtensions(pkt, twcc));
   if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);
   if (out < 0) return;
@@ -273,12 +273,13 @@ void Peer::RetransmitFrom(Outbound& o, int kind, uint32_t ssrc, uint16_t out_seq
   const uint8_t twcc = TwccId(kind);
   if (kind == kVideo && rtx_ok && cfg_.out_rtx_pt != kNoPt) {
     // RFC 4588: RTX stream with its own SSRC and sequence; the payload leads with the OSN.
+    size_t header_end;
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, cfg_.out_rtx_ssrc, cfg_.out_rtx_pt, rtx_seq_++,
-                     pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
-    len = InsertRtxOsn(slot, len, RtpHeaderEnd(pkt->rtp, twcc), out_seq);
+                     pkt->rtp.timestamp + seg->ts_delta, OutExtensions(*pkt, twcc), &header_end);
+    len = InsertRtxOsn(slot, len, header_end, out_seq);
   } else {
     len = RewriteRtp(pkt->data, pkt->len, pkt->rtp, slot, ssrc, out_pt, out_seq,
-                     pkt->rtp.timestamp + seg->ts_delta, twcc, twcc_seq_);
+                     pkt->rtp.timestamp + seg->ts_delta, OutExtensions(*pkt, twcc));
   }
   if (marker) slot[1] |= 0x80;
   const int out = srtp_out_.ProtectRtp(slot, len);

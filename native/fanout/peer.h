@@ -16,6 +16,7 @@
 #include "ice/transaction_ring.h"
 #include "media/bitrate_window.h"
 #include "media/bandwidth_estimator.h"
+#include "media/dd_layers.h"
 #include "media/inbound_stream.h"
 #include "media/keyframe_request_pacer.h"
 #include "media/layer_switcher.h"
@@ -56,6 +57,11 @@ struct PeerConfig {
   std::array<uint8_t, 128> kind_by_pt{};
   std::array<Codec, 128> codec_by_pt{};
   std::array<uint8_t, 128> rtx_apt{};
+  // Publisher: the stream's payload type for each of the publisher's media payload types where
+  // they differ (kNoPt: keep it). A publisher that took over a stream whose viewers negotiated
+  // another source's numbers (a relayed stream published here after its origin died) is
+  // rewritten to those, so the viewers' own tables (out_pt_by_pt) keep working.
+  std::array<uint8_t, 128> stream_pt_by_pt{};
   // Publisher simulcast: rtp-stream-id and repaired-rtp-stream-id extension ids (0: none) and
   // the rids, lowest layer first.
   uint8_t rid_ext_id = 0, repaired_rid_ext_id = 0;
@@ -65,6 +71,11 @@ struct PeerConfig {
   // Publisher: the transport-wide-cc header extension id (0: none). With it the relay sends
   // transport-cc feedback (rtp/transport_cc_writer.h) so the publisher's estimator sets its rate.
   uint8_t transport_cc_ext_id = 0;
+  // The AV1 dependency descriptor header extension id (0: not negotiated). Publisher: read on
+  // every AV1 packet (its layers, rtp/dependency_descriptor.h); viewer: the descriptor is
+  // forwarded under this id and AV1 temporal/spatial layers are filtered like VP8/VP9 ones
+  // (two-byte extension form when it needs it, see RewriteRtp).
+  uint8_t dd_ext_id = 0;
 
   // Viewer: the payload type to send for each publisher payload type (kNoPt: do not forward),
   // the SSRC announced per kind, and RTX for video when the viewer negotiated it.
@@ -116,7 +127,7 @@ struct ViewerFeedback {
   // (0 while no limit has shown, see media/bandwidth_estimator.h) and the rate it acknowledged.
   double estimate_bps = 0;
   double acked_bps = 0;
-  // VP8/VP9 layers (media/svc_filter.h): how many spatial / temporal layers the stream has shown
+  // VP8/VP9/AV1 layers (media/svc_filter.h): how many spatial / temporal layers the stream has shown
   // (0: no layer information), and the highest of each being forwarded (7: all).
   double svc_spatial_layers = 0, svc_temporal_layers = 0;
   double svc_spatial = 7, svc_temporal = 7;
@@ -203,7 +214,7 @@ class Peer {
     layers_.Pin(layer);
     if (tick_.asleep) WakeTicks();
   }
-  // Viewer: the highest VP8/VP9 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
+  // Viewer: the highest VP8/VP9/AV1 spatial and temporal layer to forward (7: all; fanout/peer_svc.cc).
   // `next_kbps`: the rate of the next step up (0: none); probes aim at it while layers are dropped.
   void SetSvcTarget(int spatial, int temporal, uint32_t next_kbps);
   // Publisher: PLI for a video layer.
@@ -276,7 +287,7 @@ class Peer {
   // `ssrc` 0: the kind's out_ssrc; a layered viewer (all layers) passes the layer's.
   void Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq = -1, bool marker = false,
             uint32_t ssrc = 0);
-  // VP8/VP9 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
+  // VP8/VP9/AV1 video past the simulcast decision: temporal/spatial layer filtering (peer_svc.cc).
   void ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt);
   // A NACKed outgoing video number once packets were dropped: its source and marker. False:
   // not known (then nothing is resent: the segment offset no longer holds).
@@ -294,6 +305,10 @@ class Peer {
   void SendSenderReports(int64_t now_ms);
   void ReportFeedback();
   void ReportSvc();  // the SVC fields of fb_ (peer_svc.cc)
+  // Publisher: an AV1 packet's dependency descriptor read into pkt->layers (peer_svc.cc).
+  void ReadDependencyDescriptor(MediaPacket* pkt);
+  // Viewer: the header extensions written on a packet of `kind` (transport-wide number, DD).
+  RtpExtensionsOut OutExtensions(const MediaPacket& pkt, uint8_t twcc_id) const;
   void OnViewerRtcp(const uint8_t* d, size_t n);
   // Transport-wide congestion control toward the viewer (fanout/peer_twcc.cc).
   uint8_t TwccId(int kind) const { return history_ ? cfg_.twcc_ext_id[kind] : 0; }
@@ -356,6 +371,8 @@ class Peer {
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
   std::unique_ptr<TransportCcWriter> transport_cc_;
+  // AV1 dependency descriptors per video layer (allocated at the first descriptor).
+  std::unique_ptr<DdLayers> dd_[kMaxLayers];
   int64_t last_transport_cc_ms_ = 0;
 
   // Viewer.

@@ -137,6 +137,10 @@ void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
   KnowSsrc(h.ssrc);
   const Inbound c = Classify(d, &len, &h);
   if (!c.line) return;
+  if (const uint8_t spt = cfg_.stream_pt_by_pt[c.media_pt]; spt != kNoPt) {
+    d[1] = static_cast<uint8_t>((d[1] & 0x80) | spt);  // the marker bit stays
+    h.payload_type = spt;
+  }
   // Simulcast: the rid names the layer, so a new SSRC under it is that layer's restart at once.
   bool recovered;
   const InboundStream::Verdict v = c.line->Accept(h.ssrc, h.sequence, now_ms, c.simulcast ? 0 : kSsrcQuietMs, !c.rtx, &recovered);
@@ -155,6 +159,8 @@ void Peer::AcceptRtp(uint8_t* d, int len, int64_t now_ms) {
   pkt->recovered = recovered;
   pkt->codec = cfg_.codec_by_pt[c.media_pt];
   pkt->keyframe = c.kind == kVideo && IsKeyframeStart(pkt->codec, d + h.header_len, h.payload_len);
+  pkt->layers = FrameLayers{};
+  pkt->dd_len = 0;
   MediaPacket*& held = held_[c.kind][c.layer];
   if (v == InboundStream::Verdict::kProbation) {
     if (held) held->Release();
@@ -194,6 +200,7 @@ void Peer::PublishPacket(MediaPacket* pkt, int64_t now_ms) {
   Stream* s = cfg_.stream.get();
   pkt->epoch = epoch_[pkt->kind][pkt->layer];
   if (pkt->kind == kVideo) {
+    if (cfg_.dd_ext_id != 0 && pkt->codec == Codec::kAv1) ReadDependencyDescriptor(pkt);
     s->layer_seen_ms[pkt->layer].store(now_ms, std::memory_order_relaxed);
     layer_rate_[pkt->layer].Add(pkt->len, now_ms);
   } else {

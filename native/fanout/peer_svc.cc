@@ -1,9 +1,33 @@
-// Viewer side: VP8/VP9 temporal and spatial layer filtering (media/svc_filter.h) on the
-// viewer's video line, with the sequence numbers closed up over what is dropped.
+// SVC: on the publisher side, the AV1 dependency descriptor read once per packet; on the viewer
+// side, VP8/VP9/AV1 temporal and spatial layer filtering (media/svc_filter.h) on the viewer's
+// video line, with the sequence numbers closed up over what is dropped.
 #include "fanout/peer.h"
 #include "fanout/worker.h"
 
 namespace halfsec {
+
+void Peer::ReadDependencyDescriptor(MediaPacket* pkt) {
+  const uint8_t* v;
+  size_t len;
+  if (!FindRtpExtension(pkt->data, pkt->rtp, cfg_.dd_ext_id, &v, &len) || len > 255) return;
+  pkt->dd_offset = static_cast<uint16_t>(v - pkt->data);
+  pkt->dd_len = static_cast<uint8_t>(len);
+  std::unique_ptr<DdLayers>& reader = dd_[pkt->layer];
+  if (!reader) reader = std::make_unique<DdLayers>();
+  reader->Read(v, len, pkt->epoch, &pkt->layers);
+}
+
+RtpExtensionsOut Peer::OutExtensions(const MediaPacket& pkt, uint8_t twcc_id) const {
+  RtpExtensionsOut ext;
+  ext.twcc_id = twcc_id;
+  ext.twcc_seq = twcc_seq_;
+  if (cfg_.dd_ext_id != 0 && pkt.dd_len != 0) {
+    ext.dd_id = cfg_.dd_ext_id;
+    ext.dd = pkt.data + pkt.dd_offset;
+    ext.dd_len = pkt.dd_len;
+  }
+  return ext;
+}
 
 void Peer::SetSvcTarget(int spatial, int temporal, uint32_t next_kbps) {
   svc_.SetTarget(spatial, temporal);
@@ -27,7 +51,9 @@ void Peer::ForwardLayered(Outbound& o, const MediaPacket& pkt, uint8_t out_pt) {
   // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
   if (!fresh && !pkt.recovered) return;
   const SvcFilter::Verdict v =
-      svc_.Decide(pkt.codec, pkt.data + pkt.rtp.header_len, pkt.rtp.payload_len, pkt.rtp.timestamp, pkt.keyframe);
+      pkt.codec == Codec::kAv1
+          ? svc_.Decide(pkt.layers, pkt.rtp.timestamp, pkt.keyframe)
+          : svc_.Decide(pkt.codec, pkt.data + pkt.rtp.header_len, pkt.rtp.payload_len, pkt.rtp.timestamp, pkt.keyframe);
   if (v.want_keyframe) WantKeyframe(o.layer);
   if (!fresh) {
     if (!out_map_) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +26,7 @@ namespace {
 constexpr int64_t kMs = 1000000;
 // Connectivity checks until the first success, then consent (RFC 7675: every 4-6 s).
 constexpr int64_t kCheckIntervalNs = 50 * kMs;
+constexpr int64_t kCheckIntervalMaxNs = 1600 * kMs;
 constexpr int64_t kConsentMinNs = 4000 * kMs;
 constexpr int64_t kConnectTimeoutNs = 15000 * kMs;
 // A publisher that fell this far behind its schedule (a stalled machine) resynchronises rather
@@ -113,7 +115,18 @@ void Client::SendCheck(int64_t now_ns) {
   const size_t len = BuildStunBindingRequest(out, sizeof out, tid, username, p_.remote_pwd, kPrflxPriority,
                                              controlling_, tie_breaker_, controlling_);
   if (len > 0) loop_->SendFrom(ip_, p_.remote, out, len);
-  next_check_ns_ = now_ns + (ice_ok_ ? RandomRange(kConsentMinNs, kConsentMinNs + 2000 * kMs) : kCheckIntervalNs);
+  if (ice_ok_) {
+    next_check_ns_ = now_ns + RandomRange(kConsentMinNs, kConsentMinNs + 2000 * kMs);
+  } else {
+    check_interval_ns_ = check_interval_ns_ == 0 ? kCheckIntervalNs : std::min(check_interval_ns_ * 2, kCheckIntervalMaxNs);
+    next_check_ns_ = now_ns + check_interval_ns_;
+  }
+}
+
+bool Client::NeedsFastTick() const {
+  if (p_.publisher) return true;
+  const int s = stats_->state.load(std::memory_order_relaxed);
+  return !srtp_ready_ && s != static_cast<int>(ClientState::kFailed) && s != static_cast<int>(ClientState::kClosed);
 }
 
 void Client::OnTick(int64_t now_ns) {
@@ -202,8 +215,14 @@ void Client::OnDtls(const uint8_t* d, size_t n, int64_t now_ns) {
 void Client::OnMedia(uint8_t* d, size_t n, int64_t rx_ns) {
   if (!srtp_ready_) return;
   if (LooksLikeRtcp(d, n)) {
-    // The relay's PLI to a publisher, or reports to a viewer: counted, otherwise ignored.
+    // The relay's PLI to a publisher, or reports to a viewer: counted; a publisher that answers
+    // keyframe requests reads them.
     ClientStats::Bump(stats_->rtcp_in);
+    if (p_.publisher && p_.keyframe_on_request) {
+      const int len = srtp_in_.UnprotectRtcp(d, n);
+      RtcpSummary s;
+      if (len > 0 && ParseRtcp(d, static_cast<size_t>(len), &s, [](uint32_t, uint16_t) {}) && s.keyframe_request) keyframe_requested_ = true;
+    }
     return;
   }
   if (p_.publisher) return;
@@ -278,14 +297,19 @@ void Client::SendPacket(int64_t) {
   if (len + kSrtpMaxTrailer > sizeof buf || len < 12 + kPayloadHeader) return;
   std::memcpy(buf, packet_.data(), len);
   const bool frame_start = in_frame_ == 0;
-  if (frame_start && frame_ % kKeyframeEveryFrames == 0) SendParameterSets();
+  if (frame_start && keyframe_requested_) {
+    frame_ = 0;  // a forced IDR restarts the keyframe interval
+    keyframe_requested_ = false;
+  }
+  const bool idr = frame_start && frame_ % kKeyframeEveryFrames == 0;
+  if (idr) SendParameterSets();
   const bool marker = ++in_frame_ == per_frame_;
   buf[0] = 0x80;
   buf[1] = static_cast<uint8_t>((marker ? 0x80 : 0) | (p_.payload_type & 0x7f));
   Store16(buf + 2, seq_++);
   Store32(buf + 4, rtp_ts_);
   Store32(buf + 8, p_.ssrc);
-  buf[12] = frame_start && frame_ % kKeyframeEveryFrames == 0 ? 0x65 : 0x41;  // IDR or non-IDR slice
+  buf[12] = idr ? 0x65 : 0x41;  // IDR or non-IDR slice
   Store32(buf + 13, kPayloadMagic);
   Store32(buf + 17, counter_++);
   if (marker) {

@@ -91,6 +91,10 @@ struct ClientParams {
   // Publisher: a frame's packets back to back at each frame time (as OBS and other unpaced
   // encoders send), instead of evenly spaced (a paced sender).
   bool burst = false;
+  // Publisher: a PLI or FIR from the relay makes the next frame an IDR (with its parameter sets)
+  // and restarts the keyframe interval, as browser and hardware encoders do; off, the publisher
+  // ignores requests (bench/join measures the keyframe cache against such a publisher).
+  bool keyframe_on_request = false;
 };
 
 class Loop;
@@ -116,6 +120,9 @@ class Client {
   // Publisher: sends every packet due by `now_ns`; returns when the next one is due (0: idle).
   int64_t SendDue(int64_t now_ns);
   void Close();
+  // Still connecting (ICE checks, DTLS timers) or publishing: ticked every loop tick. Connected
+  // viewers only need their consent checks (4-6 s apart) and are swept a slice per tick.
+  bool NeedsFastTick() const;
 
  private:
   void SendCheck(int64_t now_ns);
@@ -141,11 +148,15 @@ class Client {
   uint8_t tids_[4][12] = {};
   unsigned tid_next_ = 0;
   int64_t created_ns_ = 0, next_check_ns_ = 0;
+  // Connectivity checks before the first success are retransmitted with a doubling interval
+  // (RFC 8489 6.2.1), so that checks lost on a busy path do not multiply the load.
+  int64_t check_interval_ns_ = 0;
   uint64_t rx_count_ = 0;
   // Publisher.
   std::vector<uint8_t> packet_;
   uint16_t seq_ = 0;
   uint32_t rtp_ts_ = 0, counter_ = 0, in_frame_ = 0, per_frame_ = 1, frame_ = 0;
+  bool keyframe_requested_ = false;
   int64_t interval_ns_ = 0, next_send_ns_ = 0, last_report_ns_ = 0;
 };
 
@@ -214,6 +225,11 @@ class Loop {
 
   std::unordered_map<uint32_t, std::unique_ptr<Client>> by_ip_;  // key: IP, network order
   std::unordered_map<uint32_t, uint32_t> ip_of_id_;
+  // Tick schedule (pointers into by_ip_, rebuilt when clients are removed): `fast_` every tick
+  // until NeedsFastTick() turns false; every client in `all_` once per kSweepTicks ticks.
+  void RebuildTickLists();
+  std::vector<Client*> fast_, all_;
+  size_t sweep_ = 0;
 };
 
 struct LoadOptions {

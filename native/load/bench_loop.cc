@@ -24,6 +24,10 @@ namespace halfsec::bench {
 namespace {
 constexpr int64_t kMs = 1000000;
 constexpr int64_t kTickNs = 10 * kMs;
+// A connected client is looked at every kSweepTicks ticks (250 ms): its consent checks are 4-6 s
+// apart. Ticking 10,000 connected viewers every 10 ms took most of the loop's thread in a
+// flash crowd, and the socket's receive queue overflowed.
+constexpr size_t kSweepTicks = 25;
 
 int64_t RealtimeNs() {
   timespec ts;
@@ -270,6 +274,8 @@ void Loop::DrainCommands() {
     by_ip_[raw->ip()] = std::move(c);
     if (raw->tcp()) OpenTcp(raw->ip(), raw->remote());
     raw->Attach(this, *identity_, now);
+    fast_.push_back(raw);
+    all_.push_back(raw);
   }
   for (uint32_t id : removes) {
     auto it = ip_of_id_.find(id);
@@ -281,6 +287,16 @@ void Loop::DrainCommands() {
       by_ip_.erase(c);
     }
     ip_of_id_.erase(it);
+  }
+  if (!removes.empty()) RebuildTickLists();
+}
+
+void Loop::RebuildTickLists() {
+  fast_.clear();
+  all_.clear();
+  for (auto& [ip, c] : by_ip_) {
+    all_.push_back(c.get());
+    if (c->NeedsFastTick()) fast_.push_back(c.get());
   }
 }
 
@@ -329,7 +345,22 @@ void Loop::Receive() {
 }
 
 void Loop::Tick(int64_t now) {
-  for (auto& [ip, c] : by_ip_) c->OnTick(now);
+  for (size_t i = 0; i < fast_.size();) {
+    fast_[i]->OnTick(now);
+    if (fast_[i]->NeedsFastTick()) {
+      i++;
+    } else {
+      fast_[i] = fast_.back();
+      fast_.pop_back();
+    }
+  }
+  if (!all_.empty()) {
+    for (size_t n = all_.size() / kSweepTicks + 1; n > 0; n--) {
+      if (sweep_ >= all_.size()) sweep_ = 0;
+      Client* c = all_[sweep_++];
+      if (!c->NeedsFastTick()) c->OnTick(now);
+    }
+  }
   if (pacing_) Pace(now);
 }
 

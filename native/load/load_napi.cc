@@ -125,7 +125,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
 
   // connect(id, { localUfrag, localPwd, remoteUfrag, remotePwd, fingerprintAlgorithm, fingerprint,
   //               dtlsRole: 'client'|'server', remoteIp, remotePort,
-  //               payloadType?, ssrc?, rateKbps?, fps?, packetSize?, burst? })
+  //               payloadType?, ssrc?, rateKbps?, fps?, packetSize?, burst?, keyframeOnRequest? })
   Napi::Value Connect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Alive(env)) return env.Undefined();
@@ -167,6 +167,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     p.packet_size = static_cast<uint32_t>(size);
     { const Napi::Value t = o.Get("tcp"); p.tcp = t.IsBoolean() && t.As<Napi::Boolean>().Value(); }
     { const Napi::Value b = o.Get("burst"); p.burst = b.IsBoolean() && b.As<Napi::Boolean>().Value(); }
+    { const Napi::Value b = o.Get("keyframeOnRequest"); p.keyframe_on_request = b.IsBoolean() && b.As<Napi::Boolean>().Value(); }
     std::string err;
     if (!engine_->Connect(info[0].As<Napi::Number>().Uint32Value(), std::move(p), &err)) return Throw(env, err, false);
     return env.Undefined();

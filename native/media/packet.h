@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/mpsc_queue.h"
+#include "media/frame_layers.h"
 #include "rtp/keyframe.h"
 #include "rtp/rtp.h"
 
@@ -31,6 +32,11 @@ struct MediaPacket {
   uint32_t epoch = 0;       // the stream's source attachment that produced it
   int64_t rx_ns = 0;        // kernel receive time of the datagram it came in (CLOCK_REALTIME ns), 0: unknown
   RtpHeader rtp;            // the publisher's header: sequence and timestamp of its layer
+  // AV1 with the dependency descriptor negotiated (fanout/peer_svc.cc): the packet's layers, read
+  // once by the publisher's worker, and where the descriptor's bytes are in `data` (len 0: none).
+  FrameLayers layers;
+  uint16_t dd_offset = 0;
+  uint8_t dd_len = 0;
   uint16_t len = 0;
   uint8_t data[kMaxPacket];
 

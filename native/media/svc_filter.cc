@@ -13,12 +13,23 @@ void SvcFilter::SetTarget(int spatial, int temporal) {
 
 SvcFilter::Verdict SvcFilter::Decide(Codec codec, const uint8_t* payload, size_t len, uint32_t timestamp,
                                      bool keyframe) {
-  Verdict out;
   const VpxLayers v = ParseVpxDescriptor(codec, payload, len);
-  if (!v.parsed || !v.has_tid) return out;
+  if (!v.parsed || !v.has_tid) return Verdict{};
+  FrameLayers f;
+  f.known = true;
+  f.spatial = v.sid;
+  f.temporal = v.tid;
+  f.switch_up = v.switch_up ? static_cast<uint8_t>(1u << v.tid) : 0;
+  f.ends = codec == Codec::kVp9 && v.ends;
+  return Decide(f, timestamp, keyframe);
+}
+
+SvcFilter::Verdict SvcFilter::Decide(const FrameLayers& f, uint32_t timestamp, bool keyframe) {
+  Verdict out;
+  if (!f.known) return out;
   seen_any_ = true;
-  seen_tid_ = std::max<int>(seen_tid_, v.tid);
-  seen_sid_ = std::max<int>(seen_sid_, v.sid);
+  seen_tid_ = std::max<int>(seen_tid_, f.temporal);
+  seen_sid_ = std::max<int>(seen_sid_, f.spatial);
   const bool new_picture = !have_ts_ || static_cast<int32_t>(timestamp - last_ts_) > 0;
   if (new_picture) {
     have_ts_ = true;
@@ -30,15 +41,21 @@ SvcFilter::Verdict SvcFilter::Decide(Codec codec, const uint8_t* payload, size_t
     } else {
       if (target_tid_ < tid_) {
         tid_ = target_tid_;
-      } else if (target_tid_ > tid_ && v.switch_up && v.tid > tid_ && v.tid <= target_tid_) {
-        tid_ = v.tid;
+      } else {
+        // The highest layer above the current one, up to the target, that may start here.
+        for (int t = std::min(target_tid_, 7); t > tid_; t--) {
+          if (f.switch_up & (1u << t)) {
+            tid_ = t;
+            break;
+          }
+        }
       }
       if (target_sid_ < sid_) sid_ = target_sid_;
     }
   }
-  out.forward = v.tid <= tid_ && v.sid <= sid_;
-  out.want_keyframe = target_sid_ > sid_ && v.sid > sid_;
-  out.set_marker = out.forward && codec == Codec::kVp9 && v.ends && v.sid == sid_;
+  out.forward = f.temporal <= tid_ && f.spatial <= sid_;
+  out.want_keyframe = target_sid_ > sid_ && f.spatial > sid_;
+  out.set_marker = out.forward && f.ends && f.spatial == sid_;
   return out;
 }
 

@@ -1,9 +1,10 @@
-// Which temporal and spatial layers of a VP8 / VP9 stream one viewer gets (RFC 7741 §4.2,
-// RFC 9628 §4.2), decided per packet, and the bookkeeping that keeps the viewer's sequence
+// Which temporal and spatial layers of a VP8 / VP9 / AV1 stream one viewer gets (RFC 7741 §4.2,
+// RFC 9628 §4.2, the AV1 RTP spec's dependency descriptor), decided per packet, and the bookkeeping that keeps the viewer's sequence
 // numbers continuous across the packets it does not get.
 //
 // Down is immediate at the next picture (nothing of a lower layer references a higher one).
-// Temporal up only at a switching-up picture of the new layer (VP8 Y, VP9 U) or a keyframe;
+// Temporal up only at a switching-up picture of the new layer (VP8 Y, VP9 U, AV1 a Switch
+// indication for the decode target) or a keyframe;
 // spatial up only at a keyframe (the switching point of Chromium's L3T3_KEY, where higher layers
 // reference lower ones only in keyframes; an intra-only layer frame mid-picture is not used: the
 // lower layer's end of picture would already have gone out marked). A VP9 picture cut above
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "media/frame_layers.h"
 #include "rtp/keyframe.h"
 
 namespace halfsec {
@@ -43,6 +45,9 @@ class SvcFilter {
   // One video packet in arrival order: its codec, RTP payload, RTP timestamp and whether it
   // starts a keyframe. Packets without layer information (no TID) are always forwarded.
   Verdict Decide(Codec codec, const uint8_t* payload, size_t len, uint32_t timestamp, bool keyframe);
+  // The same for layers already known (AV1: from the dependency descriptor, parsed once by the
+  // publisher's worker). A VP9 or AV1 layer frame cut above spatial layer S ends at S's `ends`.
+  Verdict Decide(const FrameLayers& f, uint32_t timestamp, bool keyframe);
 
  private:
   int target_sid_ = kAll, target_tid_ = kAll;

@@ -269,6 +269,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       cfg.codec_by_pt[i] = codecs[i] <= static_cast<uint8_t>(Codec::kOpus) ? static_cast<Codec>(codecs[i]) : Codec::kUnknown;
     }
     if (!ReadPtTable(o, "rtxApt", &cfg.rtx_apt)) return ThrowType(env, "rtxApt must be an array of [rtxPt, mediaPt] pairs");
+    if (!ReadPtTable(o, "streamPtByPt", &cfg.stream_pt_by_pt)) return ThrowType(env, "streamPtByPt must be an array of [publisherPt, streamPt] pairs");
     const int64_t rid_ext = GetInt(o, "ridExtId", 0), rrid_ext = GetInt(o, "repairedRidExtId", 0);
     if (rid_ext < 0 || rid_ext > 255 || rrid_ext < 0 || rrid_ext > 255) return ThrowType(env, "extension ids must be 0..255");
     cfg.rid_ext_id = static_cast<uint8_t>(rid_ext);
@@ -276,6 +277,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int64_t tcc_ext = GetInt(o, "transportCcExtId", 0);
     if (tcc_ext < 0 || tcc_ext > 255) return ThrowType(env, "transportCcExtId must be 0..255");
     cfg.transport_cc_ext_id = static_cast<uint8_t>(tcc_ext);
+    const int64_t dd_ext = GetInt(o, "ddExtId", 0);
+    if (dd_ext < 0 || dd_ext > 255) return ThrowType(env, "ddExtId must be 0..255");
+    cfg.dd_ext_id = static_cast<uint8_t>(dd_ext);
     const int64_t remb = GetInt(o, "rembBps", 0);
     if (remb < 0 || remb > 1000000000) return ThrowType(env, "rembBps must be 0..1e9");
     cfg.remb_bps = static_cast<uint64_t>(remb);

@@ -33,8 +33,8 @@ bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out) {
 }
 
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint8_t twcc_id,
-                  uint16_t twcc_seq) {
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, const RtpExtensionsOut& ext,
+                  size_t* header_end) {
   std::memcpy(dst, src, h.csrc_end);
   dst[0] &= static_cast<uint8_t>(~0x10);  // extension dropped: ids are negotiated per peer
   dst[1] = static_cast<uint8_t>((src[1] & 0x80) | (payload_type & 0x7f));
@@ -42,11 +42,43 @@ size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst
   Store32(dst + 4, timestamp);
   Store32(dst + 8, ssrc);
   size_t off = h.csrc_end;
-  if (twcc_id >= 1 && twcc_id <= 14) {
+  const bool twcc = ext.twcc_id != 0;
+  const bool dd = ext.dd_id != 0 && ext.dd_len != 0 && ext.dd != nullptr;
+  if (twcc && !dd && ext.twcc_id <= 14) {
     dst[0] |= 0x10;
-    WriteTwccExtension(dst + off, twcc_id, twcc_seq);
+    WriteTwccExtension(dst + off, ext.twcc_id, ext.twcc_seq);
     off += kTwccExtensionBytes;
+  } else if (twcc || dd) {
+    const bool one_byte = (!twcc || ext.twcc_id <= 14) && (!dd || (ext.dd_id <= 14 && ext.dd_len <= 16));
+    uint8_t* block = dst + off;
+    size_t at = off + 4;
+    if (twcc) {
+      if (one_byte) {
+        dst[at++] = static_cast<uint8_t>((ext.twcc_id << 4) | 1);
+      } else {
+        dst[at++] = ext.twcc_id;
+        dst[at++] = 2;
+      }
+      Store16(dst + at, ext.twcc_seq);
+      at += 2;
+    }
+    if (dd) {
+      if (one_byte) {
+        dst[at++] = static_cast<uint8_t>((ext.dd_id << 4) | (ext.dd_len - 1));
+      } else {
+        dst[at++] = ext.dd_id;
+        dst[at++] = ext.dd_len;
+      }
+      std::memcpy(dst + at, ext.dd, ext.dd_len);
+      at += ext.dd_len;
+    }
+    while ((at - off) % 4 != 0) dst[at++] = 0;  // padding bytes (RFC 8285 §4.1)
+    Store16(block, one_byte ? 0xBEDE : 0x1000);
+    Store16(block + 2, static_cast<uint16_t>((at - off - 4) / 4));
+    dst[0] |= 0x10;
+    off = at;
   }
+  if (header_end) *header_end = off;
   const size_t rest = n - h.header_len;  // payload and padding
   std::memcpy(dst + off, src + h.header_len, rest);
   return off + rest;

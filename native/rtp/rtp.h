@@ -39,15 +39,38 @@ struct RtpHeader {
 // Bounds-checked. False when the packet is not a well-formed RTP packet.
 bool ParseRtp(const uint8_t* d, size_t n, RtpHeader* out);
 
+// The header extension elements the relay writes toward one peer (RFC 8285): its own
+// transport-wide sequence number and, for AV1, the publisher's dependency descriptor as is.
+struct RtpExtensionsOut {
+  uint8_t twcc_id = 0;  // 0: none
+  uint16_t twcc_seq = 0;
+  uint8_t dd_id = 0;  // 0: none
+  const uint8_t* dd = nullptr;
+  uint8_t dd_len = 0;  // 1..255
+};
+
 // Writes the packet `src` to `dst` with the header extension removed and the SSRC, payload type,
-// sequence number and timestamp replaced. Returns the new length (at most the old one).
-// `twcc_id` 1..14: the relay's own header extension takes the publisher's place, one element in
-// the one-byte form (RFC 8285 §4.2): the transport-wide sequence number `twcc_seq`
-// (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2), 8 bytes more; the header then ends
-// at RtpHeaderEnd(h, twcc_id).
+// sequence number and timestamp replaced. Returns the new length; `header_end` (if given) gets
+// the payload's offset. `ext`: the elements written in the publisher's place, in the one-byte
+// form (RFC 8285 §4.2) when every id is 1..14 and every element 1..16 bytes, else the two-byte
+// form (§4.3: ids 1..255, up to 255 bytes; the peer must accept it, a=extmap-allow-mixed). At most
+// 12 + 4 + 4 + 2 + 255 + 3 bytes replace the publisher's header and extension block.
 size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
-                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint8_t twcc_id = 0,
-                  uint16_t twcc_seq = 0);
+                  uint8_t payload_type, uint16_t sequence, uint32_t timestamp, const RtpExtensionsOut& ext,
+                  size_t* header_end = nullptr);
+// The same with the transport-wide sequence number only: `twcc_id` 1..14, one element in the
+// one-byte form (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2), 8 bytes more; the
+// header then ends at RtpHeaderEnd(h, twcc_id).
+inline size_t RewriteRtp(const uint8_t* src, size_t n, const RtpHeader& h, uint8_t* dst, uint32_t ssrc,
+                         uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint8_t twcc_id = 0,
+                         uint16_t twcc_seq = 0) {
+  RtpExtensionsOut ext;
+  if (twcc_id >= 1 && twcc_id <= 14) {
+    ext.twcc_id = twcc_id;
+    ext.twcc_seq = twcc_seq;
+  }
+  return RewriteRtp(src, n, h, dst, ssrc, payload_type, sequence, timestamp, ext);
+}
 constexpr size_t kTwccExtensionBytes = 8;
 inline size_t RtpHeaderEnd(const RtpHeader& h, uint8_t twcc_id) {
   return h.csrc_end + (twcc_id != 0 ? kTwccExtensionBytes : 0);

@@ -18,11 +18,12 @@ const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'
 const total = Number(countArg);
 const interval = Number(intervalArg);
 const BURST = Math.max(1, Number(process.env.PUB_BURST) || 1);
-watchdog(60000);
+watchdog(Number(process.env.PEER_WATCHDOG_MS) || 60000);
 
 const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
 const tracks = [];
-const VIDEO_PT = 102, AUDIO_PT = 111;
+// PUB_VIDEO_PT=<pt>: video on another payload type (a republish whose offer numbers differ).
+const VIDEO_PT = Number(process.env.PUB_VIDEO_PT) || 102, AUDIO_PT = 111;
 if (kinds !== 'audio') {
   const v = new nodeDataChannel.Video('0', 'SendOnly');
   if (codec === 'VP8') v.addVP8Codec(VIDEO_PT);

@@ -1,7 +1,8 @@
 // A Chromium viewer of a VP8 L1T3 stream (Chromium canvas publisher) behind a link that tc
 // limits to a share of the stream's rate, inside a network namespace holding only lo. Run by
 // test/svc-limited.test.mjs:
-//   node svc-limited-run.mjs [share=0.5] [openMs=6000] [limitedMs=12000] [recoverMs=20000]
+//   node svc-limited-run.mjs [share=0.5] [openMs=6000] [limitedMs=12000] [recoverMs=20000] [codec=VP8]
+// (codec AV1: the viewer offers the dependency descriptor, which carries AV1's layers).
 // Phases as in limited-viewer-run.mjs: open, limited (htb + tbf on lo, a u32 filter on the
 // viewer's own UDP port), lifted. The viewer's frames decoded and freezes (getStats) are sampled
 // every 500 ms, with the relay's summaries (svcTemporal, estimate). Prints JSON lines; the last
@@ -12,7 +13,8 @@ import { limitPort, liftLimit } from '../tc-limit.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { localPort, publishLayered, receiverStats, senderStats, videoBytesSent, viewOverWs } from '../svc-pages.mjs';
 
-const [share = 0.5, openMs = 6000, limitedMs = 12000, recoverMs = 20000] = process.argv.slice(2).map(Number);
+const [share = 0.5, openMs = 6000, limitedMs = 12000, recoverMs = 20000] = process.argv.slice(2, 6).map(Number);
+const codec = process.argv[6] ?? 'VP8';
 const total = openMs + limitedMs + recoverMs + 40_000;
 setTimeout(() => {
   console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
@@ -34,12 +36,12 @@ try {
   const context = await chromium.browser.newContext();
   const pub = await context.newPage();
   await pub.goto(`${base}/`);
-  const published = await pub.evaluate(publishLayered, { stream: 'svc', codec: 'VP8', scalabilityMode: 'L1T3' });
+  const published = await pub.evaluate(publishLayered, { stream: 'svc', codec, scalabilityMode: 'L1T3' });
   if (published.status !== 201) throw new Error(`publish: ${published.status} ${published.answer}`);
   await sleep(4000);  // the publisher's estimate ramps
   const view = await context.newPage();
   await view.goto(`${base}/`);
-  const r = await view.evaluate(viewOverWs, { stream: 'svc' });
+  const r = await view.evaluate(viewOverWs, { stream: 'svc', dependencyDescriptor: codec === 'AV1' });
   if (!r.ok) throw new Error(`view: ${r.error}`);
   const start = Date.now();
   while (Date.now() - start < 10_000 && (await view.evaluate(receiverStats)).framesDecoded < 30) await sleep(250);

@@ -7,7 +7,7 @@ import { signal } from './signal.mjs';
 
 const [url, countArg = '1', codec = 'H264', mode = ''] = process.argv.slice(2);
 const count = Number(countArg);
-watchdog(60000);
+watchdog(Number(process.env.PEER_WATCHDOG_MS) || 60000);
 
 function newViewer(i) {
   // VIEWER_PORT_BASE: several viewer processes in one test must not share port ranges.

@@ -66,6 +66,8 @@ export class Edge {
       'viewer:leave': (e) => this.maybeLinger(e.stream),
       'source:lost': (e) => this.sourceLost(e.stream, e.reason),
       'stream:stop': (e) => this.stopped(e.stream),
+      // A publisher took the stream over here (origin failover): the viewers stay, the pull goes.
+      'stream:adopted': (e) => this.stopped(e.stream),
       'stream:wanted': (e) => {
         void this.ensure(e.stream, []).catch((err: Error) => d.log.warn({ stream: e.stream, err: err.message }, 'pull for a waiting view failed'));
       },
@@ -146,6 +148,11 @@ export class Edge {
     const answer = parsePullAnswer(body);
     const location = res.headers.get('location');
     if (this.closed) return false;
+    if (this.d.sessions.isLive(stream) && !this.d.sessions.isRelayed(stream)) {
+      // A publisher took the stream over here while this pull was on its way: not needed.
+      if (location) void fetch(new URL(location, up.url), { method: 'DELETE', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return true;
+    }
     this.d.sessions.attachPull(stream, {
       codecs: answer.codecs,
       localUfrag: ice.ufrag,
@@ -157,6 +164,7 @@ export class Edge {
       fingerprintAlgorithm: answer.fingerprintAlgorithm,
       fingerprint: answer.fingerprint,
       ...(answer.layers ? { layers: answer.layers } : {}),
+      ...(answer.ddExtId !== undefined ? { ddExtId: answer.ddExtId } : {}),
     });
     const prev = this.pulls.get(stream);
     if (prev) this.clearTimers(prev);

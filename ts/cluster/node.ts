@@ -143,6 +143,11 @@ export class ClusterNode {
         this.origins.add(e.stream);
         this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
       },
+      // This node pulled the stream and a publisher took it over here: now it is the origin.
+      'stream:adopted': (e) => {
+        this.origins.add(e.stream);
+        this.registry.setOrigin(e.stream, this.record(), this.ttlMs).catch(() => undefined);
+      },
       'viewer:leave': (e) => {
         this.served.delete(e.session);
       },
@@ -287,10 +292,17 @@ export class ClusterNode {
   }
 
   private async gatePublisher(stream: string): Promise<GateResult> {
-    if (!this.enabled || this.d.sessions.isLive(stream)) return undefined;
+    if (!this.enabled) return undefined;
+    // Still pulling it: the origin may have died a moment ago (noticed within three heartbeats).
+    const pulling = this.d.sessions.relayedStreams().some((s) => s.name === stream && !s.orphaned);
+    if (this.d.sessions.isLive(stream) && !pulling) return undefined;
     const origin = await this.registry.origin(stream).catch(() => undefined);
     if (origin && origin.node !== this.id && (await reachable(origin.url))) {
       return { reply: { status: 409, message: `stream "${stream}" is already published on node ${origin.node}` } };
+    }
+    if (pulling) {
+      // Not dropped here, before the publisher's token is checked: the heartbeat lets it go.
+      return { reply: { status: 503, message: `this node still pulls stream "${stream}" from an origin that is gone; it takes a publisher within seconds`, headers: [['Retry-After', '1']] } };
     }
     return undefined;
   }
@@ -320,8 +332,9 @@ export class ClusterNode {
 
   /**
    * Where a publisher of `stream` may go: its origin while that node lives (a reconnect after a
-   * blip); else a node without the stream; else one that holds it without a source (its own
-   * viewers start over there, the pulls below it re-pull with their lines intact). Empty while
+   * blip); else a node without the stream; else one that holds it without a source (it becomes
+   * the origin with its own viewers and the pulls it serves kept, the other edges re-pull from
+   * it; all with their lines intact). Empty while
    * every node still carries a stream whose origin died (they notice within three heartbeats).
    */
   private async publisherPool(nodes: NodeRecord[], stream: string): Promise<NodeRecord[]> {

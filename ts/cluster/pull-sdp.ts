@@ -2,6 +2,7 @@
 // only, one BUNDLE) and what the edge needs from the upstream relay's answer.
 import * as sdpTransform from 'sdp-transform';
 import type { IceParams } from '../media/answer.js';
+import { DEPENDENCY_DESCRIPTOR_EXTENSION } from '../media/sdp.js';
 import type { Codec, MediaKind } from '../media/sdp.js';
 
 /**
@@ -23,6 +24,12 @@ const VIDEO_FORMATS: Codec[] = [
   // Baseline (not constrained): FFmpeg's WHIP muxer signals x264 streams as 42001f.
   { payloadType: 106, name: 'H264', clockRate: 90000, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f' },
 ];
+/**
+ * The AV1 dependency descriptor's id in the edge's offer: an AV1 SVC stream's layers reach the
+ * edge with it, so the edge's own viewers get layers as the origin's do (two-byte extensions
+ * allowed, a=extmap-allow-mixed, since a descriptor with its structure needs them).
+ */
+const PULL_DD_ID = 12;
 const AUDIO_FORMATS: Codec[] = [{ payloadType: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' }];
 
 export function buildPullOffer(ice: IceParams, fingerprint: string): string {
@@ -44,6 +51,7 @@ export function buildPullOffer(ice: IceParams, fingerprint: string): string {
       if (f.fmtp) lines.push(`a=fmtp:${f.payloadType} ${f.fmtp}`);
       if (kind === 'video') lines.push(`a=rtcp-fb:${f.payloadType} nack`, `a=rtcp-fb:${f.payloadType} nack pli`, `a=rtcp-fb:${f.payloadType} goog-remb`);
     }
+    if (kind === 'video') lines.push(`a=extmap:${PULL_DD_ID} ${DEPENDENCY_DESCRIPTOR_EXTENSION}`);
     return lines.join('\r\n');
   };
   return [
@@ -52,6 +60,7 @@ export function buildPullOffer(ice: IceParams, fingerprint: string): string {
     's=halfsec-pull',
     't=0 0',
     'a=group:BUNDLE 0 1',
+    'a=extmap-allow-mixed',
     'a=msid-semantic: WMS',
     section('audio', '0', AUDIO_FORMATS),
     section('video', '1', VIDEO_FORMATS),
@@ -68,6 +77,8 @@ export interface PullAnswer {
   candidate: { ip: string; port: number };
   /** Every simulcast layer on its own SSRC (a layered pull), lowest first; absent: one layer. */
   layers?: { rids: string[]; ssrcs: number[] };
+  /** The AV1 dependency descriptor id the upstream answered (1..255); absent: none. */
+  ddExtId?: number;
 }
 
 /** Reads the upstream relay's answer; throws an Error saying what is missing. */
@@ -80,6 +91,7 @@ export function parsePullAnswer(text: string): PullAnswer {
   let fp = sdp.fingerprint;
   let candidate: PullAnswer['candidate'] | undefined;
   let layers: PullAnswer['layers'];
+  let ddExtId: number | undefined;
   for (const m of sdp.media) {
     if (m.port === 0 || (m.type !== 'audio' && m.type !== 'video')) continue;
     const first = m.rtp.find((r) => r.codec.toLowerCase() !== 'rtx');
@@ -92,7 +104,11 @@ export function parsePullAnswer(text: string): PullAnswer {
       ...(first.encoding !== undefined ? { channels: Number(first.encoding) } : {}),
       ...(fmtp !== undefined ? { fmtp } : {}),
     };
-    if (m.type === 'video') layers = pullLayers(m);
+    if (m.type === 'video') {
+      layers = pullLayers(m);
+      const dd = m.ext?.find((e) => e.uri === DEPENDENCY_DESCRIPTOR_EXTENSION)?.value;
+      if (dd !== undefined && Number.isInteger(dd) && dd >= 1 && dd <= 255) ddExtId = dd;
+    }
     ufrag ??= m.iceUfrag;
     pwd ??= m.icePwd;
     fp ??= m.fingerprint;
@@ -103,7 +119,7 @@ export function parsePullAnswer(text: string): PullAnswer {
   if (!ufrag || !pwd) throw new Error('the answer has no ICE credentials');
   if (!fp) throw new Error('the answer has no DTLS fingerprint');
   if (!candidate) throw new Error('the answer has no UDP IPv4 candidate');
-  return { codecs, iceUfrag: ufrag, icePwd: String(pwd), fingerprintAlgorithm: fp.type, fingerprint: fp.hash, candidate, ...(layers ? { layers } : {}) };
+  return { codecs, iceUfrag: ufrag, icePwd: String(pwd), fingerprintAlgorithm: fp.type, fingerprint: fp.hash, candidate, ...(layers ? { layers } : {}), ...(ddExtId !== undefined ? { ddExtId } : {}) };
 }
 
 const RID = /^[A-Za-z0-9_-]{1,16}$/;

@@ -2,7 +2,14 @@
 // port. FFmpeg speaks RTMP (one `-listen 1` child per connection, on a loopback port of its own);
 // the relay only passes the connection's bytes to it and reads them up to the publish command
 // (rtmp-gate.ts), so a wrong stream key or token is refused before the publish reaches FFmpeg
-// and before the publisher may send any media. See docs/ingest.md for why not an npm RTMP server.
+// and before the publisher may send any media. Once the publish is accepted, both sockets are
+// handed to halfsec-splice (native/splice/), which joins them with splice(2): the media bytes
+// never pass through JavaScript. See docs/ingest.md for why not an npm RTMP server.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -20,7 +27,21 @@ export interface RtmpOptions {
   app: string;
   /** A connection must have sent its publish command within this long, ms. */
   gateTimeoutMs: number;
+  /** The halfsec-splice executable (joins the accepted connection to its child's). */
+  splicePath: string;
 }
+
+export interface RtmpStats {
+  /** Bytes the relay's JavaScript read from publishers (the gate's handshake and commands only). */
+  bytesReadByJs: number;
+  /** Connections handed to halfsec-splice after their publish was accepted. */
+  spliced: number;
+  /** halfsec-splice processes running now. */
+  splicing: number;
+}
+
+/** Built with the addon (binding.gyp): dist/ingest/ -> build/Release/. */
+export const SPLICE_PATH = fileURLToPath(new URL('../../build/Release/halfsec-splice', import.meta.url));
 
 const UPSTREAM_TRIES = 100;
 /** RTMP connections one address may have before their publish (each holds an FFmpeg child). */
@@ -52,6 +73,8 @@ export class RtmpIngest {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly pending = new Map<string, number>();
+  private readonly splices = new Set<ChildProcess>();
+  private readonly counts = { bytesReadByJs: 0, spliced: 0 };
 
   constructor(
     private readonly ingests: Ingests,
@@ -76,6 +99,13 @@ export class RtmpIngest {
   close(): void {
     this.server?.close();
     for (const s of this.sockets) s.destroy();
+    for (const c of this.splices) c.kill('SIGKILL');
+  }
+
+  stats(): RtmpStats {
+    let live = 0;
+    for (const s of this.sockets) live += s.bytesRead;
+    return { bytesReadByJs: this.counts.bytesReadByJs + live, spliced: this.counts.spliced, splicing: this.splices.size };
   }
 
   private onConnection(client: Socket): void {
@@ -99,7 +129,10 @@ export class RtmpIngest {
     };
     client.once('close', settle);
     this.sockets.add(client);
-    client.on('close', () => this.sockets.delete(client));
+    client.on('close', () => {
+      this.sockets.delete(client);
+      this.counts.bytesReadByJs += client.bytesRead;
+    });
     client.on('error', () => undefined);
     client.setNoDelay(true);
     void this.serve(client, remote, settle).catch((err: Error) => {
@@ -119,8 +152,9 @@ export class RtmpIngest {
       return;
     }
     let ended = false;
+    let handed = false;
     const end = (why: string): void => {
-      if (ended) return;
+      if (ended || handed) return;
       ended = true;
       client.destroy();
       upstream?.destroy();
@@ -128,7 +162,7 @@ export class RtmpIngest {
       this.log.info({ remote, stream: child.stream, why }, 'RTMP connection closed');
     };
     child.onGone = (how, stderr) => {
-      if (!client.destroyed) {
+      if (!client.destroyed && !handed) {
         this.log.warn({ remote, stream: child.stream, how, stderr }, 'RTMP ingest child ended');
         client.destroy();
       }
@@ -153,7 +187,10 @@ export class RtmpIngest {
         open = false;
         client.pause();
         clearTimeout(timer);
-        void this.onPublish(client, () => upstream, child, r, remote, published).catch((err: Error) => end(`refused: ${err.message}`));
+        const handOver = (): void => {
+          handed = true;
+        };
+        void this.onPublish(client, () => upstream, child, r, remote, published, handOver).catch((err: Error) => end(`refused: ${err.message}`));
       }
     };
     let upstream: Socket | undefined;
@@ -169,12 +206,12 @@ export class RtmpIngest {
     }
     upstream.setNoDelay(true);
     upstream.on('error', () => undefined);
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => handed || client.destroy());
     upstream.pipe(client);
     flush();
   }
 
-  private async onPublish(client: Socket, upstream: () => Socket | undefined, child: IngestChild, p: Extract<GateResult, { kind: 'publish' }>, remote: string, published: () => void): Promise<void> {
+  private async onPublish(client: Socket, upstream: () => Socket | undefined, child: IngestChild, p: Extract<GateResult, { kind: 'publish' }>, remote: string, published: () => void, handOver: () => void): Promise<void> {
     const { stream, token } = parsePublishName(p.name);
     try {
       if (p.app !== this.o.app) throw new HttpError(404, `unknown RTMP application "${p.app}" (use /${this.o.app}/<stream>)`);
@@ -195,8 +232,50 @@ export class RtmpIngest {
     published();
     up.write(p.rebuild(stream));
     if (p.rest.length) up.write(p.rest);
+    if (existsSync(this.o.splicePath)) return this.splice(client, up, child, remote, handOver);
+    // An addon built before halfsec-splice existed: Node copies the bytes (as it once did).
+    this.log.warn({ path: this.o.splicePath }, 'halfsec-splice missing (rebuild the addon): RTMP media passes through JavaScript');
     client.pipe(up);
     client.resume();
+  }
+
+  /**
+   * Hands both sockets to a halfsec-splice child. Bytes Node has already read are written on
+   * first, and both sockets' write queues must be empty; from the last check to closing Node's
+   * descriptors nothing yields to the event loop, so Node cannot read another byte in between
+   * (libuv reads only in its poll phase). The splice child's exit (either side closed) ends the
+   * connection; the ingest child's end closes its socket, which ends the splice.
+   */
+  private async splice(client: Socket, up: Socket, child: IngestChild, remote: string, handOver: () => void): Promise<void> {
+    up.unpipe(client);
+    up.pause();
+    for (;;) {
+      if (client.destroyed || up.destroyed) throw new Error('the connection closed during the hand-over');
+      for (let b: Buffer | null; (b = client.read() as Buffer | null) !== null; ) up.write(b);
+      for (let b: Buffer | null; (b = up.read() as Buffer | null) !== null; ) client.write(b);
+      if (client.writableLength === 0 && up.writableLength === 0) break;
+      await Promise.race([once(client, 'drain'), once(up, 'drain'), once(client, 'close'), once(up, 'close')]);
+    }
+    const sp = spawn(this.o.splicePath, [], { stdio: ['ignore', 'ignore', 'pipe', client, up] });
+    handOver();
+    // The child holds its own descriptors now: Node's copies go (close(2), no FIN, no RST).
+    this.counts.bytesReadByJs += client.bytesRead;
+    this.sockets.delete(client);
+    client.removeAllListeners('close');
+    client.destroy();
+    up.destroy();
+    this.counts.spliced++;
+    this.splices.add(sp);
+    let stderr = '';
+    sp.stderr?.setEncoding('utf8');
+    sp.stderr?.on('data', (d: string) => (stderr = (stderr + d).slice(-1024)));
+    const gone = (why: string): void => {
+      if (!this.splices.delete(sp)) return;
+      this.ingests.stop(child);
+      this.log.info({ remote, stream: child.stream, why, stderr: stderr.trim() || undefined }, 'RTMP connection closed');
+    };
+    sp.on('error', (err) => gone(`halfsec-splice could not start: ${err.message}`));
+    sp.on('exit', (code, signal) => gone(signal ? `splice killed by ${signal}` : 'publisher or ingest child disconnected'));
   }
 }
 

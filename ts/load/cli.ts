@@ -19,6 +19,7 @@ const HELP = `halfsec load [options]   load a relay with WHEP viewers (and a WHI
   --publish              also run the native publisher (else the stream must be live)
   --hold                 the publisher holds its media until every viewer has joined
   --burst                the publisher sends each frame's packets back to back (unpaced encoders)
+  --keyframe-on-request  the publisher answers PLI/FIR with an IDR, as encoders do (default: ignores)
   --peer native|datachannel   viewer implementation        (default native)
   --concurrency <n>      WHEP POSTs in flight              (default 20)
   --threads <n>          native viewer threads             (default 1)
@@ -53,6 +54,7 @@ export async function runLoad(argv: string[]): Promise<number> {
         publish: { type: 'boolean' },
         hold: { type: 'boolean' },
         burst: { type: 'boolean' },
+        'keyframe-on-request': { type: 'boolean' },
         peer: { type: 'string' },
         concurrency: { type: 'string' },
         threads: { type: 'string' },
@@ -83,6 +85,7 @@ export async function runLoad(argv: string[]): Promise<number> {
       packetSize: intFlag(values['packet-size'], '--packet-size', 1200, 28, 1400),
       publish: values.publish ?? false,
       burst: values.burst ?? false,
+      keyframeOnRequest: values['keyframe-on-request'] ?? false,
       holdWhileJoining: values.hold ?? false,
       peer,
       concurrency: intFlag(values.concurrency, '--concurrency', 20, 1, 500),

@@ -13,6 +13,8 @@ export interface PublisherOptions {
   packetSize: number;
   /** A frame's packets back to back at each frame time (unpaced encoders), not evenly spaced. */
   burst?: boolean;
+  /** A PLI or FIR from the relay makes the next frame an IDR (encoders do); default: ignored. */
+  keyframeOnRequest?: boolean;
 }
 
 interface Joined {
@@ -64,7 +66,7 @@ export class NativeClients implements ViewerPool {
   /** WHIP-publishes the synthetic stream and resolves once DTLS is up (media then flows). */
   async publish(whipUrl: string, o: PublisherOptions, timeoutMs = 15000): Promise<void> {
     const ssrc = (Math.random() * 0xfffffffe + 1) >>> 0;
-    const { id, location } = await this.signal('publisher', whipUrl, { ssrc, rateKbps: o.rateKbps, fps: o.fps, packetSize: o.packetSize, burst: o.burst ?? false }, ssrc);
+    const { id, location } = await this.signal('publisher', whipUrl, { ssrc, rateKbps: o.rateKbps, fps: o.fps, packetSize: o.packetSize, burst: o.burst ?? false, keyframeOnRequest: o.keyframeOnRequest ?? false }, ssrc);
     this.publisherId = id;
     this.publisherLocation = location;
     const deadline = Date.now() + timeoutMs;

@@ -26,6 +26,8 @@ export interface ClientParams {
   packetSize?: number;
   /** Publisher: a frame's packets back to back at each frame time. */
   burst?: boolean;
+  /** Publisher: a PLI or FIR makes its next frame an IDR, as real encoders do (default: ignored). */
+  keyframeOnRequest?: boolean;
 }
 
 export interface ClientStats {

@@ -17,6 +17,8 @@ export interface LoadConfig {
   packetSize: number;
   /** The publisher sends each frame's packets back to back (unpaced encoders) instead of evenly spaced. */
   burst?: boolean;
+  /** The publisher answers the relay's PLI/FIR with an IDR (encoders do); default: it ignores them. */
+  keyframeOnRequest?: boolean;
   publish: boolean;
   peer: 'native' | 'datachannel';
   /** WHEP POSTs in flight at once. */
@@ -78,7 +80,7 @@ export class LoadRun {
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {
-        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false });
+        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false, keyframeOnRequest: cfg.keyframeOnRequest ?? false });
       }
       return run;
     } catch (err) {

@@ -1,8 +1,8 @@
 // The relay's SDP answer (ICE-lite, every candidate, its DTLS role) mirroring the offer's m-sections.
-import { randomBytes } from 'node:crypto';
 import * as sdpTransform from 'sdp-transform';
+import { randomHex, randomUint48 } from './random-pool.js';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
-import { REPAIRED_RID_EXTENSION, RID_EXTENSION, TRANSPORT_CC_EXTENSION } from './sdp.js';
+import { DEPENDENCY_DESCRIPTOR_EXTENSION, REPAIRED_RID_EXTENSION, RID_EXTENSION, TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, DtlsSetup, MediaKind, OfferRole, ParsedOffer } from './sdp.js';
 
 /** The relay's a=setup in its answer (RFC 8842 §5.2): passive unless the offerer insists on being passive. */
@@ -19,7 +19,7 @@ export interface IceParams {
 }
 
 export function newIceParams(): IceParams {
-  return { ufrag: randomBytes(6).toString('hex'), pwd: randomBytes(16).toString('hex') };
+  return { ufrag: randomHex(6), pwd: randomHex(16) };
 }
 
 export interface AnswerTrack {
@@ -51,6 +51,13 @@ export interface AnswerTrack {
    */
   twccExtId?: number;
   /**
+   * The AV1 dependency descriptor extension id (AV1 RTP spec) the peer offered: the publisher
+   * sends it, a viewer receives it. The answer keeps it and, when the offer allowed it,
+   * a=extmap-allow-mixed (RFC 8285 §6), since a descriptor with its structure needs the
+   * two-byte form.
+   */
+  ddExtId?: number;
+  /**
    * Viewer answers to a layered pull (docs/cluster.md): every simulcast layer on its own SSRC,
    * lowest first, written as `a=rid:<id> send`, `a=simulcast:send` and `a=ssrc-group:SIM`.
    */
@@ -68,6 +75,8 @@ export interface AnswerOptions {
   streamName: string;
   /** The relay's DTLS role; by default what answerSetup() gives for the offer's a=setup. */
   setup?: 'active' | 'passive';
+  /** The o= line's sess-id (RFC 8866 §5.2); random by default. */
+  sessionId?: number;
 }
 
 /**
@@ -178,7 +187,7 @@ export function buildAnswer(o: AnswerOptions): string {
     if (o.offer.tracks.find((t) => t.mid === s.mid)?.rtcpRsize) (m as { rtcpRsize?: string }).rtcpRsize = 'rtcp-rsize';
     if (o.role === 'publisher') {
       const offeredTrack = o.offer.tracks.find((t) => t.mid === s.mid);
-      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri) || (track.transportCc && e.uri === TRANSPORT_CC_EXTENSION)) ?? [];
+      const ext = offeredTrack?.extensions.filter((e) => ACCEPTED_EXTENSIONS.has(e.uri) || (track.transportCc && e.uri === TRANSPORT_CC_EXTENSION) || (track.ddExtId === e.id && e.uri === DEPENDENCY_DESCRIPTOR_EXTENSION)) ?? [];
       if (ext.length > 0) m.ext = ext.map((e) => ({ value: e.id, uri: e.uri }));
       if (track.maxBitrate) {
         m.bandwidth = [
@@ -197,6 +206,7 @@ export function buildAnswer(o: AnswerOptions): string {
       m.ext = [{ value: track.twccExtId, uri: TRANSPORT_CC_EXTENSION }];
       m.rtcpFb = [...(m.rtcpFb ?? []), { payload: c.payloadType, type: 'transport-cc' }];
     }
+    if (o.role === 'viewer' && track.ddExtId !== undefined) m.ext = [...(m.ext ?? []), { value: track.ddExtId, uri: DEPENDENCY_DESCRIPTOR_EXTENSION }];
     if (o.role === 'viewer' && track.ssrc !== undefined) {
       const msid = { id: msidToken(o.streamName), appdata: msidToken(`${o.streamName}-${track.kind}`) };
       m.msid = [msid];
@@ -218,7 +228,7 @@ export function buildAnswer(o: AnswerOptions): string {
   const bundleMids = o.offer.sections.filter((s) => accepted.has(s.mid)).map((s) => s.mid);
   const session: SessionDescription = {
     version: 0,
-    origin: { username: '-', sessionId: randomBytes(6).readUIntBE(0, 6), sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
+    origin: { username: '-', sessionId: o.sessionId ?? randomUint48(), sessionVersion: 1, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
     name: 'halfsec',
     timing: { start: 0, stop: 0 },
     icelite: 'ice-lite',
@@ -226,6 +236,7 @@ export function buildAnswer(o: AnswerOptions): string {
     msidSemantic: { semantic: 'WMS', token: o.role === 'viewer' ? msidToken(o.streamName) : '*' },
     media,
   };
+  if (o.offer.extmapAllowMixed && o.tracks.some((t) => t.ddExtId !== undefined)) session.extmapAllowMixed = 'extmap-allow-mixed';
   return sdpTransform.write(session);
 }
 

@@ -80,6 +80,21 @@ function profileParam(c: Codec): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `b` carries what a decoder set up for `a` decodes: same codec, clock rate and channels;
+ * H.264 the same profile and packetization mode, VP9 and AV1 the same profile. Payload types
+ * and other fmtp parameters (level, opus options) do not matter.
+ */
+export function sameFormat(a: Codec, b: Codec): boolean {
+  if (a.name.toLowerCase() !== b.name.toLowerCase() || a.clockRate !== b.clockRate || (a.channels ?? 1) !== (b.channels ?? 1)) return false;
+  if (a.name.toLowerCase() === 'h264') {
+    const x = h264Of(a);
+    const y = h264Of(b);
+    return x.profile === y.profile && x.mode === y.mode;
+  }
+  return profileParam(a) === profileParam(b);
+}
+
 /** A format as people read it: "H264 high (profile-level-id 640028, packetization-mode 1)". */
 export function describeFormat(c: Codec): string {
   const name = c.name.toLowerCase();

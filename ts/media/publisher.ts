@@ -6,7 +6,7 @@ import type { PeerConfig } from '../native.js';
 import { badRequest } from '../ops/errors.js';
 import type { AnswerTrack } from './answer.js';
 import { requirePublisherCodec, rtxFor } from './codecs.js';
-import { TRANSPORT_CC_EXTENSION } from './sdp.js';
+import { dependencyDescriptorId, TRANSPORT_CC_EXTENSION } from './sdp.js';
 import type { Codec, MediaKind, OfferedTrack, ParsedOffer } from './sdp.js';
 import type { StreamCodecs, StreamState } from './streams.js';
 
@@ -35,6 +35,8 @@ export interface PullSource {
   fingerprint: string;
   /** The upstream sends every simulcast layer: their rids and SSRCs, lowest first (2-4). */
   layers?: { rids: string[]; ssrcs: number[] };
+  /** The upstream forwards the AV1 dependency descriptor under this id (the pull reads each packet's layers). */
+  ddExtId?: number;
 }
 
 /** What the relay takes from a publisher's offer. */
@@ -75,6 +77,7 @@ export function planPublisher(offer: ParsedOffer, maxBps: number): PublisherPlan
   const tracks: AnswerTrack[] = [];
   const codecs: StreamCodecs = {};
   let tccId: number | undefined;
+  let ddId: number | undefined;
   for (const t of offer.tracks) {
     const codec = requirePublisherCodec(t);
     const rtx = t.kind === 'video' ? rtxFor(t, codec.payloadType) : undefined;
@@ -82,7 +85,10 @@ export function planPublisher(offer: ParsedOffer, maxBps: number): PublisherPlan
     tccId ??= id;
     const transportCc = id !== undefined && id === tccId;
     const rates = t.kind === 'video' ? { maxBitrate: maxBps, ...(transportCc ? { startBitrate: Math.min(maxBps, START_BPS) } : {}) } : {};
-    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}), ...(transportCc ? { transportCc } : {}), ...rates });
+    // AV1: the dependency descriptor tells each packet's layers (native/rtp/dependency_descriptor.h).
+    const dd = t.kind === 'video' && codec.name.toUpperCase() === 'AV1' ? dependencyDescriptorId(t) : undefined;
+    if (dd !== undefined) ddId = dd;
+    tracks.push({ kind: t.kind, mid: t.mid, codec, ...(rtx ? { rtx } : {}), ...(transportCc ? { transportCc } : {}), ...(dd !== undefined ? { ddExtId: dd } : {}), ...rates });
     codecs[t.kind] = codec;
   }
   if (tracks.length === 0) {
@@ -98,6 +104,7 @@ export function planPublisher(offer: ParsedOffer, maxBps: number): PublisherPlan
     rtxApt: tracks.flatMap((t): [number, number][] => (t.rtx ? [[t.rtx.payloadType, t.codec.payloadType]] : [])),
     rembBps: Math.round(maxBps),
     ...(tccId !== undefined ? { transportCcExtId: tccId } : {}),
+    ...(ddId !== undefined ? { ddExtId: ddId } : {}),
     ...simulcast,
   };
   return { tracks, codecs, rids, peer };
@@ -119,6 +126,7 @@ export function pullPeer(streamId: number, src: PullSource): PeerConfig {
     ...payloadTypes(Object.entries(src.codecs) as [MediaKind, Codec][]),
     rembBps: PULL_REMB_BPS,
     ...(src.layers ? { rids: src.layers.rids, layerSsrcs: src.layers.ssrcs } : {}),
+    ...(src.ddExtId !== undefined ? { ddExtId: src.ddExtId } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { badRequest, HttpError } from '../ops/errors.js';
+import { parseOfferSdp } from './offer-cache.js';
 
 export type MediaKind = 'audio' | 'video';
 export type OfferRole = 'publisher' | 'viewer';
@@ -56,6 +57,8 @@ export interface ParsedOffer {
   tracks: OfferedTrack[];
   /** Every m-section of the offer, in order, so the answer can mirror them. */
   sections: OfferedSection[];
+  /** a=extmap-allow-mixed (RFC 8285 §6), at session level or on a section: two-byte header extensions are accepted. */
+  extmapAllowMixed: boolean;
   raw: SessionDescription;
 }
 
@@ -65,6 +68,18 @@ export const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
 export const REPAIRED_RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
 /** Transport-wide sequence numbers (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
 export const TRANSPORT_CC_EXTENSION = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+/** The AV1 RTP payload format's Dependency Descriptor header extension (AV1 RTP spec). */
+export const DEPENDENCY_DESCRIPTOR_EXTENSION = 'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
+
+/**
+ * The dependency descriptor extension id a section offers (1..255: a descriptor carrying its
+ * template structure exceeds the one-byte form's 16 bytes, so the two-byte form's ids count
+ * too), undefined when it offers none.
+ */
+export function dependencyDescriptorId(t: OfferedTrack): number | undefined {
+  const ext = t.extensions.find((e) => e.uri === DEPENDENCY_DESCRIPTOR_EXTENSION);
+  return ext && Number.isInteger(ext.id) && ext.id >= 1 && ext.id <= 255 ? ext.id : undefined;
+}
 
 /**
  * The transport-wide-cc extension id a section offers, when it also offers `transport-cc`
@@ -92,7 +107,7 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (text.split('\n').length > MAX_SDP_LINES) fail(`SDP has more than ${MAX_SDP_LINES} lines`);
   let raw: SessionDescription;
   try {
-    raw = sdpTransform.parse(text);
+    raw = parseOfferSdp(text);
   } catch (err) {
     fail(`SDP could not be parsed: ${(err as Error).message}`);
   }
@@ -176,7 +191,8 @@ export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (!/^([0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/.test(String(fp.hash))) fail('a=fingerprint is not colon-separated hex');
   const dtlsSetup = String(setup ?? 'actpass');
   if (dtlsSetup !== 'actpass' && dtlsSetup !== 'active' && dtlsSetup !== 'passive') fail(`a=setup:${dtlsSetup.slice(0, 20)} is not actpass, active or passive`);
-  return { iceUfrag: ufrag, icePwd: pwd, fingerprintAlgorithm: alg, fingerprint: fp.hash.toUpperCase(), dtlsSetup, rtcpRsize: rsize === true, tracks, sections, raw };
+  const extmapAllowMixed = raw.extmapAllowMixed !== undefined || raw.media.some((m) => m.extmapAllowMixed !== undefined);
+  return { iceUfrag: ufrag, icePwd: pwd, fingerprintAlgorithm: alg, fingerprint: fp.hash.toUpperCase(), dtlsSetup, rtcpRsize: rsize === true, tracks, sections, extmapAllowMixed, raw };
 }
 
 /**

@@ -27,6 +27,11 @@ export interface RelayEvents {
   'publisher:lost': [{ stream: string; reason: string }];
   /** A publisher resumed a stream whose viewers waited (a republish or a takeover). */
   'publisher:back': [{ stream: string; session: string }];
+  /**
+   * A relayed stream became local: a publisher took it over here (origin failover) with its
+   * viewers kept, after `publisher:back`. This node is now the stream's origin.
+   */
+  'stream:adopted': [{ stream: string; session: string }];
 }
 
 /** Listeners for several events at once (SessionManager.subscribe). */

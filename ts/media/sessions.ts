@@ -11,11 +11,12 @@ import { LayerPolicy } from './policy.js';
 import { SvcPolicies } from './svc-policy.js';
 import { measureLayers, planPublisher, pullPeer } from './publisher.js';
 import type { PullSource } from './publisher.js';
-import { buildAnswer, cnameFor, newIceParams } from './answer.js';
+import { cnameFor, newIceParams } from './answer.js';
+import { buildViewerAnswer } from './answer-cache.js';
 import type { AnswerTrack, IceParams } from './answer.js';
 import { parseOffer } from './sdp.js';
 import type { ParsedOffer } from './sdp.js';
-import { StreamBook, checkStreamName, defaultLayerRates, sameCodecs } from './streams.js';
+import { StreamBook, checkStreamName, defaultLayerRates, ptRemap, sameCodecs, sameFormats } from './streams.js';
 import type { Ingress, Session, SessionRole, StreamCodecs, StreamDetail, StreamState, StreamSummary, ViewerPreferences } from './streams.js';
 import { layerCap, planViewer } from './viewer.js';
 import type { RelayEvents, SessionHandlers } from './session-events.js';
@@ -65,23 +66,25 @@ export class SessionManager extends EventEmitter<RelayEvents> {
   }
 
   /**
-   * A WHIP publisher. A stream whose publisher vanished within `republishGraceMs`, or one whose
-   * publisher a `takeover` replaces, keeps its viewers when the new publisher sends the same codecs:
-   * they switch to it at its first keyframe with their sequence numbers and timestamps running on.
+   * A WHIP publisher. A stream whose publisher vanished within `republishGraceMs`, one whose
+   * publisher a `takeover` replaces, and a relayed stream whose pull lost its source (origin
+   * failover: the stream becomes local, `stream:adopted`) keep their viewers when the new
+   * publisher sends the same formats (its payload types are rewritten to the stream's): they
+   * switch to it at its first keyframe with their sequence numbers and timestamps running on.
    * Otherwise a live stream is a 409.
    */
   publish(stream: string, sdp: string, takeover = false): OfferResult {
     checkStreamName(stream);
     this.assertWorkerRoom();
     const existing = this.book.get(stream);
-    // A relayed stream whose source is gone may be published here instead (origin failover); its
-    // viewers' payload types came from the pull, so it starts over rather than continue.
+    // A stream whose source is gone (a relayed one too: origin failover) may be published here.
     const waiting = existing !== undefined && existing.orphaned === true;
     if (existing && !takeover && !waiting) throw new HttpError(409, `stream "${stream}" already has a publisher`);
     const offer = parseOffer(sdp, 'publisher');
     const plan = planPublisher(offer, (this.options.maxPublishKbps ?? 20_000) * 1000);
-    // The viewers' answers fixed their payload types: only the same codecs can continue them.
-    const keep = existing !== undefined && !existing.relayed && sameCodecs(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
+    // The viewers' answers fixed the formats; the data plane maps the new source's payload types.
+    const keep = existing !== undefined && sameFormats(existing.codecs, plan.codecs) && existing.rids.join(',') === plan.rids.join(',');
+    if (keep) plan.peer.streamPtByPt = ptRemap(existing.codecs, plan.codecs);
     if (existing && !keep) {
       this.endStream(existing, existing.relayed ? 'published here after its source was lost' : waiting ? 'republished with other codecs' : 'taken over by a new publisher');
     } else if (existing && keep && !waiting) {
@@ -107,8 +110,11 @@ export class SessionManager extends EventEmitter<RelayEvents> {
       reuse.graceTimer = undefined;
       reuse.publisher = session;
       reuse.orphaned = false;
-      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, viewers: reuse.viewers.size }, 'publisher session resumed the stream');
+      const adopted = reuse.relayed === true;
+      delete reuse.relayed;
+      this.log.info({ stream, session: session.id, peer: added.peerId, worker: added.worker, viewers: reuse.viewers.size, adopted }, 'publisher session resumed the stream');
       this.emit('publisher:back', { stream, session: session.id });
+      if (adopted) this.emit('stream:adopted', { stream, session: session.id });
     } else {
       const { codecs, rids } = plan;
       this.book.add({ name: stream, engineId, publisher: session, codecs, viewers: new Map(), rids, layerBitrates: defaultLayerRates(Math.max(1, rids.length)) });
@@ -410,7 +416,7 @@ export class SessionManager extends EventEmitter<RelayEvents> {
     // Every announced IP (IPv4 and IPv6) on UDP, then the same on ICE-TCP when it is on.
     const candidates = this.announcedIps.map((ip) => ({ ip, port: added.port }));
     if (added.tcpPort > 0) candidates.push(...this.announcedIps.map((ip) => ({ ip, port: added.tcpPort, tcp: true })));
-    return buildAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
+    return buildViewerAnswer({ role, offer, ice, fingerprint: this.engine.fingerprint, candidates, tracks, streamName: stream });
   }
 
   private dropViewer(st: StreamState, v: Session, reason: string, removeNative = true): void {

@@ -1,8 +1,9 @@
 // Stream bookkeeping: the streams a relay holds, the sessions in them, and what can be read about
 // them (lists, details, counts, layers). SessionManager (sessions.ts) makes every change.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-pool.js';
 import type { ViewerFeedback } from '../native.js';
 import { badRequest } from '../ops/errors.js';
+import { sameFormat } from './codecs.js';
 import type { Codec, MediaKind } from './sdp.js';
 
 export type SessionRole = 'publisher' | 'viewer';
@@ -121,6 +122,14 @@ export function checkStreamName(name: string): void {
 export const sameCodecs = (a: StreamCodecs, b: StreamCodecs): boolean =>
   (['audio', 'video'] as const).every((k) => a[k]?.name === b[k]?.name && a[k]?.payloadType === b[k]?.payloadType && a[k]?.fmtp === b[k]?.fmtp);
 
+/** Same kinds, each in a format the viewers' decoders already take (payload types may differ). */
+export const sameFormats = (a: StreamCodecs, b: StreamCodecs): boolean =>
+  (['audio', 'video'] as const).every((k) => (a[k] && b[k] ? sameFormat(a[k], b[k]) : a[k] === b[k]));
+
+/** [b's payload type, a's] for each kind whose numbers differ (a source b continuing stream a). */
+export const ptRemap = (a: StreamCodecs, b: StreamCodecs): [number, number][] =>
+  (['audio', 'video'] as const).flatMap((k): [number, number][] => (a[k] && b[k] && a[k].payloadType !== b[k].payloadType ? [[b[k].payloadType, a[k].payloadType]] : []));
+
 /** Layer rates assumed until the data plane has measured them: each layer ~3x the one below. */
 export function defaultLayerRates(layers: number): number[] {
   return Array.from({ length: layers }, (_, i) => Math.round(1_500_000 / 3 ** (layers - 1 - i)));
@@ -178,7 +187,7 @@ export class StreamBook {
   /** A new session on a native peer, found by that peer's id until it is untracked. */
   newSession(role: SessionRole, stream: string, added: { peerId: number; worker: number }): Session {
     const s: Session = {
-      id: randomBytes(12).toString('hex'),
+      id: randomHex(12),
       role,
       stream,
       peerId: added.peerId,

@@ -5,7 +5,7 @@ import type { PeerConfig } from '../native.js';
 import { HttpError } from '../ops/errors.js';
 import type { AnswerTrack } from './answer.js';
 import { requireViewerCodec, rtxFor } from './codecs.js';
-import { transportCcId } from './sdp.js';
+import { dependencyDescriptorId, transportCcId } from './sdp.js';
 import type { Codec, ParsedOffer } from './sdp.js';
 import type { StreamState, ViewerPreferences } from './streams.js';
 
@@ -42,6 +42,14 @@ export function planViewer(offer: ParsedOffer, st: StreamState, layered = false)
       track.twccExtId = twcc;
       if (t.kind === 'audio') peer.audioTwccExtId = twcc;
       else peer.videoTwccExtId = twcc;
+    }
+    // AV1: the dependency descriptor goes to viewers that offer it and two-byte header extensions
+    // (a descriptor with its template structure exceeds the one-byte form); with it their layers
+    // are filtered like VP8/VP9 ones. Others get the stream whole.
+    const dd = t.kind === 'video' && mine.name.toUpperCase() === 'AV1' && offer.extmapAllowMixed ? dependencyDescriptorId(t) : undefined;
+    if (dd !== undefined) {
+      track.ddExtId = dd;
+      peer.ddExtId = dd;
     }
     if (t.kind === 'video' && layered && st.rids.length >= 2) {
       // Each layer its own SSRC; retransmissions go on it too (no RTX between relays).

@@ -143,11 +143,13 @@ export const CONFIG: readonly ConfigEntry[] = [
       return { rtspSources: out };
     },
   },
+  { key: 'srtPort', arg: '<port>', default: '0 = off', help: 'SRT publish port for every stream (srt://host:port?streamid=publish:<stream>[:<token>]); needs libsrt (halfsec-srt)', sets: ['srtPort'] },
+  { key: 'srtPassphrase', arg: '<passphrase>', default: 'none', help: 'SRT encryption passphrase (10-79 characters) every caller of --srt-port must use', sets: ['srtPassphrase'] },
   {
     key: 'srtListeners',
     arg: '<stream>=<port>[:<passphrase>]',
     default: 'none',
-    help: 'an SRT listener publishing to the stream (srt://host:port?passphrase=...); file: {"<stream>": {"port": n, "passphrase": "..."}}',
+    help: 'an SRT port of its own for one stream (srt://host:port?passphrase=...; no token check); file: {"<stream>": {"port": n, "passphrase": "..."}}',
     repeatable: true,
     sets: ['srtListeners'],
     to: (raw) => {

@@ -118,7 +118,11 @@ export interface RelayOptions {
   rtmpPort?: number;
   /** RTSP sources pulled while they have viewers: { "<stream>": "rtsp://camera/..." } (config file or API; default none). */
   rtspSources?: Record<string, string>;
-  /** SRT listeners, one port per stream: { "<stream>": { port, passphrase? } } (default none). */
+  /** SRT publish port for every stream (srt://host:port?streamid=publish:<stream>[:<token>]), 0 = off (default 0). Needs halfsec-srt (libsrt). */
+  srtPort?: number;
+  /** Encryption passphrase every caller of srtPort must use (10-79 characters; default none). */
+  srtPassphrase?: string;
+  /** SRT per-stream ports (the port names the stream): { "<stream>": { port, passphrase? } } (default none). */
   srtListeners?: Record<string, { port: number; passphrase?: string }>;
   /** The FFmpeg executable ingest children run (default "ffmpeg" on PATH). */
   ffmpegPath?: string;
@@ -128,7 +132,7 @@ export interface RelayOptions {
   drainTimeoutMs?: number;
 }
 
-type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId' | 'clusterSecret';
+type Unset = 'adminToken' | 'tokenSecret' | 'tokenPublicKey' | 'redisUrl' | 'publicUrl' | 'nodeId' | 'clusterSecret' | 'srtPassphrase';
 export type ResolvedOptions = Required<Omit<RelayOptions, Unset | 'rtcTcpPort'>> & { [K in Unset]: string | undefined } & {
   /** undefined: the first port of the media range free for TCP. */
   rtcTcpPort: number | undefined;
@@ -171,6 +175,7 @@ export const DEFAULTS = {
   maxIngests: 16,
   rtmpPort: 0,
   rtspSources: {},
+  srtPort: 0,
   srtListeners: {},
   ffmpegPath: 'ffmpeg',
   ingestReencodeVideo: false,
@@ -266,6 +271,8 @@ export const relayOptionsSchema = z
       maxIngests: intIn(0, 10000).optional(),
       rtmpPort: intIn(0, 65535).optional(),
       rtspSources: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.string().regex(/^rtsps?:\/\/\S{1,2040}$/, { error: 'must be an rtsp:// URL' })).optional(),
+      srtPort: intIn(0, 65535).optional(),
+      srtPassphrase: z.string().regex(/^[\x21-\x7e]{10,79}$/, { error: 'an SRT passphrase is 10-79 printable characters' }).optional(),
       srtListeners: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'stream names: 1-128 characters of A-Z a-z 0-9 _ . -' }), z.object({ port: intIn(1, 65535), passphrase: z.string().regex(/^[\x21-\x7e]{10,79}$/, { error: 'an SRT passphrase is 10-79 printable characters' }).optional() }).strict()).optional(),
       ffmpegPath: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
       ingestReencodeVideo: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
@@ -350,5 +357,6 @@ export function resolveOptions(o: RelayOptions = {}, describe?: (key: string) =>
     publicUrl: v.publicUrl,
     nodeId: v.nodeId,
     clusterSecret: v.clusterSecret,
+    srtPassphrase: v.srtPassphrase,
   };
 }
