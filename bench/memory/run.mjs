@@ -86,7 +86,8 @@ async function measure(checkout, n, arenaMax, semi, run) {
       snaps.mediaTrim = parts(await relay.memory('trim'));
       const rx = load.viewers.counters().reduce((s, v) => s + v.rxPackets, 0);
       const out = { checkout, n, arenaMax, semi, run, connected, joinSeconds, rxPacketsPerViewer: rx / n, loadavg: loadavg() };
-      for (const k of ['held', 'heldTrim', 'media', 'mediaTrim']) out[k] = perViewer(snaps[k], snaps.base, n);
+      // Per connected viewer: a join that failed leaves no session (but may leave fragmentation).
+      for (const k of ['held', 'heldTrim', 'media', 'mediaTrim']) out[k] = perViewer(snaps[k], snaps.base, Math.max(1, connected));
       out.arenas = snaps.media.arenas;
       return out;
     } finally {
