@@ -17,6 +17,7 @@
         "native/napi/test_rtp.cc",
         "native/napi/test_srtp.cc",
         "native/napi/test_stun.cc",
+        "native/napi/memory.cc",
         "native/fanout/engine.cc",
         "native/fanout/worker.cc",
         "native/fanout/worker_routing.cc",

@@ -21,7 +21,10 @@ export interface EngineOptions {
   tcpSendQueueBytes?: number;
 }
 
-/** A viewer's feedback summary, every feedbackIntervalMs (see native/fanout/peer.h ViewerFeedback). */
+/**
+ * A viewer's feedback summary, every feedbackIntervalMs while it is sent packets; while it is sent
+ * none, every 5 s at most and only with something new (see native/fanout/peer.h ViewerFeedback).
+ */
 export interface ViewerFeedback {
   loss: number;
   rttMs: number;

@@ -4,6 +4,9 @@
 // Usage: node relay-child.mjs [workers] [nogso]   (nogso: udpGso off, for paired before/after runs)
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createRelay } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
 
@@ -47,6 +50,41 @@ createInterface({ input: process.stdin })
         residenceBounds: native.residenceBucketsSeconds,
         residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),
       });
+    } else if (line === 'memory' || line === 'trim') {
+      // bench/memory: the process's memory by owner; "trim" first collects JS garbage and
+      // hands glibc's free pages back (malloc_trim), to tell live bytes from fragmentation.
+      if (line === 'trim') {
+        setFlagsFromString('--expose-gc');
+        runInNewContext('gc')();
+        native._test.mallocTrim();
+      }
+      const m = process.memoryUsage();
+      const malloc = native._test.mallocStats();
+      const rollup = Object.fromEntries(
+        [...readFileSync('/proc/self/smaps_rollup', 'utf8').matchAll(/^(\w+):\s+(\d+) kB/gm)].map((x) => [x[1], Number(x[2]) * 1024]),
+      );
+      // One entry per glibc arena: bytes it holds from the system and bytes free inside it.
+      const arenas = [...malloc.info.matchAll(/<heap nr="\d+">([\s\S]*?)<\/heap>/g)].map((h) => ({
+        system: Number(/<system type="current" size="(\d+)"/.exec(h[1])?.[1] ?? 0),
+        free: Number(/<total type="rest" count="\d+" size="(\d+)"/.exec(h[1])?.[1] ?? 0),
+      }));
+      delete malloc.info;
+      // Resident bytes by kind of mapping: glibc's main arena ([heap]), its thread arenas
+      // (anonymous heaps at 64 MiB-aligned addresses), other anonymous memory (V8's pages,
+      // thread stacks, direct mmaps) and files (code, libraries).
+      const regions = { mainArena: 0, threadArenas: 0, otherAnon: 0, files: 0 };
+      for (const block of readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+        const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ (\d+)[ \t]*(.*)$/m.exec(block);
+        const rss = Number(/^Rss:\s+(\d+)/m.exec(block)?.[1] ?? 0) * 1024;
+        if (!head || rss === 0) continue;
+        if (head[3] === '[heap]') regions.mainArena += rss;
+        else if (head[2] !== '0') regions.files += rss;
+        else if (BigInt(`0x${head[1]}`) % (64n << 20n) === 0n) regions.threadArenas += rss;
+        else regions.otherAnon += rss;
+      }
+      out({ event: 'memory', viewers: relay.stats().viewers, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, malloc, arenas, rollup, regions,
+        // V8 per space: committed and resident (physical) bytes.
+        spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size, physical: x.physical_space_size }])) });
     } else if (line === 'exit') {
       relay.close().then(() => process.exit(0));
     }

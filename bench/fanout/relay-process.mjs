@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-export async function startRelayProcess(script, args = [], limitSec = 1200) {
+export async function startRelayProcess(script, args = [], limitSec = 1200, env = process.env) {
   // HALFSEC_BENCH_RELAY_NODE_ARGS: extra node flags for the relay process only, for profiling it
   // apart from the load generator (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof --perf-basic-prof-only-functions").
   const nodeArgs = (process.env.HALFSEC_BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-4000);
@@ -42,6 +42,12 @@ export async function startRelayProcess(script, args = [], limitSec = 1200) {
     async stats() {
       const p = next('stats', 60000); // a saturated relay answers late
       child.stdin.write('stats\n');
+      return p;
+    },
+    // bench/memory: "memory" or "trim" (see relay-child.mjs).
+    async memory(command = 'memory') {
+      const p = next('memory', 60000);
+      child.stdin.write(`${command}\n`);
       return p;
     },
     async stop() {

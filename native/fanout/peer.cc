@@ -17,6 +17,11 @@ namespace halfsec {
 namespace {
 constexpr int64_t kRtcpIntervalMs = 1000;
 constexpr int64_t kLayerStaleMs = 1000;
+// A viewer that was sent no packet for kLayerStaleMs (a stream with no media) is reported on less
+// often: sender reports at RFC 3550's recommended minimum interval (6.2: 5 s) and feedback
+// summaries to the control plane at the same pace (nothing changes for the policy while nothing
+// is sent). Media wakes the viewer and the 1 s cadence resumes at once.
+constexpr int64_t kQuietReportMs = 5000;
 // Pull: connectivity checks every 50 ms until one succeeds, then a consent check every ~2 s
 // (RFC 7675 wants one every 4-6 s at most; the ICE-lite side refreshes its consent from them).
 constexpr int64_t kCheckIntervalMs = 50;
@@ -30,8 +35,16 @@ uint32_t Random32() {
 }
 }  // namespace
 
+thread_local uint8_t Peer::scratch_[kMaxPacket + kSrtpMaxTrailer];
+
 Peer::Peer(PeerConfig config, const DtlsIdentity& identity) : cfg_(std::move(config)), identity_(identity) {
   if (cfg_.role == PeerRole::kPublisher && cfg_.transport_cc_ext_id != 0) transport_cc_ = std::make_unique<TransportCcWriter>();
+  if (cfg_.role == PeerRole::kPublisher) {
+    ingress_ = std::make_unique<Ingress>();
+    in_ = ingress_->in;
+    layer_rate_ = ingress_->layer_rate;
+    audio_rate_ = &ingress_->audio_rate;
+  }
 }
 
 Peer::~Peer() {
@@ -310,6 +323,7 @@ void Peer::ReportFeedback() {
     fb_.estimate_bps = static_cast<double>(bwe_->estimate_bps());
     fb_.acked_bps = bwe_->acked_bps();
   }
+  summary_news_ = nacks_ || retransmits_ || sent_;
   nacks_ = retransmits_ = sent_ = 0;
   worker_->EmitFeedback(cfg_.id, fb_);
 }
@@ -333,6 +347,7 @@ void Peer::OnSrtcp(uint8_t* d, size_t n, int64_t now_ms) {
 }
 
 void Peer::OnViewerRtcp(const uint8_t* d, size_t n) {
+  summary_news_ = true;  // loss, round trip, REMB or the estimate may have moved
   RtcpSummary r;
   r.report_for = cfg_.out_ssrc[kVideo];
   ParseRtcp(d, n, &r, [this](uint32_t media, uint16_t seq) {
@@ -417,15 +432,18 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       if (len > 0) SendRtcp(scratch_, len);
     }
   } else {
-    if (now_ms - last_rtcp_ms_ >= kRtcpIntervalMs) {
+    if (now_ms - last_rtcp_ms_ >= RtcpIntervalMs(now_ms)) {
       last_rtcp_ms_ = now_ms;
       SendSenderReports(now_ms);
     }
     if (bwe_) Probe(now_ms);
     if (twcc_trace_) twcc_trace_->MaybeFlush(now_ms);
-    if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= cfg_.feedback_interval_ms) {
+    if (history_) history_->ReleaseIfIdle(MonotonicUs());
+    if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= FeedbackIntervalMs(now_ms)) {
       last_feedback_ms_ = now_ms;
-      ReportFeedback();
+      // Quiet, and nothing sent, NACKed or reported since the previous summary: the control plane
+      // has this one already (each summary with traffic is followed by one zero summary).
+      if (!Quiet(now_ms) || summary_news_ || nacks_ || retransmits_ || sent_) ReportFeedback();
     }
   }
   return true;
@@ -442,9 +460,19 @@ int64_t Peer::IdleUntil(int64_t now_ms) const {
   // not media flows (Probe): it keeps its tick.
   if (bwe_ && SvcProbeBps() > 0) return 0;
   int64_t due = last_seen_ms_ + worker_->consent_timeout_ms() + 1;
-  due = std::min(due, last_rtcp_ms_ + kRtcpIntervalMs);
-  if (cfg_.feedback_interval_ms > 0) due = std::min(due, last_feedback_ms_ + cfg_.feedback_interval_ms);
+  due = std::min(due, last_rtcp_ms_ + RtcpIntervalMs(now_ms));
+  if (cfg_.feedback_interval_ms > 0) due = std::min(due, last_feedback_ms_ + FeedbackIntervalMs(now_ms));
   return due;
+}
+
+bool Peer::Quiet(int64_t now_ms) const {
+  return !probe_.active() && (last_forward_ms_ < 0 || now_ms - last_forward_ms_ >= kLayerStaleMs);
+}
+
+int64_t Peer::RtcpIntervalMs(int64_t now_ms) const { return Quiet(now_ms) ? kQuietReportMs : kRtcpIntervalMs; }
+
+int64_t Peer::FeedbackIntervalMs(int64_t now_ms) const {
+  return Quiet(now_ms) ? std::max<int64_t>(cfg_.feedback_interval_ms, kQuietReportMs) : cfg_.feedback_interval_ms;
 }
 
 void Peer::WakeTicks() { worker_->WakePeer(this); }

@@ -249,6 +249,10 @@ class Peer {
 
   void OnDtlsConnected();
   void WakeTicks();  // back into the worker's tick list (see IdleUntil)
+  // Viewer: no packet offered for a second and no probe: reports go at the quiet pace (peer.cc).
+  bool Quiet(int64_t now_ms) const;
+  int64_t RtcpIntervalMs(int64_t now_ms) const;
+  int64_t FeedbackIntervalMs(int64_t now_ms) const;
   void SendRaw(const uint8_t* d, size_t n);
   void PullChecks(int64_t now_ms);
   void SendPli(uint32_t media_ssrc);
@@ -354,10 +358,18 @@ class Peer {
   int64_t last_rtcp_ms_ = 0;
 
   // Publisher.
-  InboundStream in_[kMediaKinds][kMaxLayers];
+  // Inbound lines and ingress rates exist for publisher-role peers only (a viewer would carry
+  // ~1.5 KiB of them unused); in_, layer_rate_ and audio_rate_ point into it, null for viewers.
+  struct Ingress {
+    InboundStream in[kMediaKinds][kMaxLayers];
+    BitrateWindow layer_rate[kMaxLayers];  // video ingress per layer (sliding window)
+    BitrateWindow audio_rate;
+  };
+  std::unique_ptr<Ingress> ingress_;
+  InboundStream (*in_)[kMaxLayers] = nullptr;
+  BitrateWindow* layer_rate_ = nullptr;
+  BitrateWindow* audio_rate_ = nullptr;
   uint32_t rtx_ssrc_layer_[kMaxLayers] = {};  // RTX SSRC seen per layer (simulcast)
-  BitrateWindow layer_rate_[kMaxLayers];       // video ingress per layer (sliding window)
-  BitrateWindow audio_rate_;
   // A packet on probation (a sequence jump, see InboundStream::Accept), per kind and layer.
   MediaPacket* held_[kMediaKinds][kMaxLayers] = {};
   // Transport-cc feedback (only when negotiated: 32 KiB of arrival times).
@@ -385,6 +397,7 @@ class Peer {
   TokenBucket retransmit_budget_{300, 150};
   int64_t last_feedback_ms_ = 0;
   ViewerFeedback fb_;
+  bool summary_news_ = true;  // something for the next summary even when quiet (OnTick)
   uint32_t nacks_ = 0, retransmits_ = 0, sent_ = 0;
   // Viewer transport-wide congestion control: allocated only when negotiated.
   uint16_t twcc_seq_ = 1;
@@ -397,7 +410,8 @@ class Peer {
   int64_t last_forward_ms_ = -1;   // viewer: the latest Forward call (a stream packet offered)
   TickSlot tick_;
 
-  uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
+  // RTCP the peer builds and sends within one call: one buffer per thread, not per peer.
+  static thread_local uint8_t scratch_[kMaxPacket + kSrtpMaxTrailer];
 };
 
 }  // namespace halfsec

@@ -204,7 +204,7 @@ void Peer::PublishPacket(MediaPacket* pkt, int64_t now_ms) {
     s->layer_seen_ms[pkt->layer].store(now_ms, std::memory_order_relaxed);
     layer_rate_[pkt->layer].Add(pkt->len, now_ms);
   } else {
-    audio_rate_.Add(pkt->len, now_ms);
+    audio_rate_->Add(pkt->len, now_ms);
   }
   s->keyframes.Add(pkt, now_ms);
   worker_->Publish(*this, pkt);
@@ -215,7 +215,7 @@ size_t Peer::FeedbackHead() { return BuildFeedbackHead(scratch_, cfg_.rtcp_ssrc,
 void Peer::SendNacks(int64_t now_ms) {
   uint16_t seqs[kNackBatch];
   size_t off = 0;
-  for (auto& lines : in_) {
+  for (auto& lines : ingress_->in) {
     for (auto& in : lines) {
       const int count = in.nacks().TakeDue(now_ms, seqs, kNackBatch);
       if (count == 0) continue;
@@ -239,7 +239,7 @@ void Peer::ReportLayerRates(int64_t now_ms) {
     ssrcs[i] = in_[kVideo][i].started() ? in_[kVideo][i].ssrc() : 0;
     cfg_.stream->layer_kbps[i].store(static_cast<uint32_t>(bps[i] / 1000), std::memory_order_relaxed);
   }
-  worker_->EmitLayers(cfg_.id, bps, ssrcs, layers, audio_rate_.Bps(now_ms));
+  worker_->EmitLayers(cfg_.id, bps, ssrcs, layers, audio_rate_->Bps(now_ms));
 }
 
 // Feedback leaves every kTransportCcIntervalMs (Chromium's own receivers send every 50-250 ms),
@@ -257,6 +257,7 @@ void Peer::SendTransportCc(int64_t now_ms) {
 }
 
 void Peer::SendKeyframeRequest(int layer) {
+  if (!ingress_) return;  // not a publisher: nothing to ask
   if (layer < 0 || layer >= kMaxLayers) layer = 0;
   const InboundStream& in = in_[kVideo][layer];
   if (in.started()) SendPli(in.ssrc());

@@ -14,6 +14,7 @@ void RegisterSrtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
 void RegisterRtpTestExports(Napi::Env env, Napi::Object obj);
+void RegisterMemoryExports(Napi::Env env, Napi::Object obj);  // napi/memory.cc
 
 namespace {
 
@@ -491,6 +492,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   halfsec::RegisterStunTestExports(env, test);
   halfsec::RegisterDtlsTestExports(env, test);
   halfsec::RegisterRtpTestExports(env, test);
+  halfsec::RegisterMemoryExports(env, test);
   exports.Set("_test", test);
   return exports;
 }

@@ -11,6 +11,7 @@ namespace srtp_internal {
 
 // AES-CTR: XORs the keystream starting at counter block `iv` into data (in place).
 bool CtrXor(EVP_CIPHER_CTX* c, const uint8_t iv[16], uint8_t* data, size_t len) {
+  if (c == nullptr) return false;  // a lazily keyed context that could not be made
   if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv) != 1) return false;
   if (len == 0) return true;
   int outl = 0;
@@ -21,6 +22,7 @@ bool CtrXor(EVP_CIPHER_CTX* c, const uint8_t iv[16], uint8_t* data, size_t len) 
 // AES-GCM encryption in place with AAD = aad1 || aad2; writes the 16-byte tag.
 bool GcmSeal(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad1, size_t aad1_len,
              const uint8_t* aad2, size_t aad2_len, uint8_t* data, size_t len, uint8_t* tag) {
+  if (c == nullptr) return false;
   int outl = 0;
   if (EVP_CipherInit_ex(c, nullptr, nullptr, nullptr, iv, 1) != 1) return false;
   if (aad1_len && EVP_EncryptUpdate(c, nullptr, &outl, aad1, static_cast<int>(aad1_len)) != 1)
@@ -40,6 +42,7 @@ bool GcmSeal(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad1, size_
 bool GcmOpen(EVP_CIPHER_CTX* c, const uint8_t iv[12], const uint8_t* aad1, size_t aad1_len,
              const uint8_t* aad2, size_t aad2_len, uint8_t* data, size_t len,
              const uint8_t* tag) {
+  if (c == nullptr) return false;
   int outl = 0;
   uint8_t tag_copy[kGcmTagLen];
   std::memcpy(tag_copy, tag, kGcmTagLen);

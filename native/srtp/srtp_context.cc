@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <memory>
 
 #include "srtp/hmac_sha1.h"
 #include "srtp/srtp_internal.h"
@@ -72,10 +73,11 @@ struct SrtpContext::Impl {
   ~Impl() {
     OPENSSL_cleanse(rtp_salt, sizeof(rtp_salt));
     OPENSSL_cleanse(rtcp_salt, sizeof(rtcp_salt));
+    OPENSSL_cleanse(rtp_key, sizeof(rtp_key));
   }
 
   // Keys both directions of this context's crypto; salts are 14 bytes (AES-CM) or 12 (GCM).
-  bool Install(SrtpProfile p, const uint8_t* rtp_key, const uint8_t* rtp_salt_in,
+  bool Install(SrtpProfile p, const uint8_t* rtp_key_in, const uint8_t* rtp_salt_in,
                const uint8_t* rtp_auth_key, const uint8_t* rtcp_key,
                const uint8_t* rtcp_salt_in, const uint8_t* rtcp_auth_key) {
     profile = p;
@@ -83,18 +85,26 @@ struct SrtpContext::Impl {
     size_t salt_len = gcm ? kGcmSaltLen : kCmSaltLen;
     std::memcpy(rtp_salt, rtp_salt_in, salt_len);
     std::memcpy(rtcp_salt, rtcp_salt_in, salt_len);
+    // The RTP cipher is keyed at its first packet (RtpCipher): a viewer's inbound context only
+    // ever sees SRTCP, and an OpenSSL cipher context costs ~1.4 KiB.
+    std::memcpy(rtp_key, rtp_key_in, kKeyLen);
     if (gcm) {
-      rtp_cipher = NewGcmContext(rtp_key);
       rtcp_cipher = NewGcmContext(rtcp_key);
     } else {
-      rtp_cipher = NewCtrContext(rtp_key);
       rtcp_cipher = NewCtrContext(rtcp_key);
-      if (!rtp_auth.SetKey(rtp_auth_key, kAuthKeyLen) ||
-          !rtcp_auth.SetKey(rtcp_auth_key, kAuthKeyLen))
+      rtp_auth = std::make_unique<HmacSha1>();
+      rtcp_auth = std::make_unique<HmacSha1>();
+      if (!rtp_auth->SetKey(rtp_auth_key, kAuthKeyLen) ||
+          !rtcp_auth->SetKey(rtcp_auth_key, kAuthKeyLen))
         return false;
     }
-    ready = rtp_cipher && rtcp_cipher;
+    ready = rtcp_cipher != nullptr;
     return ready;
+  }
+
+  EVP_CIPHER_CTX* RtpCipher() {
+    if (!rtp_cipher) rtp_cipher = gcm ? NewGcmContext(rtp_key) : NewCtrContext(rtp_key);
+    return rtp_cipher.get();
   }
 
   // AES-CM IV (RFC 3711 4.1.1): salt*2^16 XOR ssrc*2^64 XOR index*2^16.
@@ -151,17 +161,17 @@ struct SrtpContext::Impl {
     if (gcm) {
       uint8_t iv[12];
       GcmIv(rtp_salt, ssrc, index, iv);
-      if (!GcmSeal(rtp_cipher.get(), iv, buf, hdr, nullptr, 0, buf + hdr, len - hdr, buf + len))
+      if (!GcmSeal(RtpCipher(), iv, buf, hdr, nullptr, 0, buf + hdr, len - hdr, buf + len))
         return Malformed();
       return static_cast<int>(len + kGcmTagLen);
     }
     uint8_t iv[16];
     CmIv(rtp_salt, ssrc, index, iv);
-    if (!CtrXor(rtp_cipher.get(), iv, buf + hdr, len - hdr)) return Malformed();
+    if (!CtrXor(RtpCipher(), iv, buf + hdr, len - hdr)) return Malformed();
     uint8_t roc[4];
     Store32(roc, static_cast<uint32_t>(index >> 16));
     uint8_t mac[SHA_DIGEST_LENGTH];
-    rtp_auth.Compute(buf, len, roc, sizeof(roc), mac);
+    rtp_auth->Compute(buf, len, roc, sizeof(roc), mac);
     std::memcpy(buf + len, mac, kHmacTagLen);
     return static_cast<int>(len + kHmacTagLen);
   }
@@ -186,18 +196,18 @@ struct SrtpContext::Impl {
     if (gcm) {
       uint8_t iv[12];
       GcmIv(rtp_salt, ssrc, index, iv);
-      if (!GcmOpen(rtp_cipher.get(), iv, buf, hdr, nullptr, 0, buf + hdr, body_end - hdr,
+      if (!GcmOpen(RtpCipher(), iv, buf, hdr, nullptr, 0, buf + hdr, body_end - hdr,
                    buf + body_end))
         return AuthFail();
     } else {
       uint8_t roc[4];
       Store32(roc, static_cast<uint32_t>(index >> 16));
       uint8_t mac[SHA_DIGEST_LENGTH];
-      rtp_auth.Compute(buf, body_end, roc, sizeof(roc), mac);
+      rtp_auth->Compute(buf, body_end, roc, sizeof(roc), mac);
       if (CRYPTO_memcmp(mac, buf + body_end, kHmacTagLen) != 0) return AuthFail();
       uint8_t iv[16];
       CmIv(rtp_salt, ssrc, index, iv);
-      if (!CtrXor(rtp_cipher.get(), iv, buf + hdr, body_end - hdr)) return Malformed();
+      if (!CtrXor(RtpCipher(), iv, buf + hdr, body_end - hdr)) return Malformed();
     }
     if (st == nullptr) {
       st = rtp_in.Add(ssrc);
@@ -237,7 +247,7 @@ struct SrtpContext::Impl {
       return Malformed();
     std::memcpy(buf + len, e_index, sizeof(e_index));
     uint8_t mac[SHA_DIGEST_LENGTH];
-    rtcp_auth.Compute(buf, len + kSrtcpIndexLen, nullptr, 0, mac);
+    rtcp_auth->Compute(buf, len + kSrtcpIndexLen, nullptr, 0, mac);
     std::memcpy(buf + len + kSrtcpIndexLen, mac, kHmacTagLen);
     return static_cast<int>(len + kSrtcpIndexLen + kHmacTagLen);
   }
@@ -274,7 +284,7 @@ struct SrtpContext::Impl {
       if (!ok) return AuthFail();
     } else {
       uint8_t mac[SHA_DIGEST_LENGTH];
-      rtcp_auth.Compute(buf, plain_len + kSrtcpIndexLen, nullptr, 0, mac);
+      rtcp_auth->Compute(buf, plain_len + kSrtcpIndexLen, nullptr, 0, mac);
       if (CRYPTO_memcmp(mac, buf + plain_len + kSrtcpIndexLen, kHmacTagLen) != 0)
         return AuthFail();
       if (encrypted) {
@@ -297,12 +307,14 @@ struct SrtpContext::Impl {
   SrtpProfile profile = SrtpProfile::kAes128CmSha1_80;
   bool ready = false;
   bool gcm = false;
-  CipherCtxPtr rtp_cipher;
+  CipherCtxPtr rtp_cipher;  // null until the first RTP packet
+  uint8_t rtp_key[kKeyLen] = {};
   CipherCtxPtr rtcp_cipher;
   uint8_t rtp_salt[kCmSaltLen] = {};
   uint8_t rtcp_salt[kCmSaltLen] = {};
-  HmacSha1 rtp_auth;
-  HmacSha1 rtcp_auth;
+  // AES-CM only (GCM authenticates with its tag): 384 bytes a context that GCM does not carry.
+  std::unique_ptr<HmacSha1> rtp_auth;
+  std::unique_ptr<HmacSha1> rtcp_auth;
   SrtpStats stats;
   SsrcTable<RtpSendState> rtp_out;
   SsrcTable<RtcpSendState> rtcp_out;

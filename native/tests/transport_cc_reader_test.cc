@@ -103,8 +103,56 @@ TEST(TransportCcMatchingReportsEachSentPacketOnce) {
   CHECK_EQ(MatchTransportCc(fb, arr, n, 0, &h, r), size_t{0});
   // A number from more than kSize packets ago is forgotten.
   for (uint32_t s = 20; s < 20 + SendHistory::kSize; s++) h.Record(static_cast<uint16_t>(s), 0, 100, -1);
-  CHECK(h.Find(19) == nullptr);
-  CHECK(h.Find(static_cast<uint16_t>(19 + SendHistory::kSize)) != nullptr);
+  SentPacket sp;
+  CHECK(!h.Find(19, &sp));
+  CHECK(h.Find(static_cast<uint16_t>(19 + SendHistory::kSize), &sp));
+}
+
+TEST(SendHistoryKeepsFullTimesSkipsGapsAndFreesWhenIdle) {
+  SendHistory h;
+  CHECK(!h.allocated());  // nothing sent: no ring
+  SentPacket sp;
+  CHECK(!h.Find(0, &sp));
+  // Send times across the low 32 bits' wrap (µs) come back whole.
+  const int64_t t0 = (int64_t{5} << 32) - 1500;
+  h.Record(65534, t0, 1200, -1);
+  h.Record(65535, t0 + 1000, 1200, 2);
+  h.Record(0, t0 + 2000, 300, -1);
+  CHECK(h.allocated());
+  CHECK(h.Find(65534, &sp) && sp.send_us == t0 && sp.size == 1200 && sp.probe == -1);
+  CHECK(h.Find(65535, &sp) && sp.send_us == t0 + 1000 && sp.probe == 2);
+  CHECK(h.Find(0, &sp) && sp.send_us == t0 + 2000 && sp.size == 300);
+  // A forward jump: the skipped numbers match nothing, even where the ring held older ones.
+  for (uint32_t s = 1; s <= SendHistory::kSize; s++) h.Record(static_cast<uint16_t>(s), t0 + 3000, 100, -1);
+  h.Record(static_cast<uint16_t>(SendHistory::kSize + 10), t0 + 4000, 100, -1);
+  CHECK(!h.Find(static_cast<uint16_t>(SendHistory::kSize + 5), &sp));
+  CHECK(h.Find(static_cast<uint16_t>(SendHistory::kSize), &sp));
+  // Idle long enough: the ring goes, and comes back at the next send.
+  h.ReleaseIfIdle(t0 + 4000 + SendHistory::kIdleReleaseUs - 1);
+  CHECK(h.allocated());
+  h.ReleaseIfIdle(t0 + 4000 + SendHistory::kIdleReleaseUs);
+  CHECK(!h.allocated());
+  CHECK(!h.Find(static_cast<uint16_t>(SendHistory::kSize + 10), &sp));
+  h.Record(7, t0 + 9'000'000, 50, -1);
+  CHECK(h.Find(7, &sp) && sp.size == 50);
+  CHECK(!h.Find(6, &sp));
+}
+
+TEST(SendHistoryGrowsOnlyWhileFeedbackLagsTheRate) {
+  // Feedback keeps up (every packet reported within the ring): the ring stays small.
+  SendHistory slow;
+  for (uint32_t s = 0; s < 4 * SendHistory::kMinSize; s++) {
+    slow.Record(static_cast<uint16_t>(s), int64_t{s} * 1000, 1200, -1);
+    slow.MarkReported(static_cast<uint16_t>(s));
+  }
+  CHECK_EQ(slow.capacity(), SendHistory::kMinSize);
+  // 1,000 packets in 0.1 s with no feedback yet: it doubles up to kSize and keeps every one.
+  SendHistory fast;
+  for (uint32_t s = 0; s < 1000; s++) fast.Record(static_cast<uint16_t>(s), 5'000'000 + int64_t{s} * 100, 1200, -1);
+  CHECK_EQ(fast.capacity(), SendHistory::kSize);
+  SentPacket sp;
+  CHECK(fast.Find(0, &sp) && sp.send_us == 5'000'000);
+  CHECK(fast.Find(999, &sp) && sp.send_us == 5'000'000 + 99'900);
 }
 
 TEST(TransportCcClockUnwrapsTheReferenceTime) {

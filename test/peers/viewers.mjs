@@ -24,7 +24,7 @@ function newViewer(i) {
     const p = parseRtp(msg);
     if (!p) {
       const shape = rtcpShape(msg);
-      if (shape) r.rtcp.push(shape);
+      if (shape) r.rtcp.push({ ...shape, at: Date.now() });
       return;
     }
     // Video payloads carry codec bytes (see codecPrefix) before the test payload.
