@@ -10,5 +10,7 @@ test('native unit tests: NACK generator, retransmission buffer, pacing, seq rewr
   t.is(r.error, undefined);
   t.log(r.stdout.trim().split('\n').at(-1));
   t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  t.regex(r.stdout, /\b(1[5-9]|[2-9]\d) tests, 0 failed checks/);
+  // At least the 15 tests the first version had (a binary that registered none would pass otherwise).
+  const m = /\b(\d+) tests, 0 failed checks/.exec(r.stdout);
+  t.true(m !== null && Number(m[1]) >= 15, `test count and result: ${r.stdout.trim().split('\n').at(-1)}`);
 });
