@@ -10,7 +10,9 @@
 //   stdin, before start: listen <host> <port> <stream|*> [<passphrase>]   then   start
 //   stdin, after:        accept <id> | reject <id> | close <id>
 //   stdout: listening <index> <port> | ready | error <why>
-//           refused <index> <ip:port> <reject code> <why>      (in the handshake)
+//           refused <index> <ip:port> <reject code> <why>      (in the handshake; at most
+//             kRefusedLinesPerSecond a second, the rest summed up once a second in
+//           refused-more <count>)
 //           caller <id> <index> <ip:port> <stream> <token|-> <fifo path>
 //           flowing <id> | ended <id> <bytes> <why>
 // stdin at EOF (the relay is gone): every connection is closed and the process exits.
@@ -87,6 +89,16 @@ std::map<std::string, int> g_pending_by_address;
 int g_pending = 0;
 uint64_t g_next_id = 1;
 
+// A caller can be refused hundreds of times a second (each needs only a handshake's round
+// trip), and the relay logs every `refused` line: past this many a second they are only
+// counted, and the count is told once a second, so a flood costs the relay's log one line a
+// second and never fills the stdout pipe that libsrt's receive thread writes to.
+constexpr int kRefusedLinesPerSecond = 10;
+std::mutex g_refused_mu;
+std::chrono::steady_clock::time_point g_refused_window{};
+int g_refused_lines = 0;
+uint64_t g_refused_more = 0;
+
 void Say(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_out_mu);
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -109,13 +121,44 @@ std::string AddressOf(const sockaddr* sa, bool with_port) {
   return with_port ? std::string(ip) + ":" + std::to_string(port) : std::string(ip);
 }
 
+// A `refused` line, unless this second's lines are spent (then only counted).
+void SayRefused(const std::string& line) {
+  {
+    std::lock_guard<std::mutex> lock(g_refused_mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - g_refused_window >= std::chrono::seconds(1)) {
+      g_refused_window = now;
+      g_refused_lines = 0;
+    }
+    if (g_refused_lines >= kRefusedLinesPerSecond) {
+      g_refused_more++;
+      return;
+    }
+    g_refused_lines++;
+  }
+  Say(line);
+}
+
+void ReportRefusedMore() {
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    uint64_t n;
+    {
+      std::lock_guard<std::mutex> lock(g_refused_mu);
+      n = g_refused_more;
+      g_refused_more = 0;
+    }
+    if (n > 0) Say("refused-more " + std::to_string(n));
+  }
+}
+
 // In libsrt's receive thread, during the caller's conclusion handshake: only checks that need
 // no waiting (the token itself is checked by the relay after the accept).
 int OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr* peer, const char* streamid) {
   const Listener& l = *static_cast<const Listener*>(opaque);
   auto refuse = [&](int code, const char* why) {
     srt_setrejectreason(ns, code);
-    Say("refused " + std::to_string(l.index) + " " + AddressOf(peer, true) + " " + std::to_string(code) + " " + why);
+    SayRefused("refused " + std::to_string(l.index) + " " + AddressOf(peer, true) + " " + std::to_string(code) + " " + why);
     return -1;
   };
   {
@@ -355,6 +398,7 @@ int main(int argc, char** argv) {
   }
   Say("ready");
   for (auto& l : listeners) std::thread(AcceptLoop, l.get()).detach();
+  std::thread(ReportRefusedMore).detach();
   while (std::getline(std::cin, line)) Control(line);
   // The relay is gone (or closed us): nothing may outlive it.
   std::lock_guard<std::mutex> lock(g_mu);

@@ -249,13 +249,17 @@ export class Router {
       reply: (body) =>
         this.guard(async () => {
           const sdp = body.toString('utf8');
+          // A publisher's token (and the rate limit) before the cluster gate: the gate looks the
+          // stream up in Redis, probes its origin over HTTP and names the node that carries it,
+          // none of which a request that may not publish the stream should cause or learn.
+          const publishing = role === 'publisher' ? await this.d.access.admit('publish', stream, admit) : undefined;
           const gated = await this.d.cluster?.gate(role, stream, headers, sdp);
           if (gated?.reply) return jsonError(gated.reply.status, gated.reply.message, gated.reply.headers ?? []);
           const pull = gated?.pull;
           let r;
           try {
             // A pull signed by a node of this cluster needs no view token of its own.
-            const ok = pull?.trusted ? { takeover: false } : await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
+            const ok = publishing ?? (pull?.trusted ? { takeover: false } : await this.d.access.admit('view', stream, admit));
             r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs, pull !== undefined && headers[LAYERS_HEADER] === 'simulcast');
             pull?.started(r.session.id);
           } finally {
