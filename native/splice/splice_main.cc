@@ -4,15 +4,21 @@
 // and the connection to that publisher's FFmpeg child (4) once the publish is authorized
 // (ts/ingest/rtmp.ts), so the media bytes never pass through the relay's JavaScript.
 //
+// It must not outlive the relay (killed, crashed): nothing else would end a stalled publisher's
+// connection and the FFmpeg child reading from it. The kernel kills it when its parent dies
+// (PR_SET_PDEATHSIG); argv[1], the relay's pid, catches a relay that died before that was set.
+//
 // The descriptors share their open file description (and so O_NONBLOCK) with the copies the
 // relay held until it closed them: they stay non-blocking, and one thread polls both.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -50,8 +56,10 @@ bool Pump(Direction& d) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
+  if (argc > 1 && getppid() != static_cast<pid_t>(std::atol(argv[1]))) return 0;  // the relay is already gone
   if (fcntl(kIn, F_GETFD) < 0 || fcntl(kOut, F_GETFD) < 0) {
     std::fprintf(stderr, "halfsec-splice: descriptors 3 and 4 must be the two sockets\n");
     return 2;

@@ -10,7 +10,9 @@
 //   stdin, before start: listen <host> <port> <stream|*> [<passphrase>]   then   start
 //   stdin, after:        accept <id> | reject <id> | close <id>
 //   stdout: listening <index> <port> | ready | error <why>
-//           refused <index> <ip:port> <reject code> <why>      (in the handshake)
+//           refused <index> <ip:port> <reject code> <why>      (in the handshake; at most
+//             kRefusedLinesPerSecond a second, the rest summed up once a second in
+//           refused-more <count>)
 //           caller <id> <index> <ip:port> <stream> <token|-> <fifo path>
 //           flowing <id> | ended <id> <bytes> <why>
 // stdin at EOF (the relay is gone): every connection is closed and the process exits.
@@ -85,7 +87,27 @@ std::mutex g_mu;  // guards g_conns and the pending counts
 std::map<uint64_t, std::shared_ptr<Conn>> g_conns;
 std::map<std::string, int> g_pending_by_address;
 int g_pending = 0;
+// Callers the listen callback let through, counted as pending from that moment (not from their
+// srt_accept, later on another thread: callers arriving together all passed the limits before
+// any was counted). Keyed by the new socket, which srt_accept returns; one whose handshake never
+// completes is released by the housekeeping thread.
+struct Reservation {
+  std::string address;
+  std::chrono::steady_clock::time_point at;
+};
+std::map<SRTSOCKET, Reservation> g_reserved;
+constexpr auto kReservationTtl = std::chrono::seconds(10);
 uint64_t g_next_id = 1;
+
+// A caller can be refused hundreds of times a second (each needs only a handshake's round
+// trip), and the relay logs every `refused` line: past this many a second they are only
+// counted, and the count is told once a second, so a flood costs the relay's log one line a
+// second and never fills the stdout pipe that libsrt's receive thread writes to.
+constexpr int kRefusedLinesPerSecond = 10;
+std::mutex g_refused_mu;
+std::chrono::steady_clock::time_point g_refused_window{};
+int g_refused_lines = 0;
+uint64_t g_refused_more = 0;
 
 void Say(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_out_mu);
@@ -109,36 +131,107 @@ std::string AddressOf(const sockaddr* sa, bool with_port) {
   return with_port ? std::string(ip) + ":" + std::to_string(port) : std::string(ip);
 }
 
+// A `refused` line, unless this second's lines are spent (then only counted).
+void SayRefused(const std::string& line) {
+  {
+    std::lock_guard<std::mutex> lock(g_refused_mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - g_refused_window >= std::chrono::seconds(1)) {
+      g_refused_window = now;
+      g_refused_lines = 0;
+    }
+    if (g_refused_lines >= kRefusedLinesPerSecond) {
+      g_refused_more++;
+      return;
+    }
+    g_refused_lines++;
+  }
+  Say(line);
+}
+
+void ReleasePendingLocked(const std::string& address) {
+  g_pending--;
+  if (--g_pending_by_address[address] <= 0) g_pending_by_address.erase(address);
+}
+
+// Once a second: the count of refusals past the line budget, and reservations whose caller
+// never reached srt_accept.
+void Housekeeping() {
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    {
+      std::lock_guard<std::mutex> lock(g_mu);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = g_reserved.begin(); it != g_reserved.end();) {
+        if (now - it->second.at < kReservationTtl) {
+          ++it;
+          continue;
+        }
+        ReleasePendingLocked(it->second.address);
+        it = g_reserved.erase(it);
+      }
+    }
+    uint64_t n;
+    {
+      std::lock_guard<std::mutex> lock(g_refused_mu);
+      n = g_refused_more;
+      g_refused_more = 0;
+    }
+    if (n > 0) Say("refused-more " + std::to_string(n));
+  }
+}
+
 // In libsrt's receive thread, during the caller's conclusion handshake: only checks that need
 // no waiting (the token itself is checked by the relay after the accept).
 int OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr* peer, const char* streamid) {
   const Listener& l = *static_cast<const Listener*>(opaque);
   auto refuse = [&](int code, const char* why) {
     srt_setrejectreason(ns, code);
-    Say("refused " + std::to_string(l.index) + " " + AddressOf(peer, true) + " " + std::to_string(code) + " " + why);
+    SayRefused("refused " + std::to_string(l.index) + " " + AddressOf(peer, true) + " " + std::to_string(code) + " " + why);
     return -1;
   };
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    if (g_pending >= g_opt.max_pending) return refuse(SRT_REJX_OVERLOAD, "too many callers waiting for authorization");
-    auto it = g_pending_by_address.find(AddressOf(peer, false));
-    if (it != g_pending_by_address.end() && it->second >= g_opt.max_pending_per_address) {
-      return refuse(SRT_REJX_OVERLOAD, "too many callers from this address waiting for authorization");
-    }
+  if (l.stream.empty()) {  // the shared port: the stream id names the stream
+    if (hsversion < 5) return refuse(SRT_REJX_BAD_REQUEST, "HSv4 caller: no streamid");
+    auto id = ParseStreamId(streamid ? std::string_view(streamid) : std::string_view());
+    if (id.error == StreamIdError::kMode) return refuse(SRT_REJX_BAD_MODE, Describe(id.error));
+    if (id.error != StreamIdError::kNone) return refuse(SRT_REJX_BAD_REQUEST, Describe(id.error));
+    if (g_opt.token_required && id.token.empty()) return refuse(SRT_REJX_UNAUTHORIZED, "a publish token is required: streamid=publish:<stream>:<token>");
   }
-  if (!l.stream.empty()) return 0;  // a per-stream port: the port names the stream
-  if (hsversion < 5) return refuse(SRT_REJX_BAD_REQUEST, "HSv4 caller: no streamid");
-  auto id = ParseStreamId(streamid ? std::string_view(streamid) : std::string_view());
-  if (id.error == StreamIdError::kMode) return refuse(SRT_REJX_BAD_MODE, Describe(id.error));
-  if (id.error != StreamIdError::kNone) return refuse(SRT_REJX_BAD_REQUEST, Describe(id.error));
-  if (g_opt.token_required && id.token.empty()) return refuse(SRT_REJX_UNAUTHORIZED, "a publish token is required: streamid=publish:<stream>:<token>");
+  // The limits are checked and the caller counted in one step.
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_pending >= g_opt.max_pending) return refuse(SRT_REJX_OVERLOAD, "too many callers waiting for authorization");
+  const std::string address = AddressOf(peer, false);
+  auto it = g_pending_by_address.find(address);
+  if (it != g_pending_by_address.end() && it->second >= g_opt.max_pending_per_address) {
+    return refuse(SRT_REJX_OVERLOAD, "too many callers from this address waiting for authorization");
+  }
+  if (auto old = g_reserved.find(ns); old != g_reserved.end()) ReleasePendingLocked(old->second.address);  // a repeated handshake
+  g_pending++;
+  g_pending_by_address[address]++;
+  g_reserved[ns] = Reservation{address, std::chrono::steady_clock::now()};
   return 0;
 }
 
 void ReleasePending(const std::string& address) {
   std::lock_guard<std::mutex> lock(g_mu);
-  g_pending--;
-  if (--g_pending_by_address[address] <= 0) g_pending_by_address.erase(address);
+  ReleasePendingLocked(address);
+}
+
+// An accepted caller: the listen callback's reservation becomes its count (or, swept meanwhile,
+// it is counted now).
+void CountAccepted(SRTSOCKET s, const std::string& address) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (auto it = g_reserved.find(s); it != g_reserved.end()) {
+    if (it->second.address != address) {  // cannot happen; keep the counts right anyway
+      ReleasePendingLocked(it->second.address);
+      g_pending++;
+      g_pending_by_address[address]++;
+    }
+    g_reserved.erase(it);
+    return;
+  }
+  g_pending++;
+  g_pending_by_address[address]++;
 }
 
 void Finish(const std::shared_ptr<Conn>& c, int fd, uint64_t bytes, const std::string& why) {
@@ -223,6 +316,8 @@ void AcceptLoop(Listener* l) {
     if (stream.empty()) {
       auto id = ParseStreamId(sid);
       if (id.error != StreamIdError::kNone) {  // the callback refused these: never here
+        CountAccepted(s, AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
+        ReleasePending(AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
         srt_close(s);
         continue;
       }
@@ -232,12 +327,11 @@ void AcceptLoop(Listener* l) {
     auto c = std::make_shared<Conn>();
     c->sock = s;
     c->address = AddressOf(reinterpret_cast<sockaddr*>(&peer), false);
+    CountAccepted(s, c->address);
     {
       std::lock_guard<std::mutex> lock(g_mu);
       c->id = g_next_id++;
       g_conns[c->id] = c;
-      g_pending++;
-      g_pending_by_address[c->address]++;
     }
     c->fifo = g_opt.dir + "/srt-" + std::to_string(c->id) + ".ts";
     unlink(c->fifo.c_str());
@@ -355,6 +449,7 @@ int main(int argc, char** argv) {
   }
   Say("ready");
   for (auto& l : listeners) std::thread(AcceptLoop, l.get()).detach();
+  std::thread(Housekeeping).detach();
   while (std::getline(std::cin, line)) Control(line);
   // The relay is gone (or closed us): nothing may outlive it.
   std::lock_guard<std::mutex> lock(g_mu);

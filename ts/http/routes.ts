@@ -7,8 +7,9 @@ import { assertSdpContentType } from '../media/sdp.js';
 import type { SessionManager, SessionRole } from '../media/sessions.js';
 import type { Access } from '../access/access.js';
 import { isLoopback, RateLimitError } from '../access/limits.js';
+import { PULL_HEADER } from '../access/pull-token.js';
 import type { ClusterRoutes } from '../cluster/routes.js';
-import { LAYERS_HEADER } from '../cluster/headers.js';
+import { LAYERS_HEADER, PATH_HEADER } from '../cluster/headers.js';
 import { monotonicMs } from '../native.js';
 import { DASHBOARD_HEADERS } from './dashboard.js';
 import type { StaticAsset } from './dashboard.js';
@@ -249,13 +250,22 @@ export class Router {
       reply: (body) =>
         this.guard(async () => {
           const sdp = body.toString('utf8');
+          // The token (and the rate limit) before the cluster gate: for a publisher the gate looks
+          // the stream up in Redis, probes its origin over HTTP and names the node that carries
+          // it; for a viewer it starts a pull (or an RTSP source). None of that for a request that
+          // may not publish or view the stream. Only a pull (path or credential header) goes to the
+          // gate first: the gate checks its credential (on a node with a cluster secret) before it
+          // pulls anything, and a valid one needs no view token.
+          const isPull = headers[PATH_HEADER] !== undefined || headers[PULL_HEADER] !== undefined;
+          const early =
+            role === 'publisher' ? await this.d.access.admit('publish', stream, admit) : !isPull ? await this.d.access.admit('view', stream, admit) : undefined;
           const gated = await this.d.cluster?.gate(role, stream, headers, sdp);
           if (gated?.reply) return jsonError(gated.reply.status, gated.reply.message, gated.reply.headers ?? []);
           const pull = gated?.pull;
           let r;
           try {
             // A pull signed by a node of this cluster needs no view token of its own.
-            const ok = pull?.trusted ? { takeover: false } : await this.d.access.admit(role === 'publisher' ? 'publish' : 'view', stream, admit);
+            const ok = early ?? (pull?.trusted ? { takeover: false } : await this.d.access.admit('view', stream, admit));
             r = role === 'publisher' ? this.d.sessions.publish(stream, sdp, ok.takeover) : this.d.sessions.view(stream, sdp, arrivedAtMs, pull !== undefined && headers[LAYERS_HEADER] === 'simulcast');
             pull?.started(r.session.id);
           } finally {

@@ -256,7 +256,8 @@ export class RtmpIngest {
       if (client.writableLength === 0 && up.writableLength === 0) break;
       await Promise.race([once(client, 'drain'), once(up, 'drain'), once(client, 'close'), once(up, 'close')]);
     }
-    const sp = spawn(this.o.splicePath, [], { stdio: ['ignore', 'ignore', 'pipe', client, up] });
+    // Its argument, the relay's pid: it checks that its parent is still there (see splice_main.cc).
+    const sp = spawn(this.o.splicePath, [String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe', client, up] });
     handOver();
     // The child holds its own descriptors now: Node's copies go (close(2), no FIN, no RST).
     this.counts.bytesReadByJs += client.bytesRead;

@@ -208,6 +208,11 @@ export class SrtIngest {
     } else if (verb === 'refused') {
       this.counts.refusedInHandshake++;
       this.log.warn({ remote: b, code: Number(c), reason: [d, e, ...rest].join(' ') }, 'SRT caller refused in the handshake');
+    } else if (verb === 'refused-more') {
+      // Past halfsec-srt's lines a second: a flood of refused handshakes, told as one count.
+      const n = Number(a) || 0;
+      this.counts.refusedInHandshake += n;
+      this.log.warn({ count: n }, 'SRT callers refused in the handshake within a second, beyond those logged one by one');
     } else if (verb === 'caller') {
       void this.onCaller(Number(a), Number(b), c, d, e === '-' ? undefined : e, rest.join(' '));
     } else if (verb === 'flowing') {
