@@ -13,16 +13,22 @@ COPY native/ native/
 COPY ts/ ts/
 COPY web/ web/
 COPY scripts/build-release.sh scripts/build-srt.sh scripts/
+# libsrt's headers: halfsec-srt (the SRT listener) is built only where they are.
+RUN apt-get update && apt-get install -y --no-install-recommends libsrt-openssl-dev && rm -rf /var/lib/apt/lists/*
 RUN bash scripts/build-release.sh /src /opt/halfsec
 
 # The same Node build as the build stage: the addon links against that Node's own OpenSSL.
 FROM ${NODE_IMAGE}-slim
 ENV NODE_ENV=production
+# Ingest (docs/ingest.md): FFmpeg runs every RTMP, SRT and RTSP ingest child; halfsec-srt links
+# libsrt's OpenSSL flavour (FFmpeg's own libavformat pulls the GnuTLS one; both coexist).
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg libsrt1.5-openssl && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/halfsec /opt/halfsec
 WORKDIR /opt/halfsec
 # The official image's unprivileged user (uid 1000); the files stay root's, read-only to it.
 USER node
 # HTTP (WHIP, WHEP, /ws, /api, /metrics, /dashboard, /healthz); media on UDP and ICE-TCP.
+# Ingest ports are off until configured (--rtmp-port 1935, --srt-port 9000/udp).
 EXPOSE 8080/tcp 40000-40099/udp 40000/tcp
 # SIGTERM drains: new viewers get 503, existing ones get up to --drain-timeout-ms (30 s) to leave.
 STOPSIGNAL SIGTERM

@@ -6,7 +6,8 @@
 #
 #   bash scripts/build-release.sh SRC OUT      (OUT must not exist yet)
 #
-# Needs: Node 20 with npm, python3, make, g++ (Debian 12: the node:20-bookworm image has them).
+# Needs: Node 20 with npm, python3, make, g++ (Debian 12: the node:20-bookworm image has them), and
+# libsrt's headers for halfsec-srt (libsrt-openssl-dev; the Dockerfile installs them).
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 SRC OUT" >&2; exit 2; }
 src=$(cd "$1" && pwd)
@@ -29,8 +30,14 @@ npx tsc -p tsconfig.json
 mkdir -p "$out/build/Release"
 cp -a package.json package-lock.json dist web "$out/"
 cp build/Release/halfsec.node build/Release/halfsec_load.node build/Release/halfsec-splice "$out/build/Release/"
-# halfsec-srt (SRT publish) exists only where libsrt-openssl-dev was installed for the build.
-if [ -x build/Release/halfsec-srt ]; then cp build/Release/halfsec-srt "$out/build/Release/"; fi
+# halfsec-srt (SRT publish) exists only where libsrt-openssl-dev was installed for the build. A
+# release without it would start with SRT off: refuse, unless told (HALFSEC_RELEASE_NO_SRT=1).
+if [ -x build/Release/halfsec-srt ]; then
+  cp build/Release/halfsec-srt "$out/build/Release/"
+elif [ "${HALFSEC_RELEASE_NO_SRT:-}" != 1 ]; then
+  echo "$0: halfsec-srt was not built (Debian: apt-get install libsrt-openssl-dev); set HALFSEC_RELEASE_NO_SRT=1 to build without SRT ingest" >&2
+  exit 1
+fi
 cd "$out"
 # Runtime dependencies only; --ignore-scripts keeps npm from rebuilding the addon copied above.
 npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=warn

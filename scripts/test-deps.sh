@@ -33,6 +33,8 @@ pkg-config --exists srt 2>/dev/null || need_apt+=(libsrt-openssl-dev pkg-config)
 command -v pgrep >/dev/null 2>&1 || need_apt+=(procps)
 # The RTSP pull test's camera: GStreamer's RTSP server through GObject introspection.
 dpkg -s gir1.2-gst-rtsp-server-1.0 >/dev/null 2>&1 || need_apt+=(gir1.2-gst-rtsp-server-1.0)
+# AAC from GStreamer (avenc_aac): the RTSP camera's audio and the README's GStreamer RTMP recipe.
+dpkg -s gstreamer1.0-libav >/dev/null 2>&1 || need_apt+=(gstreamer1.0-libav)
 # The fuzz pass: clang with libFuzzer + sanitizer runtimes, and OpenSSL to link the parsers with.
 command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)

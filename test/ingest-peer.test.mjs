@@ -1,7 +1,7 @@
 // The loopback-only ingest peer: an FFmpeg child writes plain RTP to the data plane's AF_UNIX
 // socket; only that child's pid and the SSRCs the relay assigned count. Viewers (node-datachannel)
 // receive H.264 and Opus; FFmpeg decodes the received H.264. A forger on the same socket feeds
-// nothing; a killed child ends the stream like a vanished WHIP publisher.
+// nothing; a killed child ends the stream like a vanished WHIP publisher, and so does a stalled one.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -104,4 +104,28 @@ for path in sys.argv[1:]:
   t.is(relay.stats().streams, 0);
   t.deepEqual(childPids(), []);
   t.false(socks.some((s) => existsSync(s)), 'the socket file is unlinked');
+});
+
+test.serial('a child that stalls (SIGSTOP) ends its stream through the publisher media timeout; the relay kills it and leaves nothing', async (t) => {
+  if (!hasFfmpeg) return t.fail('ffmpeg missing (scripts/test-deps.sh installs it)');
+  t.timeout(40000);
+  const { relay } = await startRelay(t, { ingestReencodeVideo: true, republishGraceMs: 0, publisherMediaTimeoutMs: 2000 });
+  relay.ingests.start('stall', { kind: 'ffmpeg', input: lavfi(), kinds: { video: true, audio: true } });
+  t.true(await until(() => relay.stats().publishers === 1, 15000), 'live');
+  const [info] = relay.ingests.list();
+  const stopped = new Promise((resolve) => relay.once('stream:stop', resolve));
+  const at = Date.now();
+  process.kill(info.pid, 'SIGSTOP'); // alive, sending nothing: a hung encoder or a stuck source
+  t.teardown(() => {
+    try {
+      process.kill(info.pid, 'SIGKILL');
+    } catch {}
+  });
+  const stop = await Promise.race([stopped, sleep(10000).then(() => undefined)]);
+  t.truthy(stop, 'the stream ended while its child was alive but silent');
+  t.log(`ended after ${Date.now() - at} ms: ${stop?.reason}`);
+  t.true(await until(() => relay.ingests.count === 0 && childPids().length === 0 && relay.stats().workers.every((w) => w.peers === 0), 5000));
+  t.deepEqual(childPids(), [], 'the stopped child was killed');
+  t.deepEqual(relay.stats().workers.map((w) => w.peers), [0, 0], 'no native peer left');
+  t.is(relay.stats().streams, 0);
 });

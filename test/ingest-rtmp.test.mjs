@@ -4,8 +4,8 @@
 // a killed child or a vanished publisher ends the stream; audio-less input has a clear outcome;
 // the ingest limit holds; no child, session or native peer is left behind.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -205,5 +205,39 @@ test.serial('RTMP: non-RTMP bytes are refused at once; one address may hold 4 co
   t.truthy(await Promise.race([closed(fifth).then(() => true), sleep(3000)]), 'the fifth connection from one address is closed');
   t.is(relay.ingests.count, 4);
   for (const s of held) s.destroy();
+  await nothingLeft(t, relay);
+});
+
+test.serial("RTMP: the README's GStreamer recipe (flvmux + rtmp2sink, x264enc, avenc_aac) publishes; a viewer gets H.264 and Opus", async (t) => {
+  if (!hasFfmpeg) return t.fail('ffmpeg missing');
+  t.timeout(50000);
+  const port = rtmpPort();
+  const { relay, url } = await startRelay(t, { rtmpPort: port, republishGraceMs: 0 });
+  // The pipeline as README.md gives it, with this test's port and stream.
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const recipe = /```sh\n(gst-launch-1\.0 flvmux[\s\S]*?)```/.exec(readme)?.[1];
+  t.truthy(recipe, 'README has the GStreamer RTMP recipe');
+  const args = recipe.replace(/\\\n/g, ' ').replace('rtmp://127.0.0.1:1935/live/live', `rtmp://127.0.0.1:${port}/live/gst`).trim().split(/\s+/).slice(1)
+    .map((a) => a.replace(/^(location=)"(.*)"$/, '$1$2'));
+  const gst = spawn('timeout', ['-s', 'KILL', '40', 'gst-launch-1.0', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let gstErr = '';
+  gst.stderr.on('data', (d) => (gstErr += d));
+  t.teardown(() => {
+    try {
+      process.kill(-gst.pid, 'SIGKILL');
+    } catch {}
+  });
+  t.true(await until(() => relay.stats().publishers === 1, 20000), `GStreamer's publish went live: ${gstErr.slice(-500)}`);
+  const v = spawnPeer(t, 'media-viewer.mjs', [`${url}/whep/gst`, ''], { limitSec: 30 });
+  await v.waitFor('answered');
+  let r;
+  await until(async () => {
+    r = await v.request('report', 'report');
+    return r.video.packets > 60 && r.audio.packets > 40 && (r.nalTypes[5] ?? 0) > 0;
+  }, 15000, 300);
+  t.true(r.video.packets > 60 && (r.nalTypes[5] ?? 0) > 0, `H.264 from GStreamer: ${r.video.packets} packets ${JSON.stringify(r.nalTypes)}`);
+  t.true(r.audio.packets > 40, `its AAC as Opus: ${r.audio.packets} packets`);
+  v.send('exit');
+  process.kill(-gst.pid, 'SIGKILL');
   await nothingLeft(t, relay);
 });

@@ -156,6 +156,54 @@ test.serial('SRT per-stream port (srtListeners): a wrong passphrase is refused i
   t.deepEqual(starts, ['live', 'live']);
 });
 
+/** An SRT caller sending only video (H.264) or only audio (AAC), as a camera without a microphone or a radio feed. */
+function oneKindCaller(t, port, query, { video, audio }, seconds) {
+  const graph = [video && 'testsrc2=size=640x360:rate=30[out0]', audio && `sine=frequency=440:sample_rate=48000[out${video ? 1 : 0}]`].filter(Boolean).join(';');
+  const args = ['-re', '-f', 'lavfi', '-i', graph, '-t', String(seconds), ...(video ? X264_LOW_LATENCY : []), ...(audio ? ['-c:a', 'aac'] : []),
+    '-muxdelay', '0', '-pes_payload_size', '0', '-flush_packets', '1', '-f', 'mpegts', `srt://127.0.0.1:${port}?${query}`];
+  return ffmpegSource(t, args, seconds);
+}
+
+test.serial('SRT: audio-less and video-less callers run with what they have, with the events and /metrics of a WHIP stream; the ingest limit refuses a second caller with nothing read', async (t) => {
+  if (!hasSrt || !hasHelper) return t.fail('ffmpeg with libsrt and halfsec-srt needed');
+  t.timeout(70000);
+  const port = srtPort();
+  const { relay, url } = await startRelay(t, { srtPort: port, republishGraceMs: 0, maxIngests: 1 });
+  t.true((await relay.srt.ready).available, 'halfsec-srt listens');
+  const events = [];
+  for (const e of ['stream:start', 'stream:stop']) relay.on(e, (x) => events.push(`${e} ${x.stream}`));
+  const metric = async (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+  let base = 47100;
+  for (const [name, kinds, kind] of [['srtmute', { video: true, audio: false }, 'video'], ['srtblind', { video: false, audio: true }, 'audio']]) {
+    const pub = oneKindCaller(t, port, `streamid=publish:${name}`, kinds, 25);
+    t.true(await until(() => relay.stats().publishers === 1, 15000), `${name}: live`);
+    t.is(await metric('halfsec_publishers'), 1, `${name}: counted in /metrics as a publisher`);
+    t.is(await metric('halfsec_streams'), 1, `${name}: and as a stream`);
+    const v = await watch(t, url, name, '', (base += 20));
+    let r;
+    await until(async () => {
+      r = await v.request('report', 'report');
+      return r[kind].packets > 40;
+    }, 12000, 300);
+    t.true(r[kind].packets > 40, `${name}: ${kind} arrived (${r[kind].packets} packets)`);
+    t.is(r[kind === 'video' ? 'audio' : 'video'].packets, 0, `${name}: nothing of the missing kind`);
+    if (name === 'srtmute') {
+      // maxIngests 1: a second caller is accepted by SRT, refused by the relay (503), nothing read.
+      const refusedBefore = relay.srt.stats().refusedByRelay;
+      const second = caller(t, port, 'streamid=publish:srtsecond', 10);
+      t.not(await Promise.race([second.exited, sleep(12000).then(() => 'running')]), 'running', 'the second caller was refused');
+      t.is(relay.srt.stats().refusedByRelay, refusedBefore + 1);
+      t.is(relay.srt.stats().refusedBytes, 0, 'nothing read from it');
+      t.is(relay.stats().streams, 1);
+    }
+    v.send('exit');
+    process.kill(-pub.p.pid, 'SIGKILL');
+    await nothingLeft(t, relay);
+  }
+  t.deepEqual(events, ['stream:start srtmute', 'stream:stop srtmute', 'stream:start srtblind', 'stream:stop srtblind'], 'the events a WHIP stream has');
+  t.is(await metric('halfsec_publishers'), 0);
+});
+
 test('SRT without halfsec-srt: the relay runs on and says why SRT is off', async (t) => {
   // Only the logger and the "not built" path are exercised: the ingest, access and session
   // arguments are never used on this path, so they are stand-ins.

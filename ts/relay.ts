@@ -14,6 +14,7 @@ import type { NodeHandler } from './http/node-http.js';
 import { createNodeWebSocket } from './http/node-websocket.js';
 import type { NodeWebSocket } from './http/node-websocket.js';
 import { ClusterNode } from './cluster/node.js';
+import { logFfmpegCheck } from './ingest/ffmpeg-check.js';
 import { Ingests } from './ingest/ingest.js';
 import { RtmpIngest, SPLICE_PATH } from './ingest/rtmp.js';
 import { RtspPulls } from './ingest/rtsp.js';
@@ -195,6 +196,10 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     listeners: Object.entries(opts.srtListeners).map(([stream, l]) => ({ stream, ...l })), latencyMs: 120, helperPath: SRT_HELPER_PATH,
   });
   void srt.start();
+  // Said at startup rather than at the first publisher: is FFmpeg there, with what children use.
+  if (opts.rtmpPort > 0 || opts.srtPort > 0 || Object.keys(opts.srtListeners).length > 0 || Object.keys(opts.rtspSources).length > 0) {
+    void logFfmpegCheck(opts.ffmpegPath, log);
+  }
   const rtmp = opts.rtmpPort > 0 ? new RtmpIngest(ingests, access, log, { host: opts.host, port: opts.rtmpPort, app: 'live', gateTimeoutMs: 10000, splicePath: SPLICE_PATH }) : undefined;
   const startCluster = (port: number): void => cluster.start(`http://${opts.announcedIps[0] ?? '127.0.0.1'}:${port}`);
 
