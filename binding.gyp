@@ -28,6 +28,7 @@
         "native/fanout/peer_layered.cc",
         "native/fanout/peer_publisher.cc",
         "native/fanout/peer_twcc.cc",
+        "native/fanout/peer_rtcp.cc",
         "native/media/twcc_trace.cc",
         "native/fanout/peer_svc.cc",
         "native/fanout/stream.cc",

@@ -239,6 +239,10 @@ class Peer {
   void touch(int64_t now_ms) { last_seen_ms_ = now_ms; }
 
  private:
+  // Reports every second while media flows (RFC 3550 §6.2's reduced minimum, 360 / session
+  // kbit/s seconds, is below that at video rates); a layer not seen for a second is stale.
+  static constexpr int64_t kRtcpIntervalMs = 1000;
+  static constexpr int64_t kLayerStaleMs = 1000;
   // Viewer side: what goes out for one kind.
   struct Outbound {
     int layer = -1;

@@ -12,7 +12,6 @@
 namespace halfsec {
 
 namespace {
-constexpr int64_t kLayerStaleMs = 1000;
 constexpr size_t kPaddingPacket = 12 + kTwccExtensionBytes + 255;
 constexpr int kMaxPaddingPerCall = 64;
 // An estimate this far below the layer being sent (ts/media/policy.ts estimateDownMargin) is
