@@ -241,3 +241,35 @@ test.serial("RTMP: the README's GStreamer recipe (flvmux + rtmp2sink, x264enc, a
   process.kill(-gst.pid, 'SIGKILL');
   await nothingLeft(t, relay);
 });
+
+test.serial('RTMP over the WebSocket: a viewer signalled on /ws gets H.264 and Opus; its publisher killed, it is told inactive once; a republish within the grace brings active and media back on the same session', async (t) => {
+  if (!hasFfmpeg) return t.fail('ffmpeg missing');
+  t.timeout(70000);
+  const port = rtmpPort();
+  const { relay, url } = await startRelay(t, { rtmpPort: port, republishGraceMs: 15000 });
+  const first = publish(t, `rtmp://127.0.0.1:${port}/live/wsv`);
+  t.true(await until(() => relay.stats().publishers === 1, 15000), 'the RTMP stream went live');
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  t.regex(metrics, /^halfsec_publishers 1$/m, 'counted as a publisher in /metrics, as a WHIP one is');
+  const v = spawnPeer(t, 'media-viewer.mjs', [`${url.replace(/^http/, 'ws')}/ws?stream=wsv`, ''], { limitSec: 60, env: { VIEWER_PORT_BASE: '32000' } });
+  await v.waitFor('answered');
+  let r;
+  await until(async () => ((r = await v.request('report', 'report')), r.video.packets > 100 && r.audio.packets > 30), 15000, 300);
+  t.true(r.video.packets > 100 && r.audio.packets > 30, `over the WebSocket: video ${r.video.packets}, audio ${r.audio.packets} packets`);
+  t.true((r.nalTypes[5] ?? 0) > 0, 'an IDR arrived');
+  const ws = (type) => v.messages.filter((m) => m.event === 'ws' && m.type === type);
+  t.is(ws('active').length, 1);
+
+  const killedAt = Date.now();
+  process.kill(-first.p.pid, 'SIGKILL');
+  t.true(await until(() => ws('inactive').length > 0, 8000, 100), 'the viewer is told the stream lost its publisher');
+  t.log(`inactive ${ws('inactive')[0].at - killedAt} ms after the RTMP publisher was killed`);
+  t.is(relay.stats().streams, 1, 'the stream waits out the republish grace');
+  const before = (await v.request('report', 'report')).video.packets;
+
+  publish(t, `rtmp://127.0.0.1:${port}/live/wsv`);
+  t.true(await until(() => ws('active').length === 2, 20000, 100), 'a republish within the grace: active again');
+  t.true(await until(async () => (await v.request('report', 'report')).video.packets > before + 100, 15000, 300), 'and media flows to the same session again');
+  t.is(ws('inactive').length, 1, 'inactive was said once');
+  t.deepEqual(v.messages.filter((m) => m.event === 'ws' && m.type === 'stopped'), [], 'the view was never stopped');
+});
