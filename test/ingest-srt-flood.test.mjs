@@ -24,13 +24,16 @@ function buildTool(dir) {
   return r.status === 0 ? out : undefined;
 }
 
-test.serial('halfsec-srt: a flood of refused handshakes is counted in full but reaches the relay as at most 10 lines a second plus one count a second', async (t) => {
-  if (!hasHelper) return t.fail(`${SRT_HELPER_PATH} is not built (scripts/build-srt.sh)`);
-  t.timeout(60000);
-  const dir = mkdtempSync(join(tmpdir(), 'halfsec-srt-flood-'));
+/**
+ * halfsec-srt alone on a fresh port with a private FIFO directory, listening (its stdout lines
+ * recorded with their arrival times), and the flood tool built; undefined (the test failed) when
+ * the tool cannot be built.
+ */
+async function startHelper(t, prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tool = buildTool(dir);
-  if (!tool) return t.fail('could not build test/tools/srt_refused_flood.cc (libsrt-openssl-dev and g++ needed)');
+  if (!tool) return void t.fail('could not build test/tools/srt_refused_flood.cc (libsrt-openssl-dev and g++ needed)');
   const fifos = join(dir, 'fifos');
   spawnSync('mkdir', ['-m', '0700', fifos]);
   const port = 20000 + Math.floor(Math.random() * 9000);
@@ -40,6 +43,15 @@ test.serial('halfsec-srt: a flood of refused handshakes is counted in full but r
   createInterface({ input: h.stdout }).on('line', (l) => lines.push({ at: Date.now(), l }));
   h.stdin.write(`listen 127.0.0.1 ${port} *\nstart\n`);
   t.true(await until(() => lines.some((x) => x.l === 'ready'), 5000), 'listening');
+  return { tool, fifos, port, lines };
+}
+
+test.serial('halfsec-srt: a flood of refused handshakes is counted in full but reaches the relay as at most 10 lines a second plus one count a second', async (t) => {
+  if (!hasHelper) return t.fail(`${SRT_HELPER_PATH} is not built (scripts/build-srt.sh)`);
+  t.timeout(60000);
+  const helper = await startHelper(t, 'halfsec-srt-flood-');
+  if (!helper) return;
+  const { tool, fifos, port, lines } = helper;
 
   // spawnSync: this process reads nothing from halfsec-srt while the flood runs, as a relay busy
   // elsewhere would not. Were every refusal a line, they would fill the stdout pipe and block
@@ -66,29 +78,20 @@ test.serial('halfsec-srt: a flood of refused handshakes is counted in full but r
 test.serial('halfsec-srt: callers arriving together from one address are held to the per-address bound of 4 waiting for a decision, and the bound frees once they are closed', async (t) => {
   if (!hasHelper) return t.fail(`${SRT_HELPER_PATH} is not built (scripts/build-srt.sh)`);
   t.timeout(60000);
-  const dir = mkdtempSync(join(tmpdir(), 'halfsec-srt-burst-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const tool = buildTool(dir);
-  if (!tool) return t.fail('could not build test/tools/srt_refused_flood.cc (libsrt-openssl-dev and g++ needed)');
-  const fifos = join(dir, 'fifos');
-  spawnSync('mkdir', ['-m', '0700', fifos]);
-  const port = 20000 + Math.floor(Math.random() * 9000);
-  const h = spawn(SRT_HELPER_PATH, ['--dir', fifos, '--auth-timeout-ms', '2000'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => h.kill('SIGKILL'));
-  const lines = [];
-  createInterface({ input: h.stdout }).on('line', (l) => lines.push(l));
-  h.stdin.write(`listen 127.0.0.1 ${port} *\nstart\n`);
-  t.true(await until(() => lines.includes('ready'), 5000), 'listening');
-  const callers = () => lines.filter((l) => l.startsWith('caller ')).length;
+  const helper = await startHelper(t, 'halfsec-srt-burst-');
+  if (!helper) return;
+  const { tool, port } = helper;
+  const texts = () => helper.lines.map((x) => x.l);
+  const callers = () => texts().filter((l) => l.startsWith('caller ')).length;
 
   // 40 well-formed callers at once (40 threads); nobody decides, so each stays waiting.
   const burst = spawnSync('timeout', ['-s', 'KILL', '30', tool, String(port), 'publish:burst', '40', '40'], { encoding: 'utf8' });
   t.is(Number(burst.stdout.trim()), 36, `all but 4 refused: ${burst.stdout} ${burst.stderr}`);
   await sleep(300);
-  t.is(callers(), 4, `at most 4 callers from one address waiting: ${lines.filter((l) => l.startsWith('caller ')).join(' | ')}`);
+  t.is(callers(), 4, `at most 4 callers from one address waiting: ${texts().filter((l) => l.startsWith('caller ')).join(' | ')}`);
 
   // Closed undecided: the bound is free again for 4 more.
-  t.true(await until(() => lines.filter((l) => / no decision in time$/.test(l)).length === 4, 8000), 'the 4 closed undecided');
+  t.true(await until(() => texts().filter((l) => / no decision in time$/.test(l)).length === 4, 8000), 'the 4 closed undecided');
   const again = spawnSync('timeout', ['-s', 'KILL', '30', tool, String(port), 'publish:again', '4', '4'], { encoding: 'utf8' });
   t.is(Number(again.stdout.trim()), 0, 'the next 4 are taken');
   t.true(await until(() => callers() === 8, 3000), `8 callers in all: ${callers()}`);
