@@ -68,3 +68,25 @@ test.serial('a viewer without a valid view token never reaches the cluster gate:
   t.is(allowed.status, 201, await allowed.clone().text());
   t.deepEqual(b.relay.clusterStats().pulls.map((p) => [p.stream, p.upstream]), [['w', 'node-a']], 'a viewer allowed to view is served by a pull');
 });
+
+test.serial('without a cluster secret a pull is a viewer: a request posing as a pull without a view token gets 401 and starts no pull; one with a view token is served by a pull', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startNode(t, redis.url, 'node-a');
+  const b = await startNode(t, redis.url, 'node-b', { tokenSecret: TOKENS });
+  const pub = spawnPeer(t, 'publisher.mjs', [`${a.url}/whip/n`, '10', '10', 'video']);
+  await pub.waitFor('open');
+  const posing = (authorization) =>
+    fetch(`${b.url}/whep/n`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', 'X-Halfsec-Path': 'node-x', ...(authorization ? { Authorization: `Bearer ${authorization}` } : {}) },
+      body: offer({ direction: 'recvonly', kinds: ['video'] }),
+    });
+  const anonymous = await posing();
+  t.is(anonymous.status, 401, await anonymous.text());
+  const publishToken = await posing(await token({ stream: 'n', action: 'publish' }));
+  t.is(publishToken.status, 403, await publishToken.text());
+  t.deepEqual(b.relay.clusterStats().pulls, [], 'no pull started for requests that may not view');
+  const allowed = await posing(await token({ stream: 'n', action: 'view' }));
+  t.is(allowed.status, 201, await allowed.clone().text());
+  t.deepEqual(b.relay.clusterStats().pulls.map((p) => [p.stream, p.upstream]), [['n', 'node-a']], 'with a view token the request is served by a pull');
+});

@@ -218,6 +218,9 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
     isClosed: () => closed,
     dashboard: opts.dashboard ? loadDashboard() : undefined,
     cluster: {
+      get verifiesPulls() {
+        return cluster.verifiesPulls;
+      },
       gate: (role, stream, headers, sdp) => {
         // A registered RTSP source starts pulling for its first viewer, as an edge pull does.
         if (role === 'viewer') rtsp.ensure(stream);

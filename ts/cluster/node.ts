@@ -226,6 +226,11 @@ export class ClusterNode {
    * lives elsewhere, refuses pull loops. `sdp`: the offer (a pull's credential is bound to its
    * DTLS fingerprint).
    */
+  /** Whether pulls are checked by credential here (a cluster secret is set; ts/access/pull-token.ts). */
+  get verifiesPulls(): boolean {
+    return this.credentials !== undefined;
+  }
+
   async gate(role: 'publisher' | 'viewer', stream: string, headers: Record<string, string | undefined>, sdp: string): Promise<GateResult> {
     checkStreamName(stream);
     const refuse = (status: number, message: string, extra?: [string, string][]): GateResult => ({ reply: { status, message, ...(extra ? { headers: extra } : {}) } });

@@ -253,12 +253,14 @@ export class Router {
           // The token (and the rate limit) before the cluster gate: for a publisher the gate looks
           // the stream up in Redis, probes its origin over HTTP and names the node that carries
           // it; for a viewer it starts a pull (or an RTSP source). None of that for a request that
-          // may not publish or view the stream. Only a pull (path or credential header) goes to the
-          // gate first: the gate checks its credential (on a node with a cluster secret) before it
-          // pulls anything, and a valid one needs no view token.
+          // may not publish or view the stream. Only a pull (path or credential header) to a node
+          // with a cluster secret goes to the gate first: the gate checks its credential before it
+          // pulls anything, and a valid one needs no view token. Without a cluster secret a pull
+          // is a viewer whose view token is checked first, like any other.
           const isPull = headers[PATH_HEADER] !== undefined || headers[PULL_HEADER] !== undefined;
+          const gateFirst = isPull && this.d.cluster?.verifiesPulls === true;
           const early =
-            role === 'publisher' ? await this.d.access.admit('publish', stream, admit) : !isPull ? await this.d.access.admit('view', stream, admit) : undefined;
+            role === 'publisher' ? await this.d.access.admit('publish', stream, admit) : !gateFirst ? await this.d.access.admit('view', stream, admit) : undefined;
           const gated = await this.d.cluster?.gate(role, stream, headers, sdp);
           if (gated?.reply) return jsonError(gated.reply.status, gated.reply.message, gated.reply.headers ?? []);
           const pull = gated?.pull;
