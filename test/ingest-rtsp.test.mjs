@@ -3,29 +3,11 @@
 // viewer leaves (the pull linger); nothing is left behind. Video-only and audio-only cameras play
 // what they have; a camera that goes away while watched ends its stream.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { spawnPeer, startRelay, sleep, until } from './helpers.mjs';
+import { camera, hasRtspServer } from './rtsp-camera.mjs';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
-const hasRtspServer = spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('GstRtspServer','1.0')"]).status === 0;
-
-function camera(t, port) {
-  const p = spawn('timeout', ['-s', 'KILL', '55', '/usr/bin/python3', new URL('./peers/rtsp-server.py', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const events = [];
-  events.kill = () => process.kill(-p.pid, 'SIGKILL');
-  createInterface({ input: p.stdout }).on('line', (l) => {
-    try {
-      events.push(JSON.parse(l).event);
-    } catch {}
-  });
-  t.teardown(() => {
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-    } catch {}
-  });
-  return events;
-}
 
 const ffmpegChildren = () => spawnSync('pgrep', ['-P', String(process.pid), 'ffmpeg'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
 

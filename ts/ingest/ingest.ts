@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -16,6 +16,15 @@ import { HttpError } from '../ops/errors.js';
 import type { Session, SessionManager } from '../media/sessions.js';
 import { CHILD_PREFIX, INGEST_AUDIO_PT, INGEST_VIDEO_PT, ingestCodecs, missingKind, outputArgs } from './ffmpeg.js';
 import type { IngestKinds } from './ffmpeg.js';
+
+/**
+ * util-linux's setpriv (Essential in Debian) starts each FFmpeg child with a parent-death signal,
+ * then execs FFmpeg in the same process: a relay that dies (SIGKILL included) takes its children
+ * with it, where one whose input stays open (an RTSP pull) would otherwise run on unowned.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const withParentDeathSignal = (cmd: string, args: string[]): [string, string[]] =>
+  existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
 
 export interface IngestOptions {
   /** Concurrent ingests (children, also those still waiting for their source) at most; more are refused with 503. */
@@ -175,7 +184,7 @@ export class Ingests {
 
   private spawnChild(r: Running, input: string[], stdin?: Readable): void {
     const out = outputArgs({ path: r.socketPath, videoSsrc: r.videoSsrc, audioSsrc: r.audioSsrc, kinds: r.kinds, reencodeVideo: this.options.reencodeVideo, keyframeIntervalSec: this.options.keyframeIntervalSec });
-    const child = spawn(this.options.ffmpegPath, [...CHILD_PREFIX, ...input, ...out], { stdio: [stdin ?? 'ignore', 'ignore', 'pipe'] });
+    const child = spawn(...withParentDeathSignal(this.options.ffmpegPath, [...CHILD_PREFIX, ...input, ...out]), { stdio: [stdin ?? 'ignore', 'ignore', 'pipe'] });
     (r as { child: ChildProcess }).child = child;
     r.pid = child.pid ?? 0;
     this.children.add(r);
