@@ -11,16 +11,11 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { limitPort, liftLimit, qdiscStats } from '../tc-limit.mjs';
 import { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
 const [limitKbps = 600, openMs = 4000, limitedMs = 12000, recoverMs = 12000] = process.argv.slice(2).map(Number);
 const total = openMs + limitedMs + recoverMs + 40_000;
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, total).unref();
-
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+watchdog(total);
 
 // The namespace's own lo: any port is free here.
 const REDIS_PORT = 6391;

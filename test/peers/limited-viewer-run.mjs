@@ -10,16 +10,12 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { limitPort, liftLimit, qdiscStats } from '../tc-limit.mjs';
 import { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
 const [limitKbps = 600, openMs = 8000, limitedMs = 15000, recoverMs = 20000] = process.argv.slice(2).map(Number);
 const total = openMs + limitedMs + recoverMs + 45_000;
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, total).unref();
+watchdog(total);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PORT_MIN = 42500;
 
 const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN);

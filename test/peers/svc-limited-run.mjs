@@ -12,17 +12,13 @@ import { startNetnsRelay } from '../netns.mjs';
 import { limitPort, liftLimit } from '../tc-limit.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { localPort, publishLayered, receiverStats, senderStats, videoBytesSent, viewOverWs } from '../svc-pages.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
 const [share = 0.5, openMs = 6000, limitedMs = 12000, recoverMs = 20000] = process.argv.slice(2, 6).map(Number);
 const codec = process.argv[6] ?? 'VP8';
 const total = openMs + limitedMs + recoverMs + 40_000;
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, total).unref();
+watchdog(total);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', 42700);
 const feedback = [];
 const t0 = Date.now();

@@ -16,6 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { say, sleep, watchdog } from './runner.mjs';
 
 const [outDir, limitKbpsArg = '600'] = process.argv.slice(2);
 if (!outDir) throw new Error('usage: twcc-trace-run.mjs <outDir> [limitKbps]');
@@ -27,12 +28,7 @@ const { startNetnsRelay } = await import('../netns.mjs');
 const { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } = await import('../browser-helpers.mjs');
 
 const OPEN_MS = 10_000, LIMITED_MS = 12_000, LIFTED_MS = 15_000, BURSTS = 6, BURST_MS = 250, BURST_EVERY_MS = 1000, AFTER_MS = 12_000;
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 150_000).unref();
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+watchdog(150_000);
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const TC = '/usr/sbin/tc';
 const tc = (...args) => {
