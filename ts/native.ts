@@ -225,6 +225,12 @@ export interface NativeAddon {
   _test: Record<string, (...args: never[]) => unknown>;
   /** Upper bounds in seconds of WorkerStats.residenceBuckets' finite buckets. */
   residenceBucketsSeconds: number[];
+  /**
+   * After a burst of joins: with `reduceHeap`, a memory-reducing V8 GC on the calling (JS) thread,
+   * then malloc_trim(0) on a libuv pool thread. Resolves with the time each took, µs, and whether
+   * glibc gave memory back (napi/memory.cc).
+   */
+  reclaimMemory(reduceHeap: boolean): Promise<{ released: boolean; trimMicros: number; gcMicros: number }>;
 }
 
 export const native: NativeAddon = require('../build/Release/halfsec.node') as NativeAddon;

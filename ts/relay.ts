@@ -24,6 +24,8 @@ import { OptionsError, VIEWERS_PER_WORKER, resolveOptions } from './ops/options.
 import type { RelayOptions, ResolvedOptions } from './ops/options.js';
 import { RateSampler } from './ops/rates.js';
 import { JoinTimes } from './ops/join-times.js';
+import { MemoryReclaim, RECLAIM_DEFAULTS } from './ops/reclaim.js';
+import type { ReclaimStats } from './ops/reclaim.js';
 import type { JoinSummary } from './ops/join-times.js';
 import type { Rates, ResidenceSummary } from './ops/rates.js';
 import { Router } from './http/routes.js';
@@ -50,6 +52,8 @@ export interface RelayStats {
   /** Relay-added delay (packet residence) over the last second; undefined when nothing was forwarded. */
   residence: ResidenceSummary | undefined;
   workers: WorkerStats[];
+  /** Memory given back after bursts of joins/leaves (undefined with `memoryReclaim: false`). */
+  memoryReclaim: ReclaimStats | undefined;
 }
 
 export interface Relay {
@@ -175,6 +179,9 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   sm.on('viewer:media', (e) => {
     if (e.joinSeconds !== undefined) joins.add(e.joinSeconds);
   });
+  // A session's start, its handshake's end (the DTLS state is freed) and its end each leave freed memory behind.
+  const reclaim = opts.memoryReclaim ? new MemoryReclaim(RECLAIM_DEFAULTS, log) : undefined;
+  if (reclaim) for (const e of ['viewer:join', 'peer:connected', 'viewer:leave', 'stream:stop'] as const) sm.on(e, () => reclaim.churn());
   const signaling = new Signaling({
     sessions: sm,
     log,
@@ -205,7 +212,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
 
   const stats = (): RelayStats => {
     const c = sm.counts();
-    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), residence: rates.residence(), joins: joins.summary(), workers: workers() };
+    return { streams: c.streams, publishers: c.publishers, viewers: c.viewers, sessions: c.sessions, signalingConnections: signaling.size, rates: rates.rates(), residence: rates.residence(), joins: joins.summary(), workers: workers(), memoryReclaim: reclaim?.stats() };
   };
   const router = new Router({
     sessions: sm,
@@ -285,6 +292,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
       closed = true;
       await cluster.close();
       rates.stop();
+      reclaim?.close();
       signaling.close();
       rtmp?.close();
       rtsp.close();

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createRelay } from '../../dist/index.js';
@@ -25,12 +26,25 @@ const relay = createRelay({
   // throttle the load itself.
   sessionsPerIpPerSecond: 0,
   udpGso: process.argv[3] !== 'nogso',
+  // bench/memory --reclaim 1,0: the relay's own reclaim after a join burst, on (default) or off.
+  memoryReclaim: process.env.HALFSEC_BENCH_MEMORY_RECLAIM !== 'false',
 });
+// V8's pauses (bench/memory): count, total and longest, ms, per kind (scavenge, mark-compact, ...).
+const gcPauses = {};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const k = ({ 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' })[e.detail?.kind] ?? String(e.detail?.kind);
+    const g = (gcPauses[k] ??= { count: 0, totalMs: 0, maxMs: 0 });
+    g.count++;
+    g.totalMs += e.duration;
+    g.maxMs = Math.max(g.maxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 const { port } = await relay.listen();
 const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
 out({ event: 'listening', port, workers, pid: process.pid });
 createInterface({ input: process.stdin })
-  .on('line', (line) => {
+  .on('line', async (line) => {
     if (line === 'stats') {
       const s = relay.stats();
       const cpu = process.cpuUsage();
@@ -56,7 +70,10 @@ createInterface({ input: process.stdin })
       if (line === 'trim') {
         setFlagsFromString('--expose-gc');
         runInNewContext('gc')();
-        native._test.mallocTrim();
+        // The same memory-reducing GC (it also shrinks V8's young generation) and malloc_trim the
+        // relay's memoryReclaim runs, so that the baseline holds no more than a reclaimed relay would.
+        if (native.reclaimMemory) await native.reclaimMemory(true);
+        else native._test.mallocTrim();
       }
       const m = process.memoryUsage();
       const malloc = native._test.mallocStats();
@@ -82,7 +99,8 @@ createInterface({ input: process.stdin })
         else if (BigInt(`0x${head[1]}`) % (64n << 20n) === 0n) regions.threadArenas += rss;
         else regions.otherAnon += rss;
       }
-      out({ event: 'memory', viewers: relay.stats().viewers, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, malloc, arenas, rollup, regions,
+      const cpu = process.cpuUsage();
+      out({ event: 'memory', viewers: relay.stats().viewers, rss: m.rss, cpuUs: cpu.user + cpu.system, gc: structuredClone(gcPauses), reclaim: relay.stats().memoryReclaim, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, malloc, arenas, rollup, regions,
         // V8 per space: committed and resident (physical) bytes.
         spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size, physical: x.physical_space_size }])) });
     } else if (line === 'exit') {

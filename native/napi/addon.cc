@@ -15,6 +15,7 @@ void RegisterStunTestExports(Napi::Env env, Napi::Object obj);
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj);
 void RegisterRtpTestExports(Napi::Env env, Napi::Object obj);
 void RegisterMemoryExports(Napi::Env env, Napi::Object obj);  // napi/memory.cc
+void RegisterReclaimExports(Napi::Env env, Napi::Object obj);  // napi/memory.cc
 
 namespace {
 
@@ -487,6 +488,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     bounds.Set(static_cast<uint32_t>(b), static_cast<double>(halfsec::ResidenceHistogram::kUpperNs[b]) / 1e9);
   }
   exports.Set("residenceBucketsSeconds", bounds);
+  halfsec::RegisterReclaimExports(env, exports);
   Napi::Object test = Napi::Object::New(env);
   halfsec::RegisterSrtpTestExports(env, test);
   halfsec::RegisterStunTestExports(env, test);

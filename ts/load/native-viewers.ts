@@ -121,6 +121,13 @@ export class NativeClients implements ViewerPool {
     return summarizeLatency(this.engine.latencyBuckets(), mark as Float64Array);
   }
 
+  /** Ends every joined viewer's session (WHEP DELETE, 20 at a time), keeping the publisher: how many were sent. */
+  async leaveViewers(): Promise<number> {
+    const locations = [...this.joined.values()].map((j) => j.location);
+    for (let i = 0; i < locations.length; i += 20) await Promise.all(locations.slice(i, i + 20).map(deleteSession));
+    return locations.length;
+  }
+
   async close(deleteSessions: boolean): Promise<void> {
     if (deleteSessions) {
       const locations = [...this.joined.values()].map((j) => j.location);

@@ -62,6 +62,13 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'dashboard', arg: '<true|false>', default: String(DEFAULTS.dashboard), help: 'serve the live dashboard on /dashboard (admin token, or loopback without one)', sets: ['dashboard'] },
   { key: 'udpGso', arg: '<true|false>', default: String(DEFAULTS.udpGso), help: 'send a viewer\'s run of equal-size packets as one UDP GSO (UDP_SEGMENT) message', sets: ['udpGso'] },
   {
+    key: 'memoryReclaim',
+    arg: '<true|false>',
+    default: String(DEFAULTS.memoryReclaim),
+    help: 'after a burst of joins or leaves goes quiet (1 s), give the memory it freed back (V8 GC + malloc_trim, at most every 10 s)',
+    sets: ['memoryReclaim'],
+  },
+  {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',
     default: String(DEFAULTS.viewerCountIntervalMs),
