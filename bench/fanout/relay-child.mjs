@@ -62,6 +62,7 @@ createInterface({ input: process.stdin })
         heapUsed: process.memoryUsage().heapUsed,
         // Forwarded packets' time in the relay, summed over workers (non-cumulative buckets).
         residenceBounds: native.residenceBucketsSeconds,
+        memoryReclaim: s.memoryReclaim,
         residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),
       });
     } else if (line === 'memory' || line === 'trim') {
