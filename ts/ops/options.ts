@@ -48,7 +48,7 @@ export interface RelayOptions {
   /**
    * Once a burst of joins or leaves (at least 64) has been quiet for 1 s, at most every 10 s:
    * a memory-reducing V8 GC (a pause of the JS thread, never of media) and malloc_trim, so the
-   * memory the burst freed goes back to the system (default true; see docs/memory.md).
+   * memory the burst freed goes back to the system (default true; see docs/operations.md, "Memory").
    */
   memoryReclaim?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
