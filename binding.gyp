@@ -115,6 +115,8 @@
         "native/tests/svc_filter_test.cc",
         "native/tests/srt_streamid_test.cc",
         "native/srt/streamid.cc",
+        "native/tests/srt_admission_test.cc",
+        "native/srt/caller_admission.cc",
         "native/tests/dependency_descriptor_test.cc",
         "native/rtp/vpx_descriptor.cc",
         "native/rtp/dependency_descriptor.cc",

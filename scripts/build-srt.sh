@@ -11,8 +11,9 @@ if ! pkg-config --exists srt 2>/dev/null; then
   echo "halfsec: libsrt headers not found (Debian: apt-get install libsrt-openssl-dev); SRT ingest is not built" >&2
   exit 0
 fi
-srcs=(native/srt/srt_ingest.cc native/srt/streamid.cc)
-if [ -x "$out" ] && [ -z "$(find "${srcs[@]}" native/srt/streamid.h scripts/build-srt.sh -newer "$out" 2>/dev/null)" ]; then
+srcs=(native/srt/srt_ingest.cc native/srt/caller_admission.cc native/srt/streamid.cc)
+hdrs=(native/srt/caller_admission.h native/srt/line_budget.h native/srt/streamid.h)
+if [ -x "$out" ] && [ -z "$(find "${srcs[@]}" "${hdrs[@]}" scripts/build-srt.sh -newer "$out" 2>/dev/null)" ]; then
   exit 0
 fi
 mkdir -p build/Release

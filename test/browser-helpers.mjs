@@ -96,6 +96,21 @@ export function viewerStatus(page, samples = 300) {
   }, samples);
 }
 
+/**
+ * The page's video receiver as getStats reports it at the moment of asking (window.halfsecPeer):
+ * { height, freezes, frames } (frameHeight, freezeCount, framesDecoded), or null before there is one.
+ */
+export function inboundVideo(page) {
+  return page.evaluate(async () => {
+    const pc = window.halfsecPeer?.();
+    if (!pc) return null;
+    for (const r of (await pc.getStats()).values()) {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0 };
+    }
+    return null;
+  });
+}
+
 /** Waits until the watch page has decoded frames at the given size (or any size). */
 export async function waitForPlayback(page, { width, height, timeout = 5000 } = {}) {
   await page.waitForFunction(

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CONFIG, envOf, flagOf, loadConfig, renderMarkdownTable } from '../dist/ops/config.js';
 import { createRelay, OptionsError } from '../dist/index.js';
+import { spawnGroup } from './helpers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'halfsec-config-'));
@@ -19,16 +19,7 @@ function file(name, text) {
 /** Runs the CLI to completion (or until `until` matches stdout), under a hard time limit. */
 function cli(t, args, { env = {}, until } = {}) {
   return new Promise((resolve) => {
-    const child = spawn('timeout', ['-s', 'KILL', '20', process.execPath, 'dist/cli.js', ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.teardown(() => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {}
-    });
+    const { child } = spawnGroup(t, process.execPath, ['dist/cli.js', ...args], { limitSec: 20, cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

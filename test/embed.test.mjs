@@ -1,28 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import uWS from 'uWebSockets.js';
 import { createRelay } from '../dist/index.js';
-import { spawnPeer, startRelay, until, reportWhen } from './helpers.mjs';
+import { spawnGroup, spawnPeer, startRelay, until, reportWhen } from './helpers.mjs';
 import { offer } from './sdp-fixtures.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs an example as its own process (guarded like every peer) and waits for its URL. */
 async function runExample(t, name, env) {
-  const child = spawn('timeout', ['-s', 'KILL', '60', process.execPath, `examples/${name}`], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  });
+  const { child } = spawnGroup(t, process.execPath, [`examples/${name}`], { limitSec: 60, cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const lines = [];

@@ -5,35 +5,15 @@
 // native build) in turn for each N. Prints figures and writes JSON; asserts nothing.
 //
 //   node bench/idle/run.mjs [--sizes 1000,2000] [--runs 3] [--seconds 10] [--relays this,/path/to/other/checkout]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LoadRun } from '../../dist/load/run.js';
 import { startRelayProcess } from '../fanout/relay-process.mjs';
+import { loadavg, median, pairedRunArgs, printMachine, sleep, writeResults } from '../paired-runs.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const { values: a } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1000,2000' },
-    runs: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '10' },
-    settle: { type: 'string', default: '3' },
-    relays: { type: 'string', default: 'this' },
-    concurrency: { type: 'string', default: '20' },
-    threads: { type: 'string', default: '1' },
-  },
+// Besides the shared --sizes/--runs/--settle/--relays/--concurrency (bench/paired-runs.mjs).
+const { a, sizes, relays } = pairedRunArgs('1000,2000', {
+  seconds: { type: 'string', default: '10' },
+  threads: { type: 'string', default: '1' },
 });
-const sizes = a.sizes.split(',').map(Number);
-if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
-const relays = a.relays.split(',').map((r) => (r === 'this' ? root.replace(/\/$/, '') : r));
-setTimeout(() => process.exit(3), 60 * 60 * 1000).unref();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
-};
 
 async function measure(checkout, n, run) {
   const relay = await startRelayProcess(`${checkout}/bench/fanout/relay-child.mjs`, ['0']);
@@ -86,7 +66,7 @@ for (const n of sizes) {
     }
   }
 }
-console.log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Linux ${release()}, node ${process.version}`);
+printMachine();
 console.log('| relay | N | connected | joins/s | idle cores | µs per viewer-second | load generator cores | loadavg (runs) |\n|---|---|---|---|---|---|---|---|');
 for (const n of sizes) {
   for (const checkout of relays) {
@@ -95,7 +75,4 @@ for (const n of sizes) {
     console.log(`| ${checkout} | ${n} | ${m('connected')} | ${m('joinsPerSecond')?.toFixed(0)} | ${m('cores')?.toFixed(4)} | ${m('usPerViewerSecond')?.toFixed(1)} | ${m('loadGenCores')?.toFixed(3)} | ${rs.map((r) => r.loadavg.split(' ')[0]).join(', ')} |`);
   }
 }
-const file = `${root}bench/results/idle-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-mkdirSync(`${root}bench/results`, { recursive: true });
-writeFileSync(file, `${JSON.stringify({ bench: 'idle', date: new Date().toISOString(), machine: { cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), node: process.version }, config: a, rows }, null, 2)}\n`);
-console.log(`json: ${file}`);
+writeResults('idle', a, rows);

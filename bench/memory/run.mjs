@@ -10,47 +10,27 @@
 // figures, asserts nothing.
 //
 //   node bench/memory/run.mjs [--sizes 1000] [--runs 3] [--media-seconds 3] [--arena-max 0] [--reclaim 1] [--leave-wait 12] [--relays this,/other/checkout]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LoadRun } from '../../dist/load/run.js';
 import { startRelayProcess } from '../fanout/relay-process.mjs';
+import { loadavg, median, pairedRunArgs, printMachine, sleep, writeResults } from '../paired-runs.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const { values: a } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1000' },
-    runs: { type: 'string', default: '3' },
-    settle: { type: 'string', default: '3' },
-    'media-seconds': { type: 'string', default: '3' },
-    'rate-kbps': { type: 'string', default: '300' },
-    'arena-max': { type: 'string', default: '0' },
-    // V8's young generation: --max-semi-space-size for the relay process (MiB, 0: Node's default).
-    'semi-space': { type: 'string', default: '0' },
-    relays: { type: 'string', default: 'this' },
-    // The relay's memoryReclaim option: 1 on (its default), 0 off (a checkout without it ignores this).
-    reclaim: { type: 'string', default: '1' },
-    // After the media window every viewer leaves; the "left" point is taken this long after (s).
-    'leave-wait': { type: 'string', default: '12' },
-    // Also GC + trim at the joined point (its "after trim" column); the media window then starts trimmed.
-    'trim-held': { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '20' },
-  },
+// Besides the shared --sizes/--runs/--settle/--relays/--concurrency (bench/paired-runs.mjs).
+const { a, sizes, relays } = pairedRunArgs('1000', {
+  'media-seconds': { type: 'string', default: '3' },
+  'rate-kbps': { type: 'string', default: '300' },
+  'arena-max': { type: 'string', default: '0' },
+  // V8's young generation: --max-semi-space-size for the relay process (MiB, 0: Node's default).
+  'semi-space': { type: 'string', default: '0' },
+  // The relay's memoryReclaim option: 1 on (its default), 0 off (a checkout without it ignores this).
+  reclaim: { type: 'string', default: '1' },
+  // After the media window every viewer leaves; the "left" point is taken this long after (s).
+  'leave-wait': { type: 'string', default: '12' },
+  // Also GC + trim at the joined point (its "after trim" column); the media window then starts trimmed.
+  'trim-held': { type: 'boolean', default: false },
 });
-const sizes = a.sizes.split(',').map(Number);
-if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
 const arenaMaxes = a['arena-max'].split(',').map(Number);
 const semiSpaces = a['semi-space'].split(',').map(Number);
 const reclaims = a.reclaim.split(',').map(Number);
-const relays = a.relays.split(',').map((r) => (r === 'this' ? root.replace(/\/$/, '') : r));
-setTimeout(() => process.exit(3), 60 * 60 * 1000).unref();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined;
-};
 
 // The figures of one snapshot, in bytes.
 const parts = (m) => ({
@@ -143,7 +123,7 @@ for (const n of sizes) {
   }
 }
 const f = (x) => (x === undefined ? '-' : x.toFixed(1));
-console.log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Linux ${release()}, node ${process.version}`);
+printMachine();
 console.log('KiB per connected viewer: RSS growth over the relay with only the publisher (its baseline taken after GC + malloc_trim), medians');
 console.log('| relay | N | MALLOC_ARENA_MAX | max semi-space MiB | reclaim | point | RSS | RSS after GC + trim | RSS MiB | V8 heap used | V8 heap committed | V8 new space resident | malloc live | malloc free in arenas | arenas | loadavg (runs) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const groups = [];
@@ -163,7 +143,4 @@ for (const { n, checkout, am, semi, rc, rs } of groups) {
   const m = (fn) => median(rs.map(fn));
   console.log(`| ${checkout} | ${n} | ${am || 'unset'} | ${semi || 'default'} | ${rc ? 'on' : 'off'} | ${m((r) => r.connected)} | ${f(m((r) => r.joinSeconds))} | ${f(m((r) => r.join.cpuUsPerJoin))} | ${m((r) => r.join.gcCount)} | ${f(m((r) => r.join.gcMs))} | ${f(m((r) => r.join.gcMaxMs))} | ${m((r) => r.held.reclaimRuns)} | ${f(m((r) => r.held.reclaimGcMs))} | ${f(m((r) => r.held.reclaimTrimMs))} |`);
 }
-const file = `${root}bench/results/memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-mkdirSync(`${root}bench/results`, { recursive: true });
-writeFileSync(file, `${JSON.stringify({ bench: 'memory', date: new Date().toISOString(), machine: { cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), node: process.version }, config: a, rows }, null, 2)}\n`);
-console.log(`json: ${file}`);
+writeResults('memory', a, rows);

@@ -42,10 +42,14 @@
 #include <thread>
 #include <vector>
 
+#include "srt/caller_admission.h"
+#include "srt/line_budget.h"
 #include "srt/streamid.h"
 
 namespace {
 
+using halfsec::srt::CallerAdmission;
+using halfsec::srt::LineBudget;
 using halfsec::srt::ParseStreamId;
 using halfsec::srt::StreamIdError;
 
@@ -83,31 +87,16 @@ struct Conn {
 
 Options g_opt;
 std::mutex g_out_mu;
-std::mutex g_mu;  // guards g_conns and the pending counts
+std::mutex g_mu;  // guards g_conns and g_next_id
 std::map<uint64_t, std::shared_ptr<Conn>> g_conns;
-std::map<std::string, int> g_pending_by_address;
-int g_pending = 0;
-// Callers the listen callback let through, counted as pending from that moment (not from their
-// srt_accept, later on another thread: callers arriving together all passed the limits before
-// any was counted). Keyed by the new socket, which srt_accept returns; one whose handshake never
-// completes is released by the housekeeping thread.
-struct Reservation {
-  std::string address;
-  std::chrono::steady_clock::time_point at;
-};
-std::map<SRTSOCKET, Reservation> g_reserved;
-constexpr auto kReservationTtl = std::chrono::seconds(10);
 uint64_t g_next_id = 1;
+// Callers waiting for the relay's decision (caller_admission.h); made in main from the options.
+std::unique_ptr<CallerAdmission> g_admission;
 
-// A caller can be refused hundreds of times a second (each needs only a handshake's round
-// trip), and the relay logs every `refused` line: past this many a second they are only
-// counted, and the count is told once a second, so a flood costs the relay's log one line a
-// second and never fills the stdout pipe that libsrt's receive thread writes to.
+// `refused` lines past this many a second are only counted, and told once a second
+// (`refused-more`): see line_budget.h.
 constexpr int kRefusedLinesPerSecond = 10;
-std::mutex g_refused_mu;
-std::chrono::steady_clock::time_point g_refused_window{};
-int g_refused_lines = 0;
-uint64_t g_refused_more = 0;
+LineBudget g_refused_lines(kRefusedLinesPerSecond);
 
 void Say(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_out_mu);
@@ -133,25 +122,7 @@ std::string AddressOf(const sockaddr* sa, bool with_port) {
 
 // A `refused` line, unless this second's lines are spent (then only counted).
 void SayRefused(const std::string& line) {
-  {
-    std::lock_guard<std::mutex> lock(g_refused_mu);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - g_refused_window >= std::chrono::seconds(1)) {
-      g_refused_window = now;
-      g_refused_lines = 0;
-    }
-    if (g_refused_lines >= kRefusedLinesPerSecond) {
-      g_refused_more++;
-      return;
-    }
-    g_refused_lines++;
-  }
-  Say(line);
-}
-
-void ReleasePendingLocked(const std::string& address) {
-  g_pending--;
-  if (--g_pending_by_address[address] <= 0) g_pending_by_address.erase(address);
+  if (g_refused_lines.Take(std::chrono::steady_clock::now())) Say(line);
 }
 
 // Once a second: the count of refusals past the line budget, and reservations whose caller
@@ -159,24 +130,8 @@ void ReleasePendingLocked(const std::string& address) {
 void Housekeeping() {
   for (;;) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    {
-      std::lock_guard<std::mutex> lock(g_mu);
-      const auto now = std::chrono::steady_clock::now();
-      for (auto it = g_reserved.begin(); it != g_reserved.end();) {
-        if (now - it->second.at < kReservationTtl) {
-          ++it;
-          continue;
-        }
-        ReleasePendingLocked(it->second.address);
-        it = g_reserved.erase(it);
-      }
-    }
-    uint64_t n;
-    {
-      std::lock_guard<std::mutex> lock(g_refused_mu);
-      n = g_refused_more;
-      g_refused_more = 0;
-    }
+    g_admission->ReleaseExpired(std::chrono::steady_clock::now());
+    const uint64_t n = g_refused_lines.TakeSkipped();
     if (n > 0) Say("refused-more " + std::to_string(n));
   }
 }
@@ -197,41 +152,12 @@ int OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr* peer, co
     if (id.error != StreamIdError::kNone) return refuse(SRT_REJX_BAD_REQUEST, Describe(id.error));
     if (g_opt.token_required && id.token.empty()) return refuse(SRT_REJX_UNAUTHORIZED, "a publish token is required: streamid=publish:<stream>:<token>");
   }
-  // The limits are checked and the caller counted in one step.
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (g_pending >= g_opt.max_pending) return refuse(SRT_REJX_OVERLOAD, "too many callers waiting for authorization");
-  const std::string address = AddressOf(peer, false);
-  auto it = g_pending_by_address.find(address);
-  if (it != g_pending_by_address.end() && it->second >= g_opt.max_pending_per_address) {
-    return refuse(SRT_REJX_OVERLOAD, "too many callers from this address waiting for authorization");
+  switch (g_admission->Reserve(ns, AddressOf(peer, false), std::chrono::steady_clock::now())) {
+    case CallerAdmission::Verdict::kAdmitted: return 0;
+    case CallerAdmission::Verdict::kTooMany: return refuse(SRT_REJX_OVERLOAD, "too many callers waiting for authorization");
+    case CallerAdmission::Verdict::kTooManyFromAddress: return refuse(SRT_REJX_OVERLOAD, "too many callers from this address waiting for authorization");
   }
-  if (auto old = g_reserved.find(ns); old != g_reserved.end()) ReleasePendingLocked(old->second.address);  // a repeated handshake
-  g_pending++;
-  g_pending_by_address[address]++;
-  g_reserved[ns] = Reservation{address, std::chrono::steady_clock::now()};
-  return 0;
-}
-
-void ReleasePending(const std::string& address) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  ReleasePendingLocked(address);
-}
-
-// An accepted caller: the listen callback's reservation becomes its count (or, swept meanwhile,
-// it is counted now).
-void CountAccepted(SRTSOCKET s, const std::string& address) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (auto it = g_reserved.find(s); it != g_reserved.end()) {
-    if (it->second.address != address) {  // cannot happen; keep the counts right anyway
-      ReleasePendingLocked(it->second.address);
-      g_pending++;
-      g_pending_by_address[address]++;
-    }
-    g_reserved.erase(it);
-    return;
-  }
-  g_pending++;
-  g_pending_by_address[address]++;
+  return -1;
 }
 
 void Finish(const std::shared_ptr<Conn>& c, int fd, uint64_t bytes, const std::string& why) {
@@ -264,7 +190,7 @@ void Serve(std::shared_ptr<Conn> c) {
     c->cv.wait_for(lock, std::chrono::milliseconds(g_opt.auth_timeout_ms), [&] { return c->decision != Decision::kNone || c->stop; });
     d = c->decision;
   }
-  ReleasePending(c->address);
+  g_admission->Release(c->address);
   if (d != Decision::kAccept || c->stop) return Finish(c, -1, 0, d == Decision::kReject ? "refused by the relay" : "no decision in time");
   // The ingest child opens the FIFO for reading; until it does, opening for writing says ENXIO.
   int fd = -1;
@@ -316,8 +242,8 @@ void AcceptLoop(Listener* l) {
     if (stream.empty()) {
       auto id = ParseStreamId(sid);
       if (id.error != StreamIdError::kNone) {  // the callback refused these: never here
-        CountAccepted(s, AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
-        ReleasePending(AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
+        g_admission->CountAccepted(s, AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
+        g_admission->Release(AddressOf(reinterpret_cast<sockaddr*>(&peer), false));
         srt_close(s);
         continue;
       }
@@ -327,7 +253,7 @@ void AcceptLoop(Listener* l) {
     auto c = std::make_shared<Conn>();
     c->sock = s;
     c->address = AddressOf(reinterpret_cast<sockaddr*>(&peer), false);
-    CountAccepted(s, c->address);
+    g_admission->CountAccepted(s, c->address);
     {
       std::lock_guard<std::mutex> lock(g_mu);
       c->id = g_next_id++;
@@ -337,7 +263,7 @@ void AcceptLoop(Listener* l) {
     unlink(c->fifo.c_str());
     if (mkfifo(c->fifo.c_str(), 0600) != 0) {
       Say("error mkfifo " + c->fifo + ": " + std::strerror(errno));
-      ReleasePending(c->address);
+      g_admission->Release(c->address);
       Finish(c, -1, 0, "no FIFO");
       continue;
     }
@@ -426,6 +352,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "halfsec-srt: --dir <private directory for FIFOs> is required\n");
     return 2;
   }
+  g_admission = std::make_unique<CallerAdmission>(g_opt.max_pending, g_opt.max_pending_per_address);
   std::vector<std::unique_ptr<Listener>> listeners;
   std::string line;
   while (std::getline(std::cin, line) && line != "start") {

@@ -16,14 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openViewer, viewerStatus } from '../browser-helpers.mjs';
 import { killTimeoutGroup, startVethRelay } from '../netns.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 100_000).unref();
+watchdog(100_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const codec = process.argv[2] ?? 'h264';
 
 const CACHE_MAX_AGE_MS = 4000;

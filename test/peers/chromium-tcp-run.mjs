@@ -7,15 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium, openPublisher, openViewer, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 80_000).unref();
+watchdog(80_000);
 
-const say = (m) => console.log(JSON.stringify(m));
 const mode = process.argv[2] ?? 'block';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PORT_MIN = 42300;
 // By absolute path: under npm/ava, node_modules/.bin comes first in PATH and holds @vercel/nft's "nft".
 const NFT = '/usr/sbin/nft';

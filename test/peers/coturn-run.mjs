@@ -11,14 +11,10 @@ import { join } from 'node:path';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openPublisher } from '../browser-helpers.mjs';
 import { VETH_ADDR, VETH_PEER, startVethRelay } from '../netns.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 52_000).unref();
+watchdog(52_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mode = process.argv[2] ?? 'tcp';
 const PORT_MIN = 42800;
 const NFT = '/usr/sbin/nft';

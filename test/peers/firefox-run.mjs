@@ -11,15 +11,11 @@
 import { createRelay } from '../../dist/index.js';
 import { launchFirefox } from '../firefox-helpers.mjs';
 import { startVethRelay } from '../netns.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 100_000).unref();
+watchdog(100_000);
 
-const say = (m) => console.log(JSON.stringify(m));
 const scenario = process.argv[2];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Firefox never pairs with a 127.0.0.1 candidate: media goes over the veth address.
 const { relay, base } = await startVethRelay(createRelay, 42000);

@@ -8,13 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { launchFirefox } from '../firefox-helpers.mjs';
 import { startVethRelay } from '../netns.mjs';
+import { say, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 85_000).unref();
+watchdog(85_000);
 
-const say = (m) => console.log(JSON.stringify(m));
 const mode = process.argv[2] ?? 'block';
 const PORT_MIN = 42400;
 // By absolute path: under npm/ava, node_modules/.bin comes first in PATH and holds @vercel/nft's "nft".

@@ -9,15 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { createRelay } from '../../dist/index.js';
 import { launchChromium, openViewer, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
 import { killTimeoutGroup, startVethRelay } from '../netns.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 80_000).unref();
+watchdog(80_000);
 
-const say = (m) => console.log(JSON.stringify(m));
 const codec = process.argv[2] ?? 'vp8';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { relay, base } = await startVethRelay(createRelay, 42100);
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { limitPort, liftLimit, qdiscStats } from '../tc-limit.mjs';
-import { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
+import { inboundVideo, launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
 import { say, sleep, watchdog } from './runner.mjs';
 
 const [limitKbps = 600, openMs = 4000, limitedMs = 12000, recoverMs = 12000] = process.argv.slice(2).map(Number);
@@ -54,15 +54,6 @@ try {
   }
   await sleep(1000);
 
-  const inbound = (page) =>
-    page.evaluate(async () => {
-      const pc = window.halfsecPeer?.();
-      if (!pc) return null;
-      for (const r of (await pc.getStats()).values()) {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0 };
-      }
-      return null;
-    });
   const samples = [];
   let phase = 'open';
   let phaseStart = Date.now();
@@ -71,7 +62,7 @@ try {
     while (Date.now() < end) {
       const point = { phase, t: Date.now() - phaseStart };
       for (const [name, page] of Object.entries(viewers)) {
-        const r = await inbound(page);
+        const r = await inboundVideo(page);
         point[name] = r ?? { height: 0, freezes: 0, frames: 0 };
       }
       samples.push(point);

@@ -9,7 +9,7 @@
 import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { limitPort, liftLimit, qdiscStats } from '../tc-limit.mjs';
-import { launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
+import { inboundVideo, launchChromium, openPublisher, openViewer, publisherStatus, viewerStatus, waitForPlayback } from '../browser-helpers.mjs';
 import { say, sleep, watchdog } from './runner.mjs';
 
 const [limitKbps = 600, openMs = 8000, limitedMs = 15000, recoverMs = 20000] = process.argv.slice(2).map(Number);
@@ -48,22 +48,13 @@ try {
   const samples = [];
   let phase = 'open';
   let phaseStart = Date.now();
-  // The receiver's own figures at the moment of asking (the page polls getStats only once a
-  // second, which would put a freeze in the wrong phase).
-  const inbound = () =>
-    page.evaluate(async () => {
-      const pc = window.halfsecPeer?.();
-      if (!pc) return null;
-      for (const r of (await pc.getStats()).values()) {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0 };
-      }
-      return null;
-    });
   async function sample(ms, stop) {
     const end = Date.now() + ms;
     while (Date.now() < end) {
       const s = await viewerStatus(page, 0);
-      const r = (await inbound()) ?? { height: s.height, freezes: s.freezeCount, frames: s.framesDecoded };
+      // The receiver's own figures at the moment of asking (the page polls getStats only once a
+      // second, which would put a freeze in the wrong phase).
+      const r = (await inboundVideo(page)) ?? { height: s.height, freezes: s.freezeCount, frames: s.framesDecoded };
       const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, state: s.state, port: s.localPort };
       samples.push(point);
       if (stop?.(point)) return point;

@@ -8,14 +8,10 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { publishNoise, senderView } from '../publish-noise.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 70_000).unref();
+watchdog(70_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const kbps = Number(process.argv[2] ?? 2500);
 const seconds = Number(process.argv[3] ?? 20);
 // 'remb': the answer's transport-cc lines are dropped in the page, for a comparison by hand.

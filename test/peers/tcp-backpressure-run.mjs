@@ -13,14 +13,10 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 85_000).unref();
+watchdog(85_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PACKETS = Number(process.env.BP_PACKETS ?? 2400);
 const INTERVAL_MS = 4;
 const STOP_AFTER_MS = 1500;

@@ -12,14 +12,10 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 88_000).unref();
+watchdog(88_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CONSENT_MS = 5000;
 const PORT_MIN = 42600;
 

@@ -16,14 +16,10 @@ import { createRelay } from '../../dist/index.js';
 import { startNetnsRelay } from '../netns.mjs';
 import { launchChromium } from '../browser-helpers.mjs';
 import { chromiumPids, peer, watchOverTcp } from './local-peers.mjs';
+import { say, sleep, watchdog } from './runner.mjs';
 
-setTimeout(() => {
-  console.log(JSON.stringify({ event: 'error', error: 'watchdog' }));
-  process.exit(3);
-}, 52_000).unref();
+watchdog(52_000);
 
-const say = (m) => console.log(JSON.stringify(m));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PORT_MIN = 42700;
 const TCP_PORT = 42730;
 const LIMIT_MS = 10_000; // how long a run waits for the session to end (well below consent's 30 s)
