@@ -81,6 +81,8 @@ class TrimWorker : public Napi::AsyncWorker {
 // holds live (it otherwise stays at the size the burst grew it to, up to 2 x --max-semi-space-size);
 // then malloc_trim(0) off-thread for glibc's arenas (memory freed after the DTLS handshakes sits
 // in holes between live allocations, which glibc hands back only when trimmed).
+// V8's own API (v8.h) is used for the one call N-API lacks; the addon is built against the running
+// Node at install (node-gyp), and MemoryPressureNotification has kept its signature since V8 5.x.
 Napi::Value ReclaimMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double gc_micros = 0;
