@@ -10,6 +10,8 @@ export interface EngineOptions {
   keyframeCacheMaxAgeMs?: number;
   /** UDP GSO for a viewer's run of equal-size datagrams (default true). */
   udpGso?: boolean;
+  /** Fan-out coalescing window, µs (default 0: off; clamped to 0..50,000). */
+  fanoutCoalesceUs?: number;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <functional>
 
 #include "base/clock.h"
@@ -187,12 +188,21 @@ void Worker::ReleaseQueued() {
   while (media_.Pop(&q)) q.pkt->Release();
 }
 
+int Worker::WaitEvents(epoll_event* evs, int max) {
+  if (!Coalescing()) return epoll_wait(epfd_, evs, max, static_cast<int>(kTickMs));
+  const int64_t left = std::clamp<int64_t>(coalesce_until_ns_ - RealtimeNs(), 0, kTickMs * 1'000'000);
+  const timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+  const int n = epoll_pwait2(epfd_, evs, max, &ts, nullptr);
+  if (n < 0 && errno == ENOSYS) return epoll_wait(epfd_, evs, max, static_cast<int>((left + 999'999) / 1'000'000));
+  return n;
+}
+
 void Worker::Run() {
   epoll_event evs[16];
   now_ms_ = MonotonicMs();
   last_tick_ms_ = now_ms_;
   while (running_) {
-    const int n = epoll_wait(epfd_, evs, 16, static_cast<int>(kTickMs));
+    const int n = WaitEvents(evs, 16);
     now_ms_ = MonotonicMs();
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;

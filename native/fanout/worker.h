@@ -1,6 +1,7 @@
 // A data-plane worker: one thread, one UDP socket, one epoll loop, and every peer assigned to it.
 #pragma once
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -87,6 +88,8 @@ class Worker {
   void Start();
   void StopAndJoin();
   void set_udp_gso(bool on) { out_.set_gso(on); }  // before Start
+  // Before Start: see EngineOptions::fanout_coalesce_us.
+  void set_fanout_coalesce_us(int us) { coalesce_ns_ = int64_t{us} * 1000; }
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -209,6 +212,11 @@ class Worker {
   // Fans out what Publish and DrainMedia gathered: per stream, each viewer gets the whole run
   // of packets in a row, so its datagrams sit together in the send batch (one GSO message).
   void FanOut();
+  // With a coalescing window: true while the gathered packets may still wait for more (the
+  // window from the first one's arrival is open and no frame's last packet is among them).
+  bool Coalescing() const;
+  // epoll_wait bounded by the next tick, and by the coalescing window's end while packets wait.
+  int WaitEvents(epoll_event* evs, int max);
   void Defer(uint32_t stream_id, MediaPacket* pkt);  // takes the reference
   // Sends the batch (no fan-out): used when the batch fills up mid fan-out.
   void SendBatchNow();
@@ -287,6 +295,9 @@ class Worker {
   static constexpr size_t kMaxDeferred = 64;
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
+  int64_t coalesce_ns_ = 0;           // fan-out coalescing window (0: off)
+  int64_t coalesce_until_ns_ = 0;     // CLOCK_REALTIME end of the open window
+  bool coalesce_frame_end_ = false;   // a video packet with the marker bit is waiting
   int64_t rx_arrival_us_ = 0;
 };
 

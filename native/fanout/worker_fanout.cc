@@ -32,8 +32,19 @@ void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
 
 void Worker::Defer(uint32_t stream_id, MediaPacket* pkt) {
   if (deferred_.size() >= kMaxDeferred) FanOut();
+  if (deferred_.empty() && coalesce_ns_ > 0) {
+    // The window runs from the kernel's receive time of the first packet (residence counts it).
+    coalesce_until_ns_ = (pkt->rx_ns != 0 ? pkt->rx_ns : RealtimeNs()) + coalesce_ns_;
+    coalesce_frame_end_ = false;
+  }
+  if (pkt->kind == kVideo && pkt->rtp.marker) coalesce_frame_end_ = true;
   deferred_.push_back({stream_id, pkt});
 }
+
+bool Worker::Coalescing() const {
+  return coalesce_ns_ > 0 && !deferred_.empty() && !coalesce_frame_end_ && RealtimeNs() < coalesce_until_ns_;
+}
+
 
 void Worker::FanOut() {
   if (fanning_out_ || deferred_.empty()) return;
@@ -89,7 +100,7 @@ void Worker::SendBatchNow() {
 }
 
 void Worker::Flush() {
-  FanOut();
+  if (!Coalescing()) FanOut();
   SendBatchNow();
   if (tcp_dirty_.empty()) return;
   std::vector<uint64_t> dirty;
