@@ -9,7 +9,7 @@
 //        [--threads 1] [--workers N] [--transport udp|tcp]
 //        [--relay-cpus 0 --load-cpus 1] (taskset placement: the relay process on some cores, this
 //        process, i.e. the load generator, on others; the raw baseline runs on the relay's cores)
-//        [--fanout-coalesce-us U] (halfsec: the relay's fanoutCoalesceUs option)
+//        [--fanout-coalesce-us U] (peer halfsec-coalesce: the relay with fanoutCoalesceUs U, 1000 if unset)
 //        [--baseline /work/main] (peer "baseline": that checkout's relay, built there, for paired
 //        before/after runs of a change)
 // --transport tcp: halfsec is measured twice in the same run, with UDP viewers ("halfsec") and
@@ -112,7 +112,7 @@ function residenceQuantile(a, b, q) {
 }
 
 const RELAYS = {
-  halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', String(cfg.fanoutCoalesceUs ?? '')] },
+  halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
   // The same relay with the fan-out coalescing window (--fanout-coalesce-us, default 1000 µs here).
   'halfsec-coalesce': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', String(cfg.fanoutCoalesceUs ?? 1000)] },
   // The same relay with UDP GSO off: paired before/after runs of the send path.
