@@ -188,7 +188,7 @@ export interface WorkerStats {
   tcpRejectedInvalid: number;
   /**
    * Forwarded packets' residence time (kernel receive timestamp to the return of the sendmmsg
-   * that carried them), non-cumulative counts per bucket: one per bound of
+   * that carried them; one sample per datagram sent to a viewer), non-cumulative counts per bucket: one per bound of
    * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
    */
   residenceBuckets: number[];
