@@ -190,7 +190,7 @@ void Worker::ReleaseQueued() {
 
 int Worker::WaitEvents(epoll_event* evs, int max) {
   if (!Coalescing()) return epoll_wait(epfd_, evs, max, static_cast<int>(kTickMs));
-  const int64_t left = std::clamp<int64_t>(coalesce_until_ns_ - RealtimeNs(), 0, kTickMs * 1'000'000);
+  const int64_t left = std::clamp<int64_t>((coalesce_until_us_ - MonotonicUs()) * 1000, 0, kTickMs * 1'000'000);
   const timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
   const int n = epoll_pwait2(epfd_, evs, max, &ts, nullptr);
   if (n < 0 && errno == ENOSYS) return epoll_wait(epfd_, evs, max, static_cast<int>((left + 999'999) / 1'000'000));

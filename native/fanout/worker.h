@@ -296,7 +296,7 @@ class Worker {
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
   int64_t coalesce_ns_ = 0;           // fan-out coalescing window (0: off)
-  int64_t coalesce_until_ns_ = 0;     // CLOCK_REALTIME end of the open window
+  int64_t coalesce_until_us_ = 0;     // end of the open window, MonotonicUs()
   bool coalesce_frame_end_ = false;   // a video packet with the marker bit is waiting
   int64_t rx_arrival_us_ = 0;
 };
