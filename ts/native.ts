@@ -12,6 +12,8 @@ export interface EngineOptions {
   udpGso?: boolean;
   /** Fan-out coalescing window, µs (default 0: off; clamped to 0..50,000). */
   fanoutCoalesceUs?: number;
+  /** Each worker thread on its own CPU (default false). */
+  pinWorkers?: boolean;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;

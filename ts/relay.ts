@@ -97,6 +97,7 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
       udpGso: opts.udpGso,
       fanoutCoalesceUs: opts.fanoutCoalesceUs,
+      pinWorkers: opts.pinWorkers,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
       publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,

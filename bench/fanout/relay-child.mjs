@@ -27,6 +27,7 @@ const relay = createRelay({
   sessionsPerIpPerSecond: 0,
   udpGso: process.argv[3] !== 'nogso',
   ...(process.argv[4] ? { fanoutCoalesceUs: Number(process.argv[4]) } : {}),
+  ...(process.argv[5] === 'pin' ? { pinWorkers: true } : {}),
 });
 const { port } = await relay.listen();
 const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);

@@ -120,6 +120,8 @@ const RELAYS = {
   'halfsec-tcp': { script: `${here}relay-child.mjs`, args: [String(cfg.workers)], transport: 'tcp' },
   // Another checkout's relay (--baseline): before/after pairs of a change, same load and window.
   baseline: { script: `${a.baseline ?? '.'}/bench/fanout/relay-child.mjs`, args: [String(cfg.workers)] },
+  // The same relay with each worker thread pinned to its own CPU (pinWorkers).
+  'halfsec-pinned': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', '', 'pin'] },
   ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
   // mediasoup 3.8.4, installed and built on first use into bench/peers/mediasoup/.install.
   mediasoup: { script: `${here}../peers/mediasoup/relay.mjs`, args: [String(cfg.workers)], prepare: () => ensureMediasoup({ log }) },

@@ -55,6 +55,9 @@ struct EngineOptions {
   // after the first one's arrival (or until a video packet with the marker bit, a frame's last),
   // so that a paced publisher's packets reach each viewer as runs (UDP GSO). Costs latency.
   int fanout_coalesce_us = 0;
+  // Each worker thread on its own CPU (the i-th of the CPUs the process may use, round robin),
+  // so a worker woken by another's packet is never placed on the waker's CPU to wait for it.
+  bool pin_workers = false;
 };
 
 class Engine {

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -94,6 +96,25 @@ int Worker::media_timeout_ms() const { return engine_->media_timeout_ms(); }
 void Worker::Start() {
   running_ = true;
   thread_ = std::thread([this] { Run(); });
+  if (cpu_ >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);  // best effort
+  }
+}
+
+int PinnedCpu(int worker_index) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return -1;
+  const int n = CPU_COUNT(&allowed);
+  if (n <= 0) return -1;
+  int want = worker_index % n;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, &allowed) && want-- == 0) return cpu;
+  }
+  return -1;
 }
 
 void Worker::StopAndJoin() {

@@ -27,6 +27,10 @@ namespace halfsec {
 
 class Engine;
 
+// The CPU for worker `worker_index` when workers are pinned: the index-th (round robin) of the
+// CPUs this process may run on (its affinity mask: a container's cpuset), or -1.
+int PinnedCpu(int worker_index);
+
 struct WorkerStats {
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
   std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0}, queue_full{0};
@@ -90,6 +94,7 @@ class Worker {
   void set_udp_gso(bool on) { out_.set_gso(on); }  // before Start
   // Before Start: see EngineOptions::fanout_coalesce_us.
   void set_fanout_coalesce_us(int us) { coalesce_ns_ = int64_t{us} * 1000; }
+  void set_cpu(int cpu) { cpu_ = cpu; }  // before Start; -1: wherever the scheduler puts it
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -295,6 +300,7 @@ class Worker {
   static constexpr size_t kMaxDeferred = 64;
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
+  int cpu_ = -1;                      // the CPU this worker's thread is pinned to, or -1
   int64_t coalesce_ns_ = 0;           // fan-out coalescing window (0: off)
   int64_t coalesce_until_us_ = 0;     // end of the open window, MonotonicUs()
   bool coalesce_frame_end_ = false;   // a video packet with the marker bit is waiting

@@ -54,6 +54,12 @@ export interface RelayOptions {
    * `halfsec_packet_residence_seconds`); see bench/README.md for what it saves and costs.
    */
   fanoutCoalesceUs?: number;
+  /**
+   * Pin each data-plane worker thread to its own CPU, the i-th of those the process may run on
+   * (round robin; default false). A worker woken by another worker's packet is then never queued
+   * behind that worker on its CPU; other work can no longer move a worker off a busy CPU.
+   */
+  pinWorkers?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -162,6 +168,7 @@ export const DEFAULTS = {
   dashboard: true,
   udpGso: true,
   fanoutCoalesceUs: 0,
+  pinWorkers: false,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -250,6 +257,7 @@ export const relayOptionsSchema = z
       dashboard: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       udpGso: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       fanoutCoalesceUs: intIn(0, 50_000).optional(),
+      pinWorkers: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
