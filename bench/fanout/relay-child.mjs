@@ -1,7 +1,8 @@
 // A halfsec relay in its own process, for the fan-out benchmark. Prints one JSON line
 // {"event":"listening","port":...}; on stdin "stats" prints {"event":"stats",...} with the relay's
 // packet counters, process CPU time and RSS; "exit" (or stdin closing) stops it.
-// Usage: node relay-child.mjs [workers] [nogso]   (nogso: udpGso off, for paired before/after runs)
+// Usage: node relay-child.mjs [workers] [nogso|gso] [fanoutCoalesceUs]   (nogso: udpGso off, for
+// paired before/after runs; the third argument, when given, sets the fan-out coalescing window)
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ const relay = createRelay({
   // throttle the load itself.
   sessionsPerIpPerSecond: 0,
   udpGso: process.argv[3] !== 'nogso',
+  ...(process.argv[4] ? { fanoutCoalesceUs: Number(process.argv[4]) } : {}),
+  ...(process.argv[5] === 'pin' ? { pinWorkers: true } : {}),
 });
 const { port } = await relay.listen();
 const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
@@ -48,6 +51,7 @@ createInterface({ input: process.stdin })
         heapUsed: process.memoryUsage().heapUsed,
         // Forwarded packets' time in the relay, summed over workers (non-cumulative buckets).
         residenceBounds: native.residenceBucketsSeconds,
+        residenceByWorker: s.workers.map((w) => w.residenceBuckets),
         residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),
       });
     } else if (line === 'memory' || line === 'trim') {

@@ -62,6 +62,14 @@ export const CONFIG: readonly ConfigEntry[] = [
   { key: 'dashboard', arg: '<true|false>', default: String(DEFAULTS.dashboard), help: 'serve the live dashboard on /dashboard (admin token, or loopback without one)', sets: ['dashboard'] },
   { key: 'udpGso', arg: '<true|false>', default: String(DEFAULTS.udpGso), help: 'send a viewer\'s run of equal-size packets as one UDP GSO (UDP_SEGMENT) message', sets: ['udpGso'] },
   {
+    key: 'fanoutCoalesceUs',
+    arg: '<us>',
+    default: String(DEFAULTS.fanoutCoalesceUs),
+    help: 'hold a stream\'s packets up to this long (or to a frame\'s last packet) before fanning them out, so a paced publisher\'s packets reach viewers as UDP GSO runs; adds up to this much latency (0 = off)',
+    sets: ['fanoutCoalesceUs'],
+  },
+  { key: 'pinWorkers', arg: '<true|false>', default: String(DEFAULTS.pinWorkers), help: 'pin each data-plane worker thread to its own CPU (of those the process may use)', sets: ['pinWorkers'] },
+  {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',
     default: String(DEFAULTS.viewerCountIntervalMs),
