@@ -100,6 +100,7 @@
         "native/tests/nack_generator_test.cc",
         "native/tests/retransmission_buffer_test.cc",
         "native/tests/pacing_test.cc",
+        "native/tests/report_phase_test.cc",
         "native/tests/seq_rewriter_test.cc",
         "native/tests/layer_switcher_test.cc",
         "native/tests/rtcp_reporter_test.cc",

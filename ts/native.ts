@@ -10,6 +10,10 @@ export interface EngineOptions {
   keyframeCacheMaxAgeMs?: number;
   /** UDP GSO for a viewer's run of equal-size datagrams (default true). */
   udpGso?: boolean;
+  /** Fan-out coalescing window, µs (default 0: off; clamped to 0..50,000). */
+  fanoutCoalesceUs?: number;
+  /** Each worker thread on its own CPU (default false). */
+  pinWorkers?: boolean;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
@@ -186,7 +190,7 @@ export interface WorkerStats {
   tcpRejectedInvalid: number;
   /**
    * Forwarded packets' residence time (kernel receive timestamp to the return of the sendmmsg
-   * that carried them), non-cumulative counts per bucket: one per bound of
+   * that carried them; one sample per datagram sent to a viewer), non-cumulative counts per bucket: one per bound of
    * `native.residenceBucketsSeconds`, then the +Inf bucket. Sum in seconds.
    */
   residenceBuckets: number[];

@@ -100,6 +100,8 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
       workers: opts.workers,
       keyframeCacheMaxAgeMs: opts.keyframeCacheMaxAgeMs,
       udpGso: opts.udpGso,
+      fanoutCoalesceUs: opts.fanoutCoalesceUs,
+      pinWorkers: opts.pinWorkers,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
       publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,

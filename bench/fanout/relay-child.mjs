@@ -1,7 +1,8 @@
 // A halfsec relay in its own process, for the fan-out benchmark. Prints one JSON line
 // {"event":"listening","port":...}; on stdin "stats" prints {"event":"stats",...} with the relay's
 // packet counters, process CPU time and RSS; "exit" (or stdin closing) stops it.
-// Usage: node relay-child.mjs [workers] [nogso]   (nogso: udpGso off, for paired before/after runs)
+// Usage: node relay-child.mjs [workers] [nogso|gso] [fanoutCoalesceUs]   (nogso: udpGso off, for
+// paired before/after runs; the third argument, when given, sets the fan-out coalescing window)
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,8 @@ const relay = createRelay({
   udpGso: process.argv[3] !== 'nogso',
   // bench/memory --reclaim 1,0: the relay's own reclaim after a join burst, on (default) or off.
   memoryReclaim: process.env.HALFSEC_BENCH_MEMORY_RECLAIM !== 'false',
+  ...(process.argv[4] ? { fanoutCoalesceUs: Number(process.argv[4]) } : {}),
+  ...(process.argv[5] === 'pin' ? { pinWorkers: true } : {}),
 });
 // V8's pauses (bench/memory): count, total and longest, ms, per kind (scavenge, mark-compact, ...).
 const gcPauses = {};
@@ -63,6 +66,7 @@ createInterface({ input: process.stdin })
         // Forwarded packets' time in the relay, summed over workers (non-cumulative buckets).
         residenceBounds: native.residenceBucketsSeconds,
         memoryReclaim: s.memoryReclaim,
+        residenceByWorker: s.workers.map((w) => w.residenceBuckets),
         residenceBuckets: s.workers.reduce((acc, w) => acc.map((c, i) => c + (w.residenceBuckets[i] ?? 0)), new Array(native.residenceBucketsSeconds.length + 1).fill(0)),
       });
     } else if (line === 'memory' || line === 'trim') {

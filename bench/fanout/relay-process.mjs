@@ -1,14 +1,20 @@
 // Starts a relay script in its own process and talks to it over stdin/stdout (JSON lines).
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-export async function startRelayProcess(script, args = [], limitSec = 1200, env = process.env) {
+// `cpus`: a taskset CPU list the relay process is confined to (bench/fanout --relay-cpus).
+export async function startRelayProcess(script, args = [], limitSec = 1200, env = process.env, cpus = undefined) {
   // HALFSEC_BENCH_RELAY_NODE_ARGS: extra node flags for the relay process only, for profiling it
   // apart from the load generator (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof --perf-basic-prof-only-functions").
   const nodeArgs = (process.env.HALFSEC_BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn('timeout', ['-s', 'KILL', String(limitSec), process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const argv = ['-s', 'KILL', String(limitSec), process.execPath, ...nodeArgs, script, ...args];
+  const child = cpus === undefined ? spawn('timeout', argv, { stdio: ['pipe', 'pipe', 'pipe'], env }) : spawn('taskset', ['-c', cpus, 'timeout', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
+  // HALFSEC_BENCH_RELAY_STDERR: a file the relay process's stderr is appended to (diagnostics).
+  const keep = process.env.HALFSEC_BENCH_RELAY_STDERR;
   child.stderr.on('data', (d) => {
+    if (keep) appendFileSync(keep, d);
     stderr = (stderr + d).slice(-4000);
   });
   const waiting = [];

@@ -7,6 +7,11 @@
 // Usage: node bench/fanout/run.mjs [--quick] [--sizes 100,500] [--runs 3] [--seconds 10]
 //        [--rate-kbps 2500] [--peers halfsec,mediasoup,ndc] [--ndc-max 500] [--mediasoup-max 5000]
 //        [--threads 1] [--workers N] [--transport udp|tcp]
+//        [--relay-cpus 0 --load-cpus 1] (taskset placement: the relay process on some cores, this
+//        process, i.e. the load generator, on others; the raw baseline runs on the relay's cores)
+//        [--fanout-coalesce-us U] (peer halfsec-coalesce: the relay with fanoutCoalesceUs U, 1000 if unset)
+//        [--baseline /work/main] (peer "baseline": that checkout's relay, built there, for paired
+//        before/after runs of a change)
 // --transport tcp: halfsec is measured twice in the same run, with UDP viewers ("halfsec") and
 // with ICE-TCP viewers ("halfsec-tcp": RFC 4571 frames over one connected socket each, tcptype
 // active); the publisher stays on UDP. --peers defaults to those two then.
@@ -37,6 +42,10 @@ const { values: a } = parseArgs({
     'no-hold': { type: 'boolean' },
     transport: { type: 'string' },
     burst: { type: 'boolean' },
+    'relay-cpus': { type: 'string' },
+    'load-cpus': { type: 'string' },
+    'fanout-coalesce-us': { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const cfg = {
@@ -58,7 +67,17 @@ const cfg = {
   // The publisher sends each frame's packets back to back (OBS and other unpaced encoders),
   // instead of evenly spaced: the relay then has runs of packets per viewer (UDP GSO).
   burst: Boolean(a.burst),
+  // CPU placement (taskset lists such as "0" or "0,1"); unset: the scheduler places everything.
+  relayCpus: a['relay-cpus'],
+  loadCpus: a['load-cpus'],
+  fanoutCoalesceUs: a['fanout-coalesce-us'] !== undefined ? Number(a['fanout-coalesce-us']) : undefined,
 };
+const cpuList = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+for (const c of [cfg.relayCpus, cfg.loadCpus]) if (c !== undefined && !cpuList.test(c)) throw new Error('--relay-cpus/--load-cpus: a CPU list such as 0 or 0,1');
+// Every thread of this process (load generator loops, the raw sender) to `cpus`; new threads
+// inherit the creating thread's mask.
+const pinSelf = (cpus) => cpus !== undefined && execSync(`taskset -a -p -c ${cpus} ${process.pid}`, { stdio: 'ignore' });
+pinSelf(cfg.loadCpus);
 if (!['udp', 'tcp'].includes(cfg.transport)) throw new Error('--transport: udp or tcp');
 if (cfg.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) throw new Error('--sizes: integers in 1..20000');
 const pps = (cfg.rateKbps * 1000) / 8 / cfg.packetSize;
@@ -94,16 +113,22 @@ function residenceQuantile(a, b, q) {
 
 const RELAYS = {
   halfsec: { script: `${here}relay-child.mjs`, args: [String(cfg.workers)] },
+  // The same relay with the fan-out coalescing window (--fanout-coalesce-us, default 1000 µs here).
+  'halfsec-coalesce': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', String(cfg.fanoutCoalesceUs ?? 1000)] },
   // The same relay with UDP GSO off: paired before/after runs of the send path.
   'halfsec-nogso': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'nogso'] },
   'halfsec-tcp': { script: `${here}relay-child.mjs`, args: [String(cfg.workers)], transport: 'tcp' },
+  // Another checkout's relay (--baseline): before/after pairs of a change, same load and window.
+  baseline: { script: `${a.baseline ?? '.'}/bench/fanout/relay-child.mjs`, args: [String(cfg.workers)] },
+  // The same relay with each worker thread pinned to its own CPU (pinWorkers).
+  'halfsec-pinned': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', '', 'pin'] },
   ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
   // mediasoup 3.8.4, installed and built on first use into bench/peers/mediasoup/.install.
   mediasoup: { script: `${here}../peers/mediasoup/relay.mjs`, args: [String(cfg.workers)], prepare: () => ensureMediasoup({ log }) },
 };
 
 async function measure(peer, n, runIndex) {
-  const relay = await startRelayProcess(RELAYS[peer].script, RELAYS[peer].args);
+  const relay = await startRelayProcess(RELAYS[peer].script, RELAYS[peer].args, undefined, undefined, cfg.relayCpus);
   let run;
   let idle;
   let heldRss; // RSS with every viewer connected and no media flowing (held publisher)
@@ -179,6 +204,12 @@ async function measure(peer, n, runIndex) {
       // Relay residence (kernel receive timestamp to sendmmsg return), from the relay's own histogram.
       residenceP50Us: mul(residenceQuantile(sA, sB, 0.5), 1e6),
       residenceP99Us: mul(residenceQuantile(sA, sB, 0.99), 1e6),
+      // Per worker (the publisher's worker receives and decrypts before its own fan-out; the
+      // others start at their wake-up): p50/p99 µs each.
+      residenceByWorkerUs: sB.residenceByWorker?.map((b, w) => {
+        const one = (x) => ({ residenceBuckets: x.residenceByWorker?.[w], residenceBounds: x.residenceBounds });
+        return [mul(residenceQuantile(one(sA), one(sB), 0.5), 1e6), mul(residenceQuantile(one(sA), one(sB), 0.99), 1e6)].map((v) => (v === undefined ? undefined : Math.round(v)));
+      }),
       residenceCounted: sB.residenceBuckets && sA.residenceBuckets ? sB.residenceBuckets.reduce((x, y) => x + y, 0) - sA.residenceBuckets.reduce((x, y) => x + y, 0) : undefined,
       joinMs: s.joinMs,
       rssBaseMiB: s0.rss / 2 ** 20,
@@ -197,7 +228,11 @@ async function measure(peer, n, runIndex) {
 async function raw(n, tcp = false) {
   // SRTP (AEAD_AES_128_GCM) adds a 16-byte tag to each 1,200-byte packet the relay sends.
   // tcp: send() of one RFC 4571 frame per packet on N accepted connections (ICE-TCP viewers).
+  // Pinned runs: the kernel's cost is measured where the relay runs (sender and sink on the
+  // relay's cores), then this process goes back to the load generator's cores.
+  if (cfg.relayCpus !== undefined) pinSelf(cfg.relayCpus);
   const r = await loadNative.rawSend({ destinations: n, roundsPerSecond: pps, packetSize: cfg.packetSize + 16, seconds: Math.min(cfg.seconds, 5), ipOctet: 250, tcp });
+  pinSelf(cfg.loadCpus);
   const cpu = r.userSeconds + r.systemSeconds;
   return { ...r, cpuSecPerMpkt: r.sent > 0 ? cpu / (r.sent / 1e6) : undefined, usPerPacket: r.sent > 0 ? (cpu * 1e6) / r.sent : undefined };
 }
@@ -220,7 +255,7 @@ function machine() {
 }
 
 for (const peer of cfg.peers) {
-  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (halfsec, halfsec-nogso, halfsec-tcp, ndc, mediasoup)`);
+  if (!RELAYS[peer]) throw new Error(`unknown peer ${peer} (${Object.keys(RELAYS).join(', ')})`);
   await RELAYS[peer].prepare?.();
 }
 // Paired runs: for each N and run, every peer back to back, then the kernel's own cost once, so
@@ -257,7 +292,7 @@ for (const n of cfg.sizes) {
       m.relayOverRaw = m.relayCpuSecPerMpkt !== undefined && r.cpuSecPerMpkt ? m.relayCpuSecPerMpkt / r.cpuSecPerMpkt : undefined;
       m.relayOverMediasoup = ms?.relayCpuSecPerMpkt && m.relayCpuSecPerMpkt !== undefined ? m.relayCpuSecPerMpkt / ms.relayCpuSecPerMpkt : undefined;
       runsBy.get(peer).push(m);
-      log(`  ${peer}: relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, ÷mediasoup ${m.relayOverMediasoup?.toFixed(2) ?? '-'}, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, residence p50/p99 ${m.residenceP50Us?.toFixed(0) ?? '-'}/${m.residenceP99Us?.toFixed(0) ?? '-'} µs, joined ${m.joined}/${n}`);
+      log(`  ${peer}: relay ${m.relayUsPerPacket?.toFixed(2)} µs/pkt, raw ${r.usPerPacket?.toFixed(2)} µs/pkt, ÷mediasoup ${m.relayOverMediasoup?.toFixed(2) ?? '-'}, delivered min ${(m.deliveredMin * 100).toFixed(1)} %, p99 ${m.latencyUs.p99?.toFixed(0)} µs, residence p50/p99 ${m.residenceP50Us?.toFixed(0) ?? '-'}/${m.residenceP99Us?.toFixed(0) ?? '-'} µs${m.residenceByWorkerUs ? ` (per worker ${m.residenceByWorkerUs.map((x) => x.join('/')).join(', ')})` : ''}, joined ${m.joined}/${n}`);
     }
   }
   for (const peer of cfg.peers) {

@@ -1,6 +1,7 @@
 // How long forwarded packets stay in the relay: from the kernel's receive timestamp of the
 // datagram that carried them in (SO_TIMESTAMPNS, CLOCK_REALTIME) to the return of the send call
-// that carried them out. Fixed buckets, written by one worker thread without allocation or
+// that carried them out, one sample per datagram sent to a viewer (a packet fanned out to N
+// viewers is N samples). Fixed buckets, written by one worker thread without allocation or
 // locked instructions, read by any thread at scrape time (counts may be a packet apart).
 #pragma once
 #include <time.h>

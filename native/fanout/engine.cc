@@ -28,6 +28,8 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
   for (int i = 0; i < n; i++) {
     auto w = std::make_unique<Worker>(this, i);
     w->set_udp_gso(opts.udp_gso);
+    w->set_fanout_coalesce_us(opts.fanout_coalesce_us);
+    if (opts.pin_workers) w->set_cpu(PinnedCpu(i));
     std::string last;
     bool ok = false;
     while (port < port_end && port <= 65535) {

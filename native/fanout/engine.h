@@ -51,6 +51,13 @@ struct EngineOptions {
   int tcp_max_per_worker = 2000;   // live connections on one worker
   int tcp_send_queue_bytes = 256 * 1024;  // per connection; beyond it packets are dropped
   bool udp_gso = true;  // a viewer's run of equal-size datagrams as one UDP_SEGMENT message
+  // Fan-out coalescing window, µs (0: off): a worker holds a stream's packets up to this long
+  // after the first one's arrival (or until a video packet with the marker bit, a frame's last),
+  // so that a paced publisher's packets reach each viewer as runs (UDP GSO). Costs latency.
+  int fanout_coalesce_us = 0;
+  // Each worker thread on its own CPU (the i-th of the CPUs the process may use, round robin),
+  // so a worker woken by another's packet is never placed on the waker's CPU to wait for it.
+  bool pin_workers = false;
 };
 
 class Engine {

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "fanout/worker.h"
+#include "media/report_phase.h"
 #include "media/rtcp_reporter.h"
 #include "rtp/rtcp.h"
 #include "rtp/rtx.h"
@@ -329,15 +330,15 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       if (len > 0) SendRtcp(scratch_, len);
     }
   } else {
-    if (now_ms - last_rtcp_ms_ >= RtcpIntervalMs(now_ms)) {
-      last_rtcp_ms_ = now_ms;
+    if (const int64_t every = RtcpIntervalMs(now_ms); now_ms - last_rtcp_ms_ >= every) {
+      last_rtcp_ms_ = NextReportBase(now_ms, last_rtcp_ms_, every, (uint64_t{cfg_.id} << 32) ^ static_cast<uint64_t>(now_ms));
       SendSenderReports(now_ms);
     }
     if (bwe_) Probe(now_ms);
     if (twcc_trace_) twcc_trace_->MaybeFlush(now_ms);
     if (history_) history_->ReleaseIfIdle(MonotonicUs());
-    if (cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= FeedbackIntervalMs(now_ms)) {
-      last_feedback_ms_ = now_ms;
+    if (const int64_t every = FeedbackIntervalMs(now_ms); cfg_.feedback_interval_ms > 0 && now_ms - last_feedback_ms_ >= every) {
+      last_feedback_ms_ = NextReportBase(now_ms, last_feedback_ms_, every, (uint64_t{cfg_.id} << 32) ^ static_cast<uint64_t>(now_ms) ^ 0x5a5a);
       // Quiet, and nothing sent, NACKed or reported since the previous summary: the control plane
       // has this one already (each summary with traffic is followed by one zero summary).
       if (!Quiet(now_ms) || summary_news_ || nacks_ || retransmits_ || sent_) ReportFeedback();

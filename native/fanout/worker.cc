@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <functional>
 
 #include "base/clock.h"
@@ -93,6 +96,25 @@ int Worker::media_timeout_ms() const { return engine_->media_timeout_ms(); }
 void Worker::Start() {
   running_ = true;
   thread_ = std::thread([this] { Run(); });
+  if (cpu_ >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);  // best effort
+  }
+}
+
+int PinnedCpu(int worker_index) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return -1;
+  const int n = CPU_COUNT(&allowed);
+  if (n <= 0) return -1;
+  int want = worker_index % n;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, &allowed) && want-- == 0) return cpu;
+  }
+  return -1;
 }
 
 void Worker::StopAndJoin() {
@@ -187,12 +209,21 @@ void Worker::ReleaseQueued() {
   while (media_.Pop(&q)) q.pkt->Release();
 }
 
+int Worker::WaitEvents(epoll_event* evs, int max) {
+  if (!Coalescing()) return epoll_wait(epfd_, evs, max, static_cast<int>(kTickMs));
+  const int64_t left = std::clamp<int64_t>((coalesce_until_us_ - MonotonicUs()) * 1000, 0, kTickMs * 1'000'000);
+  const timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+  const int n = epoll_pwait2(epfd_, evs, max, &ts, nullptr);
+  if (n < 0 && errno == ENOSYS) return epoll_wait(epfd_, evs, max, static_cast<int>((left + 999'999) / 1'000'000));
+  return n;
+}
+
 void Worker::Run() {
   epoll_event evs[16];
   now_ms_ = MonotonicMs();
   last_tick_ms_ = now_ms_;
   while (running_) {
-    const int n = epoll_wait(epfd_, evs, 16, static_cast<int>(kTickMs));
+    const int n = WaitEvents(evs, 16);
     now_ms_ = MonotonicMs();
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;

@@ -1,6 +1,7 @@
 // A data-plane worker: one thread, one UDP socket, one epoll loop, and every peer assigned to it.
 #pragma once
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -25,6 +26,10 @@
 namespace halfsec {
 
 class Engine;
+
+// The CPU for worker `worker_index` when workers are pinned: the index-th (round robin) of the
+// CPUs this process may run on (its affinity mask: a container's cpuset), or -1.
+int PinnedCpu(int worker_index);
 
 struct WorkerStats {
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
@@ -87,6 +92,9 @@ class Worker {
   void Start();
   void StopAndJoin();
   void set_udp_gso(bool on) { out_.set_gso(on); }  // before Start
+  // Before Start: see EngineOptions::fanout_coalesce_us.
+  void set_fanout_coalesce_us(int us) { coalesce_ns_ = int64_t{us} * 1000; }
+  void set_cpu(int cpu) { cpu_ = cpu; }  // before Start; -1: wherever the scheduler puts it
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -209,6 +217,11 @@ class Worker {
   // Fans out what Publish and DrainMedia gathered: per stream, each viewer gets the whole run
   // of packets in a row, so its datagrams sit together in the send batch (one GSO message).
   void FanOut();
+  // With a coalescing window: true while the gathered packets may still wait for more (the
+  // window from the first one's arrival is open and no frame's last packet is among them).
+  bool Coalescing() const;
+  // epoll_wait bounded by the next tick, and by the coalescing window's end while packets wait.
+  int WaitEvents(epoll_event* evs, int max);
   void Defer(uint32_t stream_id, MediaPacket* pkt);  // takes the reference
   // Sends the batch (no fan-out): used when the batch fills up mid fan-out.
   void SendBatchNow();
@@ -287,6 +300,10 @@ class Worker {
   static constexpr size_t kMaxDeferred = 64;
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
+  int cpu_ = -1;                      // the CPU this worker's thread is pinned to, or -1
+  int64_t coalesce_ns_ = 0;           // fan-out coalescing window (0: off)
+  int64_t coalesce_until_us_ = 0;     // end of the open window, MonotonicUs()
+  bool coalesce_frame_end_ = false;   // a video packet with the marker bit is waiting
   int64_t rx_arrival_us_ = 0;
 };
 

@@ -6,8 +6,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <vector>
 
+#include "base/clock.h"
 #include "fanout/engine.h"
 #include "transport/udp_socket.h"
 
@@ -32,8 +34,21 @@ void Worker::Publish(Peer& publisher, MediaPacket* pkt) {
 
 void Worker::Defer(uint32_t stream_id, MediaPacket* pkt) {
   if (deferred_.size() >= kMaxDeferred) FanOut();
+  if (deferred_.empty() && coalesce_ns_ > 0) {
+    // The window runs from the kernel's receive time of the first packet (residence counts it),
+    // kept on the monotonic clock so that a step of the wall clock cannot hold packets longer.
+    const int64_t waited = pkt->rx_ns != 0 ? std::clamp<int64_t>(RealtimeNs() - pkt->rx_ns, 0, coalesce_ns_) : 0;
+    coalesce_until_us_ = MonotonicUs() + (coalesce_ns_ - waited) / 1000;
+    coalesce_frame_end_ = false;
+  }
+  if (pkt->kind == kVideo && pkt->rtp.marker) coalesce_frame_end_ = true;
   deferred_.push_back({stream_id, pkt});
 }
+
+bool Worker::Coalescing() const {
+  return coalesce_ns_ > 0 && !deferred_.empty() && !coalesce_frame_end_ && MonotonicUs() < coalesce_until_us_;
+}
+
 
 void Worker::FanOut() {
   if (fanning_out_ || deferred_.empty()) return;
@@ -89,7 +104,7 @@ void Worker::SendBatchNow() {
 }
 
 void Worker::Flush() {
-  FanOut();
+  if (!Coalescing()) FanOut();
   SendBatchNow();
   if (tcp_dirty_.empty()) return;
   std::vector<uint64_t> dirty;

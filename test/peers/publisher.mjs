@@ -9,6 +9,8 @@
 // new SSRC with new sequence numbers and timestamps (an encoder restart), video at a keyframe.
 // PUB_RESTART_SEQ_AT=<n>: at packet n the sequence numbers jump on the same SSRC, at a keyframe.
 // PUB_BURST=<n>: packets go out n at a time back to back, then the interval (an unpaced encoder).
+// PUB_FRAME=<n>: video packets carry the RTP marker bit only on every n-th (a frame's last),
+// instead of on each.
 // stdin "rtcp": reports the shape (rtcpShape) of every RTCP datagram the relay sent.
 import nodeDataChannel from 'node-datachannel';
 import { codecPrefix, gatheredOffer, h264KeyframePart, KEYFRAME_EVERY, makePayload, newPeer, rtcpShape, rtpPacket, send, senderReport, watchdog } from './common.mjs';
@@ -18,6 +20,7 @@ const [url, countArg = '200', intervalArg = '10', kinds = 'both', codec = 'H264'
 const total = Number(countArg);
 const interval = Number(intervalArg);
 const BURST = Math.max(1, Number(process.env.PUB_BURST) || 1);
+const FRAME = Math.max(1, Number(process.env.PUB_FRAME) || 1);
 watchdog(Number(process.env.PEER_WATCHDOG_MS) || 60000);
 
 const pc = newPeer('publisher', 20000 + (process.pid % 50) * 100);
@@ -134,7 +137,8 @@ process.stdin.on('data', async (line) => {
             continue;
           }
           const { payload, ts } = t.kind === 1 ? videoPacket(t, i) : { payload: makePayload(0, i, 120), ts: i * (t.clock / 50) + t.tsOff };
-          const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: t.seqBase + i, ts, ssrc: t.ssrc, marker: true, payload }));
+          const marker = t.kind !== 1 || (i + 1) % FRAME === 0;
+          const ok = t.track.sendMessageBinary(rtpPacket({ pt: t.pt, seq: t.seqBase + i, ts, ssrc: t.ssrc, marker, payload }));
           if (ok) {
             sent++;
             t.lastTs = ts;

@@ -69,6 +69,14 @@ export const CONFIG: readonly ConfigEntry[] = [
     sets: ['memoryReclaim'],
   },
   {
+    key: 'fanoutCoalesceUs',
+    arg: '<us>',
+    default: String(DEFAULTS.fanoutCoalesceUs),
+    help: 'hold a stream\'s packets up to this long (or to a frame\'s last packet) before fanning them out, so a paced publisher\'s packets reach viewers as UDP GSO runs; adds up to this much latency (0 = off)',
+    sets: ['fanoutCoalesceUs'],
+  },
+  { key: 'pinWorkers', arg: '<true|false>', default: String(DEFAULTS.pinWorkers), help: 'pin each data-plane worker thread to its own CPU (of those the process may use)', sets: ['pinWorkers'] },
+  {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',
     default: String(DEFAULTS.viewerCountIntervalMs),

@@ -51,6 +51,21 @@ export interface RelayOptions {
    * memory the burst freed goes back to the system (default true; see docs/operations.md, "Memory").
    */
   memoryReclaim?: boolean;
+  /**
+   * Fan-out coalescing window, µs (default 0: off; at most 50,000). A worker holds a stream's
+   * packets up to this long after the first one's kernel receive time, or until a video packet
+   * with the RTP marker bit (a frame's last) arrives, then fans them out together, so that a
+   * paced publisher's packets reach each viewer as runs that UDP GSO sends as one message. Cuts
+   * the relay's CPU per packet at the price of up to this much added latency (counted in
+   * `halfsec_packet_residence_seconds`); see bench/README.md for what it saves and costs.
+   */
+  fanoutCoalesceUs?: number;
+  /**
+   * Pin each data-plane worker thread to its own CPU, the i-th of those the process may run on
+   * (round robin; default false). A worker woken by another worker's packet is then never queued
+   * behind that worker on its CPU; other work can no longer move a worker off a busy CPU.
+   */
+  pinWorkers?: boolean;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -159,6 +174,8 @@ export const DEFAULTS = {
   dashboard: true,
   udpGso: true,
   memoryReclaim: true,
+  fanoutCoalesceUs: 0,
+  pinWorkers: false,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -247,6 +264,8 @@ export const relayOptionsSchema = z
       dashboard: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       udpGso: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       memoryReclaim: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      fanoutCoalesceUs: intIn(0, 50_000).optional(),
+      pinWorkers: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),

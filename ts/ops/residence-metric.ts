@@ -6,7 +6,7 @@ import { native, type WorkerStats } from '../native.js';
 
 type Labels = 'worker' | 'le';
 const HELP =
-  'forwarded packets: kernel receive timestamp of the datagram they came in to the return of the sendmmsg that carried them out, per data-plane worker';
+  'forwarded packets: kernel receive timestamp of the datagram they came in to the return of the sendmmsg that carried them out, one sample per datagram sent to a viewer, per data-plane worker';
 
 /** A prom-client histogram whose buckets are the workers' native residence counts. */
 class NativeResidenceHistogram extends Histogram<Labels> {
