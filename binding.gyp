@@ -12,6 +12,8 @@
       "target_name": "halfsec",
       "sources": [
         "native/napi/addon.cc",
+        "native/napi/config_from_js.cc",
+        "native/napi/reports_to_js.cc",
         "native/napi/test_dtls.cc",
         "native/napi/test_dtls_loopback.cc",
         "native/napi/test_rtp.cc",
