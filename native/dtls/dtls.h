@@ -16,7 +16,8 @@ namespace halfsec {
 inline bool LooksLikeDtls(const uint8_t* d, size_t n) { return n >= 13 && d[0] >= 20 && d[0] <= 63; }
 
 // Process-wide identity: an ECDSA P-256 key, a self-signed certificate made at start, and the
-// SSL_CTX every peer's SSL is made from (shared by all workers; OpenSSL allows that).
+// SSL_CTX every peer's SSL is made from (shared by all workers; OpenSSL allows that). All three
+// live in the DTLS library context (dtls_libctx.h), not Node's default one.
 class DtlsIdentity {
  public:
   static std::unique_ptr<DtlsIdentity> Create(std::string* error);

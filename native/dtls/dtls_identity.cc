@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "dtls/dtls_libctx.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
@@ -29,9 +30,6 @@ constexpr char kGroups[] = "X25519:P-256:P-384";
 
 struct EvpPkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct EvpPkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
 };
 struct X509Free {
   void operator()(X509* p) const { X509_free(p); }
@@ -64,20 +62,17 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
   };
   ERR_clear_error();
 
+  // Everything is made in the DTLS library context (dtls_libctx.h: the default provider with
+  // only the decoders a handshake needs), so the SSL_CTX parses peers' certificates there.
+  OSSL_LIB_CTX* libctx = dtls_detail::DtlsLibCtx();
+
   // ECDSA P-256 key.
-  std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxFree> kctx(EVP_PKEY_CTX_new_id(EVP_PKEY_EC, nullptr));
-  if (!kctx || EVP_PKEY_keygen_init(kctx.get()) <= 0 ||
-      EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kctx.get(), NID_X9_62_prime256v1) <= 0) {
-    return fail("DTLS identity: EC key generation setup failed");
-  }
-  EVP_PKEY* raw_key = nullptr;
-  if (EVP_PKEY_keygen(kctx.get(), &raw_key) <= 0 || !raw_key) {
-    return fail("DTLS identity: EC key generation failed");
-  }
+  EVP_PKEY* raw_key = EVP_PKEY_Q_keygen(libctx, nullptr, "EC", "P-256");
+  if (!raw_key) return fail("DTLS identity: EC key generation failed");
   std::unique_ptr<EVP_PKEY, EvpPkeyFree> key(raw_key);
 
   // Self-signed certificate.
-  std::unique_ptr<X509, X509Free> cert(X509_new());
+  std::unique_ptr<X509, X509Free> cert(X509_new_ex(libctx, nullptr));
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
     return fail("DTLS identity: X509_new failed");
   }
@@ -111,7 +106,7 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
   }
 
   // The SSL_CTX every transport's SSL is made from.
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(DTLS_method()));
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new_ex(libctx, nullptr, DTLS_method()));
   if (!ctx) return fail("DTLS identity: SSL_CTX_new");
   if (SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
