@@ -80,6 +80,11 @@ class DtlsTransport {
   // Keeps the whole SSL for the session instead (call before Start; for memory comparisons).
   void KeepSslAfterHandshake();
 
+  // The SSL_CTX's certificate-verification callback (SSL_CTX_set_cert_verify_callback, set by
+  // DtlsIdentity): accepts the peer's certificate iff its digest is the SDP fingerprint the
+  // transport was given; 1 = accept, 0 = reject (bad_certificate alert).
+  static int VerifyCertificate(X509_STORE_CTX* store, void* arg);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

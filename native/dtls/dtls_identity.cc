@@ -44,11 +44,6 @@ struct SslCtxFree {
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
 };
 
-// Context-level verify callback: the certificates WebRTC endpoints present are self-signed, so
-// the X509 path check always passes here. The real authentication is the SDP fingerprint, which
-// each transport checks with its own per-SSL callback (and again after the handshake).
-int AcceptSelfSigned(int /*preverify_ok*/, X509_STORE_CTX* /*store*/) { return 1; }
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -120,7 +115,10 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
   if (SSL_CTX_set_tlsext_use_srtp(ctx.get(), kSrtpProfiles) != 0) return fail("DTLS identity: use_srtp");
   if (SSL_CTX_set_cipher_list(ctx.get(), kCipherList) != 1) return fail("DTLS identity: cipher list");
   if (SSL_CTX_set1_groups_list(ctx.get(), kGroups) != 1) return fail("DTLS identity: groups");
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, AcceptSelfSigned);
+  // The peer must present a certificate, and it is checked against the SDP fingerprint only
+  // (DtlsTransport::VerifyCertificate): self-signed chains carry no other trust.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx.get(), DtlsTransport::VerifyCertificate, nullptr);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
