@@ -9,7 +9,10 @@
 // DER SubjectPublicKeyInfo, so DTLS gets its own library context whose one provider forwards
 // every operation to the default provider (same code, same provider context, nothing
 // reimplemented) except the decoders, of which it offers only those whose input is a DER
-// SubjectPublicKeyInfo (of any key type: browsers send ECDSA, some peers RSA or Ed25519).
+// SubjectPublicKeyInfo (of any key type: browsers send ECDSA, some peers RSA or Ed25519), and
+// only the key managers of the key types a DTLS 1.2 handshake can meet (the decoder setup walks
+// all of them too, for every certificate): certificate keys (RSA, RSA-PSS, EC, Ed25519, Ed448),
+// key exchange (X25519, X448, EC, DH) and HMAC; not DSA, SM2, or the MAC and KDF wrappers.
 // Certificates are still decoded in full for every handshake, so each peer's fresh certificate
 // is checked as before; only the search through decoders that could never apply is gone.
 //
@@ -40,6 +43,7 @@ struct State {
   OSSL_PROVIDER* fallback = nullptr;  // the default provider in `backing`
   OSSL_LIB_CTX* dtls = nullptr;       // holds only the filtering provider
   std::vector<OSSL_ALGORITHM> decoders;  // the kept decoders, ends with an all-null entry
+  std::vector<OSSL_ALGORITHM> keymgmt;   // the kept key managers, likewise
   int decoders_total = 0;
 };
 State g_state;
@@ -52,6 +56,35 @@ bool Keep(const OSSL_ALGORITHM& a) {
   return p && std::strstr(p, "input=der") && std::strstr(p, "structure=SubjectPublicKeyInfo");
 }
 
+// A key manager is kept if its first name is one of these.
+bool KeepKeyManager(const OSSL_ALGORITHM& a) {
+  static constexpr const char* kKept[] = {"RSA", "RSA-PSS", "EC", "X25519", "X448", "ED25519", "ED448", "DH", "HMAC"};
+  const char* names = a.algorithm_names;
+  if (!names) return false;
+  const char* end = std::strchr(names, ':');
+  const size_t len = end ? static_cast<size_t>(end - names) : std::strlen(names);
+  for (const char* k : kKept) {
+    if (std::strlen(k) == len && std::strncmp(k, names, len) == 0) return true;
+  }
+  return false;
+}
+
+// The entries of the default provider's table for `operation_id` that `keep` accepts, ending with
+// an all-null entry; *total counts them all. (The tables are static in the default provider.)
+std::vector<OSSL_ALGORITHM> Filtered(OSSL_PROVIDER* prov, int operation_id, bool (*keep)(const OSSL_ALGORITHM&),
+                                     int* total) {
+  std::vector<OSSL_ALGORITHM> out;
+  int no_cache = 0;
+  const OSSL_ALGORITHM* all = OSSL_PROVIDER_query_operation(prov, operation_id, &no_cache);
+  for (const OSSL_ALGORITHM* a = all; a && a->algorithm_names; ++a) {
+    if (total) ++*total;
+    if (keep(*a)) out.push_back(*a);
+  }
+  out.push_back(OSSL_ALGORITHM{nullptr, nullptr, nullptr, nullptr});
+  if (all) OSSL_PROVIDER_unquery_operation(prov, operation_id, all);
+  return out;
+}
+
 // ---- the filtering provider: every entry point forwards to the default provider ----
 
 const OSSL_ALGORITHM* Query(void* /*provctx*/, int operation_id, int* no_cache) {
@@ -59,10 +92,16 @@ const OSSL_ALGORITHM* Query(void* /*provctx*/, int operation_id, int* no_cache) 
     *no_cache = 0;
     return g_state.decoders.data();
   }
+  if (operation_id == OSSL_OP_KEYMGMT) {
+    *no_cache = 0;
+    return g_state.keymgmt.data();
+  }
   return OSSL_PROVIDER_query_operation(g_state.fallback, operation_id, no_cache);
 }
 void Unquery(void* /*provctx*/, int operation_id, const OSSL_ALGORITHM* algs) {
-  if (operation_id != OSSL_OP_DECODER) OSSL_PROVIDER_unquery_operation(g_state.fallback, operation_id, algs);
+  if (operation_id != OSSL_OP_DECODER && operation_id != OSSL_OP_KEYMGMT) {
+    OSSL_PROVIDER_unquery_operation(g_state.fallback, operation_id, algs);
+  }
 }
 const OSSL_PARAM* GettableParams(void* /*provctx*/) { return OSSL_PROVIDER_gettable_params(g_state.fallback); }
 int GetParams(void* /*provctx*/, OSSL_PARAM params[]) { return OSSL_PROVIDER_get_params(g_state.fallback, params); }
@@ -102,16 +141,9 @@ void Create() {
     OSSL_LIB_CTX_free(s.backing);
     return;
   }
-  int no_cache = 0;
-  const OSSL_ALGORITHM* all = OSSL_PROVIDER_query_operation(s.fallback, OSSL_OP_DECODER, &no_cache);
-  for (const OSSL_ALGORITHM* a = all; a && a->algorithm_names; ++a) {
-    ++s.decoders_total;
-    if (Keep(*a)) s.decoders.push_back(*a);
-  }
-  s.decoders.push_back(OSSL_ALGORITHM{nullptr, nullptr, nullptr, nullptr});
-  // The decoder table is static in the default provider; keep the pointers, hand back the query.
-  if (all) OSSL_PROVIDER_unquery_operation(s.fallback, OSSL_OP_DECODER, all);
-  if (s.decoders.size() < 2) {  // no SubjectPublicKeyInfo decoder: not the provider we know
+  s.decoders = Filtered(s.fallback, OSSL_OP_DECODER, Keep, &s.decoders_total);
+  s.keymgmt = Filtered(s.fallback, OSSL_OP_KEYMGMT, KeepKeyManager, nullptr);
+  if (s.decoders.size() < 2 || s.keymgmt.size() < 2) {  // not the provider we know
     OSSL_PROVIDER_unload(s.fallback);
     OSSL_LIB_CTX_free(s.backing);
     return;
