@@ -81,6 +81,17 @@ test('peer certificates with RSA, Ed25519 and P-384 keys: accepted when they mat
   }
 });
 
+// The load generator's viewers each present a certificate of their own, as browsers do
+// (DtlsTransport::UseCertificate): the server must see that one, not the shared identity's.
+test('a transport presenting its own certificate: the peer checks that certificate\'s fingerprint', (t) => {
+  const r = t_.dtlsLoopback({ clientOwnCertificate: true }); // the server expects the own one
+  connected(t, r);
+  t.true(r.keysMatch);
+  const bad = t_.dtlsLoopback({ clientOwnCertificate: true, corruptServerFingerprint: true });
+  t.is(bad.serverState, 'failed');
+  t.regex(bad.serverError, /fingerprint mismatch/);
+});
+
 test('AES-CM is used when the server only offers it (14-byte salts)', (t) => {
   const r = t_.dtlsLoopback({ serverProfiles: 'SRTP_AES128_CM_SHA1_80' });
   connected(t, r);

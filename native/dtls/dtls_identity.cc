@@ -47,18 +47,16 @@ struct SslCtxFree {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// DtlsIdentity
+// DtlsCertificate
 
-std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
-  auto fail = [error](const char* what) -> std::unique_ptr<DtlsIdentity> {
+std::unique_ptr<DtlsCertificate> DtlsCertificate::Create(std::string* error) {
+  auto fail = [error](const char* what) -> std::unique_ptr<DtlsCertificate> {
     std::string msg = WithErrors(what);
     if (error) *error = msg;
     return nullptr;
   };
   ERR_clear_error();
-
-  // Everything is made in the DTLS library context (dtls_libctx.h: the default provider with
-  // only the decoders a handshake needs), so the SSL_CTX parses peers' certificates there.
+  // Made in the DTLS library context (dtls_libctx.h), where the SSL_CTX lives too.
   OSSL_LIB_CTX* libctx = dtls_detail::DtlsLibCtx();
 
   // ECDSA P-256 key.
@@ -99,6 +97,32 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
   if (X509_digest(cert.get(), EVP_sha256(), md, &md_len) != 1 || md_len != 32) {
     return fail("DTLS identity: X509_digest");
   }
+  std::unique_ptr<DtlsCertificate> c(new DtlsCertificate());
+  c->key_ = key.release();
+  c->cert_ = cert.release();
+  c->fingerprint_ = HexColon(md, md_len);
+  return c;
+}
+
+DtlsCertificate::~DtlsCertificate() {
+  X509_free(cert_);
+  EVP_PKEY_free(key_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DtlsIdentity
+
+std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
+  auto fail = [error](const char* what) -> std::unique_ptr<DtlsIdentity> {
+    std::string msg = WithErrors(what);
+    if (error) *error = msg;
+    return nullptr;
+  };
+  std::unique_ptr<DtlsCertificate> own = DtlsCertificate::Create(error);
+  if (!own) return nullptr;
+  EVP_PKEY* key = own->key();
+  X509* cert = own->cert();
+  OSSL_LIB_CTX* libctx = dtls_detail::DtlsLibCtx();
 
   // The SSL_CTX every transport's SSL is made from.
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new_ex(libctx, nullptr, DTLS_method()));
@@ -107,8 +131,8 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
       SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
     return fail("DTLS identity: protocol version");
   }
-  if (SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(ctx.get()) != 1) {
+  if (SSL_CTX_use_certificate(ctx.get(), cert) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), key) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
     return fail("DTLS identity: installing certificate and key");
   }
   // Note the inverted convention: 0 means success here.
@@ -127,16 +151,11 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
 
   std::unique_ptr<DtlsIdentity> id(new DtlsIdentity());
   id->ctx_ = ctx.release();
-  id->key_ = key.release();
-  id->cert_ = cert.release();
-  id->fingerprint_ = HexColon(md, md_len);
+  id->fingerprint_ = own->fingerprint();
+  id->own_ = std::move(own);
   return id;
 }
 
-DtlsIdentity::~DtlsIdentity() {
-  SSL_CTX_free(ctx_);
-  X509_free(cert_);
-  EVP_PKEY_free(key_);
-}
+DtlsIdentity::~DtlsIdentity() { SSL_CTX_free(ctx_); }
 
 }  // namespace halfsec

@@ -580,6 +580,15 @@ bool DtlsTransport::GetSrtpKeys(SrtpKeyMaterial* out) const {
   return impl_->ssl && impl_->ExportKeys(out);
 }
 
+bool DtlsTransport::UseCertificate(const DtlsCertificate& certificate) {
+  if (!impl_ || !impl_->ssl || state_ != DtlsState::kNew) return false;
+  ERR_clear_error();
+  const bool ok = SSL_use_certificate(impl_->ssl, certificate.cert()) == 1 &&
+                  SSL_use_PrivateKey(impl_->ssl, certificate.key()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 int DtlsTransport::VerifyCertificate(X509_STORE_CTX* store, void* /*arg*/) { return Impl::VerifyChain(store); }
 
 }  // namespace halfsec

@@ -65,6 +65,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "LoadEngine",
                        {InstanceMethod("allocate", &LoadEngineWrap::Allocate),
+                        InstanceMethod("prepareCertificates", &LoadEngineWrap::PrepareCertificates),
                         InstanceMethod("connect", &LoadEngineWrap::Connect),
                         InstanceMethod("remove", &LoadEngineWrap::Remove),
                         InstanceMethod("pause", &LoadEngineWrap::Pause),
@@ -107,7 +108,18 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     return false;
   }
 
-  // allocate('viewer' | 'publisher') -> { id, ip, port }
+  // prepareCertificates(n): makes n client certificates ahead (see LoadEngine::PrepareCertificates).
+  Napi::Value PrepareCertificates(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    const double n = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 0 && n <= 100000)) return Throw(env, "prepareCertificates(n): 0..100000");
+    std::string err;
+    if (!engine_->PrepareCertificates(static_cast<size_t>(n), &err)) return Throw(env, err, false);
+    return env.Undefined();
+  }
+
+  // allocate('viewer' | 'publisher') -> { id, ip, port, fingerprint } (the client's own certificate's)
   Napi::Value Allocate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Alive(env)) return env.Undefined();
@@ -120,6 +132,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     r.Set("id", s.id);
     r.Set("ip", IpString(s.ip));
     r.Set("port", s.port);
+    r.Set("fingerprint", s.certificate ? s.certificate->fingerprint() : engine_->identity().fingerprint());
     return r;
   }
 

@@ -124,6 +124,7 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
     o.garbage_after = OptInt(a, "garbageAfterConnect", 0);
     o.big_cert = OptBool(a, "bigCertificate");
     o.client_key = OptString(a, "clientKey", "");
+    o.client_own_cert = OptBool(a, "clientOwnCertificate");
     o.deadline_ms = OptInt(a, "deadlineMs", 5000);
     o.drop_server_last_flight = OptBool(a, "dropServerLastFlight");
     o.forged_alerts = OptBool(a, "forgedAlerts");
@@ -145,6 +146,7 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
     return Throw(env, "unknown cipher " + cipher);
   }
   LoopbackResult r = RunLoopback(*cid, *sid, o);
+  if (!r.setup_error.empty()) return Throw(env, "loopback: " + r.setup_error);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("clientState", StateName(r.client_state));

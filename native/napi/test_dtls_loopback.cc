@@ -158,8 +158,18 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
   if (o.corrupt_client_fp) server_fp = Corrupt(server_fp);
   if (o.corrupt_server_fp) client_fp = Corrupt(client_fp);
 
+  std::unique_ptr<DtlsCertificate> own;
+  if (o.client_own_cert) {
+    own = DtlsCertificate::Create(&res.setup_error);
+    if (!own) return res;
+    client_fp = o.corrupt_server_fp ? Corrupt(own->fingerprint()) : own->fingerprint();
+  }
   DtlsTransport client(client_id, DtlsRole::kClient, o.algorithm, server_fp, sender(&to_server));
   DtlsTransport server(server_id, DtlsRole::kServer, o.algorithm, client_fp, sender(&to_client));
+  if (own && !client.UseCertificate(*own)) {
+    res.setup_error = "UseCertificate failed";
+    return res;
+  }
   server_ptr = &server;
 
   // Junk: random bytes with the first byte in the DTLS demux range; deterministic.

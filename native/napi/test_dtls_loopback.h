@@ -37,6 +37,7 @@ struct LoopbackOptions {
   std::string close_by;       // "client" / "server": Close() after connecting
   bool big_cert = false;
   std::string client_key;  // "" = the identity's ECDSA P-256 key; else see InstallPeerKey
+  bool client_own_cert = false;  // the client presents a DtlsCertificate of its own (UseCertificate)
   int deadline_ms = 5000;
   bool drop_server_last_flight = false;  // lose the server's ChangeCipherSpec + Finished once
   bool forged_alerts = false;            // feed both sides unauthenticated alerts once connected

@@ -41,7 +41,7 @@ export class NativeClients implements ViewerPool {
   private async signal(role: 'viewer' | 'publisher', url: string, extra: Partial<ClientParams>, ssrc?: number): Promise<{ id: number; postNs: number; location: string }> {
     const slot = this.engine.allocate(role);
     const ice = iceCredentials();
-    const offer = buildOffer({ role, ufrag: ice.ufrag, pwd: ice.pwd, fingerprint: this.engine.fingerprint, ip: slot.ip, port: slot.port, ...(ssrc !== undefined ? { ssrc } : {}) });
+    const offer = buildOffer({ role, ufrag: ice.ufrag, pwd: ice.pwd, fingerprint: slot.fingerprint, ip: slot.ip, port: slot.port, ...(ssrc !== undefined ? { ssrc } : {}) });
     const postNs = loadNative.LoadEngine.nowNs();
     const { answer, location } = await postOffer(url, offer);
     const tcp = role === 'viewer' && this.transport === 'tcp';

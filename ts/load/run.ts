@@ -77,6 +77,8 @@ export class LoadRun {
     const octet = cfg.ipOctet ?? 100 + (process.pid % 100);
     const clients = NativeClients.create(cfg.threads, octet, cfg.transport ?? 'udp');
     try {
+      // Each native client presents a certificate of its own (as browsers do); made now, not while joining.
+      clients.engine.prepareCertificates((cfg.peer === 'native' ? cfg.viewers : 0) + (cfg.publish ? 1 : 0));
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {
