@@ -73,4 +73,9 @@ test.serial('native load generator: every client presents a certificate of its o
   t.false(fps.includes(engine.fingerprint));
   for (const fp of fps) t.regex(fp, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   t.throws(() => engine.prepareCertificates(-1), { message: /0\.\.100000/ });
+  // ownCertificates: false: every client presents the engine's (comparisons with older runs).
+  const shared = new loadNative.LoadEngine({ threads: 1, ipOctet: 152, ownCertificates: false });
+  t.teardown(() => shared.close());
+  shared.prepareCertificates(2);
+  t.is(shared.allocate('viewer').fingerprint, shared.fingerprint);
 });

@@ -238,6 +238,9 @@ class Loop {
 struct LoadOptions {
   int threads = 1;          // viewer threads; the publisher gets a thread of its own
   uint8_t ip_octet = 100;   // clients get 127.<ip_octet>.x.y
+  // Each client presents a certificate of its own (default, as browsers do); false: all present
+  // the engine identity's (the load generator before 2026-11-30, for comparisons).
+  bool own_certificates = true;
 };
 
 class LoadEngine {

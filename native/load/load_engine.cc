@@ -33,6 +33,7 @@ void LoadEngine::Stop() {
 }
 
 bool LoadEngine::PrepareCertificates(size_t n, std::string* error) {
+  if (!opts_.own_certificates) return true;
   spare_certificates_.reserve(spare_certificates_.size() + n);
   for (size_t i = 0; i < n; i++) {
     auto c = DtlsCertificate::Create(error);
@@ -46,7 +47,9 @@ bool LoadEngine::Allocate(bool publisher, Slot* out, std::string* error) {
   if (loops_.empty()) return *error = "load engine is closed", false;
   if (next_index_ >= 250u * 256u) return *error = "out of client addresses", false;
   std::shared_ptr<const DtlsCertificate> certificate;
-  if (!spare_certificates_.empty()) {
+  if (!opts_.own_certificates) {
+    // the engine identity's
+  } else if (!spare_certificates_.empty()) {
     certificate = std::move(spare_certificates_.back());
     spare_certificates_.pop_back();
   } else {

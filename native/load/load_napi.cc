@@ -77,7 +77,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
                         StaticMethod("nowNs", &LoadEngineWrap::NowNs)});
   }
 
-  // new LoadEngine({ threads, ipOctet })
+  // new LoadEngine({ threads, ipOctet, ownCertificates = true })
   explicit LoadEngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadEngineWrap>(info) {
     Napi::Env env = info.Env();
     bench::LoadOptions opts;
@@ -90,6 +90,8 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
       }
       opts.threads = static_cast<int>(threads);
       opts.ip_octet = static_cast<uint8_t>(octet);
+      Napi::Value own = o.Get("ownCertificates");
+      if (own.IsBoolean()) opts.own_certificates = own.As<Napi::Boolean>().Value();
     }
     engine_ = std::make_unique<LoadEngine>();
     std::string err;

@@ -34,8 +34,8 @@ export class NativeClients implements ViewerPool {
     readonly transport: 'udp' | 'tcp' = 'udp',
   ) {}
 
-  static create(threads: number, ipOctet: number, transport: 'udp' | 'tcp' = 'udp'): NativeClients {
-    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet }), transport);
+  static create(threads: number, ipOctet: number, transport: 'udp' | 'tcp' = 'udp', ownCertificates = true): NativeClients {
+    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet, ownCertificates }), transport);
   }
 
   private async signal(role: 'viewer' | 'publisher', url: string, extra: Partial<ClientParams>, ssrc?: number): Promise<{ id: number; postNs: number; location: string }> {

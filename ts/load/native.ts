@@ -88,7 +88,8 @@ export interface RawSendResult {
 
 interface LoadAddon {
   LoadEngine: {
-    new (options: { threads?: number; ipOctet?: number }): NativeLoadEngine;
+    /** ownCertificates (default true): each client presents a certificate of its own; false: all the engine's. */
+    new (options: { threads?: number; ipOctet?: number; ownCertificates?: boolean }): NativeLoadEngine;
     histogramBounds(): Float64Array;
     nowNs(): number;
   };
