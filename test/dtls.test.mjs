@@ -65,6 +65,33 @@ test('a certificate too big for one datagram is fragmented to fit 1200 bytes', (
   t.true(max <= 1200, `max ${max}`);
 });
 
+// DTLS runs in its own OpenSSL library context whose decoders are only the DER
+// SubjectPublicKeyInfo ones (dtls_libctx.cc): peers' certificates of every key type real peers
+// use must still be parsed, verified against the fingerprint, and rejected on a mismatch.
+test('peer certificates with RSA, Ed25519 and P-384 keys: accepted when they match, rejected when not', (t) => {
+  const d = t_.dtlsDecoders();
+  t.true(d.offered > 0 && d.offered < d.total, `decoders ${d.offered} of ${d.total}`);
+  for (const clientKey of ['rsa', 'ed25519', 'p384']) {
+    const r = t_.dtlsLoopback({ clientKey });
+    connected(t, r);
+    t.true(r.keysMatch, clientKey);
+    const bad = t_.dtlsLoopback({ clientKey, corruptServerFingerprint: true }); // the server expects another
+    t.is(bad.serverState, 'failed', clientKey);
+    t.regex(bad.serverError, /fingerprint mismatch/, clientKey);
+  }
+});
+
+// The load generator's viewers each present a certificate of their own, as browsers do
+// (DtlsTransport::UseCertificate): the server must see that one, not the shared identity's.
+test('a transport presenting its own certificate: the peer checks that certificate\'s fingerprint', (t) => {
+  const r = t_.dtlsLoopback({ clientOwnCertificate: true }); // the server expects the own one
+  connected(t, r);
+  t.true(r.keysMatch);
+  const bad = t_.dtlsLoopback({ clientOwnCertificate: true, corruptServerFingerprint: true });
+  t.is(bad.serverState, 'failed');
+  t.regex(bad.serverError, /fingerprint mismatch/);
+});
+
 test('AES-CM is used when the server only offers it (14-byte salts)', (t) => {
   const r = t_.dtlsLoopback({ serverProfiles: 'SRTP_AES128_CM_SHA1_80' });
   connected(t, r);

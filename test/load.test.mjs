@@ -1,6 +1,7 @@
 import test from 'ava';
 import { startRelay } from './helpers.mjs';
 import { LoadRun } from '../dist/load/run.js';
+import { loadNative } from '../dist/load/native.js';
 
 test.serial('native load generator: 50 viewers and a publisher, every viewer receives, SRTP authenticates', async (t) => {
   const { url } = await startRelay(t);
@@ -60,4 +61,21 @@ test.serial('native load publisher answers PLI with an IDR when asked to (keyfra
   t.log(`join ms, answering PLI: ${joinMs.true.map((x) => x.toFixed(0)).join(', ')}; ignoring PLI: ${joinMs.false.map((x) => x.toFixed(0)).join(', ')}`);
   t.true(Math.max(...joinMs.true) < 2500, 'every viewer got media soon after joining: the relay asked for a keyframe and the publisher sent one');
   t.true(Math.min(...joinMs.false) > Math.max(...joinMs.true), 'without answering, viewers waited for the next natural IDR');
+});
+
+test.serial('native load generator: every client presents a certificate of its own, made ahead or on demand', (t) => {
+  const engine = new loadNative.LoadEngine({ threads: 1, ipOctet: 151 });
+  t.teardown(() => engine.close());
+  engine.prepareCertificates(3);
+  // Three from the prepared ones, two more made on demand: all distinct, none the engine's.
+  const fps = Array.from({ length: 5 }, () => engine.allocate('viewer').fingerprint);
+  t.is(new Set(fps).size, 5);
+  t.false(fps.includes(engine.fingerprint));
+  for (const fp of fps) t.regex(fp, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  t.throws(() => engine.prepareCertificates(-1), { message: /0\.\.100000/ });
+  // ownCertificates: false: every client presents the engine's (comparisons with older runs).
+  const shared = new loadNative.LoadEngine({ threads: 1, ipOctet: 152, ownCertificates: false });
+  t.teardown(() => shared.close());
+  shared.prepareCertificates(2);
+  t.is(shared.allocate('viewer').fingerprint, shared.fingerprint);
 });

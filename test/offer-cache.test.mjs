@@ -103,3 +103,20 @@ test('an answer in which a stand-in value also appears (here in the stream name)
     t.is(got, buildAnswer({ ...o, sessionId: Number(sessId(got)) }));
   }
 });
+
+test('per-session lines their grammar rule does not match (malformed, unusual) still parse as sdp-transform parses them', (t) => {
+  const [, sdp] = captured.find(([f]) => f === 'chromium-viewer.sdp');
+  const odd = [
+    (s) => s.replace(/^a=candidate:.*$/m, 'a=candidate:garbage'),
+    (s) => s.replace(/^a=fingerprint:.*$/m, 'a=fingerprint:sha-256'),
+    (s) => s.replace(/^o=.*$/m, 'o=- x'),
+    (s) => s.replace(/^a=ice-ufrag:.*$/m, 'a=ice-ufrag:123'),
+    (s) => s.replace(/^a=ice-pwd:.*$/m, 'a=ice-pwd:abc\r\na=ice-pwd:def'),
+    (s) => s.replace(/^(a=mid:.*)$/m, '$1\r\na=ssrc:12 cname:x\r\na=ssrc:x\r\na=msid:-\r\na=ssrc-group:FID 1 2'),
+  ];
+  for (const [i, change] of odd.entries()) {
+    parseOfferSdp(anotherSession(sdp)); // the shape is cached
+    const text = change(anotherSession(sdp));
+    t.deepEqual(JSON.parse(JSON.stringify(parseOfferSdp(text))), JSON.parse(JSON.stringify(sdpTransform.parse(text))), `change ${i}`);
+  }
+});

@@ -36,6 +36,9 @@ const { values: a } = parseArgs({
     // The publisher holds its media while the crowd joins and until every viewer is connected or
     // failed (then resumes): relay CPU per join without the fan-out to those already in.
     hold: { type: 'boolean' },
+    // Every load-generator viewer presents the engine's one DTLS certificate instead of its own
+    // (how the load generator worked before 2026-11-30; for comparisons).
+    'shared-certificate': { type: 'boolean' },
     out: { type: 'string' },
   },
 });
@@ -51,6 +54,7 @@ const cfg = {
   workers: Number(a.workers),
   keyframeOnRequest: !a['ignore-pli'],
   hold: Boolean(a.hold),
+  sharedCertificate: Boolean(a['shared-certificate']),
   relays: a.relays.split(',').map((r) => (r === 'this' ? root : r)),
 };
 if (!Number.isInteger(cfg.viewers) || cfg.viewers < 1 || cfg.viewers > 20000) throw new Error('--viewers: 1..20000');
@@ -120,7 +124,7 @@ async function measure(checkout, run) {
   try {
     load = await LoadRun.start({
       url: relay.url, stream: 'crowd', viewers: cfg.viewers, rateKbps: cfg.rateKbps, fps: 30, packetSize: 1200, publish: true, peer: 'native', keyframeOnRequest: cfg.keyframeOnRequest,
-      concurrency: cfg.inflight, threads: cfg.threads, ipOctet: 100 + ((process.pid + run) % 100), joinTimeoutMs: 30000,
+      concurrency: cfg.inflight, threads: cfg.threads, ipOctet: 100 + ((process.pid + run) % 100), joinTimeoutMs: 30000, sharedCertificate: cfg.sharedCertificate,
     });
     await sleep(1000);
     const whep = `${relay.url}/whep/crowd`;

@@ -15,8 +15,30 @@ namespace halfsec {
 // RFC 7983 demultiplexing: a DTLS record starts with a content type in 20..63.
 inline bool LooksLikeDtls(const uint8_t* d, size_t n) { return n >= 13 && d[0] >= 20 && d[0] <= 63; }
 
+// An ECDSA P-256 key and a self-signed certificate for it (made in the DTLS library context),
+// with its SHA-256 fingerprint. A DtlsIdentity presents one; a transport may present its own
+// instead (DtlsTransport::UseCertificate), as each browser peer connection brings a fresh one.
+class DtlsCertificate {
+ public:
+  static std::unique_ptr<DtlsCertificate> Create(std::string* error);
+  ~DtlsCertificate();
+  DtlsCertificate(const DtlsCertificate&) = delete;
+  DtlsCertificate& operator=(const DtlsCertificate&) = delete;
+  // "AB:CD:...", upper-case hex, as SDP writes it.
+  const std::string& fingerprint() const { return fingerprint_; }
+  EVP_PKEY* key() const { return key_; }
+  X509* cert() const { return cert_; }
+
+ private:
+  DtlsCertificate() = default;
+  EVP_PKEY* key_ = nullptr;
+  X509* cert_ = nullptr;
+  std::string fingerprint_;
+};
+
 // Process-wide identity: an ECDSA P-256 key, a self-signed certificate made at start, and the
-// SSL_CTX every peer's SSL is made from (shared by all workers; OpenSSL allows that).
+// SSL_CTX every peer's SSL is made from (shared by all workers; OpenSSL allows that). All three
+// live in the DTLS library context (dtls_libctx.h), not Node's default one.
 class DtlsIdentity {
  public:
   static std::unique_ptr<DtlsIdentity> Create(std::string* error);
@@ -28,8 +50,7 @@ class DtlsIdentity {
  private:
   DtlsIdentity() = default;
   SSL_CTX* ctx_ = nullptr;
-  EVP_PKEY* key_ = nullptr;
-  X509* cert_ = nullptr;
+  std::unique_ptr<DtlsCertificate> own_;  // the key and certificate ctx_ presents
   std::string fingerprint_;
 };
 
@@ -78,6 +99,14 @@ class DtlsTransport {
   bool released() const;
   // Keeps the whole SSL for the session instead (call before Start; for memory comparisons).
   void KeepSslAfterHandshake();
+  // Presents `certificate` (and proves its key) instead of the identity's; call before Start.
+  // The transport keeps its own references. False if OpenSSL refuses it (do not Start then).
+  bool UseCertificate(const DtlsCertificate& certificate);
+
+  // The SSL_CTX's certificate-verification callback (SSL_CTX_set_cert_verify_callback, set by
+  // DtlsIdentity): accepts the peer's certificate iff its digest is the SDP fingerprint the
+  // transport was given; 1 = accept, 0 = reject (bad_certificate alert).
+  static int VerifyCertificate(X509_STORE_CTX* store, void* arg);
 
  private:
   struct Impl;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "dtls/dtls_libctx.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
@@ -30,9 +31,6 @@ constexpr char kGroups[] = "X25519:P-256:P-384";
 struct EvpPkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
-struct EvpPkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
 struct X509Free {
   void operator()(X509* p) const { X509_free(p); }
 };
@@ -46,38 +44,28 @@ struct SslCtxFree {
   void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
 };
 
-// Context-level verify callback: the certificates WebRTC endpoints present are self-signed, so
-// the X509 path check always passes here. The real authentication is the SDP fingerprint, which
-// each transport checks with its own per-SSL callback (and again after the handshake).
-int AcceptSelfSigned(int /*preverify_ok*/, X509_STORE_CTX* /*store*/) { return 1; }
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// DtlsIdentity
+// DtlsCertificate
 
-std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
-  auto fail = [error](const char* what) -> std::unique_ptr<DtlsIdentity> {
+std::unique_ptr<DtlsCertificate> DtlsCertificate::Create(std::string* error) {
+  auto fail = [error](const char* what) -> std::unique_ptr<DtlsCertificate> {
     std::string msg = WithErrors(what);
     if (error) *error = msg;
     return nullptr;
   };
   ERR_clear_error();
+  // Made in the DTLS library context (dtls_libctx.h), where the SSL_CTX lives too.
+  OSSL_LIB_CTX* libctx = dtls_detail::DtlsLibCtx();
 
   // ECDSA P-256 key.
-  std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxFree> kctx(EVP_PKEY_CTX_new_id(EVP_PKEY_EC, nullptr));
-  if (!kctx || EVP_PKEY_keygen_init(kctx.get()) <= 0 ||
-      EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kctx.get(), NID_X9_62_prime256v1) <= 0) {
-    return fail("DTLS identity: EC key generation setup failed");
-  }
-  EVP_PKEY* raw_key = nullptr;
-  if (EVP_PKEY_keygen(kctx.get(), &raw_key) <= 0 || !raw_key) {
-    return fail("DTLS identity: EC key generation failed");
-  }
+  EVP_PKEY* raw_key = EVP_PKEY_Q_keygen(libctx, nullptr, "EC", "P-256");
+  if (!raw_key) return fail("DTLS identity: EC key generation failed");
   std::unique_ptr<EVP_PKEY, EvpPkeyFree> key(raw_key);
 
   // Self-signed certificate.
-  std::unique_ptr<X509, X509Free> cert(X509_new());
+  std::unique_ptr<X509, X509Free> cert(X509_new_ex(libctx, nullptr));
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
     return fail("DTLS identity: X509_new failed");
   }
@@ -109,23 +97,52 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
   if (X509_digest(cert.get(), EVP_sha256(), md, &md_len) != 1 || md_len != 32) {
     return fail("DTLS identity: X509_digest");
   }
+  std::unique_ptr<DtlsCertificate> c(new DtlsCertificate());
+  c->key_ = key.release();
+  c->cert_ = cert.release();
+  c->fingerprint_ = HexColon(md, md_len);
+  return c;
+}
+
+DtlsCertificate::~DtlsCertificate() {
+  X509_free(cert_);
+  EVP_PKEY_free(key_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DtlsIdentity
+
+std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
+  auto fail = [error](const char* what) -> std::unique_ptr<DtlsIdentity> {
+    std::string msg = WithErrors(what);
+    if (error) *error = msg;
+    return nullptr;
+  };
+  std::unique_ptr<DtlsCertificate> own = DtlsCertificate::Create(error);
+  if (!own) return nullptr;
+  EVP_PKEY* key = own->key();
+  X509* cert = own->cert();
+  OSSL_LIB_CTX* libctx = dtls_detail::DtlsLibCtx();
 
   // The SSL_CTX every transport's SSL is made from.
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(DTLS_method()));
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new_ex(libctx, nullptr, DTLS_method()));
   if (!ctx) return fail("DTLS identity: SSL_CTX_new");
   if (SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
     return fail("DTLS identity: protocol version");
   }
-  if (SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(ctx.get()) != 1) {
+  if (SSL_CTX_use_certificate(ctx.get(), cert) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), key) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
     return fail("DTLS identity: installing certificate and key");
   }
   // Note the inverted convention: 0 means success here.
   if (SSL_CTX_set_tlsext_use_srtp(ctx.get(), kSrtpProfiles) != 0) return fail("DTLS identity: use_srtp");
   if (SSL_CTX_set_cipher_list(ctx.get(), kCipherList) != 1) return fail("DTLS identity: cipher list");
   if (SSL_CTX_set1_groups_list(ctx.get(), kGroups) != 1) return fail("DTLS identity: groups");
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, AcceptSelfSigned);
+  // The peer must present a certificate, and it is checked against the SDP fingerprint only
+  // (DtlsTransport::VerifyCertificate): self-signed chains carry no other trust.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx.get(), DtlsTransport::VerifyCertificate, nullptr);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
@@ -134,16 +151,11 @@ std::unique_ptr<DtlsIdentity> DtlsIdentity::Create(std::string* error) {
 
   std::unique_ptr<DtlsIdentity> id(new DtlsIdentity());
   id->ctx_ = ctx.release();
-  id->key_ = key.release();
-  id->cert_ = cert.release();
-  id->fingerprint_ = HexColon(md, md_len);
+  id->fingerprint_ = own->fingerprint();
+  id->own_ = std::move(own);
   return id;
 }
 
-DtlsIdentity::~DtlsIdentity() {
-  SSL_CTX_free(ctx_);
-  X509_free(cert_);
-  EVP_PKEY_free(key_);
-}
+DtlsIdentity::~DtlsIdentity() { SSL_CTX_free(ctx_); }
 
 }  // namespace halfsec

@@ -123,13 +123,21 @@ struct DtlsTransport::Impl {
 
   // ---- OpenSSL callbacks (static members so they may use this private type) ----
 
-  // Per-SSL verify callback: accepts the self-signed chain but rejects a leaf certificate whose
-  // digest is not the SDP fingerprint, so the handshake aborts with a bad_certificate alert.
-  static int VerifyPeer(int /*preverify_ok*/, X509_STORE_CTX* store) {
+  // Certificate check for the whole chain (the SSL_CTX's cert-verify callback, in place of
+  // X509_verify_cert): WebRTC endpoints present self-signed certificates, so path building and
+  // validation prove nothing here (and their verdict was ignored); what authenticates the peer
+  // is its leaf certificate's digest against the SDP fingerprint (RFC 8122 5, RFC 8827 6.5),
+  // plus its CertificateVerify signature, which libssl checks on its own. A mismatch aborts the
+  // handshake with a bad_certificate alert.
+  static int VerifyChain(X509_STORE_CTX* store) {
     SSL* s = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     Impl* im = s ? static_cast<Impl*>(SSL_get_app_data(s)) : nullptr;
     X509* leaf = X509_STORE_CTX_get0_cert(store);
-    if (!im || !leaf) return 1;  // the post-handshake check still applies
+    if (!leaf) {
+      X509_STORE_CTX_set_error(store, X509_V_ERR_UNSPECIFIED);
+      return 0;
+    }
+    if (!im) return 1;  // not one of ours; FinishHandshake's check still applies
     std::string why;
     if (!im->MatchesFingerprint(leaf, &why)) {
       im->verify_error = std::move(why);
@@ -464,7 +472,7 @@ DtlsTransport::DtlsTransport(const DtlsIdentity& identity, DtlsRole role, std::s
   im.rbio = rbio.get();
   SSL_set_bio(im.ssl, rbio.release(), wbio.release());
   SSL_set_app_data(im.ssl, &im);
-  SSL_set_verify(im.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, Impl::VerifyPeer);
+  SSL_set_verify(im.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   // SSL_OP_NO_QUERY_MTU is set, so this value is used as is (no DTLS_set_link_mtu: that would
   // replace it with link MTU minus BIO overhead on the first write).
   SSL_set_mtu(im.ssl, kSslMtu);
@@ -571,5 +579,16 @@ bool DtlsTransport::GetSrtpKeys(SrtpKeyMaterial* out) const {
   }
   return impl_->ssl && impl_->ExportKeys(out);
 }
+
+bool DtlsTransport::UseCertificate(const DtlsCertificate& certificate) {
+  if (!impl_ || !impl_->ssl || state_ != DtlsState::kNew) return false;
+  ERR_clear_error();
+  const bool ok = SSL_use_certificate(impl_->ssl, certificate.cert()) == 1 &&
+                  SSL_use_PrivateKey(impl_->ssl, certificate.key()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+int DtlsTransport::VerifyCertificate(X509_STORE_CTX* store, void* /*arg*/) { return Impl::VerifyChain(store); }
 
 }  // namespace halfsec

@@ -78,6 +78,10 @@ void Client::Attach(Loop* loop, const DtlsIdentity& identity, int64_t now_ns) {
   RAND_bytes(reinterpret_cast<uint8_t*>(&tie_breaker_), sizeof tie_breaker_);
   dtls_ = std::make_unique<DtlsTransport>(identity, p_.dtls_role, p_.fingerprint_algorithm, p_.fingerprint,
                                           [this](const uint8_t* d, size_t n) { loop_->SendFrom(ip_, p_.remote, d, n); });
+  if (p_.certificate && dtls_->state() != DtlsState::kFailed && !dtls_->UseCertificate(*p_.certificate)) {
+    Fail("DTLS: the client's own certificate was refused");
+    return;
+  }
   if (dtls_->state() == DtlsState::kFailed) {
     Fail(dtls_->error());
     return;

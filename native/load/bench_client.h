@@ -95,6 +95,9 @@ struct ClientParams {
   // and restarts the keyframe interval, as browser and hardware encoders do; off, the publisher
   // ignores requests (bench/join measures the keyframe cache against such a publisher).
   bool keyframe_on_request = false;
+  // The certificate this client presents (its own, as each browser peer connection brings a
+  // fresh one); null: the engine identity's.
+  std::shared_ptr<const DtlsCertificate> certificate;
 };
 
 class Loop;
@@ -235,6 +238,9 @@ class Loop {
 struct LoadOptions {
   int threads = 1;          // viewer threads; the publisher gets a thread of its own
   uint8_t ip_octet = 100;   // clients get 127.<ip_octet>.x.y
+  // Each client presents a certificate of its own (default, as browsers do); false: all present
+  // the engine identity's (the load generator before 2026-11-30, for comparisons).
+  bool own_certificates = true;
 };
 
 class LoadEngine {
@@ -254,7 +260,11 @@ class LoadEngine {
     uint32_t id, ip;  // ip in network order
     uint16_t port;
     int loop;
+    std::shared_ptr<const DtlsCertificate> certificate;  // the client's own
   };
+  // Every client presents a certificate of its own: Allocate takes one made ahead by
+  // PrepareCertificates (so that making them is not part of a measured join), or makes one.
+  bool PrepareCertificates(size_t n, std::string* error);
   bool Allocate(bool publisher, Slot* out, std::string* error);
   bool Connect(uint32_t id, ClientParams params, std::string* error);
   bool Remove(uint32_t id);
@@ -270,6 +280,7 @@ class LoadEngine {
   uint32_t next_id_ = 1;
   int next_loop_ = 0;
   std::unordered_map<uint32_t, Slot> pending_;
+  std::vector<std::unique_ptr<DtlsCertificate>> spare_certificates_;
   std::unordered_map<uint32_t, std::shared_ptr<ClientStats>> stats_;
   std::unordered_map<uint32_t, int> loop_of_;
 };

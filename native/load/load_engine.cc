@@ -32,12 +32,34 @@ void LoadEngine::Stop() {
   loops_.clear();
 }
 
+bool LoadEngine::PrepareCertificates(size_t n, std::string* error) {
+  if (!opts_.own_certificates) return true;
+  spare_certificates_.reserve(spare_certificates_.size() + n);
+  for (size_t i = 0; i < n; i++) {
+    auto c = DtlsCertificate::Create(error);
+    if (!c) return false;
+    spare_certificates_.push_back(std::move(c));
+  }
+  return true;
+}
+
 bool LoadEngine::Allocate(bool publisher, Slot* out, std::string* error) {
   if (loops_.empty()) return *error = "load engine is closed", false;
   if (next_index_ >= 250u * 256u) return *error = "out of client addresses", false;
+  std::shared_ptr<const DtlsCertificate> certificate;
+  if (!opts_.own_certificates) {
+    // the engine identity's
+  } else if (!spare_certificates_.empty()) {
+    certificate = std::move(spare_certificates_.back());
+    spare_certificates_.pop_back();
+  } else {
+    certificate = DtlsCertificate::Create(error);
+    if (!certificate) return false;
+  }
   const int viewer_loops = static_cast<int>(loops_.size()) - 1;
   const int loop = publisher ? viewer_loops : next_loop_++ % viewer_loops;
-  *out = {next_id_++, ClientIp(opts_.ip_octet, next_index_++), loops_[static_cast<size_t>(loop)]->port(), loop};
+  *out = {next_id_++, ClientIp(opts_.ip_octet, next_index_++), loops_[static_cast<size_t>(loop)]->port(), loop,
+          std::move(certificate)};
   pending_[out->id] = *out;
   return true;
 }
@@ -48,6 +70,7 @@ bool LoadEngine::Connect(uint32_t id, ClientParams params, std::string* error) {
   const Slot slot = it->second;
   pending_.erase(it);
   params.publisher = slot.loop == static_cast<int>(loops_.size()) - 1;
+  params.certificate = slot.certificate;
   auto stats = std::make_shared<ClientStats>();
   stats_[id] = stats;
   loop_of_[id] = slot.loop;

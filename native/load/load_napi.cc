@@ -65,6 +65,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "LoadEngine",
                        {InstanceMethod("allocate", &LoadEngineWrap::Allocate),
+                        InstanceMethod("prepareCertificates", &LoadEngineWrap::PrepareCertificates),
                         InstanceMethod("connect", &LoadEngineWrap::Connect),
                         InstanceMethod("remove", &LoadEngineWrap::Remove),
                         InstanceMethod("pause", &LoadEngineWrap::Pause),
@@ -76,7 +77,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
                         StaticMethod("nowNs", &LoadEngineWrap::NowNs)});
   }
 
-  // new LoadEngine({ threads, ipOctet })
+  // new LoadEngine({ threads, ipOctet, ownCertificates = true })
   explicit LoadEngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadEngineWrap>(info) {
     Napi::Env env = info.Env();
     bench::LoadOptions opts;
@@ -89,6 +90,8 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
       }
       opts.threads = static_cast<int>(threads);
       opts.ip_octet = static_cast<uint8_t>(octet);
+      Napi::Value own = o.Get("ownCertificates");
+      if (own.IsBoolean()) opts.own_certificates = own.As<Napi::Boolean>().Value();
     }
     engine_ = std::make_unique<LoadEngine>();
     std::string err;
@@ -107,7 +110,18 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     return false;
   }
 
-  // allocate('viewer' | 'publisher') -> { id, ip, port }
+  // prepareCertificates(n): makes n client certificates ahead (see LoadEngine::PrepareCertificates).
+  Napi::Value PrepareCertificates(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    const double n = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 0 && n <= 100000)) return Throw(env, "prepareCertificates(n): 0..100000");
+    std::string err;
+    if (!engine_->PrepareCertificates(static_cast<size_t>(n), &err)) return Throw(env, err, false);
+    return env.Undefined();
+  }
+
+  // allocate('viewer' | 'publisher') -> { id, ip, port, fingerprint } (the client's own certificate's)
   Napi::Value Allocate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Alive(env)) return env.Undefined();
@@ -120,6 +134,7 @@ class LoadEngineWrap : public Napi::ObjectWrap<LoadEngineWrap> {
     r.Set("id", s.id);
     r.Set("ip", IpString(s.ip));
     r.Set("port", s.port);
+    r.Set("fingerprint", s.certificate ? s.certificate->fingerprint() : engine_->identity().fingerprint());
     return r;
   }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dtls/dtls.h"
+#include "dtls/dtls_libctx.h"
 #include "napi/test_dtls_loopback.h"
 
 namespace halfsec {
@@ -92,6 +93,16 @@ Napi::Value DtlsIdentityFn(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// dtlsDecoders() -> { offered, total }: key decoders in the DTLS library context (dtls_libctx.h)
+// and in the default provider it forwards to.
+Napi::Value DtlsDecodersFn(const Napi::CallbackInfo& info) {
+  dtls_detail::DtlsLibCtxCounts c = dtls_detail::DtlsLibCtxDecoderCounts();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("offered", c.decoders_offered);
+  o.Set("total", c.decoders_total);
+  return o;
+}
+
 // dtlsLoopback(opts) -> { clientState, serverState, profile, keysMatch, maxDatagram, error, ... }
 Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -112,6 +123,8 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
     o.close_by = OptString(a, "closeBy", "");
     o.garbage_after = OptInt(a, "garbageAfterConnect", 0);
     o.big_cert = OptBool(a, "bigCertificate");
+    o.client_key = OptString(a, "clientKey", "");
+    o.client_own_cert = OptBool(a, "clientOwnCertificate");
     o.deadline_ms = OptInt(a, "deadlineMs", 5000);
     o.drop_server_last_flight = OptBool(a, "dropServerLastFlight");
     o.forged_alerts = OptBool(a, "forgedAlerts");
@@ -125,11 +138,15 @@ Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   if (o.big_cert && (!InstallBigCertificate(*cid) || !InstallBigCertificate(*sid))) {
     return Throw(env, "could not install the big certificate");
   }
+  if (!o.client_key.empty() && !InstallPeerKey(*cid, o.client_key)) {
+    return Throw(env, "could not install a " + o.client_key + " client key");
+  }
   if (!cipher.empty() && (SSL_CTX_set_cipher_list(cid->ctx(), cipher.c_str()) != 1 ||
                           SSL_CTX_set_cipher_list(sid->ctx(), cipher.c_str()) != 1)) {
     return Throw(env, "unknown cipher " + cipher);
   }
   LoopbackResult r = RunLoopback(*cid, *sid, o);
+  if (!r.setup_error.empty()) return Throw(env, "loopback: " + r.setup_error);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("clientState", StateName(r.client_state));
@@ -316,6 +333,7 @@ Napi::Value DtlsMemoryFn(const Napi::CallbackInfo& info) {
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj) {
   obj.Set("dtlsMemory", Napi::Function::New(env, DtlsMemoryFn, "dtlsMemory"));
   obj.Set("dtlsIdentity", Napi::Function::New(env, DtlsIdentityFn, "dtlsIdentity"));
+  obj.Set("dtlsDecoders", Napi::Function::New(env, DtlsDecodersFn, "dtlsDecoders"));
   obj.Set("dtlsLoopback", Napi::Function::New(env, DtlsLoopbackFn, "dtlsLoopback"));
   obj.Set("dtlsFeed", Napi::Function::New(env, DtlsFeedFn, "dtlsFeed"));
   obj.Set("dtlsTimer", Napi::Function::New(env, DtlsTimerFn, "dtlsTimer"));

@@ -101,6 +101,31 @@ bool InstallBigCertificate(const DtlsIdentity& id) {
   return ok;
 }
 
+bool InstallPeerKey(const DtlsIdentity& id, const std::string& type) {
+  // Made in OpenSSL's default library context, as a foreign peer's certificate would be.
+  EVP_PKEY* raw = nullptr;
+  if (type == "rsa") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+  else if (type == "ed25519") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  else if (type == "p384") raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+  if (!raw) return false;
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(raw, EVP_PKEY_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  X509_NAME* name = cert ? X509_get_subject_name(cert.get()) : nullptr;
+  // Ed25519 signs without a separate digest.
+  const EVP_MD* md = type == "ed25519" ? nullptr : EVP_sha256();
+  bool ok = name && X509_set_version(cert.get(), X509_VERSION_3) == 1 &&
+            ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7) == 1 &&
+            X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) &&
+            X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600) &&
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>(type.c_str()), -1, -1, 0) == 1 &&
+            X509_set_issuer_name(cert.get(), name) == 1 && X509_set_pubkey(cert.get(), key.get()) == 1 &&
+            X509_sign(cert.get(), key.get(), md) > 0 && SSL_CTX_use_certificate(id.ctx(), cert.get()) == 1 &&
+            SSL_CTX_use_PrivateKey(id.ctx(), key.get()) == 1 && SSL_CTX_check_private_key(id.ctx()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& server_id, const LoopbackOptions& o) {
   LoopbackResult res;
   std::deque<Datagram> to_server, to_client;
@@ -133,8 +158,18 @@ LoopbackResult RunLoopback(const DtlsIdentity& client_id, const DtlsIdentity& se
   if (o.corrupt_client_fp) server_fp = Corrupt(server_fp);
   if (o.corrupt_server_fp) client_fp = Corrupt(client_fp);
 
+  std::unique_ptr<DtlsCertificate> own;
+  if (o.client_own_cert) {
+    own = DtlsCertificate::Create(&res.setup_error);
+    if (!own) return res;
+    client_fp = o.corrupt_server_fp ? Corrupt(own->fingerprint()) : own->fingerprint();
+  }
   DtlsTransport client(client_id, DtlsRole::kClient, o.algorithm, server_fp, sender(&to_server));
   DtlsTransport server(server_id, DtlsRole::kServer, o.algorithm, client_fp, sender(&to_client));
+  if (own && !client.UseCertificate(*own)) {
+    res.setup_error = "UseCertificate failed";
+    return res;
+  }
   server_ptr = &server;
 
   // Junk: random bytes with the first byte in the DTLS demux range; deterministic.

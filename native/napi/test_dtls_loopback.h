@@ -18,6 +18,10 @@ const char* ProfileName(SrtpProfile p);
 // with the same key, so that the Certificate message cannot fit one 1200-byte datagram.
 bool InstallBigCertificate(const DtlsIdentity& id);
 
+// Replaces the identity's key and certificate by a fresh self-signed one of another key type
+// ("rsa" 2048, "ed25519", "p384"), as peers other than browsers present.
+bool InstallPeerKey(const DtlsIdentity& id, const std::string& type);
+
 struct LoopbackOptions {
   bool corrupt_client_fp = false;  // the client expects a wrong server fingerprint
   bool corrupt_server_fp = false;  // the server expects a wrong client fingerprint
@@ -32,6 +36,8 @@ struct LoopbackOptions {
   int garbage_after = 0;      // junk datagrams fed to both sides once connected
   std::string close_by;       // "client" / "server": Close() after connecting
   bool big_cert = false;
+  std::string client_key;  // "" = the identity's ECDSA P-256 key; else see InstallPeerKey
+  bool client_own_cert = false;  // the client presents a DtlsCertificate of its own (UseCertificate)
   int deadline_ms = 5000;
   bool drop_server_last_flight = false;  // lose the server's ChangeCipherSpec + Finished once
   bool forged_alerts = false;            // feed both sides unauthenticated alerts once connected

@@ -34,14 +34,14 @@ export class NativeClients implements ViewerPool {
     readonly transport: 'udp' | 'tcp' = 'udp',
   ) {}
 
-  static create(threads: number, ipOctet: number, transport: 'udp' | 'tcp' = 'udp'): NativeClients {
-    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet }), transport);
+  static create(threads: number, ipOctet: number, transport: 'udp' | 'tcp' = 'udp', ownCertificates = true): NativeClients {
+    return new NativeClients(new loadNative.LoadEngine({ threads, ipOctet, ownCertificates }), transport);
   }
 
   private async signal(role: 'viewer' | 'publisher', url: string, extra: Partial<ClientParams>, ssrc?: number): Promise<{ id: number; postNs: number; location: string }> {
     const slot = this.engine.allocate(role);
     const ice = iceCredentials();
-    const offer = buildOffer({ role, ufrag: ice.ufrag, pwd: ice.pwd, fingerprint: this.engine.fingerprint, ip: slot.ip, port: slot.port, ...(ssrc !== undefined ? { ssrc } : {}) });
+    const offer = buildOffer({ role, ufrag: ice.ufrag, pwd: ice.pwd, fingerprint: slot.fingerprint, ip: slot.ip, port: slot.port, ...(ssrc !== undefined ? { ssrc } : {}) });
     const postNs = loadNative.LoadEngine.nowNs();
     const { answer, location } = await postOffer(url, offer);
     const tcp = role === 'viewer' && this.transport === 'tcp';

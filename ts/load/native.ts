@@ -51,7 +51,10 @@ export interface ClientStats {
 
 export interface NativeLoadEngine {
   readonly fingerprint: string;
-  allocate(role: 'viewer' | 'publisher'): { id: number; ip: string; port: number };
+  /** A client slot; `fingerprint`: of the certificate it will present (its own, as each browser peer connection's). */
+  allocate(role: 'viewer' | 'publisher'): { id: number; ip: string; port: number; fingerprint: string };
+  /** Makes `n` client certificates ahead, so that making them is not part of a measured join. */
+  prepareCertificates(n: number): void;
   connect(id: number, params: ClientParams): void;
   remove(id: number): boolean;
   /** A publisher holds (true) or resumes (false) its media. */
@@ -85,7 +88,8 @@ export interface RawSendResult {
 
 interface LoadAddon {
   LoadEngine: {
-    new (options: { threads?: number; ipOctet?: number }): NativeLoadEngine;
+    /** ownCertificates (default true): each client presents a certificate of its own; false: all the engine's. */
+    new (options: { threads?: number; ipOctet?: number; ownCertificates?: boolean }): NativeLoadEngine;
     histogramBounds(): Float64Array;
     nowNs(): number;
   };

@@ -29,6 +29,8 @@ export interface LoadConfig {
   threads: number;
   /** Clients get 127.<ipOctet>.x.y; default derived from the pid so that parallel runs differ. */
   ipOctet?: number;
+  /** Native clients all present the engine's one certificate instead of one each (for comparisons with older runs). */
+  sharedCertificate?: boolean;
   joinTimeoutMs: number;
   /** The publisher holds its media while viewers join (joins then measure an idle relay). */
   holdWhileJoining?: boolean;
@@ -75,8 +77,10 @@ export class LoadRun {
 
   static async start(cfg: LoadConfig): Promise<LoadRun> {
     const octet = cfg.ipOctet ?? 100 + (process.pid % 100);
-    const clients = NativeClients.create(cfg.threads, octet, cfg.transport ?? 'udp');
+    const clients = NativeClients.create(cfg.threads, octet, cfg.transport ?? 'udp', !cfg.sharedCertificate);
     try {
+      // Each native client presents a certificate of its own (as browsers do); made now, not while joining.
+      clients.engine.prepareCertificates((cfg.peer === 'native' ? cfg.viewers : 0) + (cfg.publish ? 1 : 0));
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {

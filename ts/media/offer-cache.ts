@@ -6,6 +6,7 @@
 // offer then parses only its per-session lines. The result is what sdp-transform would return for
 // the whole text (test/offer-cache.test.mjs compares them), as objects of its own except the
 // shape's, which are shared between sessions and frozen so that no session can change another's.
+import { createRequire } from 'node:module';
 import * as sdpTransform from 'sdp-transform';
 import type { SessionDescription } from 'sdp-transform';
 
@@ -17,7 +18,85 @@ const MAX_CACHED_CHARS = 32 * 1024;
 /** Fields of an m= line: in both the shape and the per-session parse, always equal. */
 const M_LINE_FIELDS = new Set(['type', 'port', 'protocol', 'payloads']);
 
+/** One rule of sdp-transform's grammar (lib/grammar.js), as its parser reads it. */
+interface GrammarRule {
+  name?: string;
+  push?: string;
+  reg: RegExp;
+  names?: string[];
+}
+const grammar = createRequire(import.meta.url)('sdp-transform/lib/grammar.js') as Record<string, GrammarRule[]>;
+const ruleNamed = (type: string, key: string): GrammarRule | undefined => grammar[type]?.find((r) => (r.push ?? r.name) === key);
+/**
+ * The grammar rule for each per-session attribute. sdp-transform tries a line against its
+ * type's rules in order (a=candidate against ~20 a= rules first); every a= rule is anchored on
+ * its own attribute name, so the first rule that matches an a=NAME:... line is NAME's, and
+ * applying it directly gives the same result. A line its rule does not match goes to
+ * sdp-transform whole.
+ */
+const ORIGIN_RULE = ruleNamed('o', 'origin');
+const SESSION_RULES = new Map<string, GrammarRule>(
+  (
+    [
+      ['ice-ufrag', 'iceUfrag'],
+      ['ice-pwd', 'icePwd'],
+      ['fingerprint', 'fingerprint'],
+      ['candidate', 'candidates'],
+      ['ssrc', 'ssrcs'],
+      ['ssrc-group', 'ssrcGroups'],
+      ['msid', 'msid'],
+    ] as const
+  ).flatMap(([attr, key]) => {
+    const rule = ruleNamed('a', key);
+    return rule ? [[attr, rule] as const] : [];
+  }),
+);
+
+/** sdp-transform's toIntIfInt. */
+const toIntIfInt = (v: string): string | number => (String(Number(v)) === v ? Number(v) : v);
+
+/** What sdp-transform's parseReg does with a line its rule matched. */
+function applyRule(rule: GrammarRule, location: Record<string, unknown>, match: RegExpMatchArray): void {
+  const needsBlank = rule.name !== undefined && rule.names !== undefined;
+  if (rule.push !== undefined && !location[rule.push]) location[rule.push] = [];
+  else if (needsBlank && !location[rule.name!]) location[rule.name!] = {};
+  const into = (rule.push !== undefined ? {} : needsBlank ? location[rule.name!] : location) as Record<string, unknown>;
+  if (rule.name !== undefined && rule.names === undefined) {
+    into[rule.name] = toIntIfInt(match[1]!);
+  } else {
+    const names = rule.names ?? [];
+    for (let i = 0; i < names.length; i++) if (match[i + 1] != null) into[names[i]!] = toIntIfInt(match[i + 1]!);
+  }
+  if (rule.push !== undefined) (location[rule.push] as unknown[]).push(into);
+}
+
+/**
+ * sdpTransform.parse of the per-session lines (and the m= lines between them, which only open
+ * sections here: their fields are the shape's), or undefined when a line needs the generic parser.
+ */
+function parseSessionLines(lines: string[]): SessionDescription | undefined {
+  const session: Record<string, unknown> = {};
+  const media: Record<string, unknown>[] = [];
+  let location = session;
+  for (const l of lines) {
+    if (l.startsWith('m=')) {
+      location = { rtp: [], fmtp: [] };
+      media.push(location);
+      continue;
+    }
+    const content = l.slice(2);
+    const rule = l[0] === 'o' ? ORIGIN_RULE : SESSION_RULES.get(content.slice(0, content.indexOf(':')));
+    const match = rule ? content.match(rule.reg) : null;
+    if (!rule || !match) return undefined;
+    applyRule(rule, location, match);
+  }
+  session.media = media;
+  return session as unknown as SessionDescription;
+}
+
 const shapes = new Map<string, SessionDescription>();
+/** The shape last found: a crowd sends one shape, and comparing two strings is cheaper than hashing one. */
+let lastShape: { key: string; shape: SessionDescription } | undefined;
 /** Which shape each cached parse came from (for caches further down, e.g. the answer's). */
 const shapeOf = new WeakMap<object, number>();
 const shapeIds = new WeakMap<object, number>();
@@ -73,7 +152,7 @@ export function parseOfferSdp(text: string): SessionDescription {
     }
   }
   const key = shapeLines.join('\n');
-  let shape = shapes.get(key);
+  let shape = lastShape?.key === key ? lastShape.shape : shapes.get(key);
   if (!shape) {
     misses++;
     shape = deepFreeze(sdpTransform.parse(key));
@@ -83,7 +162,9 @@ export function parseOfferSdp(text: string): SessionDescription {
   } else {
     hits++;
   }
-  const own = sdpTransform.parse(ownLines.join('\r\n'));
+  lastShape = { key, shape };
+  const own = parseSessionLines(ownLines);
+  if (!own) return sdpTransform.parse(text);
   const shapeMedia = shape.media ?? [];
   const ownMedia = own.media ?? [];
   if (shapeMedia.length !== ownMedia.length) return sdpTransform.parse(text);
