@@ -14,6 +14,8 @@ export interface EngineOptions {
   fanoutCoalesceUs?: number;
   /** Each worker thread on its own CPU (default false). */
   pinWorkers?: boolean;
+  /** SCHED_FIFO priority of the worker threads, 1-99 (default 0: the normal policy). */
+  workerRealtimePriority?: number;
   connectTimeoutMs?: number;
   consentTimeoutMs?: number;
   publisherMediaTimeoutMs?: number;
@@ -206,6 +208,8 @@ export interface NativeEngine {
   readonly ports: number[];
   /** The ICE-TCP port (0: off). */
   readonly tcpPort: number;
+  /** Why workerRealtimePriority was not applied (empty: applied, or not asked for). */
+  readonly schedulingWarning: string;
   createStream(): number;
   closeStream(streamId: number): boolean;
   addPeer(config: PeerConfig): { peerId: number; worker: number; port: number; tcpPort: number };

@@ -102,6 +102,7 @@ function startEngine(opts: ResolvedOptions, onEvents: (events: EngineEvent[]) =>
       udpGso: opts.udpGso,
       fanoutCoalesceUs: opts.fanoutCoalesceUs,
       pinWorkers: opts.pinWorkers,
+      workerRealtimePriority: opts.workerRealtimePriority,
       connectTimeoutMs: opts.connectTimeoutMs,
       consentTimeoutMs: opts.consentTimeoutMs,
       publisherMediaTimeoutMs: opts.publisherMediaTimeoutMs,
@@ -163,6 +164,7 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   const log = logger ?? pino({ level: opts.logLevel, base: { name: 'halfsec' } });
   let sessions: SessionManager | undefined;
   const engine = startEngine(opts, (events) => sessions?.onEngineEvents(events));
+  if (engine.schedulingWarning !== '') log.warn(engine.schedulingWarning);
   sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker, maxPublishKbps: opts.maxPublishKbps });
   const sm = sessions;
   if ((opts.redisUrl !== undefined || opts.redisSentinels.length > 0) && opts.clusterSecret === undefined) {

@@ -31,6 +31,7 @@ const relay = createRelay({
   memoryReclaim: process.env.HALFSEC_BENCH_MEMORY_RECLAIM !== 'false',
   ...(process.argv[4] ? { fanoutCoalesceUs: Number(process.argv[4]) } : {}),
   ...(process.argv[5] === 'pin' ? { pinWorkers: true } : {}),
+  ...(process.argv[6] ? { workerRealtimePriority: Number(process.argv[6]) } : {}),
 });
 // V8's pauses (bench/memory): count, total and longest, ms, per kind (scavenge, mark-compact, ...).
 const gcPauses = {};

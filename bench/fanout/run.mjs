@@ -122,6 +122,7 @@ const RELAYS = {
   baseline: { script: `${a.baseline ?? '.'}/bench/fanout/relay-child.mjs`, args: [String(cfg.workers)] },
   // The same relay with each worker thread pinned to its own CPU (pinWorkers).
   'halfsec-pinned': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', '', 'pin'] },
+  'halfsec-rt': { script: `${here}relay-child.mjs`, args: [String(cfg.workers), 'gso', '', 'pin', '10'] },
   ndc: { script: `${here}../peers/ndc-relay.mjs`, args: [] },
   // mediasoup 3.8.4, installed and built on first use into bench/peers/mediasoup/.install.
   mediasoup: { script: `${here}../peers/mediasoup/relay.mjs`, args: [String(cfg.workers)], prepare: () => ensureMediasoup({ log }) },

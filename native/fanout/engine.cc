@@ -30,6 +30,7 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
     w->set_udp_gso(opts.udp_gso);
     w->set_fanout_coalesce_us(opts.fanout_coalesce_us);
     if (opts.pin_workers) w->set_cpu(PinnedCpu(i));
+    w->set_realtime_priority(opts.worker_realtime_priority);
     std::string last;
     bool ok = false;
     while (port < port_end && port <= 65535) {
@@ -82,7 +83,10 @@ bool Engine::Start(const EngineOptions& opts, std::string* error) {
       return false;
     }
   }
-  for (auto& w : workers_) w->Start();
+  for (auto& w : workers_) {
+    w->Start();
+    if (scheduling_warning_.empty() && !w->scheduling_error().empty()) scheduling_warning_ = w->scheduling_error();
+  }
   started_ = true;
   return true;
 }

@@ -58,6 +58,11 @@ struct EngineOptions {
   // Each worker thread on its own CPU (the i-th of the CPUs the process may use, round robin),
   // so a worker woken by another's packet is never placed on the waker's CPU to wait for it.
   bool pin_workers = false;
+  // SCHED_FIFO priority of the worker threads (1-99; 0: the default time-sharing policy), so
+  // another process on the same cores cannot preempt a fan-out half way (sched(7)). Needs
+  // CAP_SYS_NICE (or RLIMIT_RTPRIO); without it the workers keep the default policy and
+  // Engine::scheduling_warning() says why. The kernel's RT throttling still bounds them.
+  int worker_realtime_priority = 0;
 };
 
 class Engine {
@@ -77,6 +82,8 @@ class Engine {
   size_t worker_count() const { return workers_.size(); }
   // ICE-TCP: the listening port (0: off) and limits.
   uint16_t tcp_port() const { return tcp_port_; }
+  // Why worker_realtime_priority could not be applied (empty: applied, or not asked for).
+  const std::string& scheduling_warning() const { return scheduling_warning_; }
   size_t tcp_max_per_worker() const { return tcp_max_per_worker_; }
   size_t tcp_send_queue_bytes() const { return tcp_send_queue_bytes_; }
   uint64_t NextTcpId() { return next_tcp_id_.fetch_add(1, std::memory_order_relaxed); }
@@ -125,6 +132,7 @@ class Engine {
   int consent_timeout_ms_ = 30000;
   int media_timeout_ms_ = 2000;
   uint16_t tcp_port_ = 0;
+  std::string scheduling_warning_;
   size_t tcp_max_per_worker_ = 2000, tcp_send_queue_bytes_ = 256 * 1024;
   int tcp_max_per_address_ = 16;
   std::atomic<uint64_t> next_tcp_id_{1};

@@ -102,6 +102,15 @@ void Worker::Start() {
     CPU_SET(cpu_, &set);
     pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);  // best effort
   }
+  if (rt_priority_ > 0) {
+    sched_param param{};
+    param.sched_priority = rt_priority_;
+    const int rc = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &param);
+    if (rc != 0) {
+      scheduling_error_ = "worker realtime priority " + std::to_string(rt_priority_) + " refused (" + std::strerror(rc) +
+                          "): needs CAP_SYS_NICE or RLIMIT_RTPRIO; workers keep the default policy";
+    }
+  }
 }
 
 int PinnedCpu(int worker_index) {

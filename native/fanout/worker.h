@@ -95,6 +95,10 @@ class Worker {
   // Before Start: see EngineOptions::fanout_coalesce_us.
   void set_fanout_coalesce_us(int us) { coalesce_ns_ = int64_t{us} * 1000; }
   void set_cpu(int cpu) { cpu_ = cpu; }  // before Start; -1: wherever the scheduler puts it
+  // Before Start: see EngineOptions::worker_realtime_priority (0: default policy).
+  void set_realtime_priority(int priority) { rt_priority_ = priority; }
+  // After Start: why the realtime priority was refused (empty: applied or not asked for).
+  const std::string& scheduling_error() const { return scheduling_error_; }
 
   int index() const { return index_; }
   uint16_t port() const { return port_; }
@@ -301,6 +305,8 @@ class Worker {
   std::vector<QueuedPacket> deferred_;
   bool fanning_out_ = false;
   int cpu_ = -1;                      // the CPU this worker's thread is pinned to, or -1
+  int rt_priority_ = 0;               // SCHED_FIFO priority, 0: the default policy
+  std::string scheduling_error_;
   int64_t coalesce_ns_ = 0;           // fan-out coalescing window (0: off)
   int64_t coalesce_until_us_ = 0;     // end of the open window, MonotonicUs()
   bool coalesce_frame_end_ = false;   // a video packet with the marker bit is waiting

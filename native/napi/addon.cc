@@ -38,7 +38,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("close", &EngineWrap::Close),
                         InstanceAccessor("fingerprint", &EngineWrap::Fingerprint, nullptr),
                         InstanceAccessor("ports", &EngineWrap::Ports, nullptr),
-                        InstanceAccessor("tcpPort", &EngineWrap::TcpPort, nullptr)});
+                        InstanceAccessor("tcpPort", &EngineWrap::TcpPort, nullptr),
+                        InstanceAccessor("schedulingWarning", &EngineWrap::SchedulingWarning, nullptr)});
   }
 
   // new Engine({ workers, bindAddress, portBase, portCount }, onEvents)
@@ -219,6 +220,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value TcpPort(const Napi::CallbackInfo& info) {
     if (!Alive(info.Env())) return info.Env().Undefined();
     return Napi::Number::New(info.Env(), engine_->tcp_port());
+  }
+
+  Napi::Value SchedulingWarning(const Napi::CallbackInfo& info) {
+    if (!Alive(info.Env())) return info.Env().Undefined();
+    return Napi::String::New(info.Env(), engine_->scheduling_warning());
   }
 
   std::unique_ptr<Engine> engine_;

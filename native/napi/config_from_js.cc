@@ -60,6 +60,7 @@ bool ReadEngineOptions(const Napi::Object& o, EngineOptions* opts, std::string* 
   { const Napi::Value g = o.Get("udpGso"); opts->udp_gso = !g.IsBoolean() || g.As<Napi::Boolean>().Value(); }
   opts->fanout_coalesce_us = static_cast<int>(std::clamp<int64_t>(GetInt(o, "fanoutCoalesceUs", 0), 0, 50000));
   { const Napi::Value g = o.Get("pinWorkers"); opts->pin_workers = g.IsBoolean() && g.As<Napi::Boolean>().Value(); }
+  opts->worker_realtime_priority = static_cast<int>(std::clamp<int64_t>(GetInt(o, "workerRealtimePriority", 0), 0, 99));
   opts->connect_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "connectTimeoutMs", 10000), 500, 120000));
   opts->consent_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "consentTimeoutMs", 30000), 1000, 300000));
   opts->media_timeout_ms = static_cast<int>(std::clamp<int64_t>(GetInt(o, "publisherMediaTimeoutMs", 2000), 0, 300000));

@@ -13,7 +13,7 @@
 namespace halfsec {
 
 // Fills `opts` from `new Engine(options)`'s object ({ workers, bindAddress, portBase, portCount,
-// keyframeCacheMaxAgeMs, udpGso, fanoutCoalesceUs, pinWorkers, connectTimeoutMs,
+// keyframeCacheMaxAgeMs, udpGso, fanoutCoalesceUs, pinWorkers, workerRealtimePriority, connectTimeoutMs,
 // consentTimeoutMs, publisherMediaTimeoutMs, tcpPort, tcpMaxPerAddress, tcpMaxPerWorker,
 // tcpSendQueueBytes }); numbers out of range are clamped, except the ports, which fail. Returns
 // false with a message for a TypeError.

@@ -77,6 +77,13 @@ export const CONFIG: readonly ConfigEntry[] = [
   },
   { key: 'pinWorkers', arg: '<true|false>', default: String(DEFAULTS.pinWorkers), help: 'pin each data-plane worker thread to its own CPU (of those the process may use)', sets: ['pinWorkers'] },
   {
+    key: 'workerRealtimePriority',
+    arg: '<0-99>',
+    default: String(DEFAULTS.workerRealtimePriority),
+    help: 'SCHED_FIFO priority of the data-plane worker threads, so other processes on the same cores cannot preempt a fan-out (0 = the normal policy; needs CAP_SYS_NICE)',
+    sets: ['workerRealtimePriority'],
+  },
+  {
     key: 'viewerCountIntervalMs',
     arg: '<ms>',
     default: String(DEFAULTS.viewerCountIntervalMs),

@@ -66,6 +66,13 @@ export interface RelayOptions {
    * behind that worker on its CPU; other work can no longer move a worker off a busy CPU.
    */
   pinWorkers?: boolean;
+  /**
+   * SCHED_FIFO priority of the data-plane worker threads, 1-99 (default 0: the normal
+   * time-sharing policy; sched(7)). On a host shared with other busy processes it keeps them
+   * from preempting a worker half way through a fan-out (the residence tail). Needs
+   * CAP_SYS_NICE or RLIMIT_RTPRIO: without it the relay logs a warning and runs without.
+   */
+  workerRealtimePriority?: number;
   /** Least time between two `viewercount` WebSocket events of one stream, ms (default 1000). */
   viewerCountIntervalMs?: number;
   /**
@@ -176,6 +183,7 @@ export const DEFAULTS = {
   memoryReclaim: true,
   fanoutCoalesceUs: 0,
   pinWorkers: false,
+  workerRealtimePriority: 0,
   viewerCountIntervalMs: 1000,
   keyframeCacheMaxAgeMs: 1000,
   sessionsPerIpPerSecond: 20,
@@ -266,6 +274,7 @@ export const relayOptionsSchema = z
       memoryReclaim: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
       fanoutCoalesceUs: intIn(0, 50_000).optional(),
       pinWorkers: z.preprocess(boolish, z.boolean({ error: 'must be true or false' })).optional(),
+      workerRealtimePriority: intIn(0, 99).optional(),
       viewerCountIntervalMs: intIn(100, 60000).optional(),
       keyframeCacheMaxAgeMs: intIn(0, 60000).optional(),
       tokenSecret: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters (RFC 7518 3.2)' }).optional(),
