@@ -14,6 +14,7 @@
         "native/napi/addon.cc",
         "native/napi/test_dtls.cc",
         "native/napi/test_dtls_loopback.cc",
+        "native/napi/test_dtls_attack.cc",
         "native/napi/test_rtp.cc",
         "native/napi/test_srtp.cc",
         "native/napi/test_stun.cc",
