@@ -172,7 +172,7 @@ const char* Name(DtlsState s) {
   return "?";
 }
 
-// kind: legit | none | other-leaf | swap-chain[:TYPE] | retransmit-swapped | renegotiate | key:TYPE.
+// kind: legit | abandon | none | other-leaf | swap-chain[:TYPE] | retransmit-swapped | renegotiate | key:TYPE.
 // The SDP names the "victim" certificate (P-256, or TYPE); the attacker holds another P-256 key.
 AttackResult RunAttack(const DtlsIdentity& server_id, const std::string& kind, bool keep_ssl, int long_chain_bytes = 0) {
   AttackResult res;
@@ -206,7 +206,8 @@ AttackResult RunAttack(const DtlsIdentity& server_id, const std::string& kind, b
   SSL_set_connect_state(ssl.get());
 
   bool ok = true;
-  if (kind == "legit" || kind == "renegotiate" || kind == "retransmit-swapped" || kind.rfind("key:", 0) == 0) {
+  if (kind == "legit" || kind == "renegotiate" || kind == "retransmit-swapped" || kind == "abandon" ||
+      kind.rfind("key:", 0) == 0) {
     ok = SSL_use_certificate(ssl.get(), victim.cert.get()) == 1 && SSL_use_PrivateKey(ssl.get(), victim.key.get()) == 1;
     if (kind == "retransmit-swapped") ok = ok && SSL_add1_chain_cert(ssl.get(), attacker.cert.get()) == 1;
   } else if (kind.rfind("long-chain", 0) == 0) {  // "long-chain:TYPE": the fingerprint's P-256
@@ -245,7 +246,9 @@ AttackResult RunAttack(const DtlsIdentity& server_id, const std::string& kind, b
     res.server_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   auto pump = [&] {
-    for (int i = 0; i < 400 && (!to_server.empty() || !to_client.empty()); i++) {
+    // "abandon": the peer vanishes after the ClientHello and the server's first flight.
+    const int steps = kind == "abandon" ? 1 : 400;
+    for (int i = 0; i < steps && (!to_server.empty() || !to_client.empty()); i++) {
       if (!to_server.empty()) {
         Datagram d = std::move(to_server.front());
         to_server.pop_front();
