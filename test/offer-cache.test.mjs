@@ -161,3 +161,14 @@ test('crafted per-session lines (seeded mutations of every captured offer) parse
   t.pass();
   t.log(`slowest of 3000 crafted offers: ${slowest.toFixed(2)} ms`);
 });
+
+test('the offer line limit counts lines as the parser splits them: bare-CR line endings do not get past it', (t) => {
+  const [, sdp] = captured.find(([f]) => f === 'chromium-viewer.sdp');
+  for (const eol of ['\r\n', '\n', '\r']) {
+    const text = anotherSession(sdp).replace(/\r\n/g, eol);
+    t.true(parseOffer(text, 'viewer').tracks.length > 0, `an offer with ${JSON.stringify(eol)} endings still parses`);
+    const long = text + `a=x${eol}`.repeat(2500);
+    const err = t.throws(() => parseOffer(long, 'viewer'), undefined, JSON.stringify(eol));
+    t.regex(err.message, /more than 2000 lines/, JSON.stringify(eol));
+  }
+});
