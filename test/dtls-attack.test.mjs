@@ -41,6 +41,22 @@ test('no certificate, another leaf, or the fingerprint\'s certificate first in a
   }
 });
 
+test('the relay as DTLS client (a=setup:passive, cluster pulls): another leaf, or the fingerprint\'s certificate first with the ServerKeyExchange signed by another key: no keys', (t) => {
+  // serverState/serverKeys/serverError describe the relay's transport, here the client.
+  const ok = t_.dtlsAttack({ kind: 'client-role:legit' });
+  t.is(ok.serverState, 'connected', ok.serverError);
+  t.true(ok.serverKeys);
+  const other = t_.dtlsAttack({ kind: 'client-role:other-leaf' });
+  t.is(other.serverState, 'failed');
+  t.false(other.serverKeys);
+  t.regex(other.serverError, /fingerprint mismatch/);
+  const swapped = t_.dtlsAttack({ kind: 'client-role:swap-chain' });
+  t.true(swapped.rewritten);
+  t.is(swapped.serverState, 'failed');
+  t.false(swapped.serverKeys);
+  t.regex(swapped.serverError, /bad signature/);
+});
+
 test('a leaf whose key type the DTLS library context lacks (DSA) is refused even when its fingerprint matches', (t) => {
   // The attacker's own P-256 key signs; the DSA certificate the SDP names is moved first.
   const r = t_.dtlsAttack({ kind: 'swap-chain:dsa' });
