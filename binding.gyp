@@ -16,6 +16,8 @@
         "native/napi/reports_to_js.cc",
         "native/napi/test_dtls.cc",
         "native/napi/test_dtls_loopback.cc",
+        "native/napi/test_dtls_attack.cc",
+        "native/napi/test_dtls_attack_peer.cc",
         "native/napi/test_rtp.cc",
         "native/napi/test_srtp.cc",
         "native/napi/test_stun.cc",

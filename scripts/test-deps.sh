@@ -39,6 +39,8 @@ dpkg -s gstreamer1.0-libav >/dev/null 2>&1 || need_apt+=(gstreamer1.0-libav)
 command -v clang++-14 >/dev/null 2>&1 || need_apt+=(clang-14)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)
 [ -f /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)
+# test/dtls-attack-child.mjs: the openssl tool makes RSA, EC, DSA and Ed25519 certificates for Node's TLS.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # nftables for the ICE-TCP and TURN tests (firewall rules inside network namespaces), and coturn,
 # the TURN server the README's example config is tested with (test/coturn.test.mjs).
 [ -x /usr/sbin/nft ] || need_apt+=(nftables)

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import * as sdpTransform from 'sdp-transform';
 import { offerShapeCacheStats, parseOfferSdp } from '../dist/media/offer-cache.js';
 import { buildOffer } from '../dist/load/sdp.js';
@@ -118,5 +119,56 @@ test('per-session lines their grammar rule does not match (malformed, unusual) s
     parseOfferSdp(anotherSession(sdp)); // the shape is cached
     const text = change(anotherSession(sdp));
     t.deepEqual(JSON.parse(JSON.stringify(parseOfferSdp(text))), JSON.parse(JSON.stringify(sdpTransform.parse(text))), `change ${i}`);
+  }
+});
+
+test('crafted per-session lines (seeded mutations of every captured offer) parse as sdp-transform parses them', (t) => {
+  // Inserted, cut, doubled and malformed ICE credentials, fingerprints, candidates, SSRCs, msids,
+  // origins, grammar-key-named attributes and extra m= lines, with every line ending.
+  let seed = 20261130;
+  const rnd = (n) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+  const pick = (a) => a[rnd(a.length)];
+  const attrs = ['ice-ufrag', 'ice-pwd', 'fingerprint', 'candidate', 'ssrc', 'ssrc-group', 'msid'];
+  const tails = ['', ' ', ':', 'x', ' x y z', '1 1 udp 1 1.2.3.4 5 typ host', 'sha-256 AB:CD', 'FID 1 2', '1 cname:a', '1 msid:a b', '\t', ' typ relay raddr 1 rport 2', '0', '-', '__proto__', 'a b c d e f g h i j'];
+  const own = (l) => /^(?:o=|a=(?:ice|fingerprint|candidate|ssrc|msid))/.test(l);
+  const at = (ls, f) => { const i = ls.map((l, j) => (f(l) ? j : -1)).filter((j) => j >= 0); return i.length ? pick(i) : -1; };
+  const mutations = [
+    (ls) => ls.splice(rnd(ls.length), 0, `a=${pick(attrs)}${pick([':', '', '-', ' :', 'x:'])}${pick(tails)}`),
+    (ls) => ls.splice(rnd(ls.length), 0, `${pick(['a=', 'o=', 'A=', ' a=', 'a= '])}${pick(attrs)}:${pick(tails)}`),
+    (ls) => { const i = at(ls, own); if (i >= 0) ls[i] += pick(tails); },
+    (ls) => { const i = at(ls, own); if (i >= 0) ls[i] = ls[i].slice(0, rnd(ls[i].length + 1)); },
+    (ls) => { const i = at(ls, own); if (i >= 0) ls.splice(i, 0, ls[i]); },
+    (ls) => ls.splice(rnd(ls.length), 0, `a=${pick(['invalid', 'rtp', 'fmtp', 'media', 'type', 'port', 'payloads', 'iceUfrag', 'constructor'])}:${pick(tails)}`),
+    (ls) => ls.splice(rnd(ls.length), 0, `m=${pick(['audio', 'video'])} 9 UDP/TLS/RTP/SAVPF 111`),
+    (ls) => { const i = at(ls, (l) => l.startsWith('o=')); if (i >= 0) ls[i] = 'o=' + pick(['- 1 2 IN IP4', '- x 2 IN IP4 1.1.1.1', 'a b c d e f']); },
+  ];
+  let slowest = 0;
+  for (let n = 0; n < 3000; n++) {
+    const [name, sdp] = pick(captured);
+    parseOfferSdp(anotherSession(sdp)); // the shape is cached
+    const ls = anotherSession(sdp).split(/\r\n|\r|\n/);
+    for (let k = 1 + rnd(3); k > 0; k--) pick(mutations)(ls);
+    const text = ls.join(pick(['\r\n', '\n', '\r']));
+    const t0 = performance.now();
+    const got = parseOfferSdp(text);
+    slowest = Math.max(slowest, performance.now() - t0);
+    const want = sdpTransform.parse(text);
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(want)))) {
+      t.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(want)), `${name}, mutation ${n}`);
+      return;
+    }
+  }
+  t.pass();
+  t.log(`slowest of 3000 crafted offers: ${slowest.toFixed(2)} ms`);
+});
+
+test('the offer line limit counts lines as the parser splits them: bare-CR line endings do not get past it', (t) => {
+  const [, sdp] = captured.find(([f]) => f === 'chromium-viewer.sdp');
+  for (const eol of ['\r\n', '\n', '\r']) {
+    const text = anotherSession(sdp).replace(/\r\n/g, eol);
+    t.true(parseOffer(text, 'viewer').tracks.length > 0, `an offer with ${JSON.stringify(eol)} endings still parses`);
+    const long = text + `a=x${eol}`.repeat(2500);
+    const err = t.throws(() => parseOffer(long, 'viewer'), undefined, JSON.stringify(eol));
+    t.regex(err.message, /more than 2000 lines/, JSON.stringify(eol));
   }
 });

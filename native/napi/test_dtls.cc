@@ -330,7 +330,10 @@ Napi::Value DtlsMemoryFn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, bytes);
 }
 
+void RegisterDtlsAttackTestExports(Napi::Env env, Napi::Object obj);  // test_dtls_attack.cc
+
 void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj) {
+  RegisterDtlsAttackTestExports(env, obj);
   obj.Set("dtlsMemory", Napi::Function::New(env, DtlsMemoryFn, "dtlsMemory"));
   obj.Set("dtlsIdentity", Napi::Function::New(env, DtlsIdentityFn, "dtlsIdentity"));
   obj.Set("dtlsDecoders", Napi::Function::New(env, DtlsDecodersFn, "dtlsDecoders"));

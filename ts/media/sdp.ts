@@ -97,6 +97,17 @@ export function transportCcId(t: OfferedTrack, payloadType: number): number | un
 const MAX_SDP_LINES = 2000;
 const ICE_CHARS = /^[A-Za-z0-9+/]+$/;
 
+/**
+ * Lines as sdp-transform splits them (CRLF, bare CR or LF), counted without splitting: an offer
+ * written with bare CRs is as many lines to the parser as one written with CRLFs.
+ */
+function lineCount(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) if (text.charCodeAt(i + 1) !== 10) n++;
+  return n;
+}
+
 function fail(msg: string): never {
   throw badRequest(msg);
 }
@@ -104,7 +115,7 @@ function fail(msg: string): never {
 /** Parses an offer and checks everything the relay relies on. Throws HttpError(400) with a reason. */
 export function parseOffer(text: string, role: OfferRole): ParsedOffer {
   if (!text.trim().startsWith('v=0')) fail('body is not an SDP offer (it must start with v=0)');
-  if (text.split('\n').length > MAX_SDP_LINES) fail(`SDP has more than ${MAX_SDP_LINES} lines`);
+  if (lineCount(text) > MAX_SDP_LINES) fail(`SDP has more than ${MAX_SDP_LINES} lines`);
   let raw: SessionDescription;
   try {
     raw = parseOfferSdp(text);
