@@ -156,6 +156,18 @@ export async function reportWhen(viewers, done, ms = 5000) {
 }
 
 /**
+ * Every viewer of a viewers.mjs report got each of `packets` video packets exactly once, with no
+ * corrupted payload (and, with `inOrder`, in sending order).
+ */
+export function assertEveryPacketOnce(t, report, packets, { inOrder = false } = {}) {
+  for (const v of report.viewers) {
+    t.is(new Set(v.video).size, packets, `viewer ${v.index}: every packet once`);
+    if (inOrder) t.deepEqual(v.video, [...v.video].sort((x, y) => x - y), `viewer ${v.index}: in order`);
+    t.is(v.bad, 0, `viewer ${v.index}: no corrupted payload`);
+  }
+}
+
+/**
  * `cmd args` under `timeout -s KILL limitSec` in a process group of its own, killed (the whole
  * group) at the test's teardown or by `kill()`, which resolves once it has exited.
  */

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import test from 'ava';
-import { spawnPeer, startRelay, until } from './helpers.mjs';
+import { assertEveryPacketOnce, reportWhen, spawnPeer, startRelay } from './helpers.mjs';
 
 // This process's threads and the CPUs each may run on (/proc/self/task/*/status).
 function threadCpus() {
@@ -47,15 +47,8 @@ async function assertDelivery(t, url, name) {
   t.is((await viewers.waitFor('ready', 30000)).open, 4);
   pub.send('start');
   await pub.waitFor('sent', 30000);
-  let report;
-  await until(async () => {
-    report = await viewers.request('report', 'report');
-    return report.viewers.every((v) => v.video.length >= PACKETS);
-  }, 5000, 200);
-  for (const v of report.viewers) {
-    t.is(new Set(v.video).size, PACKETS, `viewer ${v.index}: every packet once`);
-    t.is(v.bad, 0, `viewer ${v.index}: no corrupted payload`);
-  }
+  const report = await reportWhen(viewers, (r) => r.viewers.every((v) => v.video.length >= PACKETS));
+  assertEveryPacketOnce(t, report, PACKETS);
 }
 
 // pinWorkers: each data-plane worker thread gets one CPU of its own (round robin over the CPUs
