@@ -1,14 +1,8 @@
 // DTLS 1.2 with use_srtp (RFC 5764) on memory I/O. See dtls.h.
 //
 // I/O model: every received datagram is appended to a memory BIO that the SSL reads from; the
-// SSL writes into a tiny custom BIO. OpenSSL's DTLS code never splits a record across BIO
-// writes and keeps each write within the MTU it is given (see kSslMtu for the one exception), so
-// each write is a valid datagram on its own. We do not send them from inside the write callback,
-// though: writes are collected and, when
-// the public call that triggered them returns, consecutive writes are packed into datagrams of
-// up to the MTU (RFC 6347 4.1.1 allows several records per datagram; a write is never split).
-// That matters for retransmissions: OpenSSL flushes each retransmitted handshake message on its
-// own, so an unpacked flight would go out as 5 small datagrams, each of which may be lost.
+// SSL writes into a DatagramOut (datagram_out.h), which collects the writes and, when the public
+// call that triggered them returns (FlushOnExit), packs consecutive ones into datagrams.
 #include "dtls/dtls.h"
 
 #include <openssl/bio.h>
@@ -30,26 +24,21 @@
 #include <utility>
 #include <vector>
 
+#include "dtls/datagram_out.h"
 #include "dtls/dtls_read_key.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
 namespace halfsec {
+using dtls_detail::DatagramOut;
 using dtls_detail::DigestForSdpName;
 using dtls_detail::DrainErrors;
 using dtls_detail::HexColon;
+using dtls_detail::kSslMtu;
 using dtls_detail::ParseFingerprint;
 using dtls_detail::WithErrors;
 namespace {
 
-// Largest datagram DTLS may emit. Flights are fragmented to fit it.
-constexpr long kDtlsMtu = 1200;
-// OpenSSL 3.0's DTLS fragmentation budget counts no expansion for AEAD ciphers (its mac_size is
-// 0 for them), so an encrypted handshake record (Finished) packed at the end of a datagram can
-// overshoot the MTU by the AES-GCM explicit nonce + tag = 24 bytes (seen: 1224-byte datagrams
-// with big certificates). The SSL gets an MTU that leaves that room; the wire limit stays 1200.
-constexpr long kAeadExpansion = 8 + 16;
-constexpr long kSslMtu = kDtlsMtu - kAeadExpansion;
 // Retransmission timer: starts short (a lost handshake packet costs latency we care about) and
 // doubles up to a cap; RFC 6347 4.2.4.1 allows implementations to pick the initial value.
 constexpr unsigned int kInitialTimeoutUs = 200 * 1000;
@@ -99,8 +88,7 @@ struct DtlsTransport::Impl {
   void EnsureBuffers() {
     if (buffers_freed && SSL_alloc_buffers(ssl) == 1) buffers_freed = false;
   }
-  std::vector<std::vector<uint8_t>> writes;  // BIO writes not yet handed to SendFn
-  std::vector<uint8_t> packing;              // scratch for FlushWrites
+  DatagramOut out;  // the SSL's writes, until FlushOnExit hands them to `send`
 
   // ---- compact state: what is kept once the SSL is freed after the handshake ----
   // The SSL with its session, peer certificate, handshake hashes and record layer costs ~40 KiB
@@ -147,89 +135,10 @@ struct DtlsTransport::Impl {
     return 1;
   }
 
-  // Write side: collects whole writes; FlushWrites packs and sends them.
-  static int OutWrite(BIO* b, const char* data, int len) {
-    BIO_clear_retry_flags(b);
-    if (len <= 0) return 0;
-    Impl* im = static_cast<Impl*>(BIO_get_data(b));
-    if (im) {
-      const auto* p = reinterpret_cast<const uint8_t*>(data);
-      im->writes.emplace_back(p, p + len);
-    }
-    return len;
-  }
-
-  static long OutCtrl(BIO* /*b*/, int cmd, long /*num*/, void* /*ptr*/) {
-    switch (cmd) {
-      case BIO_CTRL_FLUSH:
-        return 1;
-      case BIO_CTRL_DGRAM_QUERY_MTU:
-      case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-        return kSslMtu;  // unused while SSL_OP_NO_QUERY_MTU is set
-      case BIO_CTRL_WPENDING:
-      case BIO_CTRL_PENDING:
-        return 0;
-      default:
-        return 0;  // incl. BIO_CTRL_DGRAM_GET_MTU_OVERHEAD: our MTU is the whole datagram
-    }
-  }
-
-  static int OutCreate(BIO* b) {
-    BIO_set_init(b, 1);
-    return 1;
-  }
-
-  static int OutDestroy(BIO* b) {
-    if (!b) return 0;
-    BIO_set_data(b, nullptr);
-    BIO_set_init(b, 0);
-    return 1;
-  }
-
-  // Created once (thread-safe static init) and kept for the life of the process.
-  static const BIO_METHOD* OutMethod() {
-    static BIO_METHOD* method = [] {
-      BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "halfsec dtls out");
-      if (m && (BIO_meth_set_write(m, OutWrite) != 1 || BIO_meth_set_ctrl(m, OutCtrl) != 1 ||
-                BIO_meth_set_create(m, OutCreate) != 1 || BIO_meth_set_destroy(m, OutDestroy) != 1)) {
-        BIO_meth_free(m);
-        m = nullptr;
-      }
-      return m;
-    }();
-    return method;
-  }
-
-  // ---- helpers ----
-
-  // Hands the collected writes to SendFn, packing consecutive ones while they fit the MTU.
-  void FlushWrites() {
-    if (writes.empty()) return;
-    std::vector<std::vector<uint8_t>> batch;
-    batch.swap(writes);  // SendFn may re-enter us
-    std::vector<uint8_t> dgram;
-    dgram.swap(packing);
-    dgram.clear();
-    for (const auto& w : batch) {
-      if (!dgram.empty() && dgram.size() + w.size() > static_cast<size_t>(kDtlsMtu)) {
-        if (send) send(dgram.data(), dgram.size());
-        dgram.clear();
-      }
-      dgram.insert(dgram.end(), w.begin(), w.end());
-    }
-    if (!dgram.empty() && send) send(dgram.data(), dgram.size());
-    dgram.clear();
-    packing.swap(dgram);
-    if (writes.empty()) {
-      batch.clear();
-      writes.swap(batch);  // keep the capacity
-    }
-  }
-
   // Flushes when a public entry point returns.
   struct FlushOnExit {
     Impl* im;
-    ~FlushOnExit() { im->FlushWrites(); }
+    ~FlushOnExit() { im->out.Flush(im->send); }
   };
 
   // Digest of `cert` compared with the SDP fingerprint; on mismatch fills *why.
@@ -280,6 +189,7 @@ struct DtlsTransport::Impl {
 
   void DriveHandshake() {
     ERR_clear_error();
+    auto& writes = out.pending();
     const size_t before = writes.size();
     int r = SSL_do_handshake(ssl);
     if (r == 1) {
@@ -338,6 +248,7 @@ struct DtlsTransport::Impl {
     }
     // Our close_notify, made now: we send no other record after the handshake, so its epoch and
     // sequence number stay valid for whenever Close() sends it.
+    auto& writes = out.pending();
     const size_t before = writes.size();
     ERR_clear_error();
     SSL_shutdown(ssl);
@@ -351,7 +262,7 @@ struct DtlsTransport::Impl {
     std::vector<uint8_t>().swap(expected);
     std::string().swap(algorithm);
     std::string().swap(verify_error);
-    std::vector<uint8_t>().swap(packing);
+    out.ReleaseScratch();
     compact = true;
     return true;
   }
@@ -366,7 +277,7 @@ struct DtlsTransport::Impl {
     }
     if (scan.handshake && !last_flight.empty() && flight_resends < kMaxFlightResends) {
       flight_resends++;
-      writes.insert(writes.end(), last_flight.begin(), last_flight.end());
+      out.pending().insert(out.pending().end(), last_flight.begin(), last_flight.end());
     }
   }
 
@@ -451,8 +362,7 @@ DtlsTransport::DtlsTransport(const DtlsIdentity& identity, DtlsRole role, std::s
   }
 
   ERR_clear_error();
-  const BIO_METHOD* out_method = Impl::OutMethod();
-  if (!identity.ctx() || !out_method) {
+  if (!identity.ctx() || !DatagramOut::Available()) {
     im.Fail(WithErrors("DTLS: no SSL_CTX or BIO method"));
     return;
   }
@@ -462,13 +372,12 @@ DtlsTransport::DtlsTransport(const DtlsIdentity& identity, DtlsRole role, std::s
     return;
   }
   std::unique_ptr<BIO, BioFree> rbio(BIO_new(BIO_s_mem()));
-  std::unique_ptr<BIO, BioFree> wbio(BIO_new(out_method));
+  std::unique_ptr<BIO, BioFree> wbio(im.out.NewBio());
   if (!rbio || !wbio) {
     im.Fail(WithErrors("DTLS: BIO_new failed"));
     return;
   }
   BIO_set_mem_eof_return(rbio.get(), -1);  // empty means "retry later", not EOF
-  BIO_set_data(wbio.get(), &im);
   im.rbio = rbio.get();
   SSL_set_bio(im.ssl, rbio.release(), wbio.release());
   SSL_set_app_data(im.ssl, &im);
@@ -559,7 +468,7 @@ void DtlsTransport::Close() {
   if (state_ == DtlsState::kFailed || state_ == DtlsState::kClosed) return;
   Impl::FlushOnExit flush{impl_.get()};
   if (impl_->compact) {
-    if (!impl_->shutdown_sent && !impl_->close_notify.empty()) impl_->writes.push_back(impl_->close_notify);
+    if (!impl_->shutdown_sent && !impl_->close_notify.empty()) impl_->out.pending().push_back(impl_->close_notify);
     impl_->shutdown_sent = true;
   } else {
     impl_->SendCloseNotify();
