@@ -24,6 +24,7 @@
         "native/napi/memory.cc",
         "native/fanout/engine.cc",
         "native/fanout/worker.cc",
+        "native/fanout/worker_commands.cc",
         "native/fanout/worker_routing.cc",
         "native/fanout/worker_tcp.cc",
         "native/fanout/worker_fanout.cc",
