@@ -1,4 +1,5 @@
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { native } from '../dist/native.js';
 
@@ -79,6 +80,15 @@ test('peer certificates with RSA, Ed25519 and P-384 keys: accepted when they mat
     t.is(bad.serverState, 'failed', clientKey);
     t.regex(bad.serverError, /fingerprint mismatch/, clientKey);
   }
+});
+
+// A process in FIPS mode ("fips=yes" in the default context's properties, as node --enable-fips
+// sets) keeps DTLS in that context: the DTLS library context, which loads the default provider,
+// is not made. Node here has no FIPS module, so the property is set directly, in a child process
+// of its own (it would break every fetch in this one); the normal case is the decoder test above.
+test('FIPS mode in the default context: DTLS stays in it (no DTLS library context)', (t) => {
+  const script = "import('./dist/native.js').then(({ native }) => process.stdout.write(String(native._test.dtlsLibCtxUnderFips())))";
+  t.is(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 }), 'false');
 });
 
 // The load generator's viewers each present a certificate of their own, as browsers do

@@ -26,6 +26,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/provider.h>
 
 #include <cstring>
@@ -133,6 +134,10 @@ int Init(const OSSL_CORE_HANDLE* /*handle*/, const OSSL_DISPATCH* /*in*/, const 
 }
 
 void Create() {
+  // A process in FIPS mode (node --enable-fips / --force-fips: "fips=yes" in the default
+  // context's properties) keeps DTLS in that context, so its crypto stays the FIPS provider's;
+  // this context would load the default provider without saying so.
+  if (EVP_default_properties_is_fips_enabled(nullptr)) return;
   State s;
   s.backing = OSSL_LIB_CTX_new();
   if (!s.backing) return;

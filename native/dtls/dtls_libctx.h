@@ -9,6 +9,7 @@ namespace dtls_detail {
 // The library context every DtlsIdentity's key, certificate and SSL_CTX are made in, created on
 // first use and kept for the life of the process (thread-safe). nullptr if it could not be made:
 // callers then use OpenSSL's default context (Node's), which behaves the same, only slower.
+// Also nullptr when the default context asks for FIPS ("fips=yes"), so FIPS mode applies to DTLS.
 // Node's own context and its defaults are never touched.
 OSSL_LIB_CTX* DtlsLibCtx();
 

@@ -103,6 +103,18 @@ Napi::Value DtlsDecodersFn(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// dtlsLibCtxUnderFips() -> whether the DTLS library context is made once the default context's
+// properties ask for FIPS. Test-only, and only in a process of its own: it sets "fips=yes" on the
+// default context (EVP_default_properties_enable_fips) before the DTLS context's first use.
+Napi::Value DtlsLibCtxUnderFipsFn(const Napi::CallbackInfo& info) {
+  if (EVP_default_properties_enable_fips(nullptr, 1) != 1) {
+    ERR_clear_error();
+    Napi::Error::New(info.Env(), "could not set fips=yes").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return Napi::Boolean::New(info.Env(), dtls_detail::DtlsLibCtx() != nullptr);
+}
+
 // dtlsLoopback(opts) -> { clientState, serverState, profile, keysMatch, maxDatagram, error, ... }
 Napi::Value DtlsLoopbackFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -337,6 +349,7 @@ void RegisterDtlsTestExports(Napi::Env env, Napi::Object obj) {
   obj.Set("dtlsMemory", Napi::Function::New(env, DtlsMemoryFn, "dtlsMemory"));
   obj.Set("dtlsIdentity", Napi::Function::New(env, DtlsIdentityFn, "dtlsIdentity"));
   obj.Set("dtlsDecoders", Napi::Function::New(env, DtlsDecodersFn, "dtlsDecoders"));
+  obj.Set("dtlsLibCtxUnderFips", Napi::Function::New(env, DtlsLibCtxUnderFipsFn, "dtlsLibCtxUnderFips"));
   obj.Set("dtlsLoopback", Napi::Function::New(env, DtlsLoopbackFn, "dtlsLoopback"));
   obj.Set("dtlsFeed", Napi::Function::New(env, DtlsFeedFn, "dtlsFeed"));
   obj.Set("dtlsTimer", Napi::Function::New(env, DtlsTimerFn, "dtlsTimer"));
