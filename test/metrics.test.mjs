@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import test from 'ava';
 import { spawnPeer, startRelay, until } from './helpers.mjs';
 
@@ -77,6 +78,30 @@ test.serial('/metrics counts streams, viewers and packets, and the counters move
   t.is(stats.joins.count, 2);
   t.true(stats.joins.p50Seconds >= (startAt - readyAt) / 1000, `stats.joins.p50Seconds ${stats.joins.p50Seconds}`);
   t.is(typeof stats.rates.egressBitsPerSecond, 'number');
+});
+
+// Datagrams received and thrown away (here: junk from an address no peer owns) and datagrams
+// the kernel would not send are two counters: junk never shows as a send failure.
+test.serial('junk sent to a worker counts in halfsec_dropped_packets_total, not in halfsec_send_dropped_packets_total', async (t) => {
+  const { url, relay } = await startRelay(t);
+  const before = await scrape(url);
+  t.is(sum(before.text, 'halfsec_send_dropped_packets_total'), 0);
+  const dropped0 = sum(before.text, 'halfsec_dropped_packets_total');
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  const JUNK = 20;
+  for (const port of relay.stats().workers.map((w) => w.port)) {
+    for (let i = 0; i < JUNK; i++) await new Promise((r) => sock.send(Buffer.from([0xff, 0xfe, i, 0x00, 0x01]), port, '127.0.0.1', r));
+  }
+  const want = dropped0 + JUNK * relay.stats().workers.length;
+  let after;
+  await until(async () => {
+    after = await scrape(url);
+    return sum(after.text, 'halfsec_dropped_packets_total') >= want;
+  }, 5000, 100);
+  t.is(sum(after.text, 'halfsec_dropped_packets_total'), want);
+  t.is(sum(after.text, 'halfsec_send_dropped_packets_total'), 0);
+  t.true(relay.stats().workers.every((w) => w.sendDropped === 0));
 });
 
 test.serial('an admin token guards /metrics and the admin API, and nothing else', async (t) => {

@@ -165,7 +165,10 @@ export interface WorkerStats {
   rxBytes: number;
   txPackets: number;
   txBytes: number;
+  /** Datagrams received and thrown away (truncated, from no peer's path, unknown protocol). */
   dropped: number;
+  /** Datagrams the kernel would not send (full socket send buffer, an error for one destination). */
+  sendDropped: number;
   srtpErrors: number;
   stunRejected: number;
   queueFull: number;

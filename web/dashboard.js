@@ -72,7 +72,7 @@ const charts = {
   rates: new Chart($('p-rates'), ['ingress', 'egress']),
   sessions: new Chart($('p-sessions'), ['streams', 'viewers']),
   workers: new Chart($('p-workers'), []),
-  quality: new Chart($('p-quality'), ['NACKs from viewers', 'retransmits', 'NACKs upstream', 'keyframe requests', 'drops']),
+  quality: new Chart($('p-quality'), ['NACKs from viewers', 'retransmits', 'NACKs upstream', 'keyframe requests', 'drops', 'not sent']),
   join: new Chart($('p-join'), ['p50', 'p90']),
   layers: new Chart($('p-layers'), []),
   residence: new Chart($('p-residence'), []),
@@ -124,7 +124,7 @@ function render(stats, streams, at) {
   const t = at / 1000;
   const dt = last ? (at - last.at) / 1000 : 0;
   const totals = {};
-  for (const f of ['txPackets', 'nacksReceived', 'retransmits', 'nacksSent', 'keyframeRequests', 'dropped', 'srtpErrors']) totals[f] = sum(stats.workers, f);
+  for (const f of ['txPackets', 'nacksReceived', 'retransmits', 'nacksSent', 'keyframeRequests', 'dropped', 'sendDropped', 'srtpErrors']) totals[f] = sum(stats.workers, f);
   const rate = (f) => (last && dt > 0 ? perSecond(totals, last.totals, dt, f) : null);
 
   setValue('v-streams', stats.streams);
@@ -145,6 +145,7 @@ function render(stats, streams, at) {
     'NACKs upstream': rate('nacksSent'),
     'keyframe requests': rate('keyframeRequests'),
     drops: rate('dropped'),
+    'not sent': rate('sendDropped'),
   });
   charts.join.push(t, { p50: joins.p50Seconds ?? null, p90: joins.p90Seconds ?? null });
   const res = residence(stats);
@@ -156,7 +157,7 @@ function render(stats, streams, at) {
     const prev = last?.workers[i];
     const pps = prev && dt > 0 ? Math.max(0, (w.txPackets - prev.txPackets) / dt) : null;
     const nacks = prev && dt > 0 ? Math.max(0, (w.nacksReceived - prev.nacksReceived) / dt) : null;
-    const drops = prev && dt > 0 ? Math.max(0, (w.dropped - prev.dropped) / dt) : null;
+    const drops = prev && dt > 0 ? Math.max(0, (w.dropped + (w.sendDropped ?? 0) - prev.dropped - (prev.sendDropped ?? 0)) / dt) : null;
     perWorker[`worker ${i}`] = pps;
     const cells = [i, w.port, w.peers, w.viewers, pps?.toFixed(0) ?? '–', nacks?.toFixed(1) ?? '–', drops?.toFixed(1) ?? '–', w.srtpErrors];
     return `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;

@@ -33,7 +33,10 @@ int PinnedCpu(int worker_index);
 
 struct WorkerStats {
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0};
-  std::atomic<uint64_t> dropped{0}, srtp_errors{0}, stun_rejected{0}, queue_full{0};
+  // dropped: datagrams received and thrown away (truncated, from no peer's path, not a known
+  // protocol, refused ingest); send_dropped: datagrams the kernel would not send (a full socket
+  // send buffer, or an error for one destination).
+  std::atomic<uint64_t> dropped{0}, send_dropped{0}, srtp_errors{0}, stun_rejected{0}, queue_full{0};
   // Quality: NACKed sequence numbers from viewers, packets resent to them, keyframe requests
   // and NACKed sequence numbers sent to publishers.
   std::atomic<uint64_t> nacks_received{0}, retransmits{0}, keyframe_requests{0}, nacks_sent{0};

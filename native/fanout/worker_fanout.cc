@@ -99,7 +99,7 @@ void Worker::SendBatchNow() {
   const SendBatch::Result r = out_.Flush(fd_, &stats_.residence);
   if (r.packets) stats_.tx_packets.fetch_add(r.packets, std::memory_order_relaxed);
   if (r.bytes) stats_.tx_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
-  if (r.dropped) stats_.dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+  if (r.dropped) stats_.send_dropped.fetch_add(r.dropped, std::memory_order_relaxed);
   if (r.gso_messages) WorkerStats::Bump(stats_.gso_messages, r.gso_messages);
 }
 

@@ -52,6 +52,7 @@ Napi::Object WorkerStatsToJs(Napi::Env env, const Worker& w) {
   o.Set("txPackets", static_cast<double>(s.tx_packets.load()));
   o.Set("txBytes", static_cast<double>(s.tx_bytes.load()));
   o.Set("dropped", static_cast<double>(s.dropped.load()));
+  o.Set("sendDropped", static_cast<double>(s.send_dropped.load()));
   o.Set("srtpErrors", static_cast<double>(s.srtp_errors.load()));
   o.Set("stunRejected", static_cast<double>(s.stun_rejected.load()));
   o.Set("queueFull", static_cast<double>(s.queue_full.load()));

@@ -34,6 +34,7 @@ type Counted =
   | 'txPackets'
   | 'txBytes'
   | 'dropped'
+  | 'sendDropped'
   | 'srtpErrors'
   | 'stunRejected'
   | 'queueFull'
@@ -58,7 +59,8 @@ const WORKER_COUNTERS: [string, Counted, string][] = [
   ['halfsec_received_bytes_total', 'rxBytes', 'bytes received by a data-plane worker'],
   ['halfsec_sent_packets_total', 'txPackets', 'UDP datagrams sent by a data-plane worker'],
   ['halfsec_sent_bytes_total', 'txBytes', 'bytes sent by a data-plane worker'],
-  ['halfsec_dropped_packets_total', 'dropped', 'datagrams a worker dropped (unknown sender, full queue, malformed)'],
+  ['halfsec_dropped_packets_total', 'dropped', 'datagrams a worker received and dropped (truncated, from no peer\'s path, unknown protocol, refused ingest)'],
+  ['halfsec_send_dropped_packets_total', 'sendDropped', 'datagrams a worker could not send (socket send buffer full, or an error for one destination)'],
   ['halfsec_srtp_errors_total', 'srtpErrors', 'SRTP/SRTCP packets that failed authentication or replay checks'],
   ['halfsec_stun_rejected_total', 'stunRejected', 'STUN requests rejected (bad credentials or integrity)'],
   ['halfsec_fanout_queue_full_total', 'queueFull', 'packets dropped because a worker\'s fan-out queue was full'],
