@@ -165,6 +165,9 @@ export function createRelay(options: RelayOptions = {}, logger?: Logger): Relay 
   let sessions: SessionManager | undefined;
   const engine = startEngine(opts, (events) => sessions?.onEngineEvents(events));
   if (engine.schedulingWarning !== '') log.warn(engine.schedulingWarning);
+  if (opts.fanoutCoalesceUs > 0 && !opts.udpGso) {
+    log.warn({ fanoutCoalesceUs: opts.fanoutCoalesceUs }, 'fanoutCoalesceUs without udpGso holds packets (latency) but cannot send them as GSO runs (no CPU saved): turn udpGso on or the window off');
+  }
   sessions = new SessionManager(engine, opts.announcedIps, log, { republishGraceMs: opts.republishGraceMs, maxPeersPerWorker: opts.maxPeersPerWorker, maxPublishKbps: opts.maxPublishKbps });
   const sm = sessions;
   if ((opts.redisUrl !== undefined || opts.redisSentinels.length > 0) && opts.clusterSecret === undefined) {

@@ -108,7 +108,8 @@ void Worker::Start() {
     const int rc = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &param);
     if (rc != 0) {
       scheduling_error_ = "worker realtime priority " + std::to_string(rt_priority_) + " refused (" + std::strerror(rc) +
-                          "): needs CAP_SYS_NICE or RLIMIT_RTPRIO; workers keep the default policy";
+                          "): needs CAP_SYS_NICE (or RLIMIT_RTPRIO) and, inside a CPU cgroup, a realtime budget "
+                          "(cpu.rt_runtime_us); workers keep the default policy";
     }
   }
 }

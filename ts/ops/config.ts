@@ -72,7 +72,7 @@ export const CONFIG: readonly ConfigEntry[] = [
     key: 'fanoutCoalesceUs',
     arg: '<us>',
     default: String(DEFAULTS.fanoutCoalesceUs),
-    help: 'hold a stream\'s packets up to this long (or to a frame\'s last packet) before fanning them out, so a paced publisher\'s packets reach viewers as UDP GSO runs; adds up to this much latency (0 = off)',
+    help: 'hold a stream\'s packets up to this long (or to a frame\'s last packet) before fanning them out, so a paced publisher\'s packets reach viewers as UDP GSO runs; adds up to this much latency (0 = off, at most 50000; needs udpGso)',
     sets: ['fanoutCoalesceUs'],
   },
   { key: 'pinWorkers', arg: '<true|false>', default: String(DEFAULTS.pinWorkers), help: 'pin each data-plane worker thread to its own CPU (of those the process may use)', sets: ['pinWorkers'] },
@@ -80,7 +80,7 @@ export const CONFIG: readonly ConfigEntry[] = [
     key: 'workerRealtimePriority',
     arg: '<0-99>',
     default: String(DEFAULTS.workerRealtimePriority),
-    help: 'SCHED_FIFO priority of the data-plane worker threads, so other processes on the same cores cannot preempt a fan-out (0 = the normal policy; needs CAP_SYS_NICE)',
+    help: 'SCHED_FIFO priority of the data-plane worker threads, so other processes on the same cores cannot preempt a fan-out (0 = the normal policy; needs CAP_SYS_NICE, otherwise a warning and the normal policy)',
     sets: ['workerRealtimePriority'],
   },
   {
