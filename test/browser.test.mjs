@@ -187,5 +187,10 @@ test.serial('tokens: /publish and /watch send the #token= they were given as bea
   await t.notThrowsAsync(waitForPlayback(viewer, { width: 640, height: 360, timeout: 8000 }), 'the viewer with a token plays');
   const refused = await viewerStatus(bare);
   t.is(refused.framesDecoded, 0, 'the viewer without a token gets nothing');
-  t.regex(String(refused.error), /token/i, `and says why: ${refused.error}`);
+  // The page retries: each attempt clears the error while its request is out ('connecting'), so
+  // the reason is read from a moment between attempts.
+  const why = await bare
+    .waitForFunction(() => (window.halfsecWatch?.state === 'retrying' ? window.halfsecWatch.error : null), null, { timeout: 10_000 })
+    .then((h) => h.jsonValue(), () => refused.error);
+  t.regex(String(why), /token/i, `and says why: ${why}`);
 });
