@@ -129,11 +129,7 @@ int PinnedCpu(int worker_index) {
 
 void Worker::StopAndJoin() {
   if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kStop, nullptr, 0});
-  }
-  Wake();
+  Post({Command::kStop, nullptr, 0});
   thread_.join();
 }
 

@@ -173,6 +173,8 @@ class Worker {
     int value = 0;
     TcpLink* link = nullptr;
   };
+  // Queues a command for this worker's thread (under mu_) and wakes it.
+  void Post(const Command& command);
   // This worker's share of a stream: its viewers and the packets it forwarded lately, which
   // back retransmissions (references to the shared buffers, not copies).
   struct LocalStream {

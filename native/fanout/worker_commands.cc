@@ -8,62 +8,42 @@
 
 namespace halfsec {
 
-void Worker::AddPeer(Peer* peer) {
+void Worker::Post(const Command& command) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kAdd, peer, peer->id()});
+    commands_.push_back(command);
   }
   Wake();
+}
+
+void Worker::AddPeer(Peer* peer) {
+  Post({Command::kAdd, peer, peer->id()});
 }
 
 void Worker::RemovePeer(uint32_t peer_id) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kRemove, nullptr, peer_id});
-  }
-  Wake();
+  Post({Command::kRemove, nullptr, peer_id});
 }
 
 void Worker::RequestKeyframe(uint32_t publisher_peer_id, int layer) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kPli, nullptr, publisher_peer_id, layer});
-  }
-  Wake();
+  Post({Command::kPli, nullptr, publisher_peer_id, layer});
 }
 
 void Worker::SetViewerLayer(uint32_t peer_id, int layer) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kSetLayer, nullptr, peer_id, layer});
-  }
-  Wake();
+  Post({Command::kSetLayer, nullptr, peer_id, layer});
 }
 
 void Worker::SetViewerSvc(uint32_t peer_id, int spatial, int temporal, uint32_t next_kbps) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // One int: the probe rate (kbit/s, at most 2^25) above 6 bits of layers.
-    const int packed = static_cast<int>((std::min<uint32_t>(next_kbps, (1u << 25) - 1) << 6) | (spatial << 3) | temporal);
-    commands_.push_back({Command::kSetSvc, nullptr, peer_id, packed});
-  }
-  Wake();
+  // One int: the probe rate (kbit/s, at most 2^25) above 6 bits of layers.
+  const int packed = static_cast<int>((std::min<uint32_t>(next_kbps, (1u << 25) - 1) << 6) | (spatial << 3) | temporal);
+  Post({Command::kSetSvc, nullptr, peer_id, packed});
 }
 
 void Worker::SetIngestSource(uint32_t peer_id, int pid) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kSetSource, nullptr, peer_id, pid});
-  }
-  Wake();
+  Post({Command::kSetSource, nullptr, peer_id, pid});
 }
 
 void Worker::AdoptTcp(TcpLink* link) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back({Command::kAdoptTcp, nullptr, 0, 0, link});
-  }
-  Wake();
+  Post({Command::kAdoptTcp, nullptr, 0, 0, link});
 }
 
 void Worker::DrainCommands() {
