@@ -21,6 +21,14 @@ namespace {
 constexpr int64_t kCheckIntervalMs = 50;
 constexpr int64_t kConsentIntervalMs = 2000;
 constexpr uint32_t kPullPriority = 0x6e0001ff;  // host-type priority; only one pair exists
+// The relay's handshake ends before the viewer's: as DTLS server the relay is done at the
+// client's Finished, the client only at ours, a flight later (RFC 6347 4.2.4). Stacks that read
+// the socket on one thread and install SRTP keys on another (libdatachannel) drop media that
+// overtakes their key set-up, and nothing repairs the cached keyframe's first packets (a viewer
+// cannot NACK a packet before the first one it saw), so a viewer's video starts this much later,
+// from the cache, which holds every video packet since the keyframe. Audio, never replayed, goes
+// at once.
+constexpr int64_t kViewerStartGraceMs = 20;
 
 uint32_t Random32() {
   uint32_t v = 0;
@@ -163,16 +171,21 @@ void Peer::OnDtlsConnected() {
   }
   srtp_ready_ = true;
   worker_->Emit("connected", cfg_.id);
-  if (cfg_.role == PeerRole::kViewer) {
-    // Start from the cached keyframe at once; ask the publisher when that did not start the
-    // viewer's video (no cached keyframe, one too old, or one this viewer cannot take).
-    worker_->ReplayKeyframe(*this);
-    if (layered()) {
-      // Every layer's decoder downstream starts at that layer's keyframe (merged per layer).
-      for (size_t l = 0; l < cfg_.layer_ssrcs.size(); l++) {
-        if (sim_[l].layer < 0) worker_->KeyframeWanted(*cfg_.stream, static_cast<int>(l));
-      }
-    } else if (out_[kVideo].layer < 0) WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
+  if (cfg_.role == PeerRole::kViewer) start_due_ms_ = worker_->now_ms() + kViewerStartGraceMs;
+}
+
+void Peer::StartMedia() {
+  start_due_ms_ = -1;
+  // Start from the cached keyframe; ask the publisher when that did not start the viewer's video
+  // (no cached keyframe, one too old, or one this viewer cannot take).
+  worker_->ReplayKeyframe(*this);
+  if (layered()) {
+    // Every layer's decoder downstream starts at that layer's keyframe (merged per layer).
+    for (size_t l = 0; l < cfg_.layer_ssrcs.size(); l++) {
+      if (sim_[l].layer < 0) worker_->KeyframeWanted(*cfg_.stream, static_cast<int>(l));
+    }
+  } else if (out_[kVideo].layer < 0) {
+    WantKeyframe(std::max(0, cfg_.stream->TopLiveLayer(worker_->now_ms(), kLayerStaleMs)));
   }
 }
 
@@ -198,6 +211,7 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (!srtp_ready_ || !has_addr_) return;
   const uint8_t out_pt = cfg_.out_pt_by_pt[pkt.rtp.payload_type];
   if (out_pt >= 128) return;
+  if (start_due_ms_ >= 0 && pkt.kind == kVideo) return;  // StartMedia replays what this skips
   if (pkt.kind == kVideo && layered()) return ForwardAllLayers(pkt, out_pt);
   Outbound& o = out_[pkt.kind];
   const int64_t now = worker_->now_ms();
@@ -330,6 +344,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
       if (len > 0) SendRtcp(scratch_, len);
     }
   } else {
+    if (start_due_ms_ >= 0 && now_ms >= start_due_ms_) StartMedia();
     if (const int64_t every = RtcpIntervalMs(now_ms); now_ms - last_rtcp_ms_ >= every) {
       last_rtcp_ms_ = NextReportBase(now_ms, last_rtcp_ms_, every, (uint64_t{cfg_.id} << 32) ^ static_cast<uint64_t>(now_ms));
       SendSenderReports(now_ms);
@@ -348,7 +363,7 @@ bool Peer::OnTick(int64_t now_ms, const char** reason) {
 }
 
 int64_t Peer::IdleUntil(int64_t now_ms) const {
-  if (cfg_.role != PeerRole::kViewer || cfg_.pull || cfg_.ingest || !srtp_ready_ || failed_) return 0;
+  if (cfg_.role != PeerRole::kViewer || cfg_.pull || cfg_.ingest || !srtp_ready_ || failed_ || start_due_ms_ >= 0) return 0;
   // While stream packets reach this viewer (or did within a layer's staleness), every tick may
   // have work: a probe, feedback. A second without any means no simulcast layer of the stream is
   // live here (Probe finds none to climb to), so only the deadlines below remain, each exact at

@@ -252,6 +252,7 @@ class Peer {
   };
 
   void OnDtlsConnected();
+  void StartMedia();  // a viewer's first media: the cached keyframe, else a keyframe request
   void WakeTicks();  // back into the worker's tick list (see IdleUntil)
   // Viewer: no packet offered for a second and no probe: reports go at the quiet pace (peer.cc).
   bool Quiet(int64_t now_ms) const;
@@ -332,6 +333,7 @@ class Peer {
   std::unique_ptr<DtlsTransport> dtls_;
   SrtpContext srtp_in_, srtp_out_;
   bool srtp_ready_ = false;
+  int64_t start_due_ms_ = -1;  // a viewer's video waits until then (kViewerStartGraceMs)
   bool has_addr_ = false;
   sockaddr_storage addr_{};
   uint64_t tcp_id_ = 0;
