@@ -73,7 +73,13 @@ async function limitedRun(t) {
     t.log(`timeline: ${steps.map((s) => `${s.phase}+${s.t}ms ${s.height}p freezes=${s.freezes}`).join('; ')}`);
     t.log(`limit applied at ${(res.limitedAt / 1000).toFixed(1)} s; summaries: ${res.feedback.map((f) => `${Math.round(f.t / 100) / 10}s L${f.layer} ${Math.round(f.estimateBps / 1000)}k`).join(' ')}`);
   }
-  return { r, errors, res, checks: res ? judge(res) : [] };
+  const checks = res ? judge(res) : [];
+  if (checks.some((c) => !c.ok)) {
+    // What the publisher encoded and the viewer received and decoded, second by second.
+    const per = res.samples.filter((s) => s.pubFps).map((s) => `${s.phase[0]}${Math.round(s.t / 1000)}s ${s.height}p dec=${s.frames} rx=${s.received} pub=${JSON.stringify(s.pubFps)}`);
+    t.log(`missed: ${checks.filter((c) => !c.ok).map((c) => c.msg).join('; ')}; per second: ${per.join(' | ')}`);
+  }
+  return { r, errors, res, checks };
 }
 
 // A first run that misses only those machine-bound criteria is logged and run once more, every

@@ -55,7 +55,10 @@ try {
       // The receiver's own figures at the moment of asking (the page polls getStats only once a
       // second, which would put a freeze in the wrong phase).
       const r = (await inboundVideo(page)) ?? { height: s.height, freezes: s.freezeCount, frames: s.framesDecoded };
-      const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, state: s.state, port: s.localPort };
+      const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, received: r.received, state: s.state, port: s.localPort };
+      // About once a second, what the publisher encodes per layer (frames/s): tells a starved
+      // encoder from a relay or viewer that let frames go.
+      if (samples.length % 4 === 0) point.pubFps = Object.fromEntries((await publisherStatus(pub)).layers.map((l) => [l.rid, Math.round(l.fps)]));
       samples.push(point);
       if (stop?.(point)) return point;
       await sleep(250);
