@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import test from 'ava';
 import { assertEveryPacketOnce, reportWhen, spawnPeer, startRelay } from './helpers.mjs';
+import { SCHED_FIFO, threadPolicies } from './thread-policy.mjs';
 
 // This process's threads and the CPUs each may run on (/proc/self/task/*/status).
 function threadCpus() {
@@ -12,22 +13,6 @@ function threadCpus() {
     try {
       const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'));
       if (m) out.set(tid, m[1]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-
-// This process's threads' scheduling policy and realtime priority (/proc/<tid>/stat fields 41
-// and 40, proc(5)): policy 1 is SCHED_FIFO.
-function threadPolicies() {
-  const out = new Map();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { priority: Number(fields[40 - 3]), policy: Number(fields[41 - 3]) });
     } catch {
       // the thread ended meanwhile
     }
@@ -80,9 +65,9 @@ test.serial('workerRealtimePriority 7: the worker threads run SCHED_FIFO at prio
     return;
   }
   const before = threadPolicies();
-  t.is([...before.values()].filter((p) => p.policy === 1).length, 0, 'no FIFO thread before');
+  t.is([...before.values()].filter((p) => p.policy === SCHED_FIFO).length, 0, 'no FIFO thread before');
   const { url, relay } = await startRelay(t, { workers: 2, workerRealtimePriority: 7 });
-  const fifo = [...threadPolicies()].filter(([tid, p]) => !before.has(tid) && p.policy === 1);
+  const fifo = [...threadPolicies()].filter(([tid, p]) => !before.has(tid) && p.policy === SCHED_FIFO);
   t.is(fifo.length, 2, 'one SCHED_FIFO thread per worker');
   t.true(fifo.every(([, p]) => p.priority === 7), `priority 7: ${JSON.stringify(fifo)}`);
   t.is(relay.stats().workers.length, 2);

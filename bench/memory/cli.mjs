@@ -10,31 +10,24 @@
 //   node bench/memory/cli.mjs [--sizes 1000,10000] [--runs 1] [--rate-kbps 50] [--settle 12] [--node-options ""]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LoadRun } from '../../dist/load/run.js';
+import { benchArgs, checkouts, loadavg, printMachine, sleep } from '../paired-runs.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const { values: a } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1000,10000' },
-    runs: { type: 'string', default: '1' },
-    'rate-kbps': { type: 'string', default: '50' },
-    // Seconds after the last join before "joined" is read (the reclaim runs 1-10 s after a burst).
-    settle: { type: 'string', default: '12' },
-    'media-seconds': { type: 'string', default: '5' },
-    // NODE_OPTIONS for the relay, e.g. "--max-semi-space-size=2".
-    'node-options': { type: 'string', default: '' },
-    relays: { type: 'string', default: 'this' },
-  },
+// Not pairedRunArgs: other defaults (one run, a longer settle) and no --concurrency.
+const { a, sizes } = benchArgs({
+  sizes: { type: 'string', default: '1000,10000' },
+  runs: { type: 'string', default: '1' },
+  'rate-kbps': { type: 'string', default: '50' },
+  // Seconds after the last join before "joined" is read (the reclaim runs 1-10 s after a burst).
+  settle: { type: 'string', default: '12' },
+  'media-seconds': { type: 'string', default: '5' },
+  // NODE_OPTIONS for the relay, e.g. "--max-semi-space-size=2".
+  'node-options': { type: 'string', default: '' },
+  relays: { type: 'string', default: 'this' },
 });
-setTimeout(() => process.exit(3), 60 * 60 * 1000).unref();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-const relays = a.relays.split(',').map((r) => (r === 'this' ? root.replace(/\/$/, '') : r));
+const relays = checkouts(a.relays);
 
 async function startCli(checkout) {
   const base = 43000 + (process.pid % 200) * 10;
@@ -87,7 +80,7 @@ async function measure(checkout, n, run) {
       out.connected = load.viewers.counters().filter((v) => v.state === 'connected').length;
       await sleep(Number(a['media-seconds']) * 1000);
       out.media = rssOf(relay.pid);
-      out.loadavg = loadavg();
+      out.loadavg = loadavg().split(' ')[0];
     } finally {
       load.clients.engine.close();
     }
@@ -105,7 +98,7 @@ async function measure(checkout, n, run) {
 const rows = [];
 for (let run = 0; run < Number(a.runs); run++) {
   for (const checkout of relays) {
-    for (const n of a.sizes.split(',').map(Number)) {
+    for (const n of sizes) {
       const r = await measure(checkout, n, run);
       process.stderr.write(`${JSON.stringify(r)}\n`);
       rows.push(r);
@@ -114,7 +107,7 @@ for (let run = 0; run < Number(a.runs); run++) {
 }
 const MiB = (b) => (b / 1048576).toFixed(1);
 const kib = (b, n) => (b / 1024 / n).toFixed(1);
-console.log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Linux ${release()}, node ${process.version}; halfsec serve, NODE_OPTIONS="${a['node-options']}"`);
+printMachine(`halfsec serve, NODE_OPTIONS="${a['node-options']}"`);
 console.log('| relay | N | connected | join s | RSS MiB base (publisher) | joined | after media | KiB/viewer joined | KiB/viewer after media | reclaims (base, joined) | loadavg |\n|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.checkout} | ${r.n} | ${r.connected} | ${r.joinSeconds.toFixed(1)} | ${MiB(r.base)} | ${MiB(r.joined)} | ${MiB(r.media)} | ${kib(r.joined - r.base, r.connected)} | ${kib(r.media - r.base, r.connected)} | ${r.reclaimsBase}, ${r.reclaimsJoined} | ${r.loadavg} |`);
 // Marginal cost between sizes of the same run and checkout: no baseline involved.

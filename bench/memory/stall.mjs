@@ -6,27 +6,21 @@
 // off in turn (paired per run). Prints figures, asserts nothing.
 //
 //   node bench/memory/stall.mjs [--sizes 1000] [--runs 3] [--rate-kbps 300] [--window 5]
-import { readFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LoadRun } from '../../dist/load/run.js';
 import { native } from '../../dist/native.js';
 import { startRelayProcess } from '../fanout/relay-process.mjs';
+import { benchArgs, loadavg, printMachine, sleep } from '../paired-runs.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const { values: a } = parseArgs({
-  options: {
-    sizes: { type: 'string', default: '1000' },
-    runs: { type: 'string', default: '3' },
-    'rate-kbps': { type: 'string', default: '300' },
-    window: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '20' },
-  },
-});
-setTimeout(() => process.exit(3), 30 * 60 * 1000).unref();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+// Not pairedRunArgs: one checkout only (no --relays, no --settle), and a half-hour watchdog.
+const { a, sizes } = benchArgs({
+  sizes: { type: 'string', default: '1000' },
+  runs: { type: 'string', default: '3' },
+  'rate-kbps': { type: 'string', default: '300' },
+  window: { type: 'string', default: '5' },
+  concurrency: { type: 'string', default: '20' },
+}, 30);
+const relayChild = fileURLToPath(new URL('../fanout/relay-child.mjs', import.meta.url));
 const bounds = native.residenceBucketsSeconds;
 // Quantile of a bucket histogram: the upper bound (ms) of the bucket holding it.
 const quantile = (h, q) => {
@@ -42,7 +36,7 @@ const over = (h, ms) => h.reduce((s, c, i) => s + ((i < bounds.length ? bounds[i
 
 async function measure(n, reclaim, run) {
   const env = { ...process.env, HALFSEC_BENCH_MEMORY_RECLAIM: reclaim ? 'true' : 'false' };
-  const relay = await startRelayProcess(`${root}bench/fanout/relay-child.mjs`, ['0'], 600, env);
+  const relay = await startRelayProcess(relayChild, ['0'], 600, env);
   try {
     const load = await LoadRun.start({
       url: relay.url, stream: 'stall', viewers: n, rateKbps: Number(a['rate-kbps']), fps: 30, packetSize: 1200, publish: true, peer: 'native',
@@ -69,7 +63,7 @@ async function measure(n, reclaim, run) {
 }
 
 const rows = [];
-for (const n of a.sizes.split(',').map(Number)) {
+for (const n of sizes) {
   for (let run = 0; run < Number(a.runs); run++) {
     for (const reclaim of [true, false]) {
       const r = await measure(n, reclaim, run);
@@ -79,6 +73,6 @@ for (const n of a.sizes.split(',').map(Number)) {
   }
 }
 const f = (x) => (Number.isFinite(x) ? x.toFixed(x < 1 ? 3 : 1) : String(x));
-console.log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Linux ${release()}, node ${process.version}; residence over the ${a.window} s after the joins (bucket upper bounds, ms)`);
+printMachine(`residence over the ${a.window} s after the joins (bucket upper bounds, ms)`);
 console.log('| N | memoryReclaim | run | reclaims in window | reclaim GC ms | reclaim trim ms | packets | p50 | p99 | p99.9 | max bucket | > 5 ms | > 10 ms | loadavg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.n} | ${r.reclaim ? 'on' : 'off'} | ${r.run + 1} | ${r.reclaims} | ${f(r.reclaimGcMs)} | ${f(r.reclaimTrimMs)} | ${r.packets} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.p999Ms)} | ${f(r.maxMs)} | ${r.over5ms} | ${r.over10ms} | ${r.loadavg.split(' ')[0]} |`);

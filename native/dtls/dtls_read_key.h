@@ -1,5 +1,5 @@
-// The peer's DTLS 1.2 epoch-1 read key, kept after the SSL is freed (see dtls_transport.cc,
-// Impl::Compact) so that a later alert is believed only if it authenticates.
+// The peer's DTLS 1.2 epoch-1 read key, kept after the SSL is freed (see dtls_released.h) so that
+// a later alert is believed only if it authenticates.
 #pragma once
 #include <openssl/ssl.h>
 

@@ -6,9 +6,7 @@
 #include "dtls/dtls.h"
 
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #ifdef _WIN32
@@ -20,22 +18,23 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
-#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "dtls/datagram_out.h"
-#include "dtls/dtls_read_key.h"
+#include "dtls/dtls_released.h"
+#include "dtls/dtls_srtp.h"
 #include "dtls/fingerprint.h"
 #include "dtls/openssl_errors.h"
 
 namespace halfsec {
 using dtls_detail::DatagramOut;
-using dtls_detail::DigestForSdpName;
 using dtls_detail::DrainErrors;
-using dtls_detail::HexColon;
+using dtls_detail::ExpectedFingerprint;
+using dtls_detail::ExportSrtpKeys;
 using dtls_detail::kSslMtu;
-using dtls_detail::ParseFingerprint;
+using dtls_detail::NegotiatedSrtpProfile;
+using dtls_detail::ReleasedState;
 using dtls_detail::WithErrors;
 namespace {
 
@@ -47,12 +46,6 @@ constexpr unsigned int kMaxTimeoutUs = 3 * 1000 * 1000;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(15);
 // Bigger datagrams than this cannot be UDP; ignore them instead of feeding OpenSSL.
 constexpr size_t kMaxDatagram = 65535;
-constexpr char kExporterLabel[] = "EXTRACTOR-dtls_srtp";
-// After the handshake the SSL is freed (see Impl::Compact); our last flight is resent at most
-// this many times when the peer retransmits its own (RFC 6347 4.2.4: a peer retransmits with
-// backoff until it hears us, so a handful covers any real loss, and a cap bounds what a forged
-// handshake record can make us send).
-constexpr int kMaxFlightResends = 8;
 
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
@@ -75,10 +68,8 @@ struct DtlsTransport::Impl {
   BIO* rbio = nullptr;  // owned by ssl
   DtlsRole role = DtlsRole::kServer;
   SendFn send;
-  const EVP_MD* md = nullptr;
-  std::string algorithm;
-  std::vector<uint8_t> expected;  // expected peer certificate digest
-  std::string verify_error;       // set by VerifyPeer on a fingerprint mismatch
+  ExpectedFingerprint expected;  // the peer certificate's digest, from the remote SDP
+  std::string verify_error;      // set by VerifyChain on a fingerprint mismatch
   SrtpProfile profile = SrtpProfile::kAes128CmSha1_80;
   bool clock_running = false;
   std::chrono::steady_clock::time_point handshake_start;
@@ -90,23 +81,14 @@ struct DtlsTransport::Impl {
   }
   DatagramOut out;  // the SSL's writes, until FlushOnExit hands them to `send`
 
-  // ---- compact state: what is kept once the SSL is freed after the handshake ----
-  // The SSL with its session, peer certificate, handshake hashes and record layer costs ~40 KiB
-  // per peer even without record buffers; after the handshake a WebRTC peer only needs the SRTP
-  // keys, our last flight (resent when the peer retransmits its own: RFC 6347 4.2.4), our own
-  // close_notify (made before the SSL went away) and the peer's epoch-1 AEAD read key, so that
-  // only an authenticated alert ends the session.
+  // Once the SSL is freed after the handshake (dtls_released.h says why), `released` is all
+  // that is left of the session and `compact` is set.
   bool compact = false;
   bool keep_ssl = false;  // KeepSslAfterHandshake()
-  SrtpKeyMaterial keys;
-  std::vector<std::vector<uint8_t>> last_flight;
-  std::vector<uint8_t> close_notify;
-  int flight_resends = 0;
-  DtlsReadKey read_key;
+  ReleasedState released;
 
   ~Impl() {
     if (ssl) SSL_free(ssl);  // frees both BIOs
-    OPENSSL_cleanse(&keys, sizeof keys);
   }
 
   // ---- OpenSSL callbacks (static members so they may use this private type) ----
@@ -127,7 +109,7 @@ struct DtlsTransport::Impl {
     }
     if (!im) return 1;  // not one of ours; FinishHandshake's check still applies
     std::string why;
-    if (!im->MatchesFingerprint(leaf, &why)) {
+    if (!im->expected.Matches(leaf, &why)) {
       im->verify_error = std::move(why);
       X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
       return 0;
@@ -140,22 +122,6 @@ struct DtlsTransport::Impl {
     Impl* im;
     ~FlushOnExit() { im->out.Flush(im->send); }
   };
-
-  // Digest of `cert` compared with the SDP fingerprint; on mismatch fills *why.
-  bool MatchesFingerprint(X509* cert, std::string* why) const {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (X509_digest(cert, md, d, &n) != 1) {
-      *why = WithErrors("DTLS fingerprint check: X509_digest failed");
-      return false;
-    }
-    if (n != expected.size() || CRYPTO_memcmp(d, expected.data(), n) != 0) {
-      *why = "DTLS fingerprint mismatch: peer certificate " + algorithm + " " + HexColon(d, n) +
-             " does not match the SDP fingerprint " + HexColon(expected.data(), expected.size());
-      return false;
-    }
-    return true;
-  }
 
   void Fail(std::string message) {
     owner->state_ = DtlsState::kFailed;
@@ -210,75 +176,18 @@ struct DtlsTransport::Impl {
     FailFromSsl("DTLS handshake failed", e);
   }
 
-  // RFC 5764 4.2 keys via SSL_export_keying_material, in our local/remote terms.
-  bool ExportKeys(SrtpKeyMaterial* out) const {
-    constexpr size_t key_len = 16;
-    const size_t salt_len = profile == SrtpProfile::kAeadAes128Gcm ? 12 : 14;
-    const size_t total = 2 * (key_len + salt_len);
-    uint8_t km[2 * (16 + 14)];
-    ERR_clear_error();
-    if (SSL_export_keying_material(ssl, km, total, kExporterLabel, sizeof kExporterLabel - 1, nullptr, 0, 0) != 1) {
-      ERR_clear_error();
-      return false;
-    }
-    // client_write_key | server_write_key | client_write_salt | server_write_salt.
-    const uint8_t* client_key = km;
-    const uint8_t* server_key = km + key_len;
-    const uint8_t* client_salt = km + 2 * key_len;
-    const uint8_t* server_salt = km + 2 * key_len + salt_len;
-    const bool client = role == DtlsRole::kClient;
-    *out = SrtpKeyMaterial{};
-    out->profile = profile;
-    std::copy_n(client ? client_key : server_key, key_len, out->local_key);
-    std::copy_n(client ? client_salt : server_salt, salt_len, out->local_salt);
-    std::copy_n(client ? server_key : client_key, key_len, out->remote_key);
-    std::copy_n(client ? server_salt : client_salt, salt_len, out->remote_salt);
-    OPENSSL_cleanse(km, sizeof km);
-    return true;
-  }
-
-  // Frees the SSL once connected, keeping the compact state above. On any failure the SSL is
+  // Frees the SSL once connected, keeping only `released`. On any failure the SSL is
   // kept (with its record buffers freed) and the transport works as before.
   bool Compact(std::vector<std::vector<uint8_t>> flight) {
-    if (keep_ssl) return false;
-    if (!ExportKeys(&keys)) return false;
-    if (!read_key.Derive(ssl, role == DtlsRole::kServer)) {
-      OPENSSL_cleanse(&keys, sizeof keys);
-      return false;
-    }
-    // Our close_notify, made now: we send no other record after the handshake, so its epoch and
-    // sequence number stay valid for whenever Close() sends it.
-    auto& writes = out.pending();
-    const size_t before = writes.size();
-    ERR_clear_error();
-    SSL_shutdown(ssl);
-    ERR_clear_error();
-    for (size_t i = before; i < writes.size(); i++) close_notify.insert(close_notify.end(), writes[i].begin(), writes[i].end());
-    writes.resize(before);
-    last_flight = std::move(flight);
+    if (keep_ssl || !released.Capture(ssl, role, profile, std::move(flight), out)) return false;
     SSL_free(ssl);  // frees both BIOs
     ssl = nullptr;
     rbio = nullptr;
-    std::vector<uint8_t>().swap(expected);
-    std::string().swap(algorithm);
+    expected.Release();
     std::string().swap(verify_error);
     out.ReleaseScratch();
     compact = true;
     return true;
-  }
-
-  // A datagram after the SSL was freed: the peer retransmitting its last flight gets ours again
-  // (capped); an authenticated close_notify or fatal alert closes; everything else is ignored.
-  void OnCompactDatagram(const uint8_t* d, size_t len) {
-    const DtlsRecordScan scan = read_key.Scan(d, len);
-    if (scan.closed) {
-      owner->state_ = DtlsState::kClosed;
-      return;
-    }
-    if (scan.handshake && !last_flight.empty() && flight_resends < kMaxFlightResends) {
-      flight_resends++;
-      out.pending().insert(out.pending().end(), last_flight.begin(), last_flight.end());
-    }
   }
 
   void FinishHandshake() {
@@ -289,26 +198,16 @@ struct DtlsTransport::Impl {
       return;
     }
     std::string why;
-    bool ok = MatchesFingerprint(peer, &why);
+    bool ok = expected.Matches(peer, &why);
     X509_free(peer);
     if (!ok) {
       SendCloseNotify();
       Fail(std::move(why));
       return;
     }
-    const SRTP_PROTECTION_PROFILE* p = SSL_get_selected_srtp_profile(ssl);
-    if (!p) {
+    if (!NegotiatedSrtpProfile(ssl, &profile, &why)) {
       SendCloseNotify();
-      Fail("DTLS: no SRTP protection profile negotiated (use_srtp missing or no common profile)");
-      return;
-    }
-    if (p->id == static_cast<unsigned long>(SrtpProfile::kAeadAes128Gcm)) {
-      profile = SrtpProfile::kAeadAes128Gcm;
-    } else if (p->id == static_cast<unsigned long>(SrtpProfile::kAes128CmSha1_80)) {
-      profile = SrtpProfile::kAes128CmSha1_80;
-    } else {
-      SendCloseNotify();
-      Fail("DTLS: unsupported SRTP protection profile " + std::to_string(p->id));
+      Fail(std::move(why));
       return;
     }
     owner->state_ = DtlsState::kConnected;
@@ -349,15 +248,9 @@ DtlsTransport::DtlsTransport(const DtlsIdentity& identity, DtlsRole role, std::s
   im.owner = this;
   im.role = role;
   im.send = std::move(send);
-  im.algorithm = fingerprint_algorithm;
-  im.md = DigestForSdpName(fingerprint_algorithm);
-  if (!im.md) {
-    im.Fail("DTLS: unsupported fingerprint algorithm '" + fingerprint_algorithm + "'");
-    return;
-  }
-  if (!ParseFingerprint(fingerprint, &im.expected) ||
-      im.expected.size() != static_cast<size_t>(EVP_MD_get_size(im.md))) {
-    im.Fail("DTLS: malformed " + fingerprint_algorithm + " fingerprint '" + fingerprint + "'");
+  std::string error;
+  if (!im.expected.Set(fingerprint_algorithm, fingerprint, &error)) {
+    im.Fail(std::move(error));
     return;
   }
 
@@ -415,7 +308,7 @@ DtlsState DtlsTransport::OnDatagram(const uint8_t* data, size_t len) {
   if (!data || len == 0 || len > kMaxDatagram) return state_;
   Impl::FlushOnExit flush{impl_.get()};
   if (impl_->compact) {
-    impl_->OnCompactDatagram(data, len);
+    if (impl_->released.OnDatagram(data, len, impl_->out)) state_ = DtlsState::kClosed;
     return state_;
   }
   ERR_clear_error();
@@ -468,7 +361,7 @@ void DtlsTransport::Close() {
   if (state_ == DtlsState::kFailed || state_ == DtlsState::kClosed) return;
   Impl::FlushOnExit flush{impl_.get()};
   if (impl_->compact) {
-    if (!impl_->shutdown_sent && !impl_->close_notify.empty()) impl_->out.pending().push_back(impl_->close_notify);
+    if (!impl_->shutdown_sent) impl_->released.QueueCloseNotify(impl_->out);
     impl_->shutdown_sent = true;
   } else {
     impl_->SendCloseNotify();
@@ -483,10 +376,10 @@ void DtlsTransport::KeepSslAfterHandshake() { impl_->keep_ssl = true; }
 bool DtlsTransport::GetSrtpKeys(SrtpKeyMaterial* out) const {
   if (!out || state_ != DtlsState::kConnected) return false;
   if (impl_->compact) {
-    *out = impl_->keys;
+    *out = impl_->released.keys();
     return true;
   }
-  return impl_->ssl && impl_->ExportKeys(out);
+  return impl_->ssl && ExportSrtpKeys(impl_->ssl, impl_->role, impl_->profile, out);
 }
 
 bool DtlsTransport::UseCertificate(const DtlsCertificate& certificate) {

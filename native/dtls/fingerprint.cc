@@ -1,7 +1,11 @@
 // Certificate fingerprints as SDP writes them. See fingerprint.h.
 #include "dtls/fingerprint.h"
 
+#include <openssl/crypto.h>
+
 #include <cctype>
+
+#include "dtls/openssl_errors.h"
 
 namespace halfsec {
 namespace dtls_detail {
@@ -63,6 +67,40 @@ const EVP_MD* DigestForSdpName(const std::string& name) {
   if (n == "sha-384") return EVP_sha384();
   if (n == "sha-512") return EVP_sha512();
   return nullptr;
+}
+
+bool ExpectedFingerprint::Set(const std::string& algorithm, const std::string& value, std::string* error) {
+  algorithm_ = algorithm;
+  md_ = DigestForSdpName(algorithm);
+  if (!md_) {
+    *error = "DTLS: unsupported fingerprint algorithm '" + algorithm + "'";
+    return false;
+  }
+  if (!ParseFingerprint(value, &digest_) || digest_.size() != static_cast<size_t>(EVP_MD_get_size(md_))) {
+    *error = "DTLS: malformed " + algorithm + " fingerprint '" + value + "'";
+    return false;
+  }
+  return true;
+}
+
+bool ExpectedFingerprint::Matches(X509* cert, std::string* why) const {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, md_, d, &n) != 1) {
+    *why = WithErrors("DTLS fingerprint check: X509_digest failed");
+    return false;
+  }
+  if (n != digest_.size() || CRYPTO_memcmp(d, digest_.data(), n) != 0) {
+    *why = "DTLS fingerprint mismatch: peer certificate " + algorithm_ + " " + HexColon(d, n) +
+           " does not match the SDP fingerprint " + HexColon(digest_.data(), digest_.size());
+    return false;
+  }
+  return true;
+}
+
+void ExpectedFingerprint::Release() {
+  std::vector<uint8_t>().swap(digest_);
+  std::string().swap(algorithm_);
 }
 
 }  // namespace dtls_detail
