@@ -76,8 +76,9 @@ async function limitedRun(t) {
   const checks = res ? judge(res) : [];
   if (checks.some((c) => !c.ok)) {
     // What the publisher encoded and the viewer received and decoded, second by second.
-    const per = res.samples.filter((s) => s.pubFps).map((s) => `${s.phase[0]}${Math.round(s.t / 1000)}s ${s.height}p dec=${s.frames} rx=${s.received} pub=${JSON.stringify(s.pubFps)}`);
+    const per = res.samples.filter((s) => s.pubFps).map((s) => `${s.phase.slice(0, 3)}+${Math.round(s.t / 1000)}s ${s.height}p dec=${s.frames} rx=${s.received} pkts=${s.packets} lost=${s.lost} nack=${s.nacks} pli=${s.plis} kfreq=${s.keyframeRequests} pub=${JSON.stringify(s.pubFps)}`);
     t.log(`missed: ${checks.filter((c) => !c.ok).map((c) => c.msg).join('; ')}; per second: ${per.join(' | ')}`);
+    t.log(`relay summaries (s, layer, estimate, nacks, retransmits, packets): ${res.feedback.filter((f) => f.t >= res.limitedAt - 2000).map((f) => `${(f.t / 1000).toFixed(1)} L${f.layer} ${Math.round(f.estimateBps / 1000)}k n${f.nacks} r${f.retransmits} p${f.packets}`).join(' ')}`);
   }
   return { r, errors, res, checks };
 }

@@ -98,15 +98,16 @@ export function viewerStatus(page, samples = 300) {
 
 /**
  * The page's video receiver as getStats reports it at the moment of asking (window.halfsecPeer):
- * { height, freezes, frames, received, dropped } (frameHeight, freezeCount, framesDecoded,
- * framesReceived, framesDropped), or null before there is one.
+ * { height, freezes, frames, received, dropped, packets, lost, nacks, plis } (frameHeight,
+ * freezeCount, framesDecoded, framesReceived, framesDropped, packetsReceived, packetsLost,
+ * nackCount, pliCount), or null before there is one.
  */
 export function inboundVideo(page) {
   return page.evaluate(async () => {
     const pc = window.halfsecPeer?.();
     if (!pc) return null;
     for (const r of (await pc.getStats()).values()) {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0, received: r.framesReceived ?? 0, dropped: r.framesDropped ?? 0 };
+      if (r.type === 'inbound-rtp' && r.kind === 'video') return { height: r.frameHeight ?? 0, freezes: r.freezeCount ?? 0, frames: r.framesDecoded ?? 0, received: r.framesReceived ?? 0, dropped: r.framesDropped ?? 0, packets: r.packetsReceived ?? 0, lost: r.packetsLost ?? 0, nacks: r.nackCount ?? 0, plis: r.pliCount ?? 0 };
     }
     return null;
   });

@@ -1,7 +1,8 @@
 // The relay frees each peer's SSL once the DTLS handshake is done (native/dtls/dtls_transport.cc,
-// Impl::Compact). What must still work with real peers: a lost last flight (RFC 6347 4.2.4: the
-// relay resends it from kept bytes when the viewer retransmits), and no unauthenticated DTLS
-// alert, even from the viewer's own address, may end the session.
+// Impl::Compact; what it keeps: native/dtls/dtls_released.h). What must still work with real
+// peers: a lost last flight (RFC 6347 4.2.4: the relay resends it from kept bytes when the viewer
+// retransmits), and no unauthenticated DTLS alert, even from the viewer's own address, may end
+// the session.
 import test from 'ava';
 import { startLossyProxy } from './lossy-proxy.mjs';
 import { sleep, spawnPeer, startRelay, until } from './helpers.mjs';

@@ -22,7 +22,7 @@ const { relay, base } = await startNetnsRelay(createRelay, '127.0.0.1', PORT_MIN
 const feedback = [];
 const t0 = Date.now();
 relay.on('viewer:feedback', ({ feedback: f, layer }) => {
-  feedback.push({ t: Date.now() - t0, layer, estimateBps: Math.round(f.estimateBps), ackedBps: Math.round(f.ackedBps), loss: f.loss, rembBps: f.rembBps });
+  feedback.push({ t: Date.now() - t0, layer, estimateBps: Math.round(f.estimateBps), ackedBps: Math.round(f.ackedBps), loss: f.loss, rembBps: f.rembBps, nacks: f.nacks, retransmits: f.retransmits, packets: f.packets });
 });
 
 let chromium;
@@ -55,9 +55,10 @@ try {
       // The receiver's own figures at the moment of asking (the page polls getStats only once a
       // second, which would put a freeze in the wrong phase).
       const r = (await inboundVideo(page)) ?? { height: s.height, freezes: s.freezeCount, frames: s.framesDecoded };
-      const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, received: r.received, state: s.state, port: s.localPort };
+      const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, received: r.received, packets: r.packets, lost: r.lost, nacks: r.nacks, plis: r.plis, state: s.state, port: s.localPort };
       // About once a second, what the publisher encodes per layer (frames/s): tells a starved
       // encoder from a relay or viewer that let frames go.
+      if (samples.length % 4 === 0) point.keyframeRequests = relay.stats().workers.reduce((a, w) => a + w.keyframeRequests, 0);
       if (samples.length % 4 === 0) point.pubFps = Object.fromEntries((await publisherStatus(pub)).layers.map((l) => [l.rid, Math.round(l.fps)]));
       samples.push(point);
       if (stop?.(point)) return point;
