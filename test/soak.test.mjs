@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-// The churn soak of bench/soak, cut to the 60 s CI run: viewers join and leave about 20 times a
-// second against a live stream; every viewer that stays must get media, and peers and sockets
-// must return to where they started.
-test('churn soak, 60 s: every viewer that stays gets media; peers and sockets return to baseline', async (t) => {
+// The churn soak of bench/soak, cut to a 30 s CI run (~580 viewers on this 2-core machine):
+// viewers join and leave about 20 times a second against a live stream; every viewer that stays
+// must get media, and peers and sockets must return to where they started.
+test('churn soak, 30 s: every viewer that stays gets media; peers and sockets return to baseline', async (t) => {
   t.timeout(180_000);
   const out = join(tmpdir(), `halfsec-soak-${process.pid}.json`);
-  const child = spawn('timeout', ['-s', 'KILL', '170', process.execPath, join(root, 'bench/soak/soak.mjs'), '--seconds', '60', '--concurrent', '200', '--out', out], {
+  const child = spawn('timeout', ['-s', 'KILL', '170', process.execPath, join(root, 'bench/soak/soak.mjs'), '--seconds', '30', '--concurrent', '200', '--out', out], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -23,7 +23,7 @@ test('churn soak, 60 s: every viewer that stays gets media; peers and sockets re
   const code = await new Promise((r) => child.on('exit', r));
   t.is(code, 0, log.slice(-3000));
   const s = JSON.parse(readFileSync(out, 'utf8'));
-  t.true(s.viewers.started >= 600, `viewers started: ${s.viewers.started}`);
+  t.true(s.viewers.started >= 300, `viewers started: ${s.viewers.started}`);
   t.is(s.viewers.failed, 0);
   t.is(s.viewers.stayedWithoutMedia, 0);
   t.is(s.relay.afterPublisherLeft.peers, 0);

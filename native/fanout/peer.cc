@@ -222,21 +222,31 @@ void Peer::Forward(const MediaPacket& pkt, int top) {
   if (same_line && static_cast<int32_t>(pkt.epoch - o.epoch) < 0) return;
   const bool new_source = same_line && pkt.epoch != o.epoch;
   if (new_source && pkt.kind == kVideo) o.layer = -1;
+  bool leave_layer = false;
   if (pkt.kind == kVideo) {
     const LayerSwitcher::Decision d = layers_.Decide(o.layer, pkt.layer, pkt.keyframe, pkt.recovered, top);
     if (d.want_keyframe >= 0) WantKeyframe(d.want_keyframe);
     if (d.action == LayerSwitcher::Action::kDrop) return;
-    if (d.action == LayerSwitcher::Action::kSwitch) StartOrSwitch(o, pkt, now);
+    if (d.action == LayerSwitcher::Action::kSwitch) {
+      StartOrSwitch(o, pkt, now);
+    } else if (d.want_keyframe >= 0 && d.want_keyframe < o.layer && pkt.rtp.marker && !pkt.recovered) {
+      // Moving down because the path no longer carries this layer: its next frames would only
+      // deepen the queue (and the loss) the lower layer's keyframe must cross, so the line leaves
+      // the layer once this frame is out and waits for that keyframe, already asked for. A move
+      // down with the path fine (a viewer's cap) keeps the picture going until the keyframe.
+      leave_layer = PathBelowLayer(o.layer);
+    }
   } else if (!o.seq.started() || new_source) {
     StartOrSwitch(o, pkt, now);
   }
   if (pkt.kind == kVideo && (pkt.codec == Codec::kVp8 || pkt.codec == Codec::kVp9 || (pkt.codec == Codec::kAv1 && cfg_.dd_ext_id != 0))) {
     ForwardLayered(o, pkt, out_pt);
-    return;
+  } else {
+    // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
+    if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
+    Send(o, pkt, out_pt);
   }
-  // Already sent (the keyframe replay overlaps the live queue): only recovered packets go late.
-  if (!o.seq.IsNew(pkt.rtp.sequence) && !pkt.recovered) return;
-  Send(o, pkt, out_pt);
+  if (leave_layer) o.layer = -1;  // numbering continues from here at the switch (StartOrSwitch)
 }
 
 void Peer::Send(Outbound& o, const MediaPacket& pkt, uint8_t out_pt, int out_seq_at, bool marker, uint32_t ssrc) {

@@ -326,6 +326,8 @@ class Peer {
   void SendPadding(int64_t now_ms);
   // The measured rate of the stream's highest live layer (bit/s; 0 when none is measured).
   double TopLayerBps(int64_t now_ms) const;
+  // The relay's transport-cc estimate is below what simulcast `layer` needs (kEarlyDownFraction).
+  bool PathBelowLayer(int layer) const;
 
   PeerConfig cfg_;
   const DtlsIdentity& identity_;

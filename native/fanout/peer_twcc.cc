@@ -98,6 +98,13 @@ void Peer::Probe(int64_t now_ms) {
   SendPadding(now_ms);
 }
 
+bool Peer::PathBelowLayer(int layer) const {
+  if (!bwe_ || layer < 0 || layer >= kMaxLayers) return false;
+  const double estimate = static_cast<double>(bwe_->estimate_bps());
+  const double layer_bps = cfg_.stream->layer_kbps[layer].load(std::memory_order_relaxed) * 1000.0;
+  return estimate > 0 && layer_bps > 0 && estimate < kEarlyDownFraction * layer_bps;
+}
+
 double Peer::TopLayerBps(int64_t now_ms) const {
   // The highest measured rate of a live layer: the top simulcast layer, or a single encoding's
   // whole rate (SVC, where layer 0 carries every spatial and temporal layer).
