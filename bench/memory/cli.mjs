@@ -29,15 +29,35 @@ const { a, sizes } = benchArgs({
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 const relays = checkouts(a.relays);
 
+// Each relay runs in a process group of its own (`timeout` and the relay under it), killed whole
+// when a run ends or this script is stopped (Ctrl-C, SIGTERM), so none outlives the benchmark.
+const groups = new Set();
+const killGroup = (pgid) => {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {}
+  groups.delete(pgid);
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const g of [...groups]) killGroup(g);
+    process.exit(130);
+  });
+}
+
 async function startCli(checkout) {
   const base = 43000 + (process.pid % 200) * 10;
   const env = { ...process.env, NODE_OPTIONS: a['node-options'] };
   const child = spawn('timeout', ['-s', 'KILL', '900', process.execPath, `${checkout}/dist/cli.js`, 'serve', '--host', '127.0.0.1', '--port', '0', '--rtc-bind', '127.0.0.1',
-    '--rtc-ports', `${base}-${base + 9}`, '--sessions-per-ip-per-second', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--rtc-ports', `${base}-${base + 9}`, '--sessions-per-ip-per-second', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  groups.add(child.pid);
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line; ${stderr}`)), 15000);
+    const t = setTimeout(() => {
+      killGroup(child.pid);
+      reject(new Error(`no listening line; ${stderr}`));
+    }, 15000);
     createInterface({ input: child.stdout }).on('line', (l) => {
       const m = /"http":"[^"]*:(\d+)"/.exec(l);
       if (m) {
@@ -85,11 +105,7 @@ async function measure(checkout, n, run) {
       load.clients.engine.close();
     }
   } finally {
-    // The relay itself, then `timeout` (killing only `timeout` would leave the relay running).
-    try {
-      process.kill(relay.pid, 'SIGKILL');
-    } catch {}
-    relay.child.kill('SIGKILL');
+    killGroup(relay.child.pid);
     await sleep(500);
   }
   return out;
