@@ -79,3 +79,19 @@ test.serial('native load generator: every client presents a certificate of its o
   shared.prepareCertificates(2);
   t.is(shared.allocate('viewer').fingerprint, shared.fingerprint);
 });
+
+// A publisher that never connects: the answer names an address off loopback, which the load
+// generator refuses before connecting, or one on loopback where nothing listens. Either way the
+// failed start removes its session, so an immediate retry is not refused as a second publisher of
+// the stream (409) but fails the same way.
+for (const [where, ip, expected] of [['off loopback', '192.0.2.1', /no UDP host candidate/], ['on loopback, nothing listening', '127.0.0.2', /publisher (failed|did not connect)/]]) {
+  test.serial(`a load publisher that does not connect (answer ${where}) DELETEs its session: a retry is not a 409`, async (t) => {
+    const { url } = await startRelay(t, { announcedIps: [ip] });
+    const start = () => LoadRun.start({ url, stream: 'unreachable', viewers: 0, rateKbps: 100, fps: 30, packetSize: 1200, publish: true, peer: 'native', concurrency: 1, threads: 1, joinTimeoutMs: 1500 });
+    const first = await t.throwsAsync(start);
+    t.regex(first.message, expected);
+    const second = await t.throwsAsync(start);
+    t.regex(second.message, expected, 'the retry reached the same point, not a refusal');
+    t.notRegex(second.message, /409/);
+  });
+}

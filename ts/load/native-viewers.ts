@@ -45,7 +45,15 @@ export class NativeClients implements ViewerPool {
     const postNs = loadNative.LoadEngine.nowNs();
     const { answer, location } = await postOffer(url, offer);
     const tcp = role === 'viewer' && this.transport === 'tcp';
-    const a = parseAnswer(answer, tcp ? 'tcp' : 'udp');
+    let a: ReturnType<typeof parseAnswer>;
+    try {
+      a = parseAnswer(answer, tcp ? 'tcp' : 'udp');
+    } catch (err) {
+      // The relay made a session for this answer: end it, or it waits out connectTimeoutMs (and a
+      // publisher's retry is refused as a second publisher).
+      await deleteSession(location);
+      throw err;
+    }
     this.engine.connect(slot.id, {
       localUfrag: ice.ufrag,
       localPwd: ice.pwd,
@@ -63,7 +71,11 @@ export class NativeClients implements ViewerPool {
     return { id: slot.id, postNs, location };
   }
 
-  /** WHIP-publishes the synthetic stream and resolves once DTLS is up (media then flows). */
+  /**
+   * WHIP-publishes the synthetic stream and resolves once DTLS is up (media then flows). Throws
+   * when the POST is refused, or when the publisher fails or is not connected within `timeoutMs`;
+   * then its session is DELETEd first, so that a retry is not refused as a second publisher.
+   */
   async publish(whipUrl: string, o: PublisherOptions, timeoutMs = 15000): Promise<void> {
     const ssrc = (Math.random() * 0xfffffffe + 1) >>> 0;
     const { id, location } = await this.signal('publisher', whipUrl, { ssrc, rateKbps: o.rateKbps, fps: o.fps, packetSize: o.packetSize, burst: o.burst ?? false, keyframeOnRequest: o.keyframeOnRequest ?? false }, ssrc);
@@ -73,8 +85,12 @@ export class NativeClients implements ViewerPool {
     for (;;) {
       const s = this.publisherStats();
       if (s?.state === 'connected') return;
-      if (s?.state === 'failed') throw new Error(`publisher failed: ${s.error ?? 'unknown'}`);
-      if (Date.now() > deadline) throw new Error(`publisher did not connect within ${timeoutMs} ms (state ${s?.state})`);
+      const failure = s?.state === 'failed' ? `publisher failed: ${s.error ?? 'unknown'}` : Date.now() > deadline ? `publisher did not connect within ${timeoutMs} ms (state ${s?.state})` : null;
+      if (failure) {
+        await deleteSession(location);
+        this.publisherLocation = undefined;
+        throw new Error(failure);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }

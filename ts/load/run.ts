@@ -31,6 +31,7 @@ export interface LoadConfig {
   ipOctet?: number;
   /** Native clients all present the engine's one certificate instead of one each (for comparisons with older runs). */
   sharedCertificate?: boolean;
+  /** How long a viewer may take to connect (ms); the publisher gets this too, at most 15 s. */
   joinTimeoutMs: number;
   /** The publisher holds its media while viewers join (joins then measure an idle relay). */
   holdWhileJoining?: boolean;
@@ -84,7 +85,7 @@ export class LoadRun {
       const viewers = cfg.peer === 'native' ? clients : await DatachannelViewers.create();
       const run = new LoadRun(cfg, clients, viewers);
       if (cfg.publish) {
-        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false, keyframeOnRequest: cfg.keyframeOnRequest ?? false });
+        await clients.publish(`${cfg.url}/whip/${encodeURIComponent(cfg.stream)}`, { rateKbps: cfg.rateKbps, fps: cfg.fps, packetSize: cfg.packetSize, burst: cfg.burst ?? false, keyframeOnRequest: cfg.keyframeOnRequest ?? false }, Math.min(15_000, cfg.joinTimeoutMs));
       }
       return run;
     } catch (err) {
