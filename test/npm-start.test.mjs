@@ -3,22 +3,13 @@
 // itself; with a shell in between (Debian's dash does not exec a lone command) the relay
 // outlived npm's SIGTERM and kept its ports.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { freePort } from './cluster-helpers.mjs';
 import { until } from './helpers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const alive = (pid) => {
   try {

@@ -49,12 +49,9 @@ void Peer::OnTransportCc(const uint8_t* d, size_t n) {
     const size_t results = MatchTransportCc(fb, t_arrivals.data(), count, offset, history_.get(), t_results.data());
     if (results > 0) bwe_->OnFeedback(t_results.data(), results, worker_->now_ms());
   }
-  const int layer = out_[kVideo].layer;
-  const uint64_t estimate = bwe_->estimate_bps();
-  if (layer < 0 || layer >= kMaxLayers || estimate == 0 || cfg_.feedback_interval_ms <= 0) return;
-  const double layer_bps = cfg_.stream->layer_kbps[layer].load(std::memory_order_relaxed) * 1000.0;
+  if (cfg_.feedback_interval_ms <= 0 || !PathBelowLayer(out_[kVideo].layer)) return;
   const int64_t now = worker_->now_ms();
-  if (static_cast<double>(estimate) < kEarlyDownFraction * layer_bps && now - last_feedback_ms_ >= kEarlySummaryMs) {
+  if (now - last_feedback_ms_ >= kEarlySummaryMs) {
     last_feedback_ms_ = now;
     ReportFeedback();
   }

@@ -58,8 +58,10 @@ try {
       const point = { phase, t: Date.now() - phaseStart, height: r.height, freezes: r.freezes, frames: r.frames, received: r.received, packets: r.packets, lost: r.lost, nacks: r.nacks, plis: r.plis, state: s.state, port: s.localPort };
       // About once a second, what the publisher encodes per layer (frames/s): tells a starved
       // encoder from a relay or viewer that let frames go.
-      if (samples.length % 4 === 0) point.keyframeRequests = relay.stats().workers.reduce((a, w) => a + w.keyframeRequests, 0);
-      if (samples.length % 4 === 0) point.pubFps = Object.fromEntries((await publisherStatus(pub)).layers.map((l) => [l.rid, Math.round(l.fps)]));
+      if (samples.length % 4 === 0) {
+        point.keyframeRequests = relay.stats().workers.reduce((a, w) => a + w.keyframeRequests, 0);
+        point.pubFps = Object.fromEntries((await publisherStatus(pub)).layers.map((l) => [l.rid, Math.round(l.fps)]));
+      }
       samples.push(point);
       if (stop?.(point)) return point;
       await sleep(250);
